@@ -1,0 +1,75 @@
+// An index of an execution's history by position, with the decision in which each outcome became visible.
+namespace Stent.Replay;
+
+/// <summary>The recorded history of one execution, indexed for replay.</summary>
+internal sealed class History
+{
+    private readonly Dictionary<string, Entry> _byPosition = new(StringComparer.Ordinal);
+
+    /// <summary>What was recorded at one position.</summary>
+    internal sealed class Entry(PositionedEvent start)
+    {
+        /// <summary>The event that opened the position (step scheduled, timer started, value or progress recorded).</summary>
+        public PositionedEvent Start { get; } = start;
+        /// <summary>The event that closed it (step completed/failed, timer fired), if any.</summary>
+        public PositionedEvent? Outcome { get; set; }
+        /// <summary>The decision that first saw <see cref="Outcome"/> (or <see cref="Start"/> for recorded values).</summary>
+        public int Time { get; set; }
+        /// <summary>Failed attempts so far (for steps).</summary>
+        public int FailedAttempts { get; set; }
+        /// <summary>When the last failed attempt asked to be retried.</summary>
+        public DateTimeOffset? RetryAt { get; set; }
+    }
+
+    public History(IReadOnlyList<HistoryEvent> events)
+    {
+        Events = events;
+        var decision = 1;
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case ExecutionStarted s: Started = s; break;
+                case DecisionCompleted: decision++; DecisionCount++; break;
+                case StepScheduled or TimerStarted:
+                    _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
+                    break;
+                case ValueRecorded or ProgressReported:
+                    _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e) { Outcome = (PositionedEvent)e, Time = decision };
+                    break;
+                case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):
+                    a.FailedAttempts = f.Attempt;
+                    a.RetryAt = f.RetryAt;
+                    break;
+                case StepCompleted or StepFailed or TimerFired:
+                    var p = (PositionedEvent)e;
+                    if (!_byPosition.TryGetValue(p.Position, out var entry))
+                        throw new InvalidOperationException($"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
+                    if (entry.Outcome is null) { entry.Outcome = p; entry.Time = decision; }
+                    break;
+                case ExecutionCompleted or ExecutionFailed: Final = e; break;
+            }
+        }
+    }
+
+    /// <summary>All events, in order.</summary>
+    public IReadOnlyList<HistoryEvent> Events { get; }
+
+    /// <summary>The first event.</summary>
+    public ExecutionStarted? Started { get; }
+
+    /// <summary>The terminal event, if the execution ended.</summary>
+    public HistoryEvent? Final { get; }
+
+    /// <summary>Decisions recorded so far.</summary>
+    public int DecisionCount { get; }
+
+    /// <summary>Every position that has an entry.</summary>
+    public IEnumerable<string> Positions => _byPosition.Keys;
+
+    /// <summary>The entry at a position, or null.</summary>
+    public Entry? At(string position) => _byPosition.GetValueOrDefault(position);
+
+    /// <summary>Every entry.</summary>
+    public IEnumerable<Entry> Entries => _byPosition.Values;
+}

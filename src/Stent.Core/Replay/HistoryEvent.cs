@@ -1,0 +1,70 @@
+// The event vocabulary of an execution's stream: everything replay needs, nothing more.
+using System.Text.Json.Serialization;
+
+namespace Stent.Replay;
+
+/// <summary>One recorded fact of an execution. An execution's events, in order, are its history.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "$type")]
+[JsonDerivedType(typeof(ExecutionStarted), "started")]
+[JsonDerivedType(typeof(StepScheduled), "scheduled")]
+[JsonDerivedType(typeof(StepAttemptFailed), "attemptFailed")]
+[JsonDerivedType(typeof(StepCompleted), "completed")]
+[JsonDerivedType(typeof(StepFailed), "failed")]
+[JsonDerivedType(typeof(TimerStarted), "timerStarted")]
+[JsonDerivedType(typeof(TimerFired), "timerFired")]
+[JsonDerivedType(typeof(ValueRecorded), "value")]
+[JsonDerivedType(typeof(ProgressReported), "progress")]
+[JsonDerivedType(typeof(DecisionCompleted), "decision")]
+[JsonDerivedType(typeof(ExecutionCompleted), "executionCompleted")]
+[JsonDerivedType(typeof(ExecutionFailed), "executionFailed")]
+public abstract record HistoryEvent;
+
+/// <summary>An event that belongs to one instruction position of the workflow.</summary>
+public abstract record PositionedEvent(string Position) : HistoryEvent;
+
+/// <summary>The execution began.</summary>
+/// <param name="Workflow">The workflow's name.</param>
+/// <param name="Version">The workflow definition's version.</param>
+/// <param name="Input">The input, as JSON.</param>
+/// <param name="StartedAt">When it was dispatched.</param>
+public sealed record ExecutionStarted(string Workflow, int Version, string Input, DateTimeOffset StartedAt) : HistoryEvent;
+
+/// <summary>A step was scheduled at a position.</summary>
+/// <param name="Position">The instruction position.</param>
+/// <param name="Name">The durable function's name.</param>
+/// <param name="Input">The input, as JSON.</param>
+public sealed record StepScheduled(string Position, string Name, string Input) : PositionedEvent(Position);
+
+/// <summary>An attempt of a step failed and will be retried at <paramref name="RetryAt"/> (the delay chosen, jitter included).</summary>
+public sealed record StepAttemptFailed(string Position, int Attempt, Failure Error, DateTimeOffset RetryAt) : PositionedEvent(Position);
+
+/// <summary>A step produced its output (or returned a business error).</summary>
+/// <param name="Position">The instruction position.</param>
+/// <param name="Output">The output, as JSON (null when <paramref name="BusinessError"/> is set).</param>
+/// <param name="BusinessError">The business error the step returned, if any.</param>
+/// <param name="Attempt">The attempt that produced it.</param>
+public sealed record StepCompleted(string Position, string? Output, string? BusinessError, int Attempt) : PositionedEvent(Position);
+
+/// <summary>A step failed for good, after <paramref name="Attempts"/> attempts.</summary>
+public sealed record StepFailed(string Position, Failure Error, int Attempts) : PositionedEvent(Position);
+
+/// <summary>A durable timer was started (a sleep, or a back-off of a workflow-level retry).</summary>
+public sealed record TimerStarted(string Position, DateTimeOffset DueAt, string Purpose) : PositionedEvent(Position);
+
+/// <summary>A durable timer fired.</summary>
+public sealed record TimerFired(string Position) : PositionedEvent(Position);
+
+/// <summary>A value made once and recorded (clock reading, GUID, random number).</summary>
+public sealed record ValueRecorded(string Position, string Kind, string Value) : PositionedEvent(Position);
+
+/// <summary>The workflow reported progress.</summary>
+public sealed record ProgressReported(string Position, ProgressReport Report) : PositionedEvent(Position);
+
+/// <summary>A decision ended: the events between two of these were seen together by the next decision.</summary>
+public sealed record DecisionCompleted(int Index) : HistoryEvent;
+
+/// <summary>The workflow produced its value.</summary>
+public sealed record ExecutionCompleted(string Output) : HistoryEvent;
+
+/// <summary>The workflow ended with a business error or a failure.</summary>
+public sealed record ExecutionFailed(WorkflowError Error) : HistoryEvent;

@@ -1,0 +1,292 @@
+// The replay interpreter: walks a workflow against its history, feeds back recorded outcomes, and turns the first missing ones into commands.
+using Unit = LanguageExt.Unit;
+using Stent.Serialization;
+using Stent.Workflows;
+
+namespace Stent.Replay;
+
+/// <summary>
+/// Deterministic replay. Every instruction gets a position (a path such as <c>3.17/0</c>: instruction 0
+/// of branch 17 of the parallel instruction 3). Recorded outcomes are fed back; an instruction with no
+/// record becomes a new event (schedule a step, start a timer, record a value). Each outcome carries the
+/// index of the decision that first saw it, and races (fail-fast, first-to-finish) are settled by that
+/// index and then by branch order, so a replay of any prefix of the history decides exactly as the
+/// original run did. Evaluation is a loop over an explicit frame stack, so long chains cannot overflow.
+/// </summary>
+internal sealed class Interpreter
+{
+    private readonly History _history;
+    private readonly PayloadSerializer _serializer;
+    private readonly RecordContext _record;
+    private readonly int _decision;
+    private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
+    private List<HistoryEvent> _pending = [];
+
+    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random)
+    {
+        _history = history;
+        _serializer = serializer;
+        _record = new RecordContext(now, random);
+        _decision = history.DecisionCount + 1;
+    }
+
+    /// <summary>Replays <paramref name="events"/> through <paramref name="definition"/> and decides what comes next.</summary>
+    /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
+    public static Decision Decide(
+        IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset now, Random random)
+    {
+        var history = new History(events);
+        var started = history.Started ?? throw new InvalidOperationException("History does not begin with ExecutionStarted.");
+        if (started.Workflow != definition.Name)
+            throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
+        return new Interpreter(history, serializer, now, random).Run(definition, started);
+    }
+
+    private Decision Run(IWorkflowDefinition definition, ExecutionStarted started)
+    {
+        Outcome outcome;
+        try
+        {
+            var root = definition.Build(_serializer.Deserialize(started.Input, definition.InputType));
+            outcome = RunThread(root, new Thread(""));
+        }
+        catch (Exception e) when (e is not NonDeterminismException)
+        {
+            outcome = Outcome.Err(Failure.FromException(e), _decision);
+        }
+
+        foreach (var position in _history.Positions)
+            if (!_visited.Contains(position))
+                throw new NonDeterminismException(position, Describe(_history.At(position)!.Start), "nothing (the workflow no longer reaches this position)");
+
+        string? output = null;
+        var status = ExecutionStatus.Running;
+        if (outcome.Kind == OutcomeKind.Done)
+        {
+            status = ExecutionStatus.Completed;
+            output = _serializer.Serialize(outcome.Value, definition.OutputType);
+            if (_history.Final is null) _pending.Add(new ExecutionCompleted(output));
+        }
+        else if (outcome.Kind == OutcomeKind.Error)
+        {
+            status = ExecutionStatus.Failed;
+            if (_history.Final is null) _pending.Add(new ExecutionFailed(outcome.Error!));
+        }
+
+        var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted).Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired);
+        if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
+        return new Decision(_pending, status, output, outcome.Error, _functions);
+    }
+
+    private Outcome RunThread(Node start, Thread thread)
+    {
+        var stack = new Stack<Frame>();
+        var node = start;
+        while (true)
+        {
+            Outcome o;
+            while (true)
+            {
+                switch (node)
+                {
+                    case MapNode m: stack.Push(new MapFrame(m.Map)); node = m.Source; continue;
+                    case BindNode b: stack.Push(new BindFrame(b.Next)); node = b.Source; continue;
+                    case CatchNode c: stack.Push(new CatchFrame(c.Handler)); node = c.Body; continue;
+                    case FinallyNode f: stack.Push(new FinallyFrame(f.Cleanup)); node = f.Body; continue;
+                    case AttemptNode a: stack.Push(new AttemptFrame(a.Ok, a.Error)); node = a.Body; continue;
+                    case RetryNode r: stack.Push(new RetryFrame(r.Body, r.Policy, 1)); node = r.Body; continue;
+                }
+                o = Leaf(node, thread);
+                break;
+            }
+            if (o.Kind == OutcomeKind.Blocked) return o;
+            thread.Time = Math.Max(thread.Time, o.Time);
+            o = o with { Time = thread.Time };
+
+            Node? resume = null;
+            while (resume is null && stack.Count > 0)
+            {
+                switch (stack.Pop())
+                {
+                    case MapFrame m when o.Kind == OutcomeKind.Done:
+                        o = UserCode(() => Outcome.Ok(m.Map(o.Value), thread.Time), thread);
+                        break;
+                    case BindFrame b when o.Kind == OutcomeKind.Done:
+                        var value = o.Value;
+                        o = UserCode(() => { resume = b.Next(value); return o; }, thread);
+                        break;
+                    case CatchFrame c when o.Kind == OutcomeKind.Error:
+                        var error = o.Error!;
+                        o = UserCode(() => { resume = c.Handler(error); return o; }, thread);
+                        break;
+                    case FinallyFrame f:
+                        stack.Push(new FinallyResume(o));
+                        resume = f.Cleanup;
+                        break;
+                    case FinallyResume saved when o.Kind == OutcomeKind.Done:
+                        o = saved.Outcome with { Time = thread.Time };
+                        break;
+                    case AttemptFrame a:
+                        var done = o;
+                        o = UserCode(() => Outcome.Ok(done.Kind == OutcomeKind.Done ? a.Ok(done.Value) : a.Error(done.Error!), thread.Time), thread);
+                        break;
+                    case RetryFrame r when o.Kind == OutcomeKind.Error && r.Policy.ShouldRetry(o.Error!, r.Attempt):
+                        var timer = Timer(thread.Next(), () => r.Policy.DelayAfter(r.Attempt, _record.Random), "retry");
+                        if (timer.Kind == OutcomeKind.Blocked) return timer;
+                        thread.Time = Math.Max(thread.Time, timer.Time);
+                        stack.Push(r with { Attempt = r.Attempt + 1 });
+                        resume = r.Body;
+                        break;
+                }
+            }
+            if (resume is null) return o;
+            node = resume;
+        }
+    }
+
+    private Outcome UserCode(Func<Outcome> code, Thread thread)
+    {
+        try { return code(); }
+        catch (Exception e) when (e is not NonDeterminismException)
+        {
+            return Outcome.Err(Failure.FromException(e, null, thread.Prefix + thread.Counter), thread.Time);
+        }
+    }
+
+    private Outcome Leaf(Node node, Thread thread) => node switch
+    {
+        PureNode p => Outcome.Ok(p.Value, thread.Time),
+        FailNode f => Outcome.Err(f.Error, thread.Time),
+        StepNode s => Step(thread.Next(), s, thread),
+        SleepNode s => Timer(thread.Next(), () => s.Duration, "sleep"),
+        RecordNode r => Record(thread.Next(), r, thread),
+        ProgressNode p => Progress(thread.Next(), p),
+        ParallelNode p => Parallel(thread.Next(), p, thread.Time),
+        _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
+    };
+
+    private Outcome Step(string position, StepNode step, Thread thread)
+    {
+        var fn = step.Function;
+        var entry = Visit(position, fn.Name, e => e is StepScheduled s && s.Name == fn.Name, $"step '{fn.Name}'");
+        _functions[fn.Name] = fn;
+        if (entry is null)
+        {
+            string input;
+            try { input = _serializer.Serialize(step.Input, fn.InputType); }
+            catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, fn.Name, position), thread.Time); }
+            _pending.Add(new StepScheduled(position, fn.Name, input));
+            return Outcome.Blocked;
+        }
+        return entry.Outcome switch
+        {
+            null => Outcome.Blocked,
+            StepCompleted { BusinessError: { } b } => Outcome.Err(new BusinessError(b), entry.Time),
+            StepCompleted c => Outcome.Ok(_serializer.Deserialize(c.Output!, fn.OutputType), entry.Time),
+            StepFailed f => Outcome.Err(f.Error, entry.Time),
+            var other => throw new InvalidOperationException($"Unexpected {other.GetType().Name} at {position}."),
+        };
+    }
+
+    private Outcome Timer(string position, Func<TimeSpan> delay, string purpose)
+    {
+        var entry = Visit(position, purpose, e => e is TimerStarted t && t.Purpose == purpose, $"{purpose} timer");
+        if (entry is null)
+        {
+            _pending.Add(new TimerStarted(position, _record.Now + delay(), purpose));
+            return Outcome.Blocked;
+        }
+        return entry.Outcome is TimerFired ? Outcome.Ok(Unit.Default, entry.Time) : Outcome.Blocked;
+    }
+
+    private Outcome Record(string position, RecordNode node, Thread thread)
+    {
+        var entry = Visit(position, node.Kind, e => e is ValueRecorded v && v.Kind == node.Kind, $"recorded {node.Kind}");
+        if (entry is not null)
+            return Outcome.Ok(_serializer.Deserialize(((ValueRecorded)entry.Start).Value, node.Type), entry.Time);
+        var value = _serializer.RoundTrip(node.Make(_record), node.Type, out var json);
+        _pending.Add(new ValueRecorded(position, node.Kind, json));
+        return Outcome.Ok(value, Math.Max(thread.Time, _decision));
+    }
+
+    private Outcome Progress(string position, ProgressNode node)
+    {
+        var entry = Visit(position, "progress", e => e is ProgressReported, "progress report");
+        if (entry is null) _pending.Add(new ProgressReported(position, node.Report));
+        return Outcome.Ok(Unit.Default, entry?.Time ?? _decision);
+    }
+
+    private Outcome Parallel(string position, ParallelNode node, int floor)
+    {
+        var outer = _pending;
+        var outcomes = new Outcome[node.Branches.Count];
+        var events = new List<HistoryEvent>[node.Branches.Count];
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            _pending = events[i] = [];
+            outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor });
+        }
+        _pending = outer;
+
+        var decided = -1;
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            var o = outcomes[i];
+            var candidate = node.Mode == ParallelMode.Any ? o.Kind != OutcomeKind.Blocked : o.Kind == OutcomeKind.Error;
+            if (candidate && (decided < 0 || o.Time < outcomes[decided].Time)) decided = i;
+        }
+        if (decided >= 0)
+        {
+            _pending.AddRange(events[decided]);
+            return outcomes[decided];
+        }
+        foreach (var e in events) _pending.AddRange(e);
+        if (outcomes.Any(o => o.Kind == OutcomeKind.Blocked)) return Outcome.Blocked;
+        return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), outcomes.Length == 0 ? floor : outcomes.Max(o => o.Time));
+    }
+
+    private History.Entry? Visit(string position, string name, Func<PositionedEvent, bool> matches, string found)
+    {
+        _visited.Add(position);
+        var entry = _history.At(position);
+        if (entry is not null && !matches(entry.Start))
+            throw new NonDeterminismException(position, Describe(entry.Start), found);
+        return entry;
+    }
+
+    private static string Describe(PositionedEvent e) => e switch
+    {
+        StepScheduled s => $"step '{s.Name}'",
+        TimerStarted t => $"{t.Purpose} timer",
+        ValueRecorded v => $"recorded {v.Kind}",
+        ProgressReported => "progress report",
+        _ => e.GetType().Name,
+    };
+
+    private sealed class Thread(string prefix)
+    {
+        public string Prefix { get; } = prefix;
+        public int Counter { get; private set; }
+        public int Time { get; set; }
+        public string Next() => Prefix + (Counter++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private enum OutcomeKind { Done, Error, Blocked }
+
+    private readonly record struct Outcome(OutcomeKind Kind, object? Value, WorkflowError? Error, int Time)
+    {
+        public static Outcome Ok(object? value, int time) => new(OutcomeKind.Done, value, null, time);
+        public static Outcome Err(WorkflowError error, int time) => new(OutcomeKind.Error, null, error, time);
+        public static Outcome Blocked => new(OutcomeKind.Blocked, null, null, int.MaxValue);
+    }
+
+    private abstract record Frame;
+    private sealed record MapFrame(Func<object?, object?> Map) : Frame;
+    private sealed record BindFrame(Func<object?, Node> Next) : Frame;
+    private sealed record CatchFrame(Func<WorkflowError, Node?> Handler) : Frame;
+    private sealed record FinallyFrame(Node Cleanup) : Frame;
+    private sealed record FinallyResume(Outcome Outcome) : Frame;
+    private sealed record AttemptFrame(Func<object?, object?> Ok, Func<WorkflowError, object?> Error) : Frame;
+    private sealed record RetryFrame(Node Body, RetryPolicy Policy, int Attempt) : Frame;
+}

@@ -1,0 +1,101 @@
+// A named durable function: a step whose outcome is recorded, and the factories that make one.
+using LanguageExt;
+using Stent.Workflows;
+
+namespace Stent;
+
+/// <summary>
+/// A durable function: calling it inside a workflow (<see cref="Call"/>) records a step; its outcome is
+/// stored, so after a crash it is replayed, never run again.
+/// </summary>
+/// <typeparam name="TIn">Input type (serialized as JSON).</typeparam>
+/// <typeparam name="TOut">Output type (serialized as JSON).</typeparam>
+public sealed class Durable<TIn, TOut> : IDurableFunction
+{
+    private readonly Func<TIn, StepContext, Task<StepOutput>> _run;
+
+    internal Durable(string name, Func<TIn, StepContext, Task<StepOutput>> run, DurableOptions? options)
+    {
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"A durable function needs a name, got '{name}'.", nameof(name));
+        Name = name;
+        _run = run ?? throw new ArgumentNullException(nameof(run));
+        Options = (options ?? DurableOptions.Default).Validated(name);
+    }
+
+    /// <summary>The function's registered name: it identifies the step in histories.</summary>
+    public string Name { get; }
+
+    /// <summary>The function's options.</summary>
+    public DurableOptions Options { get; }
+
+    Type IDurableFunction.InputType => typeof(TIn);
+    Type IDurableFunction.OutputType => typeof(TOut);
+
+    /// <summary>A workflow that runs this function once on <paramref name="input"/>.</summary>
+    public Workflow<TOut> Call(TIn input) => new(new StepNode(this, input));
+
+    /// <summary>A copy with other options.</summary>
+    public Durable<TIn, TOut> WithOptions(DurableOptions options) => new(Name, _run, options);
+
+    Task<StepOutput> IDurableFunction.InvokeAsync(object? input, StepContext context) => _run((TIn)input!, context);
+
+    /// <inheritdoc />
+    public override string ToString() => $"durable '{Name}'";
+}
+
+/// <summary>Factories for durable functions. Each kind of implementation has its own name, so F# never meets an ambiguous overload.</summary>
+public static class Durable
+{
+    /// <summary>A durable function from an asynchronous implementation.</summary>
+    public static Durable<TIn, TOut> Create<TIn, TOut>(string name, Func<TIn, StepContext, Task<TOut>> run, DurableOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, async (i, c) => StepOutput.Of(await run(i, c).ConfigureAwait(false)), options);
+    }
+
+    /// <summary>A durable function from a synchronous implementation.</summary>
+    public static Durable<TIn, TOut> CreateSync<TIn, TOut>(string name, Func<TIn, StepContext, TOut> run, DurableOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, (i, c) => Task.FromResult(StepOutput.Of(run(i, c))), options);
+    }
+
+    /// <summary>A durable function from a LanguageExt <see cref="Aff{A}"/>: a <c>Fail</c> is a failure (retried by policy).</summary>
+    public static Durable<TIn, TOut> FromAff<TIn, TOut>(string name, Func<TIn, StepContext, Aff<TOut>> run, DurableOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, async (i, c) => StepOutput.Of(Unwrap(await run(i, c).Run().ConfigureAwait(false))), options);
+    }
+
+    /// <summary>A durable function from a LanguageExt <see cref="Eff{A}"/>: a <c>Fail</c> is a failure (retried by policy).</summary>
+    public static Durable<TIn, TOut> FromEff<TIn, TOut>(string name, Func<TIn, StepContext, Eff<TOut>> run, DurableOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, (i, c) => Task.FromResult(StepOutput.Of(Unwrap(run(i, c).Run()))), options);
+    }
+
+    /// <summary>A durable function returning <see cref="Fin{A}"/>: <c>Fail</c> is a failure (retried by policy).</summary>
+    public static Durable<TIn, TOut> FromFin<TIn, TOut>(string name, Func<TIn, StepContext, Task<Fin<TOut>>> run, DurableOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, async (i, c) => StepOutput.Of(Unwrap(await run(i, c).ConfigureAwait(false))), options);
+    }
+
+    /// <summary>A durable function returning <see cref="Either{L,R}"/>: <c>Left</c> is a business error (recorded, not retried).</summary>
+    public static Durable<TIn, TOut> FromEither<TIn, TLeft, TOut>(string name, Func<TIn, StepContext, Task<Either<TLeft, TOut>>> run, DurableOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, async (i, c) => (await run(i, c).ConfigureAwait(false)).Match(
+            Right: r => StepOutput.Of(r), Left: l => StepOutput.Business(l?.ToString() ?? "error")), options);
+    }
+
+    /// <summary>A durable function returning <see cref="Option{A}"/>: <c>None</c> is recorded as absence (a null value).</summary>
+    public static Durable<TIn, TOut?> FromOption<TIn, TOut>(string name, Func<TIn, StepContext, Task<Option<TOut>>> run, DurableOptions? options = null)
+        where TOut : class
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, async (i, c) => StepOutput.Of((await run(i, c).ConfigureAwait(false)).MatchUnsafe(v => v, () => null)), options);
+    }
+
+    private static T Unwrap<T>(Fin<T> fin) => fin.Match(v => v, e => throw e.ToException());
+}

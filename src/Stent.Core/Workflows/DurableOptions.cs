@@ -1,0 +1,43 @@
+// How a durable function runs: retry policy, concurrency cap, idempotency, routing and timeout.
+namespace Stent;
+
+/// <summary>Options of a durable function. Every member has a sensible default.</summary>
+public sealed record DurableOptions
+{
+    /// <summary>Retry policy for failures of this function. Default: <see cref="RetryPolicy.Default"/>.</summary>
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+
+    /// <summary>At most this many runs of this function at once, across all workers; null = no cap.</summary>
+    public int? MaxConcurrent { get; init; }
+
+    /// <summary>
+    /// When true, a successful result is stored under an idempotency key and reused by every later
+    /// call with the same key, in any execution, without running the function again.
+    /// </summary>
+    public bool Idempotent { get; init; }
+
+    /// <summary>The key for <see cref="Idempotent"/> results, from the input; default: function name + hash of the input.</summary>
+    public Func<object?, string>? IdempotencyKey { get; init; }
+
+    /// <summary>Queue the work goes to (workers may serve only some queues); null = the default queue.</summary>
+    public string? Queue { get; init; }
+
+    /// <summary>Tags that route the work to workers serving one of them.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>Higher runs first among ready work. Default 0.</summary>
+    public int Priority { get; init; }
+
+    /// <summary>One attempt taking longer is cancelled and counts as a (retryable) <see cref="TimeoutException"/>.</summary>
+    public Duration? Timeout { get; init; }
+
+    /// <summary>Shared defaults.</summary>
+    public static DurableOptions Default { get; } = new();
+
+    internal DurableOptions Validated(string name)
+    {
+        if (MaxConcurrent is <= 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrent), MaxConcurrent, $"MaxConcurrent of '{name}' must be positive, got {MaxConcurrent}.");
+        return this;
+    }
+}

@@ -1,0 +1,58 @@
+// The untyped instruction tree behind Workflow<T>: what the interpreter walks. Building one runs nothing.
+namespace Stent.Workflows;
+
+/// <summary>One instruction of a workflow description.</summary>
+internal abstract record Node;
+
+/// <summary>A value, already known.</summary>
+internal sealed record PureNode(object? Value) : Node;
+
+/// <summary>Stop with an error.</summary>
+internal sealed record FailNode(WorkflowError Error) : Node;
+
+/// <summary>Run a durable function on an input (a recorded step).</summary>
+internal sealed record StepNode(IDurableFunction Function, object? Input) : Node;
+
+/// <summary>Run <paramref name="Source"/>, then the workflow <paramref name="Next"/> builds from its value.</summary>
+internal sealed record BindNode(Node Source, Func<object?, Node> Next) : Node;
+
+/// <summary>Run <paramref name="Source"/> and transform its value.</summary>
+internal sealed record MapNode(Node Source, Func<object?, object?> Map) : Node;
+
+/// <summary>A durable timer.</summary>
+internal sealed record SleepNode(TimeSpan Duration) : Node;
+
+/// <summary>A value produced once by <paramref name="Make"/> and recorded (clock, GUID, random).</summary>
+internal sealed record RecordNode(string Kind, Type Type, Func<RecordContext, object?> Make) : Node;
+
+/// <summary>A progress report, recorded once.</summary>
+internal sealed record ProgressNode(ProgressReport Report) : Node;
+
+/// <summary>Run branches concurrently: all results in order (fail fast), or the first to finish.</summary>
+internal sealed record ParallelNode(IReadOnlyList<Node> Branches, ParallelMode Mode) : Node;
+
+/// <summary>Turn the body's outcome into a value: <paramref name="Ok"/> for a value, <paramref name="Error"/> for an error.</summary>
+internal sealed record AttemptNode(Node Body, Func<object?, object?> Ok, Func<WorkflowError, object?> Error) : Node;
+
+/// <summary>On an error of the body, continue with the handler's workflow (null: let the error through).</summary>
+internal sealed record CatchNode(Node Body, Func<WorkflowError, Node?> Handler) : Node;
+
+/// <summary>Run the cleanup after the body, whatever its outcome.</summary>
+internal sealed record FinallyNode(Node Body, Node Cleanup) : Node;
+
+/// <summary>Run the body again after a failure, as the policy says, with recorded durable back-off timers.</summary>
+internal sealed record RetryNode(Node Body, RetryPolicy Policy) : Node;
+
+/// <summary>How a <see cref="ParallelNode"/> combines its branches.</summary>
+internal enum ParallelMode
+{
+    /// <summary>Every branch's value, in order; the first error (in recorded order) ends it.</summary>
+    All,
+    /// <summary>The value of the first branch to finish (in recorded order).</summary>
+    Any,
+}
+
+/// <summary>What a recorded value's generator may use.</summary>
+/// <param name="Now">The decision's clock reading.</param>
+/// <param name="Random">A random source.</param>
+internal sealed record RecordContext(DateTimeOffset Now, Random Random);

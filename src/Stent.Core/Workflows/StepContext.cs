@@ -1,0 +1,18 @@
+// What a running step sees: cancellation, attempt number, a stable idempotency key and a logger.
+using Microsoft.Extensions.Logging;
+
+namespace Stent;
+
+/// <summary>Given to a durable function's implementation each time it runs.</summary>
+/// <param name="ExecutionId">The execution the step belongs to.</param>
+/// <param name="StepName">The durable function's name.</param>
+/// <param name="Position">The step's position in its workflow (e.g. "3.17/0").</param>
+/// <param name="Attempt">1 for the first attempt, 2 for the first retry, …</param>
+/// <param name="CancellationToken">Signalled on timeout, cancellation or shutdown.</param>
+/// <param name="Logger">A logger whose scope carries the execution id, step and position.</param>
+public sealed record StepContext(
+    string ExecutionId, string StepName, string Position, int Attempt, CancellationToken CancellationToken, ILogger Logger)
+{
+    /// <summary>Stable across attempts and crashes (execution id + position): pass it to external systems to deduplicate.</summary>
+    public string IdempotencyKey => $"{ExecutionId}/{Position}";
+}

@@ -1,0 +1,80 @@
+// The static Workflow facade: constructors of workflows (pure values, errors, timers, recorded values, parallelism).
+using LanguageExt;
+using Stent.Workflows;
+
+namespace Stent;
+
+/// <summary>Constructors of <see cref="Workflow{T}"/> and the definition of named workflows.</summary>
+public static class Workflow
+{
+    /// <summary>Defines a named workflow from its body; <paramref name="version"/> lets old executions finish on an old definition.</summary>
+    public static WorkflowDef<TIn, TOut> Define<TIn, TOut>(string name, Func<TIn, Workflow<TOut>> body, int version = 1) =>
+        new(name, version, body);
+
+    /// <summary>A workflow that produces <paramref name="value"/> and records nothing.</summary>
+    public static Workflow<T> Pure<T>(T value) => new(new PureNode(value));
+
+    /// <summary>A workflow built only when it runs (and again on each replay): <paramref name="build"/> must be pure.</summary>
+    public static Workflow<T> Defer<T>(Func<Workflow<T>> build)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        return new(new BindNode(new PureNode(null), _ => build().Node));
+    }
+
+    /// <summary>A workflow that produces nothing of interest.</summary>
+    public static Workflow<Unit> Unit { get; } = new(new PureNode(LanguageExt.Unit.Default));
+
+    /// <summary>A workflow that stops with a business error (the execution completes with that error, no retry).</summary>
+    public static Workflow<T> Fail<T>(string error) => new(new FailNode(new BusinessError(error ?? throw new ArgumentNullException(nameof(error)))));
+
+    /// <summary>A workflow that stops with the given error.</summary>
+    public static Workflow<T> Fail<T>(WorkflowError error) => new(new FailNode(error ?? throw new ArgumentNullException(nameof(error))));
+
+    /// <summary>A durable sleep: a timer row, not a parked thread. Text such as "100ms" or "2d8h" is accepted.</summary>
+    public static Workflow<Unit> Sleep(Duration duration) => new(new SleepNode(duration.Value));
+
+    /// <summary>The current time, read once and recorded, so replay sees the same instant.</summary>
+    public static Workflow<DateTimeOffset> Now() => new(new RecordNode("now", typeof(DateTimeOffset), c => c.Now));
+
+    /// <summary>A new GUID, made once and recorded.</summary>
+    public static Workflow<Guid> NewGuid() => new(new RecordNode("guid", typeof(Guid), c => Guid.NewGuid()));
+
+    /// <summary>A random integer in [<paramref name="minInclusive"/>, <paramref name="maxExclusive"/>), drawn once and recorded.</summary>
+    public static Workflow<int> Random(int minInclusive, int maxExclusive)
+    {
+        if (maxExclusive <= minInclusive)
+            throw new ArgumentOutOfRangeException(nameof(maxExclusive), maxExclusive, $"Random range [{minInclusive}, {maxExclusive}) is empty.");
+        return new(new RecordNode("random", typeof(int), c => c.Random.Next(minInclusive, maxExclusive)));
+    }
+
+    /// <summary>Records a progress report (logged once, never again on replay).</summary>
+    public static Workflow<Unit> Progress(string message, long done = 0, long total = 0) =>
+        new(new ProgressNode(new ProgressReport(message ?? throw new ArgumentNullException(nameof(message)), done, total)));
+
+    /// <summary>Runs the workflows concurrently; every value in input order. The first error (in recorded order) ends it.</summary>
+    public static Workflow<IReadOnlyList<T>> WhenAll<T>(IEnumerable<Workflow<T>> workflows) =>
+        new(new MapNode(new ParallelNode(Nodes(workflows), ParallelMode.All), v => Cast<T>(v)));
+
+    /// <summary>Runs the workflows concurrently; the outcome of the first to finish (in recorded order). Others' results are ignored.</summary>
+    public static Workflow<T> WhenAny<T>(IEnumerable<Workflow<T>> workflows)
+    {
+        var nodes = Nodes(workflows);
+        if (nodes.Count == 0) throw new ArgumentException("WhenAny needs at least one workflow.", nameof(workflows));
+        return new(new ParallelNode(nodes, ParallelMode.Any));
+    }
+
+    internal static IReadOnlyList<Node> Nodes<T>(IEnumerable<Workflow<T>> workflows)
+    {
+        ArgumentNullException.ThrowIfNull(workflows);
+        var list = new List<Node>();
+        var i = 0;
+        foreach (var w in workflows)
+        {
+            list.Add(w?.Node ?? throw new ArgumentNullException(nameof(workflows), $"Workflow at index {i} is null."));
+            i++;
+        }
+        return list;
+    }
+
+    internal static IReadOnlyList<T> Cast<T>(object? values) => ((object?[])values!).Select(v => (T)v!).ToArray();
+}

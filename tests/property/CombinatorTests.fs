@@ -1,0 +1,238 @@
+/// Example-based tests for every combinator of the Workflow algebra, run through the real interpreter and runtime.
+module CombinatorTests
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Stent
+open Stent.Dsl
+open Stent.Execution
+open Stent.Replay
+open Stent.Storage
+open Support
+
+let private failing name (calls: Calls) (failFirst: int) =
+    Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(3, Duration.Parse "1s"))) name (fun (x: int) ctx ->
+        calls.Hit ctx
+        if ctx.Attempt <= failFirst then raise (IO.IOException $"boom {x} attempt {ctx.Attempt}")
+        x * 10)
+
+let tests =
+    testList "Combinators" [
+        test "pure and map produce values without recording steps" {
+            let r, h = runFresh (Workflow.define "w" (fun (x: int) -> Workflow.ret x |> Workflow.map ((+) 1))) 41
+            Expect.equal (value r) 42 "value"
+            Expect.isEmpty (h |> Seq.filter (fun e -> e :? StepScheduled)) "no steps"
+        }
+        test "bind sequences steps and C# query syntax shapes compose" {
+            let calls = Calls()
+            let inc = counted calls "inc"
+            let w = inc.Call 1 |> Workflow.bind inc.Call |> Workflow.bind inc.Call
+            Expect.equal (value (run w)) 4 "1+1+1+1"
+            Expect.equal calls.Total 3 "three steps"
+            let q = (inc.Call 1).SelectMany((fun a -> inc.Call a), (fun a b -> a * 100 + b))
+            Expect.equal (value (run q)) 203 "select many with projection"
+        }
+        test "a step that throws is retried by its policy and recorded with the chosen retry time" {
+            let calls = Calls()
+            let f = failing "flaky" calls 2
+            let r, h = runFresh (Workflow.define "w" (fun () -> f.Call 4)) ()
+            Expect.equal (value r) 40 "third attempt succeeds"
+            Expect.equal calls.Total 3 "three attempts"
+            let retries = h |> Seq.choose (function :? StepAttemptFailed as a -> Some a | _ -> None) |> List.ofSeq
+            Expect.equal (retries |> List.map (fun a -> a.Attempt)) [ 1; 2 ] "attempts recorded"
+            Expect.stringContains retries[0].Error.Message "boom 4" "error kept"
+        }
+        test "a step failing after its last retry is a failure, distinguishable from a business error" {
+            let calls = Calls()
+            let f = failing "broken" calls 99
+            let e = error (run (f.Call 1))
+            Expect.isTrue e.IsFailure "failure"
+            Expect.isFalse e.IsBusiness "not business"
+            match e with
+            | :? Failure as f ->
+                Expect.equal f.ErrorType "System.IO.IOException" "type kept"
+                Expect.equal f.Step "broken" "step named"
+            | _ -> failtest "not a Failure"
+            let b = error (run (Workflow.fail<int> "nothing succeeded"))
+            Expect.isTrue b.IsBusiness "business"
+            Expect.equal b.Message "nothing succeeded" "message"
+        }
+        test "traverse keeps input order and fails fast with the failing item's error" {
+            let calls = Calls()
+            let inc = counted calls "inc"
+            Expect.equal (value (run ([ 5; 3; 9; 1 ] |> Workflow.traverse inc.Call))) [ 6; 4; 10; 2 ] "order"
+            let f = failing "bad" (Calls()) 99
+            let w = [ 1; 2; 3 ] |> Workflow.traverse (fun i -> if i = 2 then f.Call i else inc.Call i)
+            Expect.stringContains (error (run w)).Message "boom 2" "fails with item 2"
+        }
+        test "traverseAll gives one Result per item in input order" {
+            let f = failing "bad" (Calls()) 99
+            let inc = counted (Calls()) "inc"
+            let rs = value (run ([ 1; 2; 3 ] |> Workflow.traverseAll (fun i -> if i = 2 then f.Call i else inc.Call i)))
+            match rs with
+            | [ Ok 2; Error e; Ok 4 ] -> Expect.stringContains e.Message "boom 2" "error kept"
+            | other -> failtestf "unexpected %A" other
+        }
+        test "Map schedules every step in one decision and returns values in input order" {
+            let inc = counted (Calls()) "inc"
+            let items = [ 1..500 ]
+            let r, h = runFresh (Workflow.define "m" (fun (xs: int list) -> xs.Map(inc) |> Workflow.map List.ofSeq)) items
+            Expect.equal (value r) [ 2..501 ] "order"
+            let firstDecision = h |> Seq.findIndex (fun e -> e :? DecisionCompleted)
+            let scheduled = h |> Seq.take firstDecision |> Seq.filter (fun e -> e :? StepScheduled) |> Seq.length
+            Expect.equal scheduled 500 "the first decision schedules every step in one append"
+        }
+        test "chunk covers 1,001 items in 11 chunks with a progress report and a durable pause between chunks" {
+            let calls = Calls()
+            let inc = counted calls "inc"
+            let r, h =
+                runFresh (Workflow.define "c" (fun (xs: int list) -> xs.Chunk(100, inc, Nullable(Duration.Parse "100ms")) |> Workflow.map List.ofSeq)) [ 1..1001 ]
+            let rs = value r
+            Expect.equal rs.Length 1001 "every item"
+            Expect.equal (rs |> List.map (fun r -> r.Value)) [ 2..1002 ] "in order"
+            Expect.equal calls.Total 1001 "each once"
+            let progress = h |> Seq.choose (function :? ProgressReported as p -> Some p.Report | _ -> None) |> List.ofSeq
+            Expect.equal progress.Length 11 "11 reports"
+            Expect.equal (List.last progress).Done 1001L "done"
+            Expect.equal (h |> Seq.filter (fun e -> e :? TimerStarted) |> Seq.length) 10 "10 pauses"
+        }
+        test "chunk rejects a zero or negative size naming it, before anything runs" {
+            for size in [ 0; -1 ] do
+                let e = throws<ArgumentOutOfRangeException> (fun () -> [ 1; 2 ] |> Workflow.chunk size None (Workflow.traverse Workflow.ret) |> ignore)
+                Expect.stringContains e.Message (string size) "names size"
+        }
+        test "null items are rejected naming the index" {
+            let e = throws<ArgumentNullException> (fun () -> [ "a"; null ] |> Workflow.traverse Workflow.ret |> ignore)
+            Expect.stringContains e.Message "index 1" "index"
+        }
+        test "sleep is a durable timer on the runtime's clock" {
+            let clock = ManualClock()
+            let start = clock.UtcNow
+            let store = InMemoryStore()
+            let rt = LocalRuntime(store, deterministic clock)
+            let w = Workflow.define "s" (fun () -> Workflow.sleep "2d8h" |> Workflow.bind (fun () -> Workflow.now))
+            let r = rt.RunAsync(w, (), "x").Result
+            Expect.equal (value r) (start + TimeSpan.FromHours 56.0) "woke at due time"
+            let timer = store.ReadAsync("x").Result |> Seq.pick (function :? TimerStarted as t -> Some t | _ -> None)
+            Expect.equal timer.DueAt (start + TimeSpan.FromHours 56.0) "due recorded"
+        }
+        test "retry over a sub-workflow reruns it after a recorded back-off, and not for business errors" {
+            let mutable runs = 0
+            let once = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) "once" (fun (x: int) _ ->
+                runs <- runs + 1
+                if runs < 3 then failwith "not yet"
+                x)
+            let r, h = runFresh (Workflow.define "r" (fun () -> once.Call 7 |> Workflow.retry (RetryPolicy.Fixed(5, Duration.Parse "1m")))) ()
+            Expect.equal (value r) 7 "third run"
+            Expect.equal runs 3 "three runs"
+            Expect.equal (h |> Seq.filter (function :? TimerStarted as t -> t.Purpose = "retry" | _ -> false) |> Seq.length) 2 "two back-offs"
+            let mutable biz = 0
+            let w = Workflow.delay (fun () -> biz <- biz + 1; Workflow.fail<int> "no") |> Workflow.retry (RetryPolicy.Fixed(5, Duration.Parse "1s"))
+            Expect.isTrue (error (run w)).IsBusiness "business error passes"
+        }
+        test "catch and recover handle errors, attempt turns them into values" {
+            let f = failing "bad" (Calls()) 99
+            Expect.equal (value (run (f.Call 1 |> Workflow.recover (fun _ -> -1)))) -1 "recover"
+            Expect.equal (value (run (f.Call 1 |> Workflow.catch (fun e -> Workflow.ret e.Message.Length)))) ("boom 1 attempt 3".Length) "catch"
+            match value (run (Workflow.attempt (Workflow.fail<int> "x"))) with
+            | Error e -> Expect.equal e.Message "x" "attempt"
+            | Ok _ -> failtest "expected error"
+        }
+        test "finally runs its cleanup workflow on success and on failure" {
+            let calls = Calls()
+            let cleanup = counted calls "cleanup"
+            Expect.equal (value (run (Workflow.ret 1 |> Workflow.tryFinally (cleanup.Call 0)))) 1 "success kept"
+            Expect.equal calls.Total 1 "cleanup ran"
+            let e = error (run (Workflow.fail<int> "bad" |> Workflow.tryFinally (cleanup.Call 0)))
+            Expect.equal e.Message "bad" "error kept"
+            Expect.equal calls.Total 2 "cleanup ran again"
+        }
+        test "whenAll gives every value, whenAny the first to finish" {
+            let inc = counted (Calls()) "inc"
+            Expect.equal (value (run (Workflow.whenAll [ inc.Call 1; inc.Call 2 ]))) [ 2; 3 ] "all"
+            let slow = Workflow.sleep "1h" |> Workflow.bind (fun () -> Workflow.ret "slow")
+            let fast = Workflow.sleep "1s" |> Workflow.bind (fun () -> Workflow.ret "fast")
+            Expect.equal (value (run (Workflow.whenAny [ slow; fast ]))) "fast" "any"
+        }
+        test "now, newGuid and random are recorded once and replayed identically" {
+            let w = Workflow.define "rec" (fun () ->
+                workflow {
+                    let! t = Workflow.now
+                    let! g = Workflow.newGuid
+                    let! n = Workflow.random 0 1_000_000
+                    do! Workflow.sleep "1s"
+                    return (t, g, n)
+                })
+            let r, h = runFresh w ()
+            let d = Interpreter.Decide(w, h, Json.serializer, DateTimeOffset.MaxValue, Random 99)
+            Expect.equal d.Status ExecutionStatus.Completed "replayed"
+            Expect.equal (Json.serializer.Deserialize(d.Output, typeof<DateTimeOffset * Guid * int>) :?> DateTimeOffset * Guid * int) (value r) "same values"
+        }
+        test "progress is recorded once and reported once" {
+            let reports = Collections.Generic.List<string>()
+            let opts = LocalRuntimeOptions(Clock = ManualClock(), Deterministic = true, Serializer = Json.serializer, OnProgress = Action<_, _>(fun _ p -> reports.Add p.Message))
+            let rt = LocalRuntime(InMemoryStore(), opts)
+            let w = Workflow.define "p" (fun () -> workflow {
+                do! Workflow.progress "half" 1L 2L
+                do! Workflow.sleep "1s"
+                do! Workflow.progress "all" 2L 2L
+                return 0 })
+            rt.RunAsync(w, ()).Result |> value |> ignore
+            Expect.equal (List.ofSeq reports) [ "half"; "all" ] "each once, though the workflow replayed three times"
+        }
+        test "an idempotent function's result is reused by key across executions" {
+            let calls = Calls()
+            let f = Durable.createSyncWith (DurableOptions(Idempotent = true, IdempotencyKey = fun x -> $"k{x}")) "idem" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
+            let store = InMemoryStore()
+            let rt = LocalRuntime(store, deterministic (ManualClock()))
+            let w = Workflow.define "i" (fun (x: int) -> f.Call x)
+            Expect.equal (value (rt.RunAsync(w, 5, "a").Result)) 10 "first"
+            Expect.equal (value (rt.RunAsync(w, 5, "b").Result)) 10 "second"
+            Expect.equal calls.Total 1 "ran once"
+        }
+        test "a step over its timeout fails with TimeoutException and is retried" {
+            let f = Durable.createWith (DurableOptions(Timeout = Nullable(Duration.Parse "50ms"), Retry = RetryPolicy.Fixed(2, Duration.Parse "1s"))) "slow" (fun (x: int) ctx ->
+                task {
+                    do! Task.Delay(10_000, ctx.CancellationToken)
+                    return x
+                })
+            let r, h = runFresh (Workflow.define "t" (fun () -> f.Call 1)) ()
+            match error r with
+            | :? Failure as e -> Expect.equal e.ErrorType "System.TimeoutException" "timeout"
+            | e -> failtestf "unexpected %O" e
+            Expect.equal (h |> Seq.filter (fun e -> e :? StepAttemptFailed) |> Seq.length) 1 "retried once"
+        }
+        test "MaxConcurrent caps running steps of a function in the concurrent runtime" {
+            let mutable running = 0
+            let mutable peak = 0
+            let gate = obj ()
+            let f = Durable.createWith (DurableOptions(MaxConcurrent = Nullable 3)) "capped" (fun (x: int) _ ->
+                task {
+                    let n = Interlocked.Increment(&running)
+                    lock gate (fun () -> peak <- max peak n)
+                    do! Task.Delay 5
+                    Interlocked.Decrement(&running) |> ignore
+                    return x })
+            let rt = LocalRuntime(InMemoryStore(), LocalRuntimeOptions(MaxConcurrency = 16))
+            let r = rt.RunAsync(Workflow.define "cap" (fun (xs: int list) -> xs |> Workflow.traverse f.Call), [ 1..60 ]).Result
+            Expect.equal (value r).Length 60 "all ran"
+            Expect.isLessThanOrEqual peak 3 "cap held"
+            Expect.isGreaterThan peak 1 "ran concurrently"
+        }
+        test "a 10,000-step sequential chain replays without overflowing the stack" {
+            let inc = counted (Calls()) "inc"
+            let rec chain i acc = if i = 0 then Workflow.ret acc else inc.Call acc |> Workflow.bind (chain (i - 1))
+            let w = [ 1..10_000 ] |> List.fold (fun w _ -> w |> Workflow.map id) (Workflow.ret 0) |> Workflow.bind (chain 3)
+            Expect.equal (value (run w)) 3 "deep left-nested maps and a chain"
+            let deep = Workflow.define "deep" (fun () -> chain 2000 0)
+            let r, _ = runFresh deep ()
+            Expect.equal (value r) 2000 "2,000 sequential steps"
+        }
+        test "an argument that cannot be serialized is a clear failure naming its type" {
+            let f = Durable.createSync "fn" (fun (g: Func<int>) _ -> g.Invoke())
+            let e = error (run (f.Call(Func<int>(fun () -> 1))))
+            Expect.stringContains e.Message "System.Func" "names the type"
+        }
+    ]

@@ -1,0 +1,189 @@
+/// DESIGN.md §6 invariants 1–4 as FsCheck properties over random programs and crash points.
+module ReplayProperties
+
+open System
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Stent
+open Stent.Dsl
+open Stent.Execution
+open Stent.Replay
+open Stent.Storage
+open Programs
+open Support
+
+let config = { FsCheckConfig.defaultConfig with maxTest = 200; endSize = 40 }
+
+/// Runs a program to its end on a fresh store: result, history, step calls and store appends.
+let runProg prog =
+    let calls = Calls()
+    let env = Env(calls, behaviors prog)
+    let store = InMemoryStore()
+    let rt = LocalRuntime(store, deterministic (ManualClock()))
+    let r = rt.RunAsync(definition env prog, (), "exec").Result
+    r, List.ofSeq (store.ReadAsync("exec").Result), calls, store.Appends
+
+let private resultText (r: Stent.Result<int>) = if r.IsOk then $"ok {r.Value}" else $"error {r.Error}"
+
+/// Commands a decision produced, without clock readings (replay runs at another time).
+let private commands (events: HistoryEvent seq) =
+    events |> Seq.map (function :? TimerStarted as t -> box (t.Position, t.Purpose) | e -> box e) |> List.ofSeq
+
+let private decisionBounds (history: HistoryEvent list) =
+    history |> List.indexed |> List.choose (fun (i, e) -> match e with :? DecisionCompleted -> Some i | _ -> None)
+
+/// Invariant 1: every decision, replayed from the history before it, makes the same commands; the full history gives the same result.
+let replayIsDeterministic prog =
+    let r, history, calls, _ = runProg prog
+    let env = Env(calls, behaviors prog)
+    let def = definition env prog
+    let bounds = decisionBounds history
+    let mutable start = 0
+    for bound in bounds do
+        // The decision's own events are those after the last outcome before it: replay the prefix up to its first command.
+        let prefix = history |> List.take start
+        let recorded = history |> List.skip start |> List.take (bound + 1 - start)
+        let firstCommand = recorded |> List.tryFindIndex (fun e -> e :? StepScheduled || e :? TimerStarted || e :? ValueRecorded || e :? ProgressReported || e :? ExecutionCompleted || e :? ExecutionFailed || e :? DecisionCompleted)
+        let cut = start + defaultArg firstCommand 0
+        let d = Interpreter.Decide(def, history |> List.take cut, Json.serializer, DateTimeOffset.UnixEpoch, Random 5)
+        let expected = history |> List.skip cut |> List.take (bound + 1 - cut)
+        if commands d.NewEvents <> commands expected then
+            failtestf "decision ending at %d differs:\nreplayed %A\nrecorded %A" bound (List.ofSeq d.NewEvents) expected
+        ignore prefix
+        start <- bound + 1
+    let final = Interpreter.Decide(def, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5)
+    Expect.isEmpty final.NewEvents "a finished history needs nothing more"
+    let replayed = if final.Status = ExecutionStatus.Completed then $"ok {Json.serializer.Deserialize(final.Output, typeof<int>)}" else $"error {final.Error}"
+    Expect.equal replayed (resultText r) "same result"
+
+/// A history as its decision segments, each sorted: events seen by one decision are unordered among themselves.
+let private segments (events: HistoryEvent seq) =
+    let out = Collections.Generic.List<string list>()
+    let mutable current = []
+    for e in events do
+        current <- string e :: current
+        if e :? DecisionCompleted then
+            out.Add(List.sort current)
+            current <- []
+    out.Add(List.sort current)
+    List.ofSeq out
+
+/// Invariant 2: crash at an event boundary, recover: same result, same history, no completed step run again.
+let crashRecovers (prog, crashFraction: float) =
+    let r, history, _, appends = runProg prog
+    let crashAt = 1 + int (crashFraction * float appends) |> min appends
+    let calls = Calls()
+    let env = Env(calls, behaviors prog)
+    let inner = InMemoryStore()
+    let clock = ManualClock()
+    let crashing = CrashingStore(inner, crashAt)
+    let def = definition env prog
+    let crashed =
+        try LocalRuntime(crashing, deterministic clock).RunAsync(def, (), "exec").Result |> Some
+        with :? AggregateException as e when (e.InnerException :? SimulatedCrash) -> None
+    Expect.isNone crashed $"crash at append {crashAt} of {appends} happened"
+    let before = List.ofSeq (inner.ReadAsync("exec").Result)
+    let completed = before |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None)
+    let callsBefore = completed |> List.map (fun p -> p, calls.For $"exec/{p}")
+    let recovered = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, (), "exec").Result
+    Expect.equal (resultText recovered) (resultText r) "same result"
+    Expect.equal (segments (inner.ReadAsync("exec").Result)) (segments history) "same history"
+    for p, n in callsBefore do
+        Expect.equal (calls.For $"exec/{p}") n $"completed step at {p} not run again"
+
+/// Ways to change a program after it ran.
+type Mutation =
+    | Rename of int
+    | Remove of int
+    | InsertFront
+
+let rec private mutate m prog =
+    let go = mutate m
+    match prog, m with
+    | Step (id, _), Remove j when id = j -> Pure 0
+    | Chunk (_, _, id), Remove j when id = j -> Pure 0
+    | (Step _ | Pure _ | Sleep _ | Chunk _), _ -> prog
+    | Seq (a, b), _ -> Seq (go a, go b)
+    | Traverse ps, _ -> Traverse (List.map go ps)
+    | TraverseAll ps, _ -> TraverseAll (List.map go ps)
+    | Retry p, _ -> Retry (go p)
+    | Recover p, _ -> Recover (go p)
+
+/// Invariant 3: a program changed where its history recorded something is detected, never mixed; elsewhere it replays.
+let changesAreDetected (prog, pick: int, kind: int) =
+    let r, history, calls, _ = runProg prog
+    let ids = steps prog
+    let scheduled = history |> List.choose (function :? StepScheduled as s -> Some s.Name | _ -> None) |> set
+    let m = if ids.IsEmpty || kind % 3 = 2 then InsertFront else (if kind % 3 = 0 then Rename else Remove) ids[abs pick % ids.Length]
+    let env, changed, expectDetected =
+        match m with
+        | Rename j -> Env(calls, behaviors prog, (fun id -> if id = j then $"s{id}-renamed" else $"s{id}")), prog, scheduled.Contains $"s{j}"
+        | Remove j -> Env(calls, behaviors prog), mutate m prog, (scheduled |> Set.exists (fun n -> n = $"s{j}"))
+        | InsertFront -> Env(calls, behaviors prog), Seq (Step (999, Succeeds), prog), history |> List.exists (fun e -> e :? PositionedEvent)
+    let detected =
+        try
+            Interpreter.Decide(definition env changed, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5) |> ignore
+            false
+        with :? NonDeterminismException as e ->
+            Expect.stringContains e.Message "position" "names the position"
+            true
+    ignore r
+    Expect.equal detected expectDetected $"{m}: detected={detected}"
+
+let private sameRun (a: Workflow<int>) (b: Workflow<int>) =
+    let ra, ha = runFresh (Workflow.define "law" (fun () -> a)) ()
+    let rb, hb = runFresh (Workflow.define "law" (fun () -> b)) ()
+    resultText ra = resultText rb && List.ofSeq ha = List.ofSeq hb
+
+let private lawEnv prog = Env(Calls(), behaviors prog)
+
+let tests =
+    testList "Replay properties" [
+        testPropertyWithConfig config "1. replaying any prefix of a history makes the recorded commands, and the whole history the same result" <|
+            Prop.forAll arbProg replayIsDeterministic
+        testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and history without re-running completed steps" <|
+            Prop.forAll (Arb.zip (arbProg, Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0)))) crashRecovers
+        testPropertyWithConfig config "3. a workflow changed where its history recorded something is detected, elsewhere it replays" <|
+            Prop.forAll (Arb.zip (arbProg, Arb.zip (ArbMap.defaults |> ArbMap.arbitrary<int>, Arb.fromGen (Gen.choose (0, 2))))) (fun (p, (i, k)) -> changesAreDetected (p, i, k))
+        testPropertyWithConfig config "4a. left identity: pure a >>= f equals f a" <|
+            Prop.forAll arbProg (fun prog ->
+                let env = lawEnv prog
+                let f x = compile env prog |> Workflow.map ((+) x)
+                Expect.isTrue (sameRun (Workflow.ret 3 |> Workflow.bind f) (f 3)) "left identity")
+        testPropertyWithConfig config "4b. right identity: m >>= pure equals m" <|
+            Prop.forAll arbProg (fun prog ->
+                let env = lawEnv prog
+                Expect.isTrue (sameRun (compile env prog |> Workflow.bind Workflow.ret) (compile env prog)) "right identity")
+        testPropertyWithConfig config "4c. associativity: (m >>= f) >>= g equals m >>= (fun x -> f x >>= g)" <|
+            Prop.forAll (Arb.zip (arbProg, arbProg)) (fun (p, q) ->
+                let q = renumber (Seq (Pure 0, q)) |> fun q' -> q'
+                let env = Env(Calls(), Map.fold (fun m k v -> Map.add k v m) (behaviors p) (behaviors q))
+                let m = compile env p
+                let f x = Workflow.ret (x * 2)
+                let g x = compile env q |> Workflow.map ((+) x)
+                Expect.isTrue (sameRun (m |> Workflow.bind f |> Workflow.bind g) (m |> Workflow.bind (fun x -> f x |> Workflow.bind g))) "associativity")
+        testPropertyWithConfig config "4d. functor laws: map id is identity, map (f >> g) is map f then map g" <|
+            Prop.forAll arbProg (fun prog ->
+                let env = lawEnv prog
+                let m = compile env prog
+                Expect.isTrue (sameRun (m |> Workflow.map id) m) "identity"
+                Expect.isTrue (sameRun (m |> Workflow.map ((+) 1 >> (*) 3)) (m |> Workflow.map ((+) 1) |> Workflow.map ((*) 3))) "composition")
+        testPropertyWithConfig config "4e. traverse keeps input order" <|
+            fun (xs: int list) ->
+                let step = Durable.createSync "double" (fun (x: int) _ -> x * 2)
+                Expect.equal (value (run (xs |> Workflow.traverse step.Call))) (xs |> List.map ((*) 2)) "order"
+        testPropertyWithConfig config "4f. chunk n covers every item exactly once for any n >= 1" <|
+            fun (PositiveInt n) (xs: int list) ->
+                let n = min n 50
+                let seen = Collections.Concurrent.ConcurrentDictionary<int, int>()
+                let step = Durable.createSync "item" (fun (i: int) _ -> seen.AddOrUpdate(i, 1, (fun _ c -> c + 1)) |> ignore; xs[i])
+                let indices = [ 0 .. xs.Length - 1 ]
+                let out = value (run (indices |> Workflow.chunk n None (Workflow.traverse step.Call)))
+                Expect.equal out xs "every item, in order"
+                Expect.isTrue (seen.Values |> Seq.forall ((=) 1)) "each exactly once"
+                Expect.equal seen.Count xs.Length "none missed"
+        testPropertyWithConfig config "4g. chunk rejects n <= 0" <|
+            fun (NonNegativeInt k) ->
+                Expect.throwsT<ArgumentOutOfRangeException> (fun () -> [ 1 ] |> Workflow.chunk (-k) None (Workflow.traverse Workflow.ret) |> ignore) "rejected"
+    ]
