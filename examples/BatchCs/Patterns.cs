@@ -1,7 +1,7 @@
 // The seed guide's basic batch, image pipeline and chunked patterns, in C# query syntax.
 using Stent;
 
-namespace Stent.Examples;
+namespace Stent.Examples.CSharp;
 
 /// <summary>A processed item.</summary>
 public sealed record Item(int Id, string Status);

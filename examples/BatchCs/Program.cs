@@ -1,5 +1,5 @@
 // The main job: runs the seed's basic batch pattern end to end and prints its summary.
-using Stent.Examples;
+using Stent.Examples.CSharp;
 using Stent.Execution;
 using Stent.Storage;
 

@@ -13,6 +13,7 @@ let all =
         DslTests.tests
         ReplayProperties.tests
         StoreConformance.tests
+        ExampleTests.tests
     ]
 
 [<EntryPoint>]

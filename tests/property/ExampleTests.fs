@@ -1,0 +1,65 @@
+/// The seed's basic batch, image pipeline and chunked patterns, in C# and in F#, run and counted; the .fsx script runs.
+module ExampleTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Expecto
+open Stent
+open Stent.Dsl
+open Stent.Execution
+open Stent.Replay
+open Stent.Storage
+open Support
+
+type private Cs = Stent.Examples.CSharp.Patterns
+module Fs = Stent.Examples.Patterns
+
+let private runtime () = LocalRuntime(InMemoryStore(), LocalRuntimeOptions(Serializer = Json.serializer, Clock = ManualClock()))
+
+let private repoRoot =
+    let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Stent.sln")) then d.FullName else up d.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+let tests =
+    testList "Examples" [
+        test "C#: the basic batch captures every item's outcome" {
+            let s = value (runtime().RunAsync(Cs.Batch, [| 1..100 |]).Result)
+            Expect.equal (s.Total, s.Succeeded, s.Failed) (100, 95, 5) "17, 34, 51, 68, 85 fail"
+            Expect.stringContains s.Errors[0] "item 17 is corrupt" "error kept"
+        }
+        test "C#: the image pipeline skips failed downloads and makes a gallery; no image is a business error" {
+            let r = runtime().RunAsync(Cs.ImagePipeline, [| 1..20 |]).Result
+            Expect.equal (value r) "https://gallery.example/18_images" "7 and 17 are gone, 3 and 13 retried"
+            let none = runtime().RunAsync(Cs.ImagePipeline, [| 7; 17 |]).Result
+            Expect.isTrue (error none).IsBusiness "business error"
+            Expect.equal (error none).Message "No images downloaded successfully" "message"
+        }
+        test "C#: chunked processing reports progress per chunk and pauses between chunks" {
+            let store = InMemoryStore()
+            let rt = LocalRuntime(store, LocalRuntimeOptions(Clock = ManualClock()))
+            let s = value (rt.RunAsync(Cs.Chunked, [| 1..1001 |], "c").Result)
+            Expect.equal s.Total 1001 "total"
+            let h = store.ReadAsync("c").Result
+            Expect.equal (h |> Seq.filter (fun e -> e :? ProgressReported) |> Seq.length) 11 "11 chunks"
+            Expect.equal (h |> Seq.filter (fun e -> e :? TimerStarted) |> Seq.length) 10 "10 pauses"
+        }
+        test "F#: the basic batch, image pipeline and chunked patterns give the C# results" {
+            let rt = runtime ()
+            let s = value (rt.RunAsync(Fs.batch, [ 1..100 ]).Result)
+            Expect.equal (s.Total, s.Succeeded, s.Failed) (100, 95, 5) "batch"
+            Expect.equal (value (rt.RunAsync(Fs.imagePipeline, [ 1..20 ]).Result)) "https://gallery.example/18_images" "pipeline"
+            Expect.isTrue (error (rt.RunAsync(Fs.imagePipeline, [ 7 ]).Result)).IsBusiness "no images"
+            let c = value (rt.RunAsync(Fs.chunked, [ 1..1001 ]).Result)
+            Expect.equal (c.Succeeded + c.Failed) 1001 "chunked"
+        }
+        test "the F# script runs a small batch" {
+            let psi = ProcessStartInfo("dotnet", "fsi examples/batch.fsx", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
+            use p = Process.Start psi
+            let out = p.StandardOutput.ReadToEnd()
+            let err = p.StandardError.ReadToEnd()
+            p.WaitForExit()
+            Expect.equal p.ExitCode 0 $"fsi failed: {err}"
+            Expect.stringContains out "script batch: 12 items processed" "output"
+        }
+    ]
