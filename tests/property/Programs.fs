@@ -103,8 +103,16 @@ let rec private shrinkProg prog : Prog seq =
     }
     |> Seq.map renumber
 
+let private genProg = Gen.sized (fun s -> progOf (min s 40)) |> Gen.map renumber
+
 /// Arbitrary programs, shrinking towards smaller ones.
-let arbProg = Arb.fromGenShrink (Gen.sized (fun s -> progOf (min s 40)) |> Gen.map renumber, shrinkProg)
+let arbProg = Arb.fromGenShrink (genProg, shrinkProg)
+
+/// Arbitrary programs paired with another value; shrinks the program first, then the value.
+let arbProgWith (other: Arbitrary<'T>) =
+    Arb.fromGenShrink (
+        Gen.zip genProg other.Generator,
+        fun (p, x) -> Seq.append (shrinkProg p |> Seq.map (fun p' -> p', x)) (other.Shrinker x |> Seq.map (fun x' -> p, x')))
 
 /// Step implementations of one test run, counting their calls by idempotency key.
 type Env(calls: Calls, behaviors: Map<int, Behavior>, ?nameOf: int -> string) =

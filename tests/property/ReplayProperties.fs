@@ -143,9 +143,9 @@ let tests =
         testPropertyWithConfig config "1. replaying any prefix of a history makes the recorded commands, and the whole history the same result" <|
             Prop.forAll arbProg replayIsDeterministic
         testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and history without re-running completed steps" <|
-            Prop.forAll (Arb.zip (arbProg, Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0)))) crashRecovers
+            Prop.forAll (arbProgWith (Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0)))) crashRecovers
         testPropertyWithConfig config "3. a workflow changed where its history recorded something is detected, elsewhere it replays" <|
-            Prop.forAll (Arb.zip (arbProg, Arb.zip (ArbMap.defaults |> ArbMap.arbitrary<int>, Arb.fromGen (Gen.choose (0, 2))))) (fun (p, (i, k)) -> changesAreDetected (p, i, k))
+            Prop.forAll (arbProgWith (Arb.zip (ArbMap.defaults |> ArbMap.arbitrary<int>, Arb.fromGen (Gen.choose (0, 2))))) (fun (p, (i, k)) -> changesAreDetected (p, i, k))
         testPropertyWithConfig config "4a. left identity: pure a >>= f equals f a" <|
             Prop.forAll arbProg (fun prog ->
                 let env = lawEnv prog
@@ -156,7 +156,7 @@ let tests =
                 let env = lawEnv prog
                 Expect.isTrue (sameRun (compile env prog |> Workflow.bind Workflow.ret) (compile env prog)) "right identity")
         testPropertyWithConfig config "4c. associativity: (m >>= f) >>= g equals m >>= (fun x -> f x >>= g)" <|
-            Prop.forAll (Arb.zip (arbProg, arbProg)) (fun (p, q) ->
+            Prop.forAll (arbProgWith arbProg) (fun (p, q) ->
                 let q = renumber (Seq (Pure 0, q)) |> fun q' -> q'
                 let env = Env(Calls(), Map.fold (fun m k v -> Map.add k v m) (behaviors p) (behaviors q))
                 let m = compile env p
