@@ -67,6 +67,25 @@ let tests =
             let w = [ 1; 2; 3 ] |> Workflow.traverse (fun i -> if i = 2 then f.Call i else inc.Call i)
             Expect.stringContains (error (run w)).Message "boom 2" "fails with item 2"
         }
+        test "a fail-fast race is settled by the decision that saw the failure first, and replays the same way" {
+            let bad = failing "bad" (Calls()) 99
+            let slowBad =
+                Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(3, Duration.Parse "1h"))) "slow_bad" (fun (x: int) ctx ->
+                    raise (IO.IOException $"boom {x} attempt {ctx.Attempt}"))
+            let echo = Durable.createSync "echo" (fun (s: string) _ -> s)
+            let slowFail = slowBad.Call 1
+            let fastFail = bad.Call 2
+            let w = Workflow.define "race" (fun () ->
+                Workflow.whenAll [ slowFail; fastFail ]
+                |> Workflow.map (fun _ -> "none")
+                |> Workflow.recover (fun e -> e.Message)
+                |> Workflow.bind (fun m -> Workflow.sleep "3h" |> Workflow.bind (fun () -> echo.Call m)))
+            let r, h = runFresh w ()
+            Expect.stringContains (value r) "boom 2" "the failure seen first wins, though item 1 failed later with a lower index"
+            Expect.isTrue (h |> Seq.exists (function :? StepFailed as f -> f.Error.Message.Contains "boom 1" | _ -> false)) "item 1 did fail later"
+            let replay = Interpreter.Decide(w, h, Json.serializer, DateTimeOffset.MaxValue, Random 1, true)
+            Expect.equal replay.Status ExecutionStatus.Completed "replays with every input as recorded"
+        }
         test "traverseAll gives one Result per item in input order" {
             let f = failing "bad" (Calls()) 99
             let inc = counted (Calls()) "inc"

@@ -14,6 +14,8 @@ type Behavior =
     /// Fails its first n attempts (the step's policy allows 3).
     | Transient of int
     | Permanent
+    /// Fails every attempt, an hour apart, so it fails after faster siblings.
+    | SlowPermanent
     /// Fails every attempt at some positions and none at others (so a workflow-level retry can help).
     | ByPosition
 
@@ -55,7 +57,7 @@ let renumber prog =
     go prog
 
 let private behavior =
-    Gen.frequency [ 6, Gen.constant Succeeds; 2, Gen.map Transient (Gen.choose (1, 2)); 1, Gen.constant Permanent; 1, Gen.constant ByPosition ]
+    Gen.frequency [ 6, Gen.constant Succeeds; 2, Gen.map Transient (Gen.choose (1, 2)); 1, Gen.constant Permanent; 1, Gen.constant SlowPermanent; 1, Gen.constant ByPosition ]
 
 let rec private progOf size : Gen<Prog> =
     let leaf =
@@ -74,7 +76,9 @@ let rec private progOf size : Gen<Prog> =
             2, Gen.map Traverse list
             2, Gen.map TraverseAll list
             1, Gen.map Retry sub
-            1, Gen.map Recover sub ]
+            1, Gen.map Recover sub
+            // A race whose outcome feeds a later step: which failure wins must replay the same way.
+            1, Gen.map2 (fun a b -> Seq (Recover (Traverse [ a; b ]), Step (0, Succeeds))) sub sub ]
 
 let rec private shrinkProg prog : Prog seq =
     seq {
@@ -125,13 +129,14 @@ type Env(calls: Calls, behaviors: Map<int, Behavior>, ?nameOf: int -> string) =
         | _ ->
             let b = behaviors |> Map.tryFind id |> Option.defaultValue Succeeds
             let d =
-                Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(3, Duration.Parse "1s"))) (nameOf id) (fun (x: int) ctx ->
+                let delay = if b = SlowPermanent then "1h" else "1s"
+                Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(3, Duration.Parse delay))) (nameOf id) (fun (x: int) ctx ->
                     calls.Hit ctx
                     let fails =
                         match b with
                         | Succeeds -> false
                         | Transient n -> ctx.Attempt <= n
-                        | Permanent -> true
+                        | Permanent | SlowPermanent -> true
                         | ByPosition -> (ctx.Position |> Seq.sumBy int) % 2 = 0
                     if fails then raise (InvalidOperationException $"step {id} failed at {ctx.Position} attempt {ctx.Attempt}")
                     x + id)
@@ -146,21 +151,25 @@ let rec behaviors prog =
     | Traverse ps | TraverseAll ps -> ps |> List.map behaviors |> List.fold (fun m x -> Map.fold (fun m k v -> Map.add k v m) m x) Map.empty
     | Retry p | Recover p -> behaviors p
 
-/// Compiles a program to a workflow producing an int.
-let rec compile (env: Env) prog : Workflow<int> =
+/// Compiles a program to a workflow producing an int; `input` flows into steps, so values reach the recorded commands.
+let rec compileFrom (env: Env) (input: int) prog : Workflow<int> =
+    let go = compileFrom env
     match prog with
-    | Step (id, _) -> (env.Step id).Call 0
+    | Step (id, _) -> (env.Step id).Call input
     | Pure n -> Workflow.ret n
-    | Seq (a, b) -> compile env a |> Workflow.bind (fun x -> compile env b |> Workflow.map ((+) x))
-    | Traverse ps -> ps |> Workflow.traverse (compile env) |> Workflow.map List.sum
+    | Seq (a, b) -> go input a |> Workflow.bind (fun x -> go x b |> Workflow.map ((+) x))
+    | Traverse ps -> ps |> Workflow.traverse (go input) |> Workflow.map List.sum
     | TraverseAll ps ->
-        ps |> Workflow.traverseAll (compile env)
+        ps |> Workflow.traverseAll (go input)
         |> Workflow.map (List.sumBy (function Ok v -> v | Error _ -> 1000))
     | Sleep s -> Workflow.sleepFor (TimeSpan.FromSeconds(float s)) |> Workflow.map (fun () -> 0)
-    | Retry p -> compile env p |> Workflow.retry (RetryPolicy.Fixed(3, Duration.Parse "5s"))
-    | Recover p -> compile env p |> Workflow.recover (fun _ -> -1)
+    | Retry p -> go input p |> Workflow.retry (RetryPolicy.Fixed(3, Duration.Parse "5s"))
+    | Recover p -> go input p |> Workflow.recover (fun e -> -(e.Message |> Seq.sumBy int) % 997)
     | Chunk (n, items, id) ->
-        items |> Workflow.chunk n (Some "1s") (Workflow.traverse (env.Step id).Call) |> Workflow.map List.sum
+        items |> Workflow.chunk n (Some "1s") (Workflow.traverse (fun i -> (env.Step id).Call(i + input))) |> Workflow.map List.sum
+
+/// Compiles a program to a workflow producing an int.
+let compile env prog = compileFrom env 0 prog
 
 /// A workflow definition for a program.
 let definition env prog = Workflow.define "prog" (fun () -> compile env prog)

@@ -46,13 +46,13 @@ let replayIsDeterministic prog =
         let recorded = history |> List.skip start |> List.take (bound + 1 - start)
         let firstCommand = recorded |> List.tryFindIndex (fun e -> e :? StepScheduled || e :? TimerStarted || e :? ValueRecorded || e :? ProgressReported || e :? ExecutionCompleted || e :? ExecutionFailed || e :? DecisionCompleted)
         let cut = start + defaultArg firstCommand 0
-        let d = Interpreter.Decide(def, history |> List.take cut, Json.serializer, DateTimeOffset.UnixEpoch, Random 5)
+        let d = Interpreter.Decide(def, history |> List.take cut, Json.serializer, DateTimeOffset.UnixEpoch, Random 5, true)
         let expected = history |> List.skip cut |> List.take (bound + 1 - cut)
         if commands d.NewEvents <> commands expected then
             failtestf "decision ending at %d differs:\nreplayed %A\nrecorded %A" bound (List.ofSeq d.NewEvents) expected
         ignore prefix
         start <- bound + 1
-    let final = Interpreter.Decide(def, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5)
+    let final = Interpreter.Decide(def, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5, true)
     Expect.isEmpty final.NewEvents "a finished history needs nothing more"
     let replayed = if final.Status = ExecutionStatus.Completed then $"ok {Json.serializer.Deserialize(final.Output, typeof<int>)}" else $"error {final.Error}"
     Expect.equal replayed (resultText r) "same result"

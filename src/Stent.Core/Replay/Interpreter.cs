@@ -19,12 +19,14 @@ internal sealed class Interpreter
     private readonly PayloadSerializer _serializer;
     private readonly RecordContext _record;
     private readonly int _decision;
+    private readonly bool _verifyInputs;
     private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
     private List<HistoryEvent> _pending = [];
 
-    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random)
+    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool verifyInputs)
     {
+        _verifyInputs = verifyInputs;
         _history = history;
         _serializer = serializer;
         _record = new RecordContext(now, random);
@@ -32,15 +34,22 @@ internal sealed class Interpreter
     }
 
     /// <summary>Replays <paramref name="events"/> through <paramref name="definition"/> and decides what comes next.</summary>
+    /// <param name="definition">The workflow.</param>
+    /// <param name="events">Its history so far.</param>
+    /// <param name="serializer">Payload serializer.</param>
+    /// <param name="now">The clock reading for new timers and recorded values.</param>
+    /// <param name="random">Randomness for jitter and recorded values.</param>
+    /// <param name="verifyInputs">Also check that every replayed step gets the input it was recorded with (costs a serialization per step).</param>
     /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
     public static Decision Decide(
-        IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset now, Random random)
+        IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset now, Random random,
+        bool verifyInputs = false)
     {
         var history = new History(events);
         var started = history.Started ?? throw new InvalidOperationException("History does not begin with ExecutionStarted.");
         if (started.Workflow != definition.Name)
             throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
-        return new Interpreter(history, serializer, now, random).Run(definition, started);
+        return new Interpreter(history, serializer, now, random, verifyInputs).Run(definition, started);
     }
 
     private Decision Run(IWorkflowDefinition definition, ExecutionStarted started)
@@ -178,6 +187,12 @@ internal sealed class Interpreter
             catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, fn.Name, position), thread.Time); }
             _pending.Add(new StepScheduled(position, fn.Name, input));
             return Outcome.Blocked;
+        }
+        if (_verifyInputs && entry.Start is StepScheduled recorded)
+        {
+            var now = _serializer.Serialize(step.Input, fn.InputType);
+            if (now != recorded.Input)
+                throw new NonDeterminismException(position, $"step '{fn.Name}' with input {recorded.Input}", $"step '{fn.Name}' with input {now}");
         }
         return entry.Outcome switch
         {
