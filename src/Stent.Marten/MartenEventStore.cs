@@ -30,20 +30,10 @@ public sealed class MartenEventStore : IEventStore, IIdempotencyStore, IDisposab
     public MartenEventStore(string connectionString, string schema = "stent")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        if (!System.Text.RegularExpressions.Regex.IsMatch(schema, "^[a-z_][a-z0-9_]*$"))
-            throw new ArgumentException($"Schema name '{schema}' must be lower-case letters, digits and underscores.", nameof(schema));
+        MartenSetup.CheckSchemaName(schema);
         _schema = schema;
         _dataSource = NpgsqlDataSource.Create(connectionString);
-        _store = DocumentStore.For(o =>
-        {
-            o.Connection(_dataSource);
-            o.DatabaseSchemaName = schema;
-            o.Events.StreamIdentity = StreamIdentity.AsString;
-            o.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
-            o.UseSystemTextJsonForSerialization(PayloadSerializer.CreateDefaultOptions(), EnumStorage.AsString, Casing.CamelCase);
-            foreach (var t in typeof(HistoryEvent).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(HistoryEvent)) && !t.IsAbstract))
-                o.Events.AddEventType(t);
-        });
+        _store = MartenSetup.CreateStore(_dataSource, schema);
     }
 
     /// <inheritdoc />

@@ -13,6 +13,7 @@ let all =
         DslTests.tests
         ReplayProperties.tests
         StoreConformance.tests
+        WorkStoreConformance.tests
         ExampleTests.tests
     ]
 

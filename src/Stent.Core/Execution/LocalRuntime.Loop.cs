@@ -168,15 +168,11 @@ public sealed partial class LocalRuntime
             foreach (var o in group)
             {
                 var w = o.Work;
-                if (o.Failure is null) { events.Add(new StepCompleted(w.Step.Position, o.Output, o.BusinessError, w.Attempt)); continue; }
                 var policy = group.Key.Functions[w.Step.Name].Options.Retry;
-                if (policy.ShouldRetry(o.Failure, w.Attempt))
-                {
-                    var at = _options.Clock.UtcNow + policy.DelayAfter(w.Attempt, _random);
-                    events.Add(new StepAttemptFailed(w.Step.Position, w.Attempt, o.Failure, at));
-                    _timers.Add(new TimerWork(group.Key, w.Step.Position, at, w with { Attempt = w.Attempt + 1, Seq = _seq++ }, _seq++));
-                }
-                else events.Add(new StepFailed(w.Step.Position, o.Failure, w.Attempt));
+                var e = StepRunner.ToEvent(new StepRunner.Attempt(o.Output, o.BusinessError, o.Failure), w.Step.Position, w.Attempt, policy, _options.Clock.UtcNow, _random);
+                events.Add(e);
+                if (e is StepAttemptFailed retry)
+                    _timers.Add(new TimerWork(group.Key, w.Step.Position, retry.RetryAt, w with { Attempt = w.Attempt + 1, Seq = _seq++ }, _seq++));
             }
             await AppendAsync(group.Key, events, ct).ConfigureAwait(false);
             if (events.Any(e => e is StepCompleted or StepFailed)) group.Key.Dirty = true;

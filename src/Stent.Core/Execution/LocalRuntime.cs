@@ -20,6 +20,7 @@ public sealed partial class LocalRuntime
     private readonly LocalRuntimeOptions _options;
     private readonly Random _random;
     private readonly ILogger _logger;
+    private readonly StepRunner _runner;
     private readonly Dictionary<string, IWorkflowDefinition> _workflows = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ExecutionState> _executions = new(StringComparer.Ordinal);
 
@@ -33,6 +34,7 @@ public sealed partial class LocalRuntime
             throw new ArgumentOutOfRangeException(nameof(options), _options.MaxConcurrency, $"MaxConcurrency must be positive, got {_options.MaxConcurrency}.");
         _random = _options.Seed is { } seed ? new Random(seed) : new Random();
         _logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Stent");
+        _runner = new StepRunner(_options.Serializer, _results, _logger, _options.WorkerId);
     }
 
     /// <summary>Makes a workflow known, so executions of it found in the store can be resumed.</summary>

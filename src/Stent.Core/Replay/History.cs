@@ -5,6 +5,8 @@ namespace Stent.Replay;
 internal sealed class History
 {
     private readonly Dictionary<string, Entry> _byPosition = new(StringComparer.Ordinal);
+    private readonly List<(SignalReceived Signal, int Time)> _signals = [];
+    private readonly HashSet<long> _consumed = [];
 
     /// <summary>What was recorded at one position.</summary>
     internal sealed class Entry(PositionedEvent start)
@@ -34,6 +36,13 @@ internal sealed class History
                 case StepScheduled or TimerStarted:
                     _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
                     break;
+                case SignalReceived r:
+                    _signals.Add((r, decision));
+                    break;
+                case SignalConsumed c:
+                    _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = decision };
+                    _consumed.Add(c.Sequence);
+                    break;
                 case ValueRecorded or ProgressReported:
                     _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e) { Outcome = (PositionedEvent)e, Time = decision };
                     break;
@@ -47,7 +56,7 @@ internal sealed class History
                         throw new InvalidOperationException($"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
                     if (entry.Outcome is null) { entry.Outcome = p; entry.Time = decision; }
                     break;
-                case ExecutionCompleted or ExecutionFailed: Final = e; break;
+                case ExecutionCompleted or ExecutionFailed or ExecutionCancelled: Final = e; break;
             }
         }
     }
@@ -69,6 +78,12 @@ internal sealed class History
 
     /// <summary>The entry at a position, or null.</summary>
     public Entry? At(string position) => _byPosition.GetValueOrDefault(position);
+
+    /// <summary>Signals delivered, in order, with the decision that first saw each.</summary>
+    public IReadOnlyList<(SignalReceived Signal, int Time)> Signals => _signals;
+
+    /// <summary>True when a recorded wait already took the signal with this sequence.</summary>
+    public bool IsConsumed(long sequence) => _consumed.Contains(sequence);
 
     /// <summary>Every entry.</summary>
     public IEnumerable<Entry> Entries => _byPosition.Values;

@@ -17,6 +17,9 @@ namespace Stent.Replay;
 [JsonDerivedType(typeof(DecisionCompleted), "decision")]
 [JsonDerivedType(typeof(ExecutionCompleted), "executionCompleted")]
 [JsonDerivedType(typeof(ExecutionFailed), "executionFailed")]
+[JsonDerivedType(typeof(ExecutionCancelled), "executionCancelled")]
+[JsonDerivedType(typeof(SignalReceived), "signalReceived")]
+[JsonDerivedType(typeof(SignalConsumed), "signalConsumed")]
 public abstract record HistoryEvent;
 
 /// <summary>An event that belongs to one instruction position of the workflow.</summary>
@@ -68,3 +71,16 @@ public sealed record ExecutionCompleted(string Output) : HistoryEvent;
 
 /// <summary>The workflow ended with a business error or a failure.</summary>
 public sealed record ExecutionFailed(WorkflowError Error) : HistoryEvent;
+
+/// <summary>The execution was cancelled before it finished.</summary>
+/// <param name="Reason">Why: "cancelled" or "timed out" (its MaxDuration passed).</param>
+public sealed record ExecutionCancelled(string Reason) : HistoryEvent;
+
+/// <summary>A signal was delivered to the execution (kept until a wait consumes it).</summary>
+/// <param name="Name">The signal's name.</param>
+/// <param name="Payload">Its payload, as JSON.</param>
+/// <param name="Sequence">Delivery order within the execution.</param>
+public sealed record SignalReceived(string Name, string Payload, long Sequence) : HistoryEvent;
+
+/// <summary>The wait at a position took the signal with <paramref name="Sequence"/> (or timed out when it is -1).</summary>
+public sealed record SignalConsumed(string Position, string Name, long Sequence) : PositionedEvent(Position);

@@ -21,6 +21,7 @@ internal sealed class Interpreter
     private readonly int _decision;
     private readonly bool _verifyInputs;
     private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
+    private readonly HashSet<long> _takenNow = [];
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
     private List<HistoryEvent> _pending = [];
 
@@ -83,7 +84,7 @@ internal sealed class Interpreter
             if (_history.Final is null) _pending.Add(new ExecutionFailed(outcome.Error!));
         }
 
-        var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted).Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired);
+        var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted).Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived);
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
         return new Decision(_pending, status, output, outcome.Error, _functions);
     }
@@ -171,6 +172,7 @@ internal sealed class Interpreter
         SleepNode s => Timer(thread.Next(), () => s.Duration, "sleep"),
         RecordNode r => Record(thread.Next(), r, thread),
         ProgressNode p => Progress(thread.Next(), p),
+        SignalNode s => Signal(thread.Next(), s),
         ParallelNode p => Parallel(thread.Next(), p, thread.Time),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
@@ -232,6 +234,30 @@ internal sealed class Interpreter
         return Outcome.Ok(Unit.Default, entry?.Time ?? _decision);
     }
 
+    private Outcome Signal(string position, SignalNode node)
+    {
+        var entry = Visit(position, "signal", e => e is SignalConsumed c && c.Name == node.Name, $"wait for signal '{node.Name}'");
+        if (entry is not null)
+        {
+            _visited.Add(position + "t");
+            var taken = (SignalConsumed)entry.Start;
+            if (taken.Sequence < 0) return Outcome.Ok(node.TimedOut(), entry.Time);
+            var payload = _history.Signals.First(s => s.Signal.Sequence == taken.Sequence).Signal.Payload;
+            return Outcome.Ok(node.Found(_serializer.Deserialize(payload, node.Type)), entry.Time);
+        }
+        foreach (var (signal, _) in _history.Signals)
+        {
+            if (signal.Name != node.Name || _history.IsConsumed(signal.Sequence) || !_takenNow.Add(signal.Sequence)) continue;
+            _pending.Add(new SignalConsumed(position, node.Name, signal.Sequence));
+            return Outcome.Ok(node.Found(_serializer.Deserialize(signal.Payload, node.Type)), _decision);
+        }
+        if (node.Timeout is not { } timeout) return Outcome.Blocked;
+        var timer = Timer(position + "t", () => timeout, "signal timeout");
+        if (timer.Kind == OutcomeKind.Blocked) return timer;
+        _pending.Add(new SignalConsumed(position, node.Name, -1));
+        return Outcome.Ok(node.TimedOut(), _decision);
+    }
+
     private Outcome Parallel(string position, ParallelNode node, int floor)
     {
         var outer = _pending;
@@ -275,6 +301,7 @@ internal sealed class Interpreter
         StepScheduled s => $"step '{s.Name}'",
         TimerStarted t => $"{t.Purpose} timer",
         ValueRecorded v => $"recorded {v.Kind}",
+        SignalConsumed c => $"wait for signal '{c.Name}'",
         ProgressReported => "progress report",
         _ => e.GetType().Name,
     };

@@ -25,6 +25,9 @@ internal sealed record SleepNode(TimeSpan Duration) : Node;
 /// <summary>A value produced once by <paramref name="Make"/> and recorded (clock, GUID, random).</summary>
 internal sealed record RecordNode(string Kind, Type Type, Func<RecordContext, object?> Make) : Node;
 
+/// <summary>Wait for the next signal of a name (payload as <paramref name="Type"/>); with a timeout, give up after it.</summary>
+internal sealed record SignalNode(string Name, Type Type, TimeSpan? Timeout, Func<object?, object?> Found, Func<object?> TimedOut) : Node;
+
 /// <summary>A progress report, recorded once.</summary>
 internal sealed record ProgressNode(ProgressReport Report) : Node;
 

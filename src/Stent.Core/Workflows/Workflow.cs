@@ -47,6 +47,20 @@ public static class Workflow
         return new(new RecordNode("random", typeof(int), c => c.Random.Next(minInclusive, maxExclusive)));
     }
 
+    /// <summary>Waits (durably, holding no worker) for the next signal named <paramref name="name"/> and returns its payload. Signals sent before the wait are kept.</summary>
+    public static Workflow<T> WaitForSignal<T>(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return new(new SignalNode(name, typeof(T), null, v => v, () => throw new InvalidOperationException("unreachable")));
+    }
+
+    /// <summary>Waits for the next signal named <paramref name="name"/> for at most <paramref name="timeout"/>: its payload, or None.</summary>
+    public static Workflow<Option<T>> WaitForSignal<T>(string name, Duration timeout)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return new(new SignalNode(name, typeof(T), timeout.Value, v => Option<T>.Some((T)v!), () => Option<T>.None));
+    }
+
     /// <summary>Records a progress report (logged once, never again on replay).</summary>
     public static Workflow<Unit> Progress(string message, long done = 0, long total = 0) =>
         new(new ProgressNode(new ProgressReport(message ?? throw new ArgumentNullException(nameof(message)), done, total)));

@@ -1,0 +1,21 @@
+// What GetAsync tells about an execution: its row, its step timeline, progress and counters.
+using Stent.Storage;
+
+namespace Stent.Execution;
+
+/// <summary>One step in an execution's timeline.</summary>
+/// <param name="Position">Its position.</param>
+/// <param name="Name">The durable function.</param>
+/// <param name="Status">scheduled, retrying, completed, failed or business-error.</param>
+/// <param name="Attempts">Attempts made.</param>
+/// <param name="Error">The last error message, if any.</param>
+public sealed record StepInfo(string Position, string Name, string Status, int Attempts, string? Error);
+
+/// <summary>An execution seen from outside.</summary>
+/// <param name="Info">Its row: state, timestamps, result.</param>
+/// <param name="Steps">Every step, in the order scheduled.</param>
+/// <param name="Progress">The last progress report, if any.</param>
+/// <param name="Counters">Counts: steps scheduled, completed, failed, retried; timers; signals.</param>
+/// <param name="Events">How many events its stream holds.</param>
+public sealed record ExecutionDetails(
+    ExecutionInfo Info, IReadOnlyList<StepInfo> Steps, ProgressReport? Progress, IReadOnlyDictionary<string, long> Counters, int Events);

@@ -1,0 +1,97 @@
+// The client: dispatch executions, wait for results, inspect, list, cancel and signal them.
+using Stent.Replay;
+using Stent.Serialization;
+using Stent.Storage;
+
+namespace Stent.Execution;
+
+/// <summary>Starts and observes executions in a shared <see cref="IWorkStore"/>; workers run them.</summary>
+public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer = null)
+{
+    private readonly IWorkStore _store = store ?? throw new ArgumentNullException(nameof(store));
+    private readonly PayloadSerializer _serializer = serializer ?? PayloadSerializer.Default;
+
+    /// <summary>
+    /// Starts an execution of <paramref name="workflow"/> (built once first, so bad input is rejected
+    /// before anything is recorded). The same execution id or idempotency key returns the existing execution.
+    /// </summary>
+    public async Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, DispatchOptions? options = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(workflow);
+        options ??= new DispatchOptions();
+        _ = workflow.Build(input);
+        var json = _serializer.Serialize(input, typeof(TIn));
+        var id = options.ExecutionId ?? Guid.NewGuid().ToString("N");
+        var (existing, _) = await _store.CreateExecutionAsync(new NewExecution(
+            id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay?.Value ?? TimeSpan.Zero, options.MaxDuration?.Value,
+            options.Queue, options.Tags, options.Priority), ct).ConfigureAwait(false);
+        return existing;
+    }
+
+    /// <summary>The result once the execution ends (a cancelled or timed-out one gives its error); <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public async Task<Result<TOut>> WaitAsync<TOut>(string executionId, TimeSpan? timeout = null, CancellationToken ct = default)
+    {
+        var until = DateTime.UtcNow + (timeout ?? Timeout.InfiniteTimeSpan);
+        var delay = TimeSpan.FromMilliseconds(5);
+        while (true)
+        {
+            var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No execution '{executionId}'.");
+            switch (info.State)
+            {
+                case ExecutionState.Completed: return Result<TOut>.Ok((TOut)_serializer.Deserialize(info.Output!, typeof(TOut))!);
+                case ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut:
+                    return Result<TOut>.Fail(info.Error ?? new BusinessError(info.State.ToString()));
+            }
+            if (timeout is not null && DateTime.UtcNow >= until)
+                throw new TimeoutException($"Execution '{executionId}' did not finish within {timeout}; it is {info.State}.");
+            await Task.Delay(delay, ct).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
+        }
+    }
+
+    /// <summary>The result of an execution of <paramref name="workflow"/>.</summary>
+    public Task<Result<TOut>> WaitAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, string executionId, TimeSpan? timeout = null, CancellationToken ct = default) =>
+        WaitAsync<TOut>(executionId, timeout, ct);
+
+    /// <summary>State, step timeline, progress, counters and timestamps of an execution.</summary>
+    public async Task<ExecutionDetails> GetAsync(string executionId, CancellationToken ct = default)
+    {
+        var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No execution '{executionId}'.");
+        var events = await _store.ReadAsync(executionId, ct).ConfigureAwait(false);
+        var steps = new Dictionary<string, StepInfo>(StringComparer.Ordinal);
+        var counters = new Dictionary<string, long> { ["scheduled"] = 0, ["completed"] = 0, ["failed"] = 0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0 };
+        ProgressReport? progress = null;
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case StepScheduled s: steps[s.Position] = new StepInfo(s.Position, s.Name, "scheduled", 0, null); counters["scheduled"]++; break;
+                case StepAttemptFailed f: steps[f.Position] = steps[f.Position] with { Status = "retrying", Attempts = f.Attempt, Error = f.Error.Message }; counters["retried"]++; break;
+                case StepCompleted c:
+                    steps[c.Position] = steps[c.Position] with { Status = c.BusinessError is null ? "completed" : "business-error", Attempts = c.Attempt, Error = c.BusinessError };
+                    counters["completed"]++;
+                    break;
+                case StepFailed f: steps[f.Position] = steps[f.Position] with { Status = "failed", Attempts = f.Attempts, Error = f.Error.Message }; counters["failed"]++; break;
+                case TimerStarted: counters["timers"]++; break;
+                case SignalReceived: counters["signals"]++; break;
+                case ProgressReported p: progress = p.Report; break;
+            }
+        }
+        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, events.Count);
+    }
+
+    /// <summary>Executions matching the filter, newest first.</summary>
+    public Task<IReadOnlyList<ExecutionInfo>> ListAsync(ExecutionFilter? filter = null, CancellationToken ct = default) =>
+        _store.ListExecutionsAsync(filter ?? new ExecutionFilter(), ct);
+
+    /// <summary>Cancels an execution: steps not started never start, running ones see their cancellation token, late results are ignored. False when it had finished.</summary>
+    public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => _store.CancelAsync(executionId, ct);
+
+    /// <summary>Sends a signal; every send is delivered, in order. An unknown or finished execution is an error.</summary>
+    public Task SignalAsync<T>(string executionId, string name, T payload, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return _store.SignalAsync(executionId, name, _serializer.Serialize(payload, typeof(T)), ct);
+    }
+}

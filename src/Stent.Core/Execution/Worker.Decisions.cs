@@ -1,0 +1,77 @@
+// A worker's decisions: fold the inbox and due timers into the stream, replay, and commit what comes next.
+using Microsoft.Extensions.Logging;
+using Stent.Replay;
+using Stent.Storage;
+using Stent.Workflows;
+
+namespace Stent.Execution;
+
+public sealed partial class Worker
+{
+    private async Task DecideAsync(DecisionTask task, DateTimeOffset now, CancellationToken ct)
+    {
+        var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
+        outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
+        var commit = Decide(task, outcomes, now);
+        if (!await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false))
+        {
+            _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on", task.ExecutionId);
+            return;
+        }
+        foreach (var p in commit.Events.OfType<ProgressReported>())
+        {
+            _logger.LogInformation("Execution {ExecutionId} progress: {Message} ({Done}/{Total})", task.ExecutionId, p.Report.Message, p.Report.Done, p.Report.Total);
+            _options.OnProgress?.Invoke(task.ExecutionId, p.Report);
+        }
+        if (commit.State is not ExecutionState.Running)
+            _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State, commit.Error?.Message);
+    }
+
+    private DecisionCommit Decide(DecisionTask task, List<HistoryEvent> outcomes, DateTimeOffset now)
+    {
+        DecisionCommit Final(ExecutionState state, HistoryEvent end, WorkflowError? error) =>
+            new(task.ExecutionId, task.LeaseToken, task.History.Count, [.. outcomes, end, new DecisionCompleted(task.History.Count(e => e is DecisionCompleted) + 1)],
+                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], state, null, error);
+
+        if (task.CancelRequested) return Final(ExecutionState.Cancelled, new ExecutionCancelled("cancelled"), new BusinessError("cancelled"));
+        if (task.Deadline is { } deadline && deadline <= now)
+            return Final(ExecutionState.TimedOut, new ExecutionCancelled("timed out"), new BusinessError($"timed out: its MaxDuration ended at {deadline:O}"));
+
+        var started = (ExecutionStarted)task.History[0];
+        IWorkflowDefinition? definition;
+        lock (_gate) definition = _workflows.GetValueOrDefault(started.Workflow);
+        if (definition is null)
+        {
+            var error = Failure.FromException(new InvalidOperationException($"Unknown workflow '{started.Workflow}': worker '{_options.WorkerId}' has no workflow of that name registered."));
+            return Final(ExecutionState.Failed, new ExecutionFailed(error), error);
+        }
+
+        Decision decision;
+        try
+        {
+            lock (_random) decision = Interpreter.Decide(definition, [.. task.History, .. outcomes], _options.Serializer, now, _random);
+        }
+        catch (NonDeterminismException e)
+        {
+            _logger.LogError(e, "Execution {ExecutionId} no longer matches its history", task.ExecutionId);
+            var error = Failure.FromException(e);
+            return Final(ExecutionState.Failed, new ExecutionFailed(error), error);
+        }
+
+        lock (_gate) foreach (var (name, fn) in decision.Functions) _functions.TryAdd(name, fn);
+        var steps = decision.NewSteps.Select(s =>
+        {
+            var o = decision.Functions[s.Name].Options;
+            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, o.Priority, o.MaxConcurrent);
+        }).ToList();
+        var state = decision.Status switch
+        {
+            ExecutionStatus.Completed => ExecutionState.Completed,
+            ExecutionStatus.Failed => ExecutionState.Failed,
+            _ => ExecutionState.Running,
+        };
+        return new DecisionCommit(task.ExecutionId, task.LeaseToken, task.History.Count, [.. outcomes, .. decision.NewEvents],
+            task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, steps, decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
+            state, decision.Output, decision.Error);
+    }
+}

@@ -1,0 +1,185 @@
+// A worker: claims decisions and steps from a shared store under leases, runs them, and group-commits step outcomes.
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Stent.Storage;
+using Stent.Workflows;
+
+namespace Stent.Execution;
+
+/// <summary>
+/// Serves work from an <see cref="IWorkStore"/> that many workers on many machines share. A decision
+/// replays an execution and commits its new events, steps and timers atomically; a step runs under a
+/// lease that a heartbeat renews, and its outcome is written in a batch with other outcomes. A waiting
+/// workflow holds no slot and no memory: it is a row until something wakes it.
+/// </summary>
+public sealed partial class Worker
+{
+    private readonly IWorkStore _store;
+    private readonly WorkerOptions _options;
+    private readonly ILogger _logger;
+    private readonly StepRunner _runner;
+    private readonly Random _random = new();
+    private readonly Dictionary<string, IWorkflowDefinition> _workflows = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private readonly Dictionary<long, Running> _running = [];
+    private readonly List<Finished> _done = [];
+    private readonly SemaphoreSlim _wake = new(0);
+
+    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, RetryPolicy Policy, DateTimeOffset ClaimedAt, Stopwatch Clock);
+    private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);
+
+    /// <summary>A worker on <paramref name="store"/>.</summary>
+    public Worker(IWorkStore store, WorkerOptions? options = null)
+    {
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _options = (options ?? new WorkerOptions()).Validated();
+        _logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Stent.Worker");
+        _runner = new StepRunner(_options.Serializer, store as IIdempotencyStore, _logger, _options.WorkerId);
+    }
+
+    /// <summary>This worker's id.</summary>
+    public string Id => _options.WorkerId;
+
+    /// <summary>Makes a workflow runnable by this worker.</summary>
+    public Worker Register<TIn, TOut>(WorkflowDef<TIn, TOut> definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        lock (_gate) _workflows[definition.Name] = definition;
+        return this;
+    }
+
+    /// <summary>Makes a durable function runnable by this worker (functions also register themselves when created).</summary>
+    public Worker Register<TIn, TOut>(Durable<TIn, TOut> function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        lock (_gate) _functions[function.Name] = function;
+        return this;
+    }
+
+    /// <summary>
+    /// Claims and runs work until <paramref name="ct"/> is cancelled, then drains: claims nothing more,
+    /// waits for running steps and records their outcomes.
+    /// </summary>
+    public async Task ServeAsync(CancellationToken ct)
+    {
+        using var stopHeartbeat = new CancellationTokenSource();
+        var heartbeat = HeartbeatAsync(stopHeartbeat.Token);
+        var idle = _options.PollMin;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var worked = await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                int free;
+                lock (_gate) free = _options.MaxConcurrency - _running.Count;
+                var claim = await _store.ClaimAsync(new ClaimRequest(
+                    _options.WorkerId, _options.MaxDecisionsPerClaim, Math.Max(0, free), _options.LeaseDuration, _options.Queues, _options.Tags), ct).ConfigureAwait(false);
+                foreach (var d in claim.Decisions) await DecideAsync(d, claim.Now, ct).ConfigureAwait(false);
+                foreach (var s in claim.Steps) Start(s, claim.Now);
+                worked |= claim.Decisions.Count > 0 || claim.Steps.Count > 0;
+                if (worked) { idle = _options.PollMin; continue; }
+                await WaitAsync(idle, ct).ConfigureAwait(false);
+                idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, _options.PollMax.Ticks));
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        finally
+        {
+            await DrainAsync().ConfigureAwait(false);
+            stopHeartbeat.Cancel();
+            try { await heartbeat.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        }
+    }
+
+    private async Task WaitAsync(TimeSpan idle, CancellationToken ct)
+    {
+        try { await _wake.WaitAsync(idle, ct).ConfigureAwait(false); }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+
+    private async Task DrainAsync()
+    {
+        while (true)
+        {
+            int running;
+            lock (_gate) running = _running.Count;
+            await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            if (running == 0) break;
+            await _wake.WaitAsync(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
+        }
+    }
+
+    private IDurableFunction? Function(string name)
+    {
+        lock (_gate) return _functions.GetValueOrDefault(name) ?? DurableRegistry.Find(name);
+    }
+
+    private void Start(StepTask task, DateTimeOffset now)
+    {
+        var fn = Function(task.Name);
+        var cancel = new CancellationTokenSource();
+        var running = new Running(task, cancel, fn?.Options.Retry ?? RetryPolicy.None, now, Stopwatch.StartNew());
+        lock (_gate) _running[task.Id] = running;
+        _ = Task.Run(async () =>
+        {
+            StepRunner.Attempt a;
+            if (fn is null)
+                a = new StepRunner.Attempt(null, null, Failure.FromException(
+                    new InvalidOperationException($"Unknown durable function '{task.Name}': no function of that name exists in worker '{_options.WorkerId}'."), task.Name, task.Position));
+            else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
+            var at = running.ClaimedAt + running.Clock.Elapsed;
+            Stent.Replay.HistoryEvent e;
+            lock (_random) e = StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, _random);
+            lock (_gate)
+            {
+                _running.Remove(task.Id);
+                if (!cancel.IsCancellationRequested) _done.Add(new Finished(task, e));
+            }
+            cancel.Dispose();
+            _wake.Release();
+        });
+    }
+
+    private async Task<bool> FlushAsync(CancellationToken ct)
+    {
+        List<Finished> batch;
+        lock (_gate)
+        {
+            if (_done.Count == 0) return false;
+            batch = [.. _done];
+            _done.Clear();
+        }
+        var accepted = await _store.CompleteStepsAsync(batch.Select(f => new StepOutcome(new LeasedStep(f.Task.Id, f.Task.LeaseToken), f.Event)).ToList(), ct).ConfigureAwait(false);
+        for (var i = 0; i < batch.Count; i++)
+            if (!accepted[i])
+                _logger.LogWarning("Outcome of step {Step} at {Position} of {ExecutionId} was rejected: its lease was lost", batch[i].Task.Name, batch[i].Task.Position, batch[i].Task.ExecutionId);
+        return true;
+    }
+
+    private async Task HeartbeatAsync(CancellationToken ct)
+    {
+        var every = _options.HeartbeatInterval ?? TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3);
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(every, ct).ConfigureAwait(false);
+            List<Running> running;
+            lock (_gate) running = [.. _running.Values];
+            if (running.Count == 0) continue;
+            try
+            {
+                var lost = await _store.RenewLeasesAsync(running.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken)).ToList(), _options.LeaseDuration, ct).ConfigureAwait(false);
+                foreach (var r in running.Where(r => lost.Contains(r.Task.Id)))
+                {
+                    _logger.LogWarning("Lease of step {Step} at {Position} of {ExecutionId} was lost; cancelling it", r.Task.Name, r.Task.Position, r.Task.ExecutionId);
+                    try { r.Cancel.Cancel(); } catch (ObjectDisposedException) { }
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogWarning(e, "Lease renewal failed; retrying");
+            }
+        }
+    }
+}

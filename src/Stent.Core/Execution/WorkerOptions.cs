@@ -1,0 +1,52 @@
+// Settings of a worker process: concurrency, routing, leases, heartbeats and polling.
+using Microsoft.Extensions.Logging;
+using Stent.Serialization;
+
+namespace Stent.Execution;
+
+/// <summary>Settings of a <see cref="Worker"/>.</summary>
+public sealed record WorkerOptions
+{
+    /// <summary>This worker's id (in leases and log scopes). Default: machine, process and a random suffix.</summary>
+    public string WorkerId { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+
+    /// <summary>At most this many steps run at once in this worker. Default 10.</summary>
+    public int MaxConcurrency { get; init; } = 10;
+
+    /// <summary>At most this many decisions claimed per round trip. Default 32.</summary>
+    public int MaxDecisionsPerClaim { get; init; } = 32;
+
+    /// <summary>Only work of these queues (and the default queue); null: every queue.</summary>
+    public IReadOnlyList<string>? Queues { get; init; }
+
+    /// <summary>Only work without tags or sharing one of these; null: everything.</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
+
+    /// <summary>How long a claim lasts unless renewed. Default 30 s.</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often running steps' leases are renewed. Default: a third of the lease.</summary>
+    public TimeSpan? HeartbeatInterval { get; init; }
+
+    /// <summary>Shortest wait between empty polls. Default 10 ms.</summary>
+    public TimeSpan PollMin { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Longest wait between empty polls. Default 500 ms.</summary>
+    public TimeSpan PollMax { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How payloads become JSON.</summary>
+    public PayloadSerializer Serializer { get; init; } = PayloadSerializer.Default;
+
+    /// <summary>Logs; default none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Called once per recorded progress report.</summary>
+    public Action<string, ProgressReport>? OnProgress { get; init; }
+
+    internal WorkerOptions Validated()
+    {
+        if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, $"MaxConcurrency must be positive, got {MaxConcurrency}.");
+        if (LeaseDuration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, $"LeaseDuration must be positive, got {LeaseDuration}.");
+        return this;
+    }
+}

@@ -1,0 +1,61 @@
+// The store contract for distributed execution: executions, claimable decision and step work under leases, signals.
+using Stent.Replay;
+
+namespace Stent.Storage;
+
+/// <summary>
+/// Everything workers and clients on many machines share: execution rows, each execution's event
+/// stream, step work and timers, an inbox of outcomes not yet folded into a stream, and leases. Every
+/// method is one atomic write. Times (leases, timers, deadlines) come from the store's own clock, not
+/// the caller's. Implementations: <see cref="InMemoryWorkStore"/>, SQLite and PostgreSQL.
+/// </summary>
+public interface IWorkStore
+{
+    /// <summary>
+    /// Creates an execution (its row, the first event of its stream, its first decision) unless one with
+    /// the same id or idempotency key exists; returns the id of the execution that exists now and whether it is new.
+    /// </summary>
+    Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution execution, CancellationToken ct = default);
+
+    /// <summary>The execution's row, or null when there is none.</summary>
+    Task<ExecutionInfo?> GetExecutionAsync(string id, CancellationToken ct = default);
+
+    /// <summary>Executions matching the filter, newest first.</summary>
+    Task<IReadOnlyList<ExecutionInfo>> ListExecutionsAsync(ExecutionFilter filter, CancellationToken ct = default);
+
+    /// <summary>The execution's events, in order.</summary>
+    Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default);
+
+    /// <summary>
+    /// Claims, in one round trip, up to <see cref="ClaimRequest.MaxDecisions"/> executions that need a
+    /// decision and up to <see cref="ClaimRequest.MaxSteps"/> ready steps, each under a lease. Capped
+    /// functions never get more running steps than their cap; capped work at its cap does not block other work.
+    /// </summary>
+    Task<ClaimResult> ClaimAsync(ClaimRequest request, CancellationToken ct = default);
+
+    /// <summary>
+    /// Appends a decision's events to the stream at the expected version, folds the inbox items and
+    /// timers it consumed, schedules its new steps and timers, sets the execution's state and releases the
+    /// lease — atomically. False (and nothing written) when the lease was lost or the stream moved on.
+    /// </summary>
+    Task<bool> CommitDecisionAsync(DecisionCommit commit, CancellationToken ct = default);
+
+    /// <summary>
+    /// Records step outcomes (group commit): each goes to its execution's inbox and wakes it, in one
+    /// transaction. An outcome whose lease was lost (expired and reclaimed, or the execution ended) is
+    /// rejected: the returned list says, per outcome, whether it was accepted.
+    /// </summary>
+    Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default);
+
+    /// <summary>Extends the leases of running steps; returns the ids of the steps whose lease was lost.</summary>
+    Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct = default);
+
+    /// <summary>Delivers a signal (kept in order until consumed). Throws <see cref="KeyNotFoundException"/> for an unknown execution and <see cref="InvalidOperationException"/> for a finished one.</summary>
+    Task SignalAsync(string executionId, string name, string payload, CancellationToken ct = default);
+
+    /// <summary>Asks an execution to stop: its next decision cancels it. False when it had already finished.</summary>
+    Task<bool> CancelAsync(string executionId, CancellationToken ct = default);
+
+    /// <summary>Database round trips performed by this store object so far.</summary>
+    long RoundTrips { get; }
+}

@@ -1,0 +1,35 @@
+// JSON for what stores keep in rows: history events, errors, tag lists.
+using System.Text.Json;
+using Stent.Replay;
+using Stent.Serialization;
+
+namespace Stent.Storage;
+
+/// <summary>Serialization shared by the database stores.</summary>
+public static class StoreJson
+{
+    private static readonly JsonSerializerOptions Options = PayloadSerializer.CreateDefaultOptions();
+
+    /// <summary>An event as JSON (with its type).</summary>
+    public static string Event(HistoryEvent e) => JsonSerializer.Serialize(e, Options);
+
+    /// <summary>An event from JSON.</summary>
+    public static HistoryEvent Event(string json) =>
+        JsonSerializer.Deserialize<HistoryEvent>(json, Options) ?? throw new InvalidOperationException("A stored event is empty.");
+
+    /// <summary>An error as JSON, or null.</summary>
+    public static string? Error(WorkflowError? e) => e is null ? null : JsonSerializer.Serialize(e, Options);
+
+    /// <summary>An error from JSON, or null.</summary>
+    public static WorkflowError? Error(string? json) => json is null ? null : JsonSerializer.Deserialize<WorkflowError>(json, Options);
+
+    /// <summary>Tags as JSON.</summary>
+    public static string Tags(IReadOnlyList<string> tags) => JsonSerializer.Serialize(tags, Options);
+
+    /// <summary>Tags from JSON.</summary>
+    public static IReadOnlyList<string> Tags(string? json) => json is null ? [] : JsonSerializer.Deserialize<string[]>(json, Options) ?? [];
+
+    /// <summary>True when work with <paramref name="queue"/> and <paramref name="tags"/> is for a worker serving <paramref name="queues"/> and <paramref name="wanted"/>.</summary>
+    public static bool Routed(string? queue, IReadOnlyList<string> tags, IReadOnlyList<string>? queues, IReadOnlyList<string>? wanted) =>
+        (queues is null || queue is null || queues.Contains(queue)) && (wanted is null || tags.Count == 0 || tags.Any(wanted.Contains));
+}

@@ -1,0 +1,104 @@
+// The data that crosses the IWorkStore contract: executions, claims, decision commits, step outcomes.
+using Stent.Replay;
+
+namespace Stent.Storage;
+
+/// <summary>Where an execution stands.</summary>
+public enum ExecutionState
+{
+    /// <summary>Dispatched; no decision has run yet (or it is delayed).</summary>
+    Pending,
+    /// <summary>Started and not finished (running steps or waiting).</summary>
+    Running,
+    /// <summary>Finished with a value.</summary>
+    Completed,
+    /// <summary>Finished with a business error or a failure.</summary>
+    Failed,
+    /// <summary>Cancelled.</summary>
+    Cancelled,
+    /// <summary>Its MaxDuration passed.</summary>
+    TimedOut,
+}
+
+/// <summary>An execution to create.</summary>
+/// <param name="Id">Its id.</param>
+/// <param name="Workflow">The workflow's name.</param>
+/// <param name="Version">The workflow's version.</param>
+/// <param name="Input">The input as JSON.</param>
+/// <param name="IdempotencyKey">Dispatching the same key twice returns the first execution.</param>
+/// <param name="Delay">Start no sooner than this long after now (store clock).</param>
+/// <param name="MaxDuration">The execution times out this long after it starts.</param>
+/// <param name="Queue">The queue its work goes to (null = default queue).</param>
+/// <param name="Tags">Tags routing its work.</param>
+/// <param name="Priority">Higher runs first.</param>
+public sealed record NewExecution(
+    string Id, string Workflow, int Version, string Input, string? IdempotencyKey, TimeSpan Delay, TimeSpan? MaxDuration,
+    string? Queue, IReadOnlyList<string> Tags, int Priority);
+
+/// <summary>An execution's row.</summary>
+public sealed record ExecutionInfo(
+    string Id, string Workflow, int Version, ExecutionState State, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    DateTimeOffset? CompletedAt, DateTimeOffset? Deadline, string? Queue, IReadOnlyList<string> Tags, int Priority,
+    string? Output, WorkflowError? Error, string? IdempotencyKey);
+
+/// <summary>Which executions to list.</summary>
+/// <param name="State">Only this state (null: any).</param>
+/// <param name="Workflow">Only this workflow (null: any).</param>
+/// <param name="Limit">At most this many.</param>
+/// <param name="Offset">Skip this many first.</param>
+public sealed record ExecutionFilter(ExecutionState? State = null, string? Workflow = null, int Limit = 50, int Offset = 0);
+
+/// <summary>What a worker asks for.</summary>
+/// <param name="WorkerId">Who claims (recorded on leases).</param>
+/// <param name="MaxDecisions">At most this many decisions.</param>
+/// <param name="MaxSteps">At most this many steps.</param>
+/// <param name="Lease">How long the claims last unless renewed.</param>
+/// <param name="Queues">Only work of these queues (and the default queue); null: every queue.</param>
+/// <param name="Tags">Only work with no tags or sharing one of these; null: everything.</param>
+public sealed record ClaimRequest(string WorkerId, int MaxDecisions, int MaxSteps, TimeSpan Lease, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Tags = null);
+
+/// <summary>An execution claimed for a decision.</summary>
+/// <param name="ExecutionId">The execution.</param>
+/// <param name="LeaseToken">Proof of the lease; the commit must present it.</param>
+/// <param name="History">Its stream.</param>
+/// <param name="Inbox">Events waiting to be folded into the stream (step outcomes, signals), with their inbox ids.</param>
+/// <param name="FiredTimers">Positions of timers that are due.</param>
+/// <param name="Deadline">When it times out, if ever.</param>
+/// <param name="CancelRequested">True when a client asked to cancel it.</param>
+public sealed record DecisionTask(
+    string ExecutionId, long LeaseToken, IReadOnlyList<HistoryEvent> History, IReadOnlyList<(long Id, HistoryEvent Event)> Inbox,
+    IReadOnlyList<string> FiredTimers, DateTimeOffset? Deadline, bool CancelRequested);
+
+/// <summary>A step claimed to run once.</summary>
+public sealed record StepTask(long Id, string ExecutionId, string Position, string Name, string Input, int Attempt, long LeaseToken);
+
+/// <summary>A claim: the store's clock reading and the work claimed.</summary>
+public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask> Decisions, IReadOnlyList<StepTask> Steps);
+
+/// <summary>A step to schedule.</summary>
+public sealed record NewStep(string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int? MaxConcurrent);
+
+/// <summary>A decision's writes.</summary>
+/// <param name="ExecutionId">The execution.</param>
+/// <param name="LeaseToken">The decision's lease.</param>
+/// <param name="ExpectedVersion">Events in the stream before this append.</param>
+/// <param name="Events">Events to append (never empty).</param>
+/// <param name="FoldedInbox">Inbox ids folded into <paramref name="Events"/>.</param>
+/// <param name="FiredTimers">Timer positions folded into <paramref name="Events"/>.</param>
+/// <param name="Steps">Steps to schedule.</param>
+/// <param name="Timers">Timers to start (position, due).</param>
+/// <param name="State">The execution's state after it.</param>
+/// <param name="Output">The result when completed.</param>
+/// <param name="Error">The error when failed.</param>
+public sealed record DecisionCommit(
+    string ExecutionId, long LeaseToken, long ExpectedVersion, IReadOnlyList<HistoryEvent> Events, IReadOnlyList<long> FoldedInbox,
+    IReadOnlyList<string> FiredTimers, IReadOnlyList<NewStep> Steps, IReadOnlyList<(string Position, DateTimeOffset DueAt)> Timers,
+    ExecutionState State, string? Output, WorkflowError? Error);
+
+/// <summary>What one run of a step produced.</summary>
+/// <param name="Step">The step and its lease.</param>
+/// <param name="Event">StepCompleted, StepFailed, or StepAttemptFailed (then the step runs again at its RetryAt).</param>
+public sealed record StepOutcome(LeasedStep Step, HistoryEvent Event);
+
+/// <summary>A step and the lease it runs under.</summary>
+public sealed record LeasedStep(long Id, long LeaseToken);

@@ -1,0 +1,185 @@
+// The embedded default store: executions, streams, steps, timers, inbox and leases in one SQLite file (WAL).
+using Microsoft.Data.Sqlite;
+using Stent.Replay;
+using Stent.Storage;
+
+namespace Stent.Sqlite;
+
+/// <summary>
+/// <see cref="IWorkStore"/> in one SQLite file in WAL mode (default <c>stent.db</c>), shared by every
+/// process on the machine. Each write is one <c>BEGIN IMMEDIATE</c> transaction, so claims and caps are
+/// exact across processes; time is SQLite's clock. The schema is created on first use.
+/// </summary>
+public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore
+{
+    private readonly string _connectionString;
+    private long _roundTrips;
+
+    /// <summary>A store on the SQLite file at <paramref name="path"/> (created with its schema if missing).</summary>
+    public SqliteWorkStore(string path = "stent.db")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = System.IO.Path.GetFullPath(path);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Cache = SqliteCacheMode.Private, Pooling = true, DefaultTimeout = 30 }.ToString();
+        using var c = Open();
+        Exec(c, null, Schema);
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <inheritdoc />
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    private const string Schema = """
+        PRAGMA journal_mode = WAL;
+        CREATE TABLE IF NOT EXISTS executions (
+            id TEXT PRIMARY KEY, workflow TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+            created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, completed_at INTEGER, deadline INTEGER,
+            queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
+            runnable_at INTEGER, lease_token INTEGER NOT NULL DEFAULT 0, lease_until INTEGER,
+            cancel_requested INTEGER NOT NULL DEFAULT 0, output TEXT, error TEXT, stream_version INTEGER NOT NULL, signals INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX IF NOT EXISTS executions_runnable ON executions (runnable_at) WHERE runnable_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS executions_created ON executions (created_at);
+        CREATE TABLE IF NOT EXISTS events (execution_id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (execution_id, version)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS steps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL, input TEXT NOT NULL,
+            queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER, attempt INTEGER NOT NULL DEFAULT 1,
+            available_at INTEGER NOT NULL, running INTEGER NOT NULL DEFAULT 0, lease_until INTEGER, lease_token INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX IF NOT EXISTS steps_ready ON steps (running, available_at);
+        CREATE INDEX IF NOT EXISTS steps_execution ON steps (execution_id);
+        CREATE TABLE IF NOT EXISTS timers (execution_id TEXT NOT NULL, position TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (execution_id, position)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, data TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS inbox_execution ON inbox (execution_id);
+        CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, output TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT OR IGNORE INTO counters VALUES ('lease', 0);
+        """;
+
+    private SqliteConnection Open()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;";
+        cmd.ExecuteNonQuery();
+        return c;
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one <c>BEGIN IMMEDIATE</c> transaction with the database's clock reading (unix ms).</summary>
+    private T Write<T>(Func<SqliteConnection, SqliteTransaction, long, T> work)
+    {
+        Interlocked.Increment(ref _roundTrips);
+        using var c = Open();
+        using var tx = c.BeginTransaction(deferred: false);
+        var now = Scalar<long>(c, tx, "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
+        var result = work(c, tx, now);
+        tx.Commit();
+        return result;
+    }
+
+    private T Read<T>(Func<SqliteConnection, T> work)
+    {
+        Interlocked.Increment(ref _roundTrips);
+        using var c = Open();
+        return work(c);
+    }
+
+    private static SqliteCommand Command(SqliteConnection c, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] args)
+    {
+        var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return cmd;
+    }
+
+    private static int Exec(SqliteConnection c, SqliteTransaction? tx, string sql, params (string, object?)[] args)
+    {
+        using var cmd = Command(c, tx, sql, args);
+        return cmd.ExecuteNonQuery();
+    }
+
+    private static T Scalar<T>(SqliteConnection c, SqliteTransaction? tx, string sql, params (string, object?)[] args)
+    {
+        using var cmd = Command(c, tx, sql, args);
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+    private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+
+    /// <inheritdoc />
+    public Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution n, CancellationToken ct = default) => Task.FromResult(Write((c, tx, now) =>
+    {
+        if (Scalar<long>(c, tx, "SELECT count(*) FROM executions WHERE id = $id", ("$id", n.Id)) > 0) return (n.Id, false);
+        if (n.IdempotencyKey is { } key)
+        {
+            using var find = Command(c, tx, "SELECT id FROM executions WHERE idempotency_key = $k", ("$k", key));
+            if (find.ExecuteScalar() is string existing) return (existing, false);
+        }
+        var start = now + (long)n.Delay.TotalMilliseconds;
+        Exec(c, tx, """
+            INSERT INTO executions (id, workflow, version, state, created_at, updated_at, deadline, queue, tags, priority, idempotency_key, runnable_at, stream_version)
+            VALUES ($id, $wf, $v, 'Pending', $now, $now, $deadline, $queue, $tags, $prio, $key, $start, 1)
+            """, ("$id", n.Id), ("$wf", n.Workflow), ("$v", n.Version), ("$now", now),
+            ("$deadline", n.MaxDuration is { } m ? start + (long)m.TotalMilliseconds : null), ("$queue", n.Queue),
+            ("$tags", StoreJson.Tags(n.Tags)), ("$prio", n.Priority), ("$key", n.IdempotencyKey), ("$start", start));
+        Exec(c, tx, "INSERT INTO events (execution_id, version, data) VALUES ($id, 1, $data)",
+            ("$id", n.Id), ("$data", StoreJson.Event(new ExecutionStarted(n.Workflow, n.Version, n.Input, Time(now)))));
+        return (n.Id, true);
+    }));
+
+    private const string InfoColumns = "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, tags, priority, output, error, idempotency_key";
+
+    private static ExecutionInfo ReadInfo(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<ExecutionState>(r.GetString(3)), Time(r.GetInt64(4)), Time(r.GetInt64(5)),
+        r.IsDBNull(6) ? null : Time(r.GetInt64(6)), r.IsDBNull(7) ? null : Time(r.GetInt64(7)), r.IsDBNull(8) ? null : r.GetString(8),
+        StoreJson.Tags(r.GetString(9)), r.GetInt32(10), r.IsDBNull(11) ? null : r.GetString(11), StoreJson.Error(r.IsDBNull(12) ? null : r.GetString(12)),
+        r.IsDBNull(13) ? null : r.GetString(13));
+
+    /// <inheritdoc />
+    public Task<ExecutionInfo?> GetExecutionAsync(string id, CancellationToken ct = default) => Task.FromResult(Read(c =>
+    {
+        using var cmd = Command(c, null, $"SELECT {InfoColumns} FROM executions WHERE id = $id", ("$id", id));
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? ReadInfo(r) : null;
+    }));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ExecutionInfo>> ListExecutionsAsync(ExecutionFilter filter, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<ExecutionInfo>>(Read(c =>
+    {
+        using var cmd = Command(c, null, $"""
+            SELECT {InfoColumns} FROM executions WHERE ($state IS NULL OR state = $state) AND ($wf IS NULL OR workflow = $wf)
+            ORDER BY created_at DESC, id DESC LIMIT $limit OFFSET $offset
+            """, ("$state", filter.State?.ToString()), ("$wf", filter.Workflow), ("$limit", filter.Limit), ("$offset", filter.Offset));
+        using var r = cmd.ExecuteReader();
+        var list = new List<ExecutionInfo>();
+        while (r.Read()) list.Add(ReadInfo(r));
+        return list;
+    }));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) =>
+        Task.FromResult(Read(c => Events(c, null, id)));
+
+    private static IReadOnlyList<HistoryEvent> Events(SqliteConnection c, SqliteTransaction? tx, string id)
+    {
+        using var cmd = Command(c, tx, "SELECT data FROM events WHERE execution_id = $id ORDER BY version", ("$id", id));
+        using var r = cmd.ExecuteReader();
+        var list = new List<HistoryEvent>();
+        while (r.Read()) list.Add(StoreJson.Event(r.GetString(0)));
+        return list;
+    }
+
+    /// <inheritdoc />
+    public Task<string?> TryGetAsync(string key, CancellationToken ct = default) => Task.FromResult(Read(c =>
+    {
+        using var cmd = Command(c, null, "SELECT output FROM results WHERE key = $k", ("$k", key));
+        return cmd.ExecuteScalar() as string;
+    }));
+
+    /// <inheritdoc />
+    public Task PutAsync(string key, string output, CancellationToken ct = default) =>
+        Task.FromResult(Write((c, tx, _) => Exec(c, tx, "INSERT OR IGNORE INTO results (key, output) VALUES ($k, $o)", ("$k", key), ("$o", output))));
+}

@@ -1,0 +1,219 @@
+/// The distributed-execution conformance suite: the same tests against every IWorkStore (in-memory, SQLite, PostgreSQL).
+module WorkStoreConformance
+
+open System
+open System.Collections.Concurrent
+open System.IO
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Stent
+open Stent.Dsl
+open Stent.Execution
+open Stent.Replay
+open Stent.Sqlite
+open Stent.Storage
+open Support
+
+/// A store kind: `fresh ()` makes an empty database and returns a function that opens a store on it (again after a "restart").
+type Kind = { Name: string; Fresh: unit -> (unit -> IWorkStore) }
+
+let private pg = Environment.GetEnvironmentVariable "STENT_PG"
+
+let kinds : Kind list =
+    [ { Name = "in-memory"; Fresh = fun () -> let s = InMemoryWorkStore() in fun () -> s :> IWorkStore }
+      { Name = "SQLite"; Fresh = fun () ->
+          let path = Path.Combine(Path.GetTempPath(), $"stent-test-{Guid.NewGuid():N}.db")
+          fun () -> SqliteWorkStore(path) :> IWorkStore }
+      { Name = "PostgreSQL"; Fresh = fun () ->
+          if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+          let schema = "w_" + Guid.NewGuid().ToString("N").Substring(0, 12)
+          fun () -> new Stent.Marten.PostgresWorkStore(pg, schema) :> IWorkStore } ]
+
+let opts (id: string) = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0)
+
+/// Runs workers on the store until `f` finishes.
+let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptions) (register: Worker -> Worker) (f: StentClient -> Task<'T>) : 'T =
+    use cts = new CancellationTokenSource()
+    let workers = [ for i in 1..count -> register (Worker(store, options $"w{i}")) ]
+    let serving = workers |> List.map (fun w -> Task.Run(fun () -> w.ServeAsync cts.Token))
+    try f (StentClient(store, Json.serializer)) |> fun t -> t.Result
+    finally
+        cts.Cancel()
+        Task.WaitAll(serving |> Array.ofList, TimeSpan.FromSeconds 30.0) |> ignore
+
+let private newExec id = NewExecution(id, "wf", 1, "null", null, TimeSpan.Zero, Nullable(), null, [], 0)
+
+/// Creates an execution and commits a first decision that schedules `steps` steps of `name` (cap optional).
+let private scheduleSteps (store: IWorkStore) id name (cap: int option) count =
+    store.CreateExecutionAsync(newExec id).Wait()
+    let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
+    let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
+    let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap) ]
+    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, int64 d.History.Count, [ DecisionCompleted 1 ], [], [], steps, [], ExecutionState.Running, null, null)).Result
+    Expect.isTrue ok "setup decision committed"
+
+let private completed (s: StepTask) = StepOutcome(LeasedStep(s.Id, s.LeaseToken), StepCompleted(s.Position, "1", null, s.Attempt))
+
+let private suite kind =
+    let fresh () = (kind.Fresh ()) ()
+    testList kind.Name [
+        test "a decision at a stale version or after losing its lease is rejected" {
+            let store = fresh ()
+            store.CreateExecutionAsync(newExec "e").Wait()
+            let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions[0]
+            let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], [], [], [], [], ExecutionState.Running, null, null)
+            Expect.isFalse (store.CommitDecisionAsync(commit 5L d.LeaseToken).Result) "stale version"
+            Expect.isFalse (store.CommitDecisionAsync(commit 1L (d.LeaseToken + 1000L)).Result) "wrong lease"
+            Expect.isTrue (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "right version and lease"
+            Expect.isFalse (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "a lease is used once"
+            Expect.equal (store.ReadAsync("e").Result.Count) 2 "one append"
+        }
+        test "eight concurrent claimers never get the same step" {
+            let store = fresh ()
+            scheduleSteps store "e" "work" None 200
+            let seen = ConcurrentBag<int64>()
+            let claimer i = Task.Run(fun () ->
+                let mutable go = true
+                while go do
+                    let c = store.ClaimAsync(ClaimRequest($"c{i}", 0, 7, TimeSpan.FromMinutes 1.0)).Result
+                    if c.Steps.Count = 0 then go <- false
+                    for s in c.Steps do seen.Add s.Id)
+            Task.WaitAll [| for i in 1..8 -> claimer i |]
+            Expect.equal seen.Count 200 "every step claimed"
+            Expect.equal (seen |> Seq.distinct |> Seq.length) 200 "none twice"
+        }
+        test "an expired lease is handed over and the late worker's outcome is rejected" {
+            let store = fresh ()
+            scheduleSteps store "e" "work" None 1
+            let first = (store.ClaimAsync(ClaimRequest("slow", 0, 1, TimeSpan.FromMilliseconds 200.0)).Result).Steps[0]
+            Expect.isEmpty (store.ClaimAsync(ClaimRequest("fast", 0, 1, TimeSpan.FromMinutes 1.0)).Result).Steps "not while leased"
+            Thread.Sleep 400
+            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ LeasedStep(first.Id, first.LeaseToken) ], TimeSpan.FromMinutes 1.0).Result)) [ first.Id ] "renewal after expiry fails"
+            let second = (store.ClaimAsync(ClaimRequest("fast", 0, 1, TimeSpan.FromMinutes 1.0)).Result).Steps[0]
+            Expect.equal second.Id first.Id "same step"
+            Expect.equal second.Attempt 2 "the lost attempt counts"
+            Expect.equal (List.ofSeq (store.CompleteStepsAsync([ completed first ]).Result)) [ false ] "late write rejected"
+            Expect.equal (List.ofSeq (store.CompleteStepsAsync([ completed second ]).Result)) [ true ] "current holder accepted"
+        }
+        test "the concurrency cap holds under racing claims, and capped backlog never blocks other work" {
+            for round in 1..10 do
+                let store = fresh ()
+                scheduleSteps store $"capped{round}" "capped" (Some 3) 40
+                scheduleSteps store $"free{round}" "free" None 10
+                let running = ConcurrentDictionary<int64, unit>()
+                let mutable peak = 0
+                let mutable freeClaimed = 0
+                let gate = obj ()
+                let claimer i = Task.Run(fun () ->
+                    let mutable idle = 0
+                    while idle < 3 do
+                        let c = store.ClaimAsync(ClaimRequest($"c{i}", 0, 2, TimeSpan.FromMinutes 1.0)).Result
+                        if c.Steps.Count = 0 then idle <- idle + 1; Thread.Sleep 5
+                        for s in c.Steps do
+                            if s.Name = "capped" then
+                                running[s.Id] <- ()
+                                lock gate (fun () -> peak <- max peak running.Count)
+                            else Interlocked.Increment(&freeClaimed) |> ignore
+                        Thread.Sleep 2
+                        for s in c.Steps do
+                            if s.Name = "capped" then running.TryRemove s.Id |> ignore
+                            store.CompleteStepsAsync([ completed s ]).Wait())
+                Task.WaitAll [| for i in 1..4 -> claimer i |]
+                Expect.isLessThanOrEqual peak 3 $"round {round}: cap held"
+                Expect.equal freeClaimed 10 $"round {round}: uncapped work ran"
+        }
+        test "a workflow runs end to end on workers, with results, timeline and counters" {
+            let store = fresh ()
+            let calls = Calls()
+            let step = Durable.createSync $"{kind.Name}-double" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
+            let wf = Workflow.define "double_all" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let r, details = withWorkers 2 store opts (fun w -> w.Register wf) (fun client -> task {
+                let! id = client.DispatchAsync(wf, [ 1..50 ])
+                let! r = client.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                let! d = client.GetAsync id
+                return r, d })
+            Expect.equal (value r) 2550 "sum"
+            Expect.equal details.Info.State ExecutionState.Completed "state"
+            Expect.equal details.Steps.Count 50 "timeline"
+            Expect.equal details.Counters["completed"] 50L "counters"
+            Expect.equal calls.Total 50 "each step once"
+        }
+        test "the same idempotency key twice returns the same execution" {
+            let store = fresh ()
+            let wf = Workflow.define "noop" (fun (x: int) -> Workflow.ret x)
+            let client = StentClient(store, Json.serializer)
+            let a = client.DispatchAsync(wf, 1, DispatchOptions(IdempotencyKey = "k")).Result
+            let b = client.DispatchAsync(wf, 2, DispatchOptions(IdempotencyKey = "k")).Result
+            Expect.equal a b "same execution"
+            Expect.equal (client.ListAsync().Result.Count) 1 "one execution"
+        }
+        test "a timer fires after a restart of every worker and store object" {
+            let openStore = kind.Fresh ()
+            let step = Durable.createSync $"{kind.Name}-after-sleep" (fun (x: int) _ -> x + 1)
+            let wf = Workflow.define "sleepy" (fun (x: int) -> Workflow.sleep "400ms" |> Workflow.bind (fun () -> step.Call x))
+            let id = withWorkers 1 (openStore ()) opts (fun w -> w.Register wf) (fun client -> task {
+                let! id = client.DispatchAsync(wf, 41)
+                do! Task.Delay 150
+                return id })
+            let store2 = openStore ()
+            Expect.notEqual (store2.GetExecutionAsync(id).Result.State) ExecutionState.Completed "still sleeping at restart"
+            let r = withWorkers 1 store2 opts (fun w -> w.Register wf) (fun client -> client.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0))
+            Expect.equal (value r) 42 "woke after restart"
+        }
+        test "signals sent before the wait are kept and delivered in order; unknown or finished executions are errors" {
+            let store = fresh ()
+            let wf = Workflow.define "waiter" (fun () -> workflow {
+                do! Workflow.sleep "200ms"
+                let! a = Workflow.WaitForSignal<string> "go"
+                let! b = Workflow.WaitForSignal<string> "go"
+                return a + b })
+            let client = StentClient(store, Json.serializer)
+            let id = client.DispatchAsync(wf, ()).Result
+            client.SignalAsync(id, "go", "first-").Wait()
+            client.SignalAsync(id, "go", "second").Wait()
+            let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0))
+            Expect.equal (value r) "first-second" "both, in order"
+            Expect.throwsT<InvalidOperationException> (fun () -> client.SignalAsync(id, "go", "late").GetAwaiter().GetResult()) "finished"
+            Expect.throwsT<Collections.Generic.KeyNotFoundException> (fun () -> client.SignalAsync("nope", "go", "x").GetAwaiter().GetResult()) "unknown"
+        }
+        test "a signal wait with a timeout gives None when nothing comes" {
+            let store = fresh ()
+            let wf = Workflow.define "impatient" (fun () ->
+                Workflow.WaitForSignal<int>("go", Duration.Parse "200ms") |> Workflow.map (fun o -> o.IsNone))
+            let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, ())
+                return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
+            Expect.isTrue (value r) "timed out"
+        }
+        test "cancellation stops a waiting execution; pending steps never start" {
+            let store = fresh ()
+            let calls = Calls()
+            let step = Durable.createSync $"{kind.Name}-never" (fun (x: int) ctx -> calls.Hit ctx; x)
+            let wf = Workflow.define "cancellable" (fun () -> Workflow.sleep "1h" |> Workflow.bind (fun () -> step.Call 1))
+            let state, r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, ())
+                do! Task.Delay 200
+                let! cancelled = c.CancelAsync id
+                Expect.isTrue cancelled "cancel accepted"
+                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                let! info = store.GetExecutionAsync id
+                return info.State, r })
+            Expect.equal state ExecutionState.Cancelled "cancelled"
+            Expect.isFalse r.IsOk "no value"
+            Expect.equal calls.Total 0 "the step never ran"
+        }
+        test "MaxDuration ends the execution as timed out" {
+            let store = fresh ()
+            let wf = Workflow.define "too_slow" (fun () -> Workflow.sleep "1h" |> Workflow.map (fun () -> 1))
+            let state = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, (), DispatchOptions(MaxDuration = Nullable(Duration.Parse "300ms")))
+                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                Expect.stringContains r.Error.Message "timed out" "error says so"
+                let! info = store.GetExecutionAsync id
+                return info.State })
+            Expect.equal state ExecutionState.TimedOut "timed out"
+        }
+    ]
+
+let tests = testList "Work store conformance" (kinds |> List.map suite)
