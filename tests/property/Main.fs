@@ -14,6 +14,7 @@ let all =
         ReplayProperties.tests
         StoreConformance.tests
         WorkStoreConformance.tests
+        CrashTests.tests
         ExampleTests.tests
     ]
 

@@ -71,14 +71,18 @@ public sealed partial class Worker
         {
             while (!ct.IsCancellationRequested)
             {
-                var worked = await FlushAsync(CancellationToken.None).ConfigureAwait(false);
-                int free;
-                lock (_gate) free = _options.MaxConcurrency - _running.Count;
-                var claim = await _store.ClaimAsync(new ClaimRequest(
-                    _options.WorkerId, _options.MaxDecisionsPerClaim, Math.Max(0, free), _options.LeaseDuration, _options.Queues, _options.Tags), ct).ConfigureAwait(false);
-                foreach (var d in claim.Decisions) await DecideAsync(d, claim.Now, ct).ConfigureAwait(false);
-                foreach (var s in claim.Steps) Start(s, claim.Now);
-                worked |= claim.Decisions.Count > 0 || claim.Steps.Count > 0;
+                bool worked;
+                try
+                {
+                    worked = await RoundAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // The store is unreachable or refused a write: nothing recorded is lost (leases expire, outcomes are kept), so back off and try again.
+                    _logger.LogWarning(e, "Worker {WorkerId}: store call failed; retrying", _options.WorkerId);
+                    worked = false;
+                    idle = _options.PollMax;
+                }
                 if (worked) { idle = _options.PollMin; continue; }
                 await WaitAsync(idle, ct).ConfigureAwait(false);
                 idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, _options.PollMax.Ticks));
@@ -93,6 +97,19 @@ public sealed partial class Worker
         }
     }
 
+    /// <summary>One round: record finished steps, claim decisions and steps, decide, start steps. True when anything happened.</summary>
+    private async Task<bool> RoundAsync(CancellationToken ct)
+    {
+        var worked = await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        int free;
+        lock (_gate) free = _options.MaxConcurrency - _running.Count;
+        var claim = await _store.ClaimAsync(new ClaimRequest(
+            _options.WorkerId, _options.MaxDecisionsPerClaim, Math.Max(0, free), _options.LeaseDuration, _options.Queues, _options.Tags), ct).ConfigureAwait(false);
+        foreach (var s in claim.Steps) Start(s, claim.Now);
+        foreach (var d in claim.Decisions) await DecideAsync(d, claim.Now, ct).ConfigureAwait(false);
+        return worked || claim.Decisions.Count > 0 || claim.Steps.Count > 0;
+    }
+
     private async Task WaitAsync(TimeSpan idle, CancellationToken ct)
     {
         try { await _wake.WaitAsync(idle, ct).ConfigureAwait(false); }
@@ -101,11 +118,17 @@ public sealed partial class Worker
 
     private async Task DrainAsync()
     {
-        while (true)
+        for (var failures = 0; ;)
         {
             int running;
             lock (_gate) running = _running.Count;
-            await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            try { await FlushAsync(CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) when (++failures < 20)
+            {
+                _logger.LogWarning(e, "Worker {WorkerId}: recording outcomes while draining failed; retrying", _options.WorkerId);
+                await Task.Delay(_options.PollMax).ConfigureAwait(false);
+                continue;
+            }
             if (running == 0) break;
             await _wake.WaitAsync(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
         }
@@ -151,7 +174,16 @@ public sealed partial class Worker
             batch = [.. _done];
             _done.Clear();
         }
-        var accepted = await _store.CompleteStepsAsync(batch.Select(f => new StepOutcome(new LeasedStep(f.Task.Id, f.Task.LeaseToken), f.Event)).ToList(), ct).ConfigureAwait(false);
+        IReadOnlyList<bool> accepted;
+        try
+        {
+            accepted = await _store.CompleteStepsAsync(batch.Select(f => new StepOutcome(new LeasedStep(f.Task.Id, f.Task.LeaseToken), f.Event)).ToList(), ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_gate) _done.InsertRange(0, batch);
+            throw;
+        }
         for (var i = 0; i < batch.Count; i++)
             if (!accepted[i])
                 _logger.LogWarning("Outcome of step {Step} at {Position} of {ExecutionId} was rejected: its lease was lost", batch[i].Task.Name, batch[i].Task.Position, batch[i].Task.ExecutionId);
