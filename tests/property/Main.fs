@@ -15,6 +15,7 @@ let all =
         StoreConformance.tests
         WorkStoreConformance.tests
         CrashTests.tests
+        HostingTests.tests
         ExampleTests.tests
     ]
 

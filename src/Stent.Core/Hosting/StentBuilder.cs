@@ -1,0 +1,49 @@
+// What AddStent configures: the store, the workflows, and whether (and how) this process runs a worker.
+using Stent.Execution;
+using Stent.Serialization;
+using Stent.Storage;
+using Stent.Workflows;
+
+namespace Stent.Hosting;
+
+/// <summary>Configures Stent in a service collection; the store comes from <c>UseInMemory</c>, <c>UseSqlite</c> or <c>UseMarten</c>.</summary>
+public sealed class StentBuilder
+{
+    internal Func<IServiceProvider, IWorkStore>? Store { get; private set; }
+    internal List<Action<Worker>> Registrations { get; } = [];
+
+    /// <summary>Options of the hosted worker.</summary>
+    public WorkerOptions Worker { get; set; } = new();
+
+    /// <summary>Serializer for the client's payloads (the worker's comes from <see cref="Worker"/>).</summary>
+    public PayloadSerializer Serializer { get; set; } = PayloadSerializer.Default;
+
+    /// <summary>When true (default), a hosted service runs a worker in this process.</summary>
+    public bool RunWorker { get; set; } = true;
+
+    /// <summary>Uses the given store.</summary>
+    public StentBuilder UseStore(Func<IServiceProvider, IWorkStore> factory)
+    {
+        Store = factory ?? throw new ArgumentNullException(nameof(factory));
+        return this;
+    }
+
+    /// <summary>Uses an in-memory store (nothing survives the process).</summary>
+    public StentBuilder UseInMemory() => UseStore(_ => new InMemoryWorkStore());
+
+    /// <summary>Makes a workflow runnable by the hosted worker.</summary>
+    public StentBuilder AddWorkflow<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)
+    {
+        ArgumentNullException.ThrowIfNull(workflow);
+        Registrations.Add(w => w.Register(workflow));
+        return this;
+    }
+
+    /// <summary>Makes a durable function runnable by the hosted worker (functions also register themselves when created).</summary>
+    public StentBuilder AddFunction<TIn, TOut>(Durable<TIn, TOut> function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        Registrations.Add(w => w.Register(function));
+        return this;
+    }
+}

@@ -1,0 +1,15 @@
+// o.UseSqlite(path): the embedded store for AddStent.
+using Stent.Hosting;
+
+namespace Stent.Sqlite;
+
+/// <summary>Registers the SQLite store with <c>AddStent</c>.</summary>
+public static class SqliteStentBuilderExtensions
+{
+    /// <summary>Uses the SQLite file at <paramref name="path"/> (default <c>stent.db</c> in the working directory).</summary>
+    public static StentBuilder UseSqlite(this StentBuilder builder, string path = "stent.db")
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.UseStore(_ => new SqliteWorkStore(path));
+    }
+}
