@@ -1,39 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test. Starts a throwaway PostgreSQL on loopback for the tests that need one (installing the
-# server with apt when its binaries are missing), unless STENT_PG already gives a connection string.
+# Runs every test. The store tests need PostgreSQL: scripts/with-postgres.sh starts a throwaway one on
+# loopback unless STENT_PG already gives a connection string.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-start_postgres() {
-  local bin
-  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
-    echo "PostgreSQL binaries not found; installing them with apt-get" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  fi
-  PG_TMP=$(mktemp -d /tmp/stent-pg.XXXXXX)
-  local as=()
-  if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-    chown postgres "$PG_TMP"
-    as=(runuser -u postgres --)
-  fi
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
-  "${as[@]}" "$bin/initdb" -D "$PG_TMP/data" -A trust --no-sync -U postgres >/dev/null
-  "${as[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/log" -w start \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_TMP -c fsync=off -c max_connections=200" >/dev/null
-  PG_STOP=("${as[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop)
-  trap 'status=$?; "${PG_STOP[@]}" >/dev/null 2>&1 || true; rm -rf "$PG_TMP"; exit $status' EXIT
-  "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres stent_test
-  export STENT_PG="Host=127.0.0.1;Port=$port;Username=postgres;Database=stent_test"
-  echo "PostgreSQL started on 127.0.0.1:$port" >&2
-}
-
-[ -n "${STENT_PG:-}" ] || start_postgres
-
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet restore Stent.sln --locked-mode
 dotnet build Stent.sln -c Release --no-restore -nologo -v q
-dotnet run --project tests/property -c Release --no-build -- "$@"
+exec bash scripts/with-postgres.sh dotnet run --project tests/property -c Release --no-build -- "$@"
