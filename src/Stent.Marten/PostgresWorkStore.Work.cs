@@ -161,6 +161,7 @@ public sealed partial class PostgresWorkStore
                 INSERT INTO {_s}.stent_timers (execution_id, position, due_at) SELECT $1, p, t FROM unnest($2::text[], $3::timestamptz[]) AS u(p, t)
                 ON CONFLICT (execution_id, position) DO UPDATE SET due_at = excluded.due_at
                 """, d.ExecutionId, d.Timers.Select(t => t.Position).ToArray(), d.Timers.Select(t => t.DueAt.UtcDateTime).ToArray());
+        if (d.DropSteps.Count > 0) Add($"DELETE FROM {_s}.stent_steps WHERE execution_id = $1 AND position = ANY($2)", d.ExecutionId, d.DropSteps.ToArray());
         if (finished)
         {
             Add($"DELETE FROM {_s}.stent_steps WHERE execution_id = $1", d.ExecutionId);

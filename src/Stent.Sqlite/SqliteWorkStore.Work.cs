@@ -106,6 +106,7 @@ public sealed partial class SqliteWorkStore
                 VALUES ($id, $pos, $name, $input, $queue, $tags, $prio, $cap, $now)
                 """, ("$id", d.ExecutionId), ("$pos", s.Position), ("$name", s.Name), ("$input", s.Input), ("$queue", s.Queue),
                 ("$tags", StoreJson.Tags(s.Tags)), ("$prio", s.Priority), ("$cap", s.MaxConcurrent), ("$now", now));
+        foreach (var p in d.DropSteps) Exec(c, tx, "DELETE FROM steps WHERE execution_id = $id AND position = $p", ("$id", d.ExecutionId), ("$p", p));
         foreach (var (p, due) in d.Timers)
             Exec(c, tx, "INSERT OR REPLACE INTO timers (execution_id, position, due_at) VALUES ($id, $p, $due)", ("$id", d.ExecutionId), ("$p", p), ("$due", Ms(due)));
         var finished = d.State is not (ExecutionState.Running or ExecutionState.Pending);

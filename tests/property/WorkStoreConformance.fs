@@ -50,7 +50,7 @@ let private scheduleSteps (store: IWorkStore) id name (cap: int option) count =
     let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
     let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
     let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap) ]
-    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, int64 d.History.Count, [ DecisionCompleted 1 ], [], [], steps, [], ExecutionState.Running, null, null)).Result
+    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, int64 d.History.Count, [ DecisionCompleted 1 ], [], [], steps, [], [], ExecutionState.Running, null, null)).Result
     Expect.isTrue ok "setup decision committed"
 
 let private completed (s: StepTask) = StepOutcome(LeasedStep(s.Id, s.LeaseToken), StepCompleted(s.Position, "1", null, s.Attempt))
@@ -62,7 +62,7 @@ let private suite kind =
             let store = fresh ()
             store.CreateExecutionAsync(newExec "e").Wait()
             let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions[0]
-            let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], [], [], [], [], ExecutionState.Running, null, null)
+            let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], [], [], [], [], [], ExecutionState.Running, null, null)
             Expect.isFalse (store.CommitDecisionAsync(commit 5L d.LeaseToken).Result) "stale version"
             Expect.isFalse (store.CommitDecisionAsync(commit 1L (d.LeaseToken + 1000L)).Result) "wrong lease"
             Expect.isTrue (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "right version and lease"
@@ -186,33 +186,53 @@ let private suite kind =
                 return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
             Expect.isTrue (value r) "timed out"
         }
-        test "cancellation stops a waiting execution; pending steps never start" {
+        test "cancellation ends a waiting execution: pending steps never start, a running step sees its token, Finally runs" {
             let store = fresh ()
             let calls = Calls()
-            let step = Durable.createSync $"{kind.Name}-never" (fun (x: int) ctx -> calls.Hit ctx; x)
-            let wf = Workflow.define "cancellable" (fun () -> Workflow.sleep "1h" |> Workflow.bind (fun () -> step.Call 1))
-            let state, r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+            let started = new ManualResetEventSlim()
+            let sawCancel = new ManualResetEventSlim()
+            let never = Durable.createSync $"{kind.Name}-never" (fun (x: int) ctx -> calls.Hit ctx; x)
+            let long = Durable.createWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-long" (fun (x: int) ctx -> task {
+                started.Set()
+                try do! Task.Delay(60_000, ctx.CancellationToken)
+                with :? OperationCanceledException -> sawCancel.Set()
+                return x })
+            let cleanup = Durable.createSync $"{kind.Name}-cleanup" (fun (x: int) ctx -> calls.Hit ctx; x)
+            let wf = Workflow.define "cancellable" (fun () ->
+                Workflow.whenAll [ long.Call 1; Workflow.sleep "1h" |> Workflow.bind (fun () -> never.Call 1) ]
+                |> Workflow.map List.sum
+                |> Workflow.tryFinally (cleanup.Call 7))
+            let quick id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LeaseDuration = TimeSpan.FromSeconds 1.0)
+            let state, r, h = withWorkers 1 store quick (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, ())
-                do! Task.Delay 200
+                Expect.isTrue (started.Wait(TimeSpan.FromSeconds 20.0)) "the long step started"
                 let! cancelled = c.CancelAsync id
                 Expect.isTrue cancelled "cancel accepted"
                 let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
                 let! info = store.GetExecutionAsync id
-                return info.State, r })
+                let! h = store.ReadAsync id
+                return info.State, r, h })
             Expect.equal state ExecutionState.Cancelled "cancelled"
             Expect.isFalse r.IsOk "no value"
-            Expect.equal calls.Total 0 "the step never ran"
+            Expect.equal r.Error.Message "cancelled" "says so"
+            Expect.isTrue (sawCancel.Wait(TimeSpan.FromSeconds 20.0)) "the running step saw its cancellation token"
+            Expect.equal calls.Total 1 "only the cleanup ran; the pending step never started"
+            Expect.isTrue (h |> Seq.exists (function :? StepCompleted as s -> s.Output = "7" | _ -> false)) "Finally's cleanup step completed"
+            Expect.isTrue (h |> Seq.exists (fun e -> e :? ExecutionCancelled)) "recorded as cancelled"
         }
-        test "MaxDuration ends the execution as timed out" {
+        test "MaxDuration ends the execution as timed out, after its Finally cleanup" {
             let store = fresh ()
-            let wf = Workflow.define "too_slow" (fun () -> Workflow.sleep "1h" |> Workflow.map (fun () -> 1))
-            let state = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+            let cleanup = Durable.createSync $"{kind.Name}-timeout-cleanup" (fun (x: int) _ -> x)
+            let wf = Workflow.define "too_slow" (fun () -> Workflow.sleep "1h" |> Workflow.map (fun () -> 1) |> Workflow.tryFinally (cleanup.Call 3))
+            let state, h = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, (), DispatchOptions(MaxDuration = Nullable(Duration.Parse "300ms")))
                 let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
                 Expect.stringContains r.Error.Message "timed out" "error says so"
                 let! info = store.GetExecutionAsync id
-                return info.State })
+                let! h = store.ReadAsync id
+                return info.State, h })
             Expect.equal state ExecutionState.TimedOut "timed out"
+            Expect.isTrue (h |> Seq.exists (function :? StepCompleted as s -> s.Output = "3" | _ -> false)) "cleanup ran"
         }
     ]
 

@@ -31,11 +31,12 @@ public sealed partial class Worker
     {
         DecisionCommit Final(ExecutionState state, HistoryEvent end, WorkflowError? error) =>
             new(task.ExecutionId, task.LeaseToken, task.History.Count, [.. outcomes, end, new DecisionCompleted(task.History.Count(e => e is DecisionCompleted) + 1)],
-                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], state, null, error);
+                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], [], state, null, error);
 
-        if (task.CancelRequested) return Final(ExecutionState.Cancelled, new ExecutionCancelled("cancelled"), new BusinessError("cancelled"));
-        if (task.Deadline is { } deadline && deadline <= now)
-            return Final(ExecutionState.TimedOut, new ExecutionCancelled("timed out"), new BusinessError($"timed out: its MaxDuration ended at {deadline:O}"));
+        // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
+        var stopping = task.CancelRequested ? "cancelled" : task.Deadline is { } deadline && deadline <= now ? "timed out" : null;
+        if (stopping is not null && !task.History.Any(e => e is ExecutionCancelRequested))
+            outcomes.Add(new ExecutionCancelRequested(stopping));
 
         var started = (ExecutionStarted)task.History[0];
         IWorkflowDefinition? definition;
@@ -67,11 +68,13 @@ public sealed partial class Worker
         var state = decision.Status switch
         {
             ExecutionStatus.Completed => ExecutionState.Completed,
+            ExecutionStatus.Failed when decision.Error is Cancellation { Reason: "timed out" } => ExecutionState.TimedOut,
+            ExecutionStatus.Failed when decision.Error is Cancellation => ExecutionState.Cancelled,
             ExecutionStatus.Failed => ExecutionState.Failed,
             _ => ExecutionState.Running,
         };
         return new DecisionCommit(task.ExecutionId, task.LeaseToken, task.History.Count, [.. outcomes, .. decision.NewEvents],
             task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, steps, decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
-            state, decision.Output, decision.Error);
+            decision.CancelledSteps, state, decision.Output, decision.Error);
     }
 }

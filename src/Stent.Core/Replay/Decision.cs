@@ -19,10 +19,11 @@ public enum ExecutionStatus
 /// <param name="Status">Where the execution stands.</param>
 /// <param name="Output">The result as JSON when completed.</param>
 /// <param name="Error">The error when failed.</param>
+/// <param name="CancelledSteps">Scheduled steps whose results cancellation made moot (their work can be dropped).</param>
 /// <param name="Functions">The durable functions met, by name (the runtime runs steps through them).</param>
 internal sealed record Decision(
     IReadOnlyList<HistoryEvent> NewEvents, ExecutionStatus Status, string? Output, WorkflowError? Error,
-    IReadOnlyDictionary<string, IDurableFunction> Functions)
+    IReadOnlyList<string> CancelledSteps, IReadOnlyDictionary<string, IDurableFunction> Functions)
 {
     /// <summary>Step scheduled in this decision.</summary>
     public IEnumerable<StepScheduled> NewSteps => NewEvents.OfType<StepScheduled>();

@@ -56,6 +56,7 @@ internal sealed class History
                         throw new InvalidOperationException($"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
                     if (entry.Outcome is null) { entry.Outcome = p; entry.Time = decision; }
                     break;
+                case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, decision); break;
                 case ExecutionCompleted or ExecutionFailed or ExecutionCancelled: Final = e; break;
             }
         }
@@ -69,6 +70,9 @@ internal sealed class History
 
     /// <summary>The terminal event, if the execution ended.</summary>
     public HistoryEvent? Final { get; }
+
+    /// <summary>Why and from which decision on the execution is being cancelled, if it is.</summary>
+    public (string Reason, int Time)? Cancel { get; private set; }
 
     /// <summary>Decisions recorded so far.</summary>
     public int DecisionCount { get; }

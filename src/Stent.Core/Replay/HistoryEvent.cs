@@ -18,6 +18,7 @@ namespace Stent.Replay;
 [JsonDerivedType(typeof(ExecutionCompleted), "executionCompleted")]
 [JsonDerivedType(typeof(ExecutionFailed), "executionFailed")]
 [JsonDerivedType(typeof(ExecutionCancelled), "executionCancelled")]
+[JsonDerivedType(typeof(ExecutionCancelRequested), "cancelRequested")]
 [JsonDerivedType(typeof(SignalReceived), "signalReceived")]
 [JsonDerivedType(typeof(SignalConsumed), "signalConsumed")]
 public abstract record HistoryEvent;
@@ -84,3 +85,7 @@ public sealed record SignalReceived(string Name, string Payload, long Sequence) 
 
 /// <summary>The wait at a position took the signal with <paramref name="Sequence"/> (or timed out when it is -1).</summary>
 public sealed record SignalConsumed(string Position, string Name, long Sequence) : PositionedEvent(Position);
+
+/// <summary>The execution was asked to stop (cancelled, or its MaxDuration passed): waits end, Finally blocks run, then it ends.</summary>
+/// <param name="Reason">"cancelled" or "timed out".</param>
+public sealed record ExecutionCancelRequested(string Reason) : HistoryEvent;

@@ -22,6 +22,7 @@ internal sealed class Interpreter
     private readonly bool _verifyInputs;
     private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
     private readonly HashSet<long> _takenNow = [];
+    private readonly List<string> _cancelledSteps = [];
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
     private List<HistoryEvent> _pending = [];
 
@@ -81,12 +82,14 @@ internal sealed class Interpreter
         else if (outcome.Kind == OutcomeKind.Error)
         {
             status = ExecutionStatus.Failed;
-            if (_history.Final is null) _pending.Add(new ExecutionFailed(outcome.Error!));
+            if (_history.Final is null)
+                _pending.Add(outcome.Error is Cancellation c ? new ExecutionCancelled(c.Reason) : new ExecutionFailed(outcome.Error!));
         }
 
-        var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted).Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived);
+        var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted)
+            .Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived or ExecutionCancelRequested);
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
-        return new Decision(_pending, status, output, outcome.Error, _functions);
+        return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions);
     }
 
     private Outcome RunThread(Node start, Thread thread)
@@ -126,25 +129,28 @@ internal sealed class Interpreter
                         var value = o.Value;
                         o = UserCode(() => { resume = b.Next(value); return o; }, thread);
                         break;
-                    case CatchFrame c when o.Kind == OutcomeKind.Error:
+                    case CatchFrame c when o.Kind == OutcomeKind.Error && o.Error is not Cancellation:
                         var error = o.Error!;
                         o = UserCode(() => { resume = c.Handler(error); return o; }, thread);
                         break;
                     case FinallyFrame f:
                         stack.Push(new FinallyResume(o));
+                        thread.CleanupDepth++;
                         resume = f.Cleanup;
                         break;
-                    case FinallyResume saved when o.Kind == OutcomeKind.Done:
-                        o = saved.Outcome with { Time = thread.Time };
+                    case FinallyResume saved:
+                        thread.CleanupDepth--;
+                        if (o.Kind == OutcomeKind.Done) o = saved.Outcome with { Time = thread.Time };
                         break;
-                    case AttemptFrame a:
+                    case AttemptFrame a when o.Error is not Cancellation:
                         var done = o;
                         o = UserCode(() => Outcome.Ok(done.Kind == OutcomeKind.Done ? a.Ok(done.Value) : a.Error(done.Error!), thread.Time), thread);
                         break;
-                    case RetryFrame r when o.Kind == OutcomeKind.Error && r.Policy.ShouldRetry(o.Error!, r.Attempt):
-                        var timer = Timer(thread.Next(), () => r.Policy.DelayAfter(r.Attempt, _record.Random), "retry");
+                    case RetryFrame r when o.Kind == OutcomeKind.Error && o.Error is not Cancellation && r.Policy.ShouldRetry(o.Error!, r.Attempt):
+                        var timer = Timer(thread.Next(), () => r.Policy.DelayAfter(r.Attempt, _record.Random), "retry", thread);
                         if (timer.Kind == OutcomeKind.Blocked) return timer;
                         thread.Time = Math.Max(thread.Time, timer.Time);
+                        if (timer.Kind == OutcomeKind.Error) { o = timer; break; }
                         stack.Push(r with { Attempt = r.Attempt + 1 });
                         resume = r.Body;
                         break;
@@ -169,19 +175,32 @@ internal sealed class Interpreter
         PureNode p => Outcome.Ok(p.Value, thread.Time),
         FailNode f => Outcome.Err(f.Error, thread.Time),
         StepNode s => Step(thread.Next(), s, thread),
-        SleepNode s => Timer(thread.Next(), () => s.Duration, "sleep"),
+        SleepNode s => Timer(thread.Next(), () => s.Duration, "sleep", thread),
         RecordNode r => Record(thread.Next(), r, thread),
         ProgressNode p => Progress(thread.Next(), p),
-        SignalNode s => Signal(thread.Next(), s),
-        ParallelNode p => Parallel(thread.Next(), p, thread.Time),
+        SignalNode s => Signal(thread.Next(), s, thread),
+        ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
+
+    /// <summary>When the execution is being cancelled, outside Finally cleanups, a wait that had not finished by then ends with the cancellation.</summary>
+    private Outcome? Cancelled(History.Entry? entry, Thread thread)
+    {
+        if (_history.Cancel is not { } cancel || thread.CleanupDepth > 0) return null;
+        if (entry?.Outcome is not null && entry.Time <= cancel.Time) return null;
+        return Outcome.Err(new Cancellation(cancel.Reason), Math.Max(thread.Time, cancel.Time));
+    }
 
     private Outcome Step(string position, StepNode step, Thread thread)
     {
         var fn = step.Function;
         var entry = Visit(position, fn.Name, e => e is StepScheduled s && s.Name == fn.Name, $"step '{fn.Name}'");
         _functions[fn.Name] = fn;
+        if (Cancelled(entry, thread) is { } cancelled)
+        {
+            if (entry is not null && entry.Outcome is null) _cancelledSteps.Add(position);
+            return cancelled;
+        }
         if (entry is null)
         {
             string input;
@@ -206,9 +225,10 @@ internal sealed class Interpreter
         };
     }
 
-    private Outcome Timer(string position, Func<TimeSpan> delay, string purpose)
+    private Outcome Timer(string position, Func<TimeSpan> delay, string purpose, Thread thread)
     {
         var entry = Visit(position, purpose, e => e is TimerStarted t && t.Purpose == purpose, $"{purpose} timer");
+        if (Cancelled(entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
             _pending.Add(new TimerStarted(position, _record.Now + delay(), purpose));
@@ -234,9 +254,14 @@ internal sealed class Interpreter
         return Outcome.Ok(Unit.Default, entry?.Time ?? _decision);
     }
 
-    private Outcome Signal(string position, SignalNode node)
+    private Outcome Signal(string position, SignalNode node, Thread thread)
     {
         var entry = Visit(position, "signal", e => e is SignalConsumed c && c.Name == node.Name, $"wait for signal '{node.Name}'");
+        if (Cancelled(entry, thread) is { } cancelled)
+        {
+            _visited.Add(position + "t");
+            return cancelled;
+        }
         if (entry is not null)
         {
             _visited.Add(position + "t");
@@ -252,13 +277,13 @@ internal sealed class Interpreter
             return Outcome.Ok(node.Found(_serializer.Deserialize(signal.Payload, node.Type)), _decision);
         }
         if (node.Timeout is not { } timeout) return Outcome.Blocked;
-        var timer = Timer(position + "t", () => timeout, "signal timeout");
+        var timer = Timer(position + "t", () => timeout, "signal timeout", thread);
         if (timer.Kind == OutcomeKind.Blocked) return timer;
         _pending.Add(new SignalConsumed(position, node.Name, -1));
         return Outcome.Ok(node.TimedOut(), _decision);
     }
 
-    private Outcome Parallel(string position, ParallelNode node, int floor)
+    private Outcome Parallel(string position, ParallelNode node, int floor, int cleanupDepth)
     {
         var outer = _pending;
         var outcomes = new Outcome[node.Branches.Count];
@@ -266,7 +291,7 @@ internal sealed class Interpreter
         for (var i = 0; i < outcomes.Length; i++)
         {
             _pending = events[i] = [];
-            outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor });
+            outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth = cleanupDepth });
         }
         _pending = outer;
 
@@ -311,6 +336,7 @@ internal sealed class Interpreter
         public string Prefix { get; } = prefix;
         public int Counter { get; private set; }
         public int Time { get; set; }
+        public int CleanupDepth { get; set; }
         public string Next() => Prefix + (Counter++).ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 

@@ -146,6 +146,8 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         foreach (var t in c.FiredTimers) e.Timers.Remove(t);
         foreach (var s in c.Steps) { var id = ++_ids; _steps[id] = new Step(id, e.New.Id, s, now); }
         foreach (var (position, due) in c.Timers) e.Timers[position] = due;
+        var drop = c.DropSteps.ToHashSet(StringComparer.Ordinal);
+        foreach (var s in _steps.Values.Where(s => s.ExecutionId == e.New.Id && drop.Contains(s.New.Position)).ToList()) _steps.Remove(s.Id);
         e.State = c.State;
         e.UpdatedAt = now;
         e.LeaseUntil = null;

@@ -87,13 +87,14 @@ public sealed record NewStep(string Position, string Name, string Input, string?
 /// <param name="FiredTimers">Timer positions folded into <paramref name="Events"/>.</param>
 /// <param name="Steps">Steps to schedule.</param>
 /// <param name="Timers">Timers to start (position, due).</param>
+/// <param name="DropSteps">Positions of scheduled steps to remove (cancellation made them moot; running ones lose their lease).</param>
 /// <param name="State">The execution's state after it.</param>
 /// <param name="Output">The result when completed.</param>
 /// <param name="Error">The error when failed.</param>
 public sealed record DecisionCommit(
     string ExecutionId, long LeaseToken, long ExpectedVersion, IReadOnlyList<HistoryEvent> Events, IReadOnlyList<long> FoldedInbox,
     IReadOnlyList<string> FiredTimers, IReadOnlyList<NewStep> Steps, IReadOnlyList<(string Position, DateTimeOffset DueAt)> Timers,
-    ExecutionState State, string? Output, WorkflowError? Error);
+    IReadOnlyList<string> DropSteps, ExecutionState State, string? Output, WorkflowError? Error);
 
 /// <summary>What one run of a step produced.</summary>
 /// <param name="Step">The step and its lease.</param>

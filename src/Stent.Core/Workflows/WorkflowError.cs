@@ -7,6 +7,7 @@ namespace Stent;
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "$kind")]
 [JsonDerivedType(typeof(BusinessError), "business")]
 [JsonDerivedType(typeof(Failure), "failure")]
+[JsonDerivedType(typeof(Cancellation), "cancellation")]
 public abstract record WorkflowError
 {
     /// <summary>A human-readable description.</summary>
@@ -30,6 +31,14 @@ public sealed record BusinessError(string Message) : WorkflowError
 {
     /// <inheritdoc />
     public override string Message { get; } = Message;
+}
+
+/// <summary>The execution was cancelled or timed out; catch, retry and TraverseAll let it through so Finally blocks run and it ends.</summary>
+/// <param name="Reason">"cancelled" or "timed out".</param>
+public sealed record Cancellation(string Reason) : WorkflowError
+{
+    /// <inheritdoc />
+    public override string Message => Reason;
 }
 
 /// <summary>A failure: code threw an exception (for a step: after its last retry).</summary>
