@@ -175,6 +175,7 @@ public sealed partial class PostgresWorkStore
                 ELSE LEAST((SELECT min(due_at) FROM {_s}.stent_timers WHERE execution_id = $1), deadline) END
             WHERE id = $1
             """, d.ExecutionId, d.State.ToString(), d.ExpectedVersion + d.Events.Count, finished, Typed(d.Output, NpgsqlDbType.Text), Typed(StoreJson.Error(d.Error), NpgsqlDbType.Text));
+        if (d.Steps.Count > 0 || !finished) Add(NotifySql);
         await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         Trip();
         return true;
@@ -184,7 +185,8 @@ public sealed partial class PostgresWorkStore
     public Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default) => OnConnectionAsync<IReadOnlyList<bool>>(async c =>
     {
         if (outcomes.Count == 0) return [];
-        await using var cmd = Cmd(c, null, $"""
+        await using var batch = new NpgsqlBatch(c);
+        batch.BatchCommands.Add(BatchCmd($"""
             WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[]) AS o(id, token, data, retry_at)),
             ok AS (
                 SELECT s.id, s.execution_id, o.data, o.retry_at FROM {_s}.stent_steps s JOIN o ON o.id = s.id AND o.token = s.lease_token
@@ -200,9 +202,10 @@ public sealed partial class PostgresWorkStore
             SELECT id FROM ok
             """, outcomes.Select(o => o.Step.Id).ToArray(), outcomes.Select(o => o.Step.LeaseToken).ToArray(),
             outcomes.Select(o => StoreJson.Event(o.Event)).ToArray(),
-            Typed(outcomes.Select(o => o.Event is StepAttemptFailed f ? f.RetryAt.UtcDateTime : (DateTime?)null).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz));
+            Typed(outcomes.Select(o => o.Event is StepAttemptFailed f ? f.RetryAt.UtcDateTime : (DateTime?)null).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(NotifySql));
         var accepted = new HashSet<long>();
-        await using (var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        await using (var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false))
             while (await r.ReadAsync(ct).ConfigureAwait(false)) accepted.Add(r.GetInt64(0));
         Trip();
         return outcomes.Select(o => accepted.Contains(o.Step.Id)).ToList();
@@ -240,6 +243,8 @@ public sealed partial class PostgresWorkStore
             seq = (long)(await bump.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
         }
         await using var ins = Cmd(c, tx, $"INSERT INTO {_s}.stent_inbox (execution_id, data) VALUES ($1, $2)", executionId, StoreJson.Event(new SignalReceived(name, payload, seq)));
+        await using (var notify = Cmd(c, tx, NotifySql)) await notify.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        Trip();
         Trip();
         return await ins.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }, ct);
@@ -250,7 +255,7 @@ public sealed partial class PostgresWorkStore
         await using var cmd = Cmd(c, null, $"""
             WITH e AS (SELECT state FROM {_s}.stent_executions WHERE id = $1),
             u AS (UPDATE {_s}.stent_executions SET cancel_requested = true, runnable_at = now() WHERE id = $1 AND state IN ('Pending', 'Running') RETURNING 1)
-            SELECT (SELECT state FROM e), EXISTS (SELECT 1 FROM u)
+            SELECT (SELECT state FROM e), EXISTS (SELECT 1 FROM u), pg_notify('{Channel}', '')
             """, executionId);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         Trip();

@@ -134,6 +134,7 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
                 Trip();
                 await using var session = _marten.LightweightSession(SessionOptions.ForTransaction(tx));
                 session.Events.StartStream(n.Id, new ExecutionStarted(n.Workflow, n.Version, n.Input, new DateTimeOffset(created, TimeSpan.Zero)));
+                session.QueueSqlCommand(NotifySql);
                 await session.SaveChangesAsync(ct).ConfigureAwait(false);
                 return (n.Id, true);
             }
@@ -205,6 +206,8 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
     /// <inheritdoc />
     public void Dispose()
     {
+        StopListeningAsync().GetAwaiter().GetResult();
+        _stopListening.Dispose();
         _marten.Dispose();
         _dataSource.Dispose();
         _ready.Dispose();

@@ -125,7 +125,7 @@ public sealed partial class SqliteWorkStore
             """, ("$state", d.State.ToString()), ("$now", now), ("$v", version), ("$fin", finished), ("$out", d.Output),
             ("$err", StoreJson.Error(d.Error)), ("$id", d.ExecutionId), ("$folded", System.Text.Json.JsonSerializer.Serialize(d.FoldedInbox)));
         return true;
-    }));
+    }, wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default) =>
@@ -147,7 +147,7 @@ public sealed partial class SqliteWorkStore
                 Exec(c, tx, "UPDATE executions SET runnable_at = $now WHERE id = $e AND state IN ('Pending', 'Running')", ("$now", now), ("$e", execution));
             }
             return true;
-        }).ToList()));
+        }).ToList(), wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct = default) =>
@@ -163,7 +163,7 @@ public sealed partial class SqliteWorkStore
         var seq = Scalar<long>(c, tx, "UPDATE executions SET signals = signals + 1, runnable_at = $now WHERE id = $id RETURNING signals", ("$now", now), ("$id", executionId));
         Exec(c, tx, "INSERT INTO inbox (execution_id, data) VALUES ($e, $data)", ("$e", executionId), ("$data", StoreJson.Event(new SignalReceived(name, payload, seq))));
         return true;
-    }));
+    }, wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => Task.FromResult(Write((c, tx, now) =>
@@ -172,7 +172,7 @@ public sealed partial class SqliteWorkStore
         if (state is not ("Pending" or "Running")) return false;
         Exec(c, tx, "UPDATE executions SET cancel_requested = 1, runnable_at = $now WHERE id = $id", ("$now", now), ("$id", executionId));
         return true;
-    }));
+    }, wakesWorkers: true));
 
     private static string? State(SqliteConnection c, SqliteTransaction tx, string id)
     {

@@ -10,10 +10,14 @@ namespace Stent.Sqlite;
 /// process on the machine. Each write is one <c>BEGIN IMMEDIATE</c> transaction, so claims and caps are
 /// exact across processes; time is SQLite's clock. The schema is created on first use.
 /// </summary>
-public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore
+public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWorkNotifications
 {
     private readonly string _connectionString;
     private long _roundTrips;
+    private readonly WorkPulse _pulse = new();
+
+    /// <summary>Wakes workers of this process when it writes; other processes on the file find work by polling.</summary>
+    public Task WaitForWorkAsync(TimeSpan timeout, CancellationToken ct) => _pulse.WaitForWorkAsync(timeout, ct);
 
     /// <summary>A store on the SQLite file at <paramref name="path"/> (created with its schema if missing).</summary>
     public SqliteWorkStore(string path = "stent.db")
@@ -67,7 +71,7 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore
     }
 
     /// <summary>Runs <paramref name="work"/> in one <c>BEGIN IMMEDIATE</c> transaction with the database's clock reading (unix ms).</summary>
-    private T Write<T>(Func<SqliteConnection, SqliteTransaction, long, T> work)
+    private T Write<T>(Func<SqliteConnection, SqliteTransaction, long, T> work, bool wakesWorkers = false)
     {
         Interlocked.Increment(ref _roundTrips);
         using var c = Open();
@@ -75,6 +79,7 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore
         var now = Scalar<long>(c, tx, "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
         var result = work(c, tx, now);
         tx.Commit();
+        if (wakesWorkers) _pulse.Pulse();
         return result;
     }
 
@@ -128,7 +133,7 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore
         Exec(c, tx, "INSERT INTO events (execution_id, version, data) VALUES ($id, 1, $data)",
             ("$id", n.Id), ("$data", StoreJson.Event(new ExecutionStarted(n.Workflow, n.Version, n.Input, Time(now)))));
         return (n.Id, true);
-    }));
+    }, wakesWorkers: true));
 
     private const string InfoColumns = "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, tags, priority, output, error, idempotency_key";
 

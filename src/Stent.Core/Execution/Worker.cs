@@ -112,7 +112,12 @@ public sealed partial class Worker
 
     private async Task WaitAsync(TimeSpan idle, CancellationToken ct)
     {
-        try { await _wake.WaitAsync(idle, ct).ConfigureAwait(false); }
+        try
+        {
+            var local = _wake.WaitAsync(idle, ct);
+            if (_store is IWorkNotifications notifications) await Task.WhenAny(local, notifications.WaitForWorkAsync(idle, ct)).ConfigureAwait(false);
+            else await local.ConfigureAwait(false);
+        }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
     }
 

@@ -8,7 +8,7 @@ namespace Stent.Storage;
 /// <see cref="IWorkStore"/> in memory, for tests and single-process use: the same semantics as the
 /// database stores (leases, caps, inbox, timers), with time from an <see cref="IClock"/>.
 /// </summary>
-public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdempotencyStore
+public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdempotencyStore, IWorkNotifications
 {
     private readonly IClock _clock = clock ?? SystemClock.Instance;
     private readonly Lock _gate = new();
@@ -18,6 +18,10 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
     private readonly Dictionary<string, string> _results = new(StringComparer.Ordinal);
     private long _ids;
     private long _roundTrips;
+    private readonly WorkPulse _pulse = new();
+
+    /// <inheritdoc />
+    public Task WaitForWorkAsync(TimeSpan timeout, CancellationToken ct) => _pulse.WaitForWorkAsync(timeout, ct);
 
     /// <inheritdoc />
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
@@ -69,10 +73,13 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
 
     private static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
 
-    private T Locked<T>(Func<DateTimeOffset, T> f)
+    private T Locked<T>(Func<DateTimeOffset, T> f, bool wakesWorkers = false)
     {
         Interlocked.Increment(ref _roundTrips);
-        lock (_gate) return f(_clock.UtcNow);
+        T result;
+        lock (_gate) result = f(_clock.UtcNow);
+        if (wakesWorkers) _pulse.Pulse();
+        return result;
     }
 
     /// <inheritdoc />
@@ -83,7 +90,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         _executions[execution.Id] = new Exec(execution, now);
         if (execution.IdempotencyKey is { } k) _keys[k] = execution.Id;
         return (execution.Id, true);
-    }));
+    }, wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<ExecutionInfo?> GetExecutionAsync(string id, CancellationToken ct = default) =>
@@ -162,7 +169,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         e.Recompute(now);
         if (e.Inbox.Count > 0 && !e.Finished) e.RunnableAt = now;
         return true;
-    }));
+    }, wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default) =>
@@ -183,7 +190,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
                 e.RunnableAt = now;
             }
             return true;
-        }).ToList()));
+        }).ToList(), wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct = default) =>
@@ -205,7 +212,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         e.Inbox.Add((++_ids, new SignalReceived(name, payload, ++e.Signals)));
         e.RunnableAt = now;
         return true;
-    }));
+    }, wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => Task.FromResult(Locked(now =>
@@ -215,7 +222,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         e.CancelRequested = true;
         e.RunnableAt = now;
         return true;
-    }));
+    }, wakesWorkers: true));
 
     /// <inheritdoc />
     public Task<string?> TryGetAsync(string key, CancellationToken ct = default) =>
