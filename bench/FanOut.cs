@@ -19,7 +19,7 @@ public static class FanOut
         select results.Count(r => r.Ok));
 
     /// <summary>Runs one fan-out of <paramref name="n"/> items with <paramref name="workers"/> workers; wall time and round trips.</summary>
-    public static async Task<(TimeSpan Wall, long RoundTrips)> RunAsync(IWorkStore store, int n, int workers)
+    public static async Task<(TimeSpan Wall, long RoundTrips, int Decisions)> RunAsync(IWorkStore store, int n, int workers)
     {
         using var stop = new CancellationTokenSource();
         var serving = Enumerable.Range(0, workers).Select(i =>
@@ -35,6 +35,7 @@ public static class FanOut
         stop.Cancel();
         await Task.WhenAll(serving);
         if (!r.IsOk || r.Value != n) throw new InvalidOperationException($"fan-out of {n} gave {r}");
-        return (watch.Elapsed, trips);
+        var decisions = (await store.ReadAsync(id)).Count(e => e is Stent.Replay.DecisionCompleted);
+        return (watch.Elapsed, trips, decisions);
     }
 }

@@ -31,7 +31,7 @@ public sealed partial class PostgresWorkStore
                     ORDER BY priority DESC, runnable_at LIMIT $1 FOR UPDATE SKIP LOCKED)
                 UPDATE {_s}.stent_executions e SET lease_token = nextval('{_s}.stent_lease_seq'), lease_until = now() + $2, updated_at = now()
                 FROM c WHERE e.id = c.id AND $3 = $3
-                RETURNING e.id, e.lease_token, e.deadline, e.cancel_requested
+                RETURNING e.id, e.lease_token, e.deadline, e.cancel_requested, e.stream_version
                 """, q.MaxDecisions, q.Lease, q.WorkerId, Queues(), Tags());
             Add($"""
                 WITH c AS (
@@ -48,8 +48,8 @@ public sealed partial class PostgresWorkStore
             await r.ReadAsync(ct).ConfigureAwait(false);
             var now = new DateTimeOffset(DateTime.SpecifyKind(r.GetDateTime(0), DateTimeKind.Utc));
             await r.NextResultAsync(ct).ConfigureAwait(false);
-            var decisions = new List<(string Id, long Token, DateTimeOffset? Deadline, bool Cancel)>();
-            while (await r.ReadAsync(ct).ConfigureAwait(false)) decisions.Add((r.GetString(0), r.GetInt64(1), AtOrNull(r, 2), r.GetBoolean(3)));
+            var decisions = new List<(string Id, long Token, DateTimeOffset? Deadline, bool Cancel, long Version)>();
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) decisions.Add((r.GetString(0), r.GetInt64(1), AtOrNull(r, 2), r.GetBoolean(3), r.GetInt64(4)));
             await r.NextResultAsync(ct).ConfigureAwait(false);
             var steps = new List<StepTask>();
             while (await r.ReadAsync(ct).ConfigureAwait(false)) steps.Add(ReadStep(r));
@@ -78,10 +78,7 @@ public sealed partial class PostgresWorkStore
             return (now, claimed, steps);
         }, ct).ConfigureAwait(false);
 
-        var tasks = new List<DecisionTask>();
-        foreach (var (d, inbox, timers) in claimed)
-            tasks.Add(new DecisionTask(d.Id, d.Token, await ReadAsync(d.Id, ct).ConfigureAwait(false), inbox, timers, d.Deadline, d.Cancel));
-        return new ClaimResult(now, tasks, steps);
+        return new ClaimResult(now, claimed.Select(x => new DecisionTask(x.d.Id, x.d.Token, x.d.Version, x.Item2, x.Item3, x.d.Deadline, x.d.Cancel)).ToList(), steps);
     }
 
     private static StepTask ReadStep(NpgsqlDataReader r) =>

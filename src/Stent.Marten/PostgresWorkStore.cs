@@ -178,13 +178,16 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
     }, ct);
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default)
+    public Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) => ReadAfterAsync(id, 0, ct);
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
         Trip();
         await using var session = _marten.QuerySession();
-        var events = await session.Events.FetchStreamAsync(id, token: ct).ConfigureAwait(false);
-        return events.Select(e => (HistoryEvent)e.Data).ToList();
+        var events = await session.Events.FetchStreamAsync(id, fromVersion: after + 1, token: ct).ConfigureAwait(false);
+        return events.Where(e => e.Version > after).Select(e => (HistoryEvent)e.Data).ToList();
     }
 
     /// <inheritdoc />

@@ -16,17 +16,17 @@ public sealed partial class SqliteWorkStore
         var decisions = new List<DecisionTask>();
         if (q.MaxDecisions > 0)
         {
-            var candidates = new List<(string Id, long? Deadline, bool Cancel)>();
+            var candidates = new List<(string Id, long? Deadline, bool Cancel, long Version)>();
             using (var cmd = Command(c, tx, """
-                SELECT id, deadline, cancel_requested, queue, tags FROM executions
+                SELECT id, deadline, cancel_requested, queue, tags, stream_version FROM executions
                 WHERE runnable_at <= $now AND (lease_until IS NULL OR lease_until < $now) AND state IN ('Pending', 'Running')
                 ORDER BY priority DESC, runnable_at LIMIT $n
                 """, ("$now", now), ("$n", q.MaxDecisions * 4)))
             using (var r = cmd.ExecuteReader())
                 while (r.Read() && candidates.Count < q.MaxDecisions)
                     if (StoreJson.Routed(r.IsDBNull(3) ? null : r.GetString(3), StoreJson.Tags(r.GetString(4)), q.Queues, q.Tags))
-                        candidates.Add((r.GetString(0), r.IsDBNull(1) ? null : r.GetInt64(1), r.GetInt64(2) != 0));
-            foreach (var (id, deadline, cancel) in candidates)
+                        candidates.Add((r.GetString(0), r.IsDBNull(1) ? null : r.GetInt64(1), r.GetInt64(2) != 0, r.GetInt64(5)));
+            foreach (var (id, deadline, cancel, version) in candidates)
             {
                 var token = NextToken(c, tx);
                 Exec(c, tx, "UPDATE executions SET lease_token = $t, lease_until = $until WHERE id = $id", ("$t", token), ("$until", now + (long)q.Lease.TotalMilliseconds), ("$id", id));
@@ -38,7 +38,7 @@ public sealed partial class SqliteWorkStore
                 using (var cmd = Command(c, tx, "SELECT position FROM timers WHERE execution_id = $id AND due_at <= $now ORDER BY due_at, position", ("$id", id), ("$now", now)))
                 using (var r = cmd.ExecuteReader())
                     while (r.Read()) fired.Add(r.GetString(0));
-                decisions.Add(new DecisionTask(id, token, Events(c, tx, id), inbox, fired, deadline is { } d ? Time(d) : null, cancel));
+                decisions.Add(new DecisionTask(id, token, version, inbox, fired, deadline is { } d ? Time(d) : null, cancel));
             }
         }
 

@@ -166,11 +166,15 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
 
     /// <inheritdoc />
     public Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) =>
-        Task.FromResult(Read(c => Events(c, null, id)));
+        Task.FromResult(Read(c => Events(c, null, id, 0)));
 
-    private static IReadOnlyList<HistoryEvent> Events(SqliteConnection c, SqliteTransaction? tx, string id)
+    /// <inheritdoc />
+    public Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default) =>
+        Task.FromResult(Read(c => Events(c, null, id, after)));
+
+    private static IReadOnlyList<HistoryEvent> Events(SqliteConnection c, SqliteTransaction? tx, string id, long after)
     {
-        using var cmd = Command(c, tx, "SELECT data FROM events WHERE execution_id = $id ORDER BY version", ("$id", id));
+        using var cmd = Command(c, tx, "SELECT data FROM events WHERE execution_id = $id AND version > $after ORDER BY version", ("$id", id), ("$after", after));
         using var r = cmd.ExecuteReader();
         var list = new List<HistoryEvent>();
         while (r.Read()) list.Add(StoreJson.Event(r.GetString(0)));

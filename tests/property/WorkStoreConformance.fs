@@ -50,7 +50,7 @@ let private scheduleSteps (store: IWorkStore) id name (cap: int option) count =
     let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
     let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
     let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap) ]
-    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, int64 d.History.Count, [ DecisionCompleted 1 ], [], [], steps, [], [], ExecutionState.Running, null, null)).Result
+    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], [], [], steps, [], [], ExecutionState.Running, null, null)).Result
     Expect.isTrue ok "setup decision committed"
 
 let private completed (s: StepTask) = StepOutcome(LeasedStep(s.Id, s.LeaseToken), StepCompleted(s.Position, "1", null, s.Attempt))
@@ -68,6 +68,8 @@ let private suite kind =
             Expect.isTrue (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "right version and lease"
             Expect.isFalse (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "a lease is used once"
             Expect.equal (store.ReadAsync("e").Result.Count) 2 "one append"
+            Expect.equal (store.ReadAfterAsync("e", 1L).Result |> List.ofSeq |> List.map string) [ string (DecisionCompleted 1) ] "reads after a version"
+            Expect.isEmpty (store.ReadAfterAsync("e", 2L).Result) "nothing after the end"
         }
         test "eight concurrent claimers never get the same step" {
             let store = fresh ()

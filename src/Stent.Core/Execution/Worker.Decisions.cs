@@ -10,14 +10,18 @@ public sealed partial class Worker
 {
     private async Task DecideAsync(DecisionTask task, DateTimeOffset now, CancellationToken ct)
     {
+        var history = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
-        var commit = Decide(task, outcomes, now);
+        var commit = Decide(task, history, outcomes, now);
         if (!await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false))
         {
+            _histories.Forget(task.ExecutionId);
             _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on", task.ExecutionId);
             return;
         }
+        if (commit.State is ExecutionState.Running or ExecutionState.Pending) _histories.Put(task.ExecutionId, [.. history, .. commit.Events]);
+        else _histories.Forget(task.ExecutionId);
         foreach (var p in commit.Events.OfType<ProgressReported>())
         {
             _logger.LogInformation("Execution {ExecutionId} progress: {Message} ({Done}/{Total})", task.ExecutionId, p.Report.Message, p.Report.Done, p.Report.Total);
@@ -27,18 +31,18 @@ public sealed partial class Worker
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State, commit.Error?.Message);
     }
 
-    private DecisionCommit Decide(DecisionTask task, List<HistoryEvent> outcomes, DateTimeOffset now)
+    private DecisionCommit Decide(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now)
     {
         DecisionCommit Final(ExecutionState state, HistoryEvent end, WorkflowError? error) =>
-            new(task.ExecutionId, task.LeaseToken, task.History.Count, [.. outcomes, end, new DecisionCompleted(task.History.Count(e => e is DecisionCompleted) + 1)],
+            new(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, end, new DecisionCompleted(history.Count(e => e is DecisionCompleted) + 1)],
                 task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], [], state, null, error);
 
         // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
         var stopping = task.CancelRequested ? "cancelled" : task.Deadline is { } deadline && deadline <= now ? "timed out" : null;
-        if (stopping is not null && !task.History.Any(e => e is ExecutionCancelRequested))
+        if (stopping is not null && !history.Any(e => e is ExecutionCancelRequested))
             outcomes.Add(new ExecutionCancelRequested(stopping));
 
-        var started = (ExecutionStarted)task.History[0];
+        var started = (ExecutionStarted)history[0];
         IWorkflowDefinition? definition;
         lock (_gate) definition = _workflows.GetValueOrDefault(started.Workflow);
         if (definition is null)
@@ -50,7 +54,7 @@ public sealed partial class Worker
         Decision decision;
         try
         {
-            lock (_random) decision = Interpreter.Decide(definition, [.. task.History, .. outcomes], _options.Serializer, now, _random);
+            lock (_random) decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random);
         }
         catch (NonDeterminismException e)
         {
@@ -73,7 +77,7 @@ public sealed partial class Worker
             ExecutionStatus.Failed => ExecutionState.Failed,
             _ => ExecutionState.Running,
         };
-        return new DecisionCommit(task.ExecutionId, task.LeaseToken, task.History.Count, [.. outcomes, .. decision.NewEvents],
+        return new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, .. decision.NewEvents],
             task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, steps, decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
             decision.CancelledSteps, state, decision.Output, decision.Error);
     }

@@ -26,6 +26,7 @@ public sealed partial class Worker
     private readonly Dictionary<long, Running> _running = [];
     private readonly List<Finished> _done = [];
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly HistoryCache _histories = new(256);
 
     private sealed record Running(StepTask Task, CancellationTokenSource Cancel, RetryPolicy Policy, DateTimeOffset ClaimedAt, Stopwatch Clock);
     private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);

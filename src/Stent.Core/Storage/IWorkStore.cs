@@ -26,6 +26,9 @@ public interface IWorkStore
     /// <summary>The execution's events, in order.</summary>
     Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default);
 
+    /// <summary>The execution's events after the first <paramref name="after"/> (a worker's cached prefix), in order.</summary>
+    Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default);
+
     /// <summary>
     /// Claims, in one round trip, up to <see cref="ClaimRequest.MaxDecisions"/> executions that need a
     /// decision and up to <see cref="ClaimRequest.MaxSteps"/> ready steps, each under a lease. Capped

@@ -107,6 +107,10 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         Task.FromResult<IReadOnlyList<HistoryEvent>>(Locked(_ => _executions.TryGetValue(id, out var e) ? e.Events.ToArray() : []));
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default) =>
+        Task.FromResult<IReadOnlyList<HistoryEvent>>(Locked(_ => _executions.TryGetValue(id, out var e) ? e.Events.Skip((int)after).ToArray() : []));
+
+    /// <inheritdoc />
     public Task<ClaimResult> ClaimAsync(ClaimRequest request, CancellationToken ct = default) => Task.FromResult(Locked(now =>
     {
         bool Routed(string? queue, IReadOnlyList<string> tags) => StoreJson.Routed(queue, tags, request.Queues, request.Tags);
@@ -118,7 +122,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         {
             e.LeaseToken = ++_ids;
             e.LeaseUntil = now + request.Lease;
-            decisions.Add(new DecisionTask(e.New.Id, e.LeaseToken, e.Events.ToArray(), e.Inbox.ToArray(),
+            decisions.Add(new DecisionTask(e.New.Id, e.LeaseToken, e.Events.Count, e.Inbox.ToArray(),
                 e.Timers.Where(t => t.Value <= now).Select(t => t.Key).ToArray(), e.Deadline, e.CancelRequested));
         }
 

@@ -60,13 +60,13 @@ public sealed record ClaimRequest(string WorkerId, int MaxDecisions, int MaxStep
 /// <summary>An execution claimed for a decision.</summary>
 /// <param name="ExecutionId">The execution.</param>
 /// <param name="LeaseToken">Proof of the lease; the commit must present it.</param>
-/// <param name="History">Its stream.</param>
+/// <param name="Version">Events in its stream (read them with <see cref="IWorkStore.ReadAfterAsync"/>; the lease keeps other writers away).</param>
 /// <param name="Inbox">Events waiting to be folded into the stream (step outcomes, signals), with their inbox ids.</param>
 /// <param name="FiredTimers">Positions of timers that are due.</param>
 /// <param name="Deadline">When it times out, if ever.</param>
 /// <param name="CancelRequested">True when a client asked to cancel it.</param>
 public sealed record DecisionTask(
-    string ExecutionId, long LeaseToken, IReadOnlyList<HistoryEvent> History, IReadOnlyList<(long Id, HistoryEvent Event)> Inbox,
+    string ExecutionId, long LeaseToken, long Version, IReadOnlyList<(long Id, HistoryEvent Event)> Inbox,
     IReadOnlyList<string> FiredTimers, DateTimeOffset? Deadline, bool CancelRequested);
 
 /// <summary>A step claimed to run once.</summary>

@@ -1,0 +1,51 @@
+// A worker's cache of recently decided executions' histories: a decision reads only the events it has not seen.
+using Stent.Replay;
+using Stent.Storage;
+
+namespace Stent.Execution;
+
+/// <summary>
+/// Histories of up to <paramref name="capacity"/> executions, least recently used evicted first. Streams
+/// are append-only, so a cached history is always a prefix: a decision reads only the tail after it.
+/// </summary>
+internal sealed class HistoryCache(int capacity)
+{
+    private readonly Dictionary<string, LinkedListNode<(string Id, List<HistoryEvent> Events)>> _byId = new(StringComparer.Ordinal);
+    private readonly LinkedList<(string Id, List<HistoryEvent> Events)> _order = new();
+    private readonly Lock _gate = new();
+
+    /// <summary>The history of <paramref name="id"/> with exactly <paramref name="version"/> events.</summary>
+    public async Task<List<HistoryEvent>> LoadAsync(IWorkStore store, string id, long version, CancellationToken ct)
+    {
+        List<HistoryEvent>? cached;
+        lock (_gate) cached = _byId.TryGetValue(id, out var node) ? node.Value.Events : null;
+        if (cached is null || cached.Count > version) cached = [];
+        if (cached.Count < version) cached = [.. cached, .. await store.ReadAfterAsync(id, cached.Count, ct).ConfigureAwait(false)];
+        if (cached.Count != version)
+            throw new InvalidOperationException($"Stream '{id}' has {cached.Count} events, its row says {version}.");
+        Put(id, cached);
+        return cached;
+    }
+
+    /// <summary>Remembers a history (after a commit appended to it).</summary>
+    public void Put(string id, List<HistoryEvent> events)
+    {
+        lock (_gate)
+        {
+            if (_byId.Remove(id, out var old)) _order.Remove(old);
+            _byId[id] = _order.AddFirst((id, events));
+            while (_byId.Count > capacity)
+            {
+                _byId.Remove(_order.Last!.Value.Id);
+                _order.RemoveLast();
+            }
+        }
+    }
+
+    /// <summary>Forgets an execution (it finished, or a commit was rejected).</summary>
+    public void Forget(string id)
+    {
+        lock (_gate)
+            if (_byId.Remove(id, out var node)) _order.Remove(node);
+    }
+}
