@@ -184,10 +184,14 @@ public sealed partial class PostgresWorkStore
         if (outcomes.Count == 0) return [];
         await using var batch = new NpgsqlBatch(c);
         batch.BatchCommands.Add(BatchCmd($"""
-            WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[]) AS o(id, token, data, retry_at)),
+            WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::boolean[]) AS o(id, token, data, retry_at, dead)),
             ok AS (
-                SELECT s.id, s.execution_id, o.data, o.retry_at FROM {_s}.stent_steps s JOIN o ON o.id = s.id AND o.token = s.lease_token
+                SELECT s.id, s.execution_id, s.position, s.name, s.input, o.data, o.retry_at, o.dead
+                FROM {_s}.stent_steps s JOIN o ON o.id = s.id AND o.token = s.lease_token
                 WHERE s.running AND s.lease_until >= now() FOR UPDATE OF s),
+            dl AS (
+                INSERT INTO {_s}.stent_dead_letters (execution_id, position, name, input, failure, at)
+                SELECT execution_id, position, name, input, data, now() FROM ok WHERE dead),
             ins AS (INSERT INTO {_s}.stent_inbox (execution_id, data) SELECT execution_id, data FROM ok ORDER BY id),
             del AS (DELETE FROM {_s}.stent_steps WHERE id IN (SELECT id FROM ok WHERE retry_at IS NULL)),
             again AS (
@@ -199,7 +203,8 @@ public sealed partial class PostgresWorkStore
             SELECT id FROM ok
             """, outcomes.Select(o => o.Step.Id).ToArray(), outcomes.Select(o => o.Step.LeaseToken).ToArray(),
             outcomes.Select(o => StoreJson.Event(o.Event)).ToArray(),
-            Typed(outcomes.Select(o => o.Event is StepAttemptFailed f ? f.RetryAt.UtcDateTime : (DateTime?)null).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)));
+            Typed(outcomes.Select(o => o.Event is StepAttemptFailed f ? f.RetryAt.UtcDateTime : (DateTime?)null).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz),
+            outcomes.Select(o => o.Event is StepFailed).ToArray()));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(NotifySql));
         var accepted = new HashSet<long>();
         await using (var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false))

@@ -58,6 +58,9 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
         CREATE TABLE IF NOT EXISTS {_s}.stent_inbox (id bigserial PRIMARY KEY, execution_id text NOT NULL, data text NOT NULL);
         CREATE INDEX IF NOT EXISTS stent_inbox_execution ON {_s}.stent_inbox (execution_id);
         CREATE TABLE IF NOT EXISTS {_s}.stent_results (key text PRIMARY KEY, output text NOT NULL);
+        CREATE TABLE IF NOT EXISTS {_s}.stent_dead_letters (
+            id bigserial PRIMARY KEY, execution_id text NOT NULL, position text NOT NULL, name text NOT NULL,
+            input text NOT NULL, failure text NOT NULL, at timestamptz NOT NULL);
         """;
 
     private async Task EnsureSchemaAsync(CancellationToken ct)
@@ -189,6 +192,18 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
         var events = await session.Events.FetchStreamAsync(id, fromVersion: after + 1, token: ct).ConfigureAwait(false);
         return events.Where(e => e.Version > after).Select(e => (HistoryEvent)e.Data).ToList();
     }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => OnConnectionAsync<IReadOnlyList<DeadLetter>>(async c =>
+    {
+        Trip();
+        await using var cmd = Cmd(c, null, $"SELECT id, execution_id, position, name, input, failure, at FROM {_s}.stent_dead_letters ORDER BY id DESC LIMIT $1", limit);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<DeadLetter>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            list.Add(new DeadLetter(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), (StepFailed)StoreJson.Event(r.GetString(5)), At(r, 6)));
+        return list;
+    }, ct);
 
     /// <inheritdoc />
     public Task<string?> TryGetAsync(string key, CancellationToken ct = default) => OnConnectionAsync(async c =>

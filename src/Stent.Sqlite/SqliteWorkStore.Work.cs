@@ -143,6 +143,11 @@ public sealed partial class SqliteWorkStore
                 Exec(c, tx, "UPDATE steps SET running = 0, attempt = attempt + 1, available_at = $at, lease_until = NULL WHERE id = $id", ("$at", Ms(retry.RetryAt)), ("$id", o.Step.Id));
             else
             {
+                if (o.Event is StepFailed)
+                    Exec(c, tx, """
+                        INSERT INTO dead_letters (execution_id, position, name, input, failure, at)
+                        SELECT execution_id, position, name, input, $f, $now FROM steps WHERE id = $id
+                        """, ("$f", StoreJson.Event(o.Event)), ("$now", now), ("$id", o.Step.Id));
                 Exec(c, tx, "DELETE FROM steps WHERE id = $id", ("$id", o.Step.Id));
                 Exec(c, tx, "UPDATE executions SET runnable_at = $now WHERE id = $e AND state IN ('Pending', 'Running')", ("$now", now), ("$e", execution));
             }

@@ -56,6 +56,9 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
         CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, data TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS inbox_execution ON inbox (execution_id);
         CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, output TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS dead_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
+            input TEXT NOT NULL, failure TEXT NOT NULL, at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
         INSERT OR IGNORE INTO counters VALUES ('lease', 0);
         """;
@@ -180,6 +183,17 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
         while (r.Read()) list.Add(StoreJson.Event(r.GetString(0)));
         return list;
     }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<DeadLetter>>(Read(c =>
+    {
+        using var cmd = Command(c, null, "SELECT id, execution_id, position, name, input, failure, at FROM dead_letters ORDER BY id DESC LIMIT $n", ("$n", limit));
+        using var r = cmd.ExecuteReader();
+        var list = new List<DeadLetter>();
+        while (r.Read())
+            list.Add(new DeadLetter(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), (StepFailed)StoreJson.Event(r.GetString(5)), Time(r.GetInt64(6))));
+        return list;
+    }));
 
     /// <inheritdoc />
     public Task<string?> TryGetAsync(string key, CancellationToken ct = default) => Task.FromResult(Read(c =>

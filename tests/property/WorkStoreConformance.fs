@@ -141,6 +141,28 @@ let private suite kind =
             Expect.equal details.Counters["completed"] 50L "counters"
             Expect.equal calls.Total 50 "each step once"
         }
+        test "a step that fails for good becomes a dead letter; custom state shows in GetAsync" {
+            let store = fresh ()
+            let broken = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "10ms"))) $"{kind.Name}-broken" (fun (x: int) _ ->
+                if x > 0 then invalidOp $"item {x} is corrupt"
+                x)
+            let wf = Workflow.define "with_state" (fun (x: int) -> workflow {
+                do! Workflow.SetState("phase", "started") |> Workflow.ignore
+                let! r = broken.Call x |> Workflow.attempt
+                do! Workflow.SetState("phase", (match r with Ok _ -> "ok" | Error _ -> "recovered")) |> Workflow.ignore
+                return 0 })
+            let details = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, 5)
+                let! _ = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                return! c.GetAsync id })
+            Expect.equal details.CustomState["phase"] "\"recovered\"" "last value wins"
+            let dead = store.ListDeadLettersAsync().Result
+            Expect.equal dead.Count 1 "one dead letter"
+            Expect.equal dead[0].Name $"{kind.Name}-broken" "names the function"
+            Expect.equal dead[0].Input "5" "keeps the input"
+            Expect.equal dead[0].Failure.Attempts 2 "after its last attempt"
+            Expect.stringContains dead[0].Failure.Error.Message "item 5 is corrupt" "keeps the error"
+        }
         test "the same idempotency key twice returns the same execution" {
             let store = fresh ()
             let wf = Workflow.define "noop" (fun (x: int) -> Workflow.ret x)

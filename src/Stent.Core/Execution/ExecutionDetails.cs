@@ -16,6 +16,8 @@ public sealed record StepInfo(string Position, string Name, string Status, int A
 /// <param name="Steps">Every step, in the order scheduled.</param>
 /// <param name="Progress">The last progress report, if any.</param>
 /// <param name="Counters">Counts: steps scheduled, completed, failed, retried; timers; signals.</param>
+/// <param name="CustomState">Values the workflow set with <c>Workflow.SetState</c>, as JSON, by key.</param>
 /// <param name="Events">How many events its stream holds.</param>
 public sealed record ExecutionDetails(
-    ExecutionInfo Info, IReadOnlyList<StepInfo> Steps, ProgressReport? Progress, IReadOnlyDictionary<string, long> Counters, int Events);
+    ExecutionInfo Info, IReadOnlyList<StepInfo> Steps, ProgressReport? Progress, IReadOnlyDictionary<string, long> Counters,
+    IReadOnlyDictionary<string, string> CustomState, int Events);

@@ -62,6 +62,7 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
         var steps = new Dictionary<string, StepInfo>(StringComparer.Ordinal);
         var counters = new Dictionary<string, long> { ["scheduled"] = 0, ["completed"] = 0, ["failed"] = 0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0 };
         ProgressReport? progress = null;
+        var state = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var e in events)
         {
             switch (e)
@@ -76,9 +77,10 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
                 case TimerStarted: counters["timers"]++; break;
                 case SignalReceived: counters["signals"]++; break;
                 case ProgressReported p: progress = p.Report; break;
+                case StateSet st: state[st.Key] = st.Value; break;
             }
         }
-        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, events.Count);
+        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count);
     }
 
     /// <summary>Executions matching the filter, newest first.</summary>

@@ -14,6 +14,7 @@ namespace Stent.Replay;
 [JsonDerivedType(typeof(TimerFired), "timerFired")]
 [JsonDerivedType(typeof(ValueRecorded), "value")]
 [JsonDerivedType(typeof(ProgressReported), "progress")]
+[JsonDerivedType(typeof(StateSet), "state")]
 [JsonDerivedType(typeof(DecisionCompleted), "decision")]
 [JsonDerivedType(typeof(ExecutionCompleted), "executionCompleted")]
 [JsonDerivedType(typeof(ExecutionFailed), "executionFailed")]
@@ -89,3 +90,9 @@ public sealed record SignalConsumed(string Position, string Name, long Sequence)
 /// <summary>The execution was asked to stop (cancelled, or its MaxDuration passed): waits end, Finally blocks run, then it ends.</summary>
 /// <param name="Reason">"cancelled" or "timed out".</param>
 public sealed record ExecutionCancelRequested(string Reason) : HistoryEvent;
+
+/// <summary>The workflow set a custom state value (shown by GetAsync; the last value of a key wins).</summary>
+/// <param name="Position">The instruction position.</param>
+/// <param name="Key">The state key.</param>
+/// <param name="Value">The value, as JSON.</param>
+public sealed record StateSet(string Position, string Key, string Value) : PositionedEvent(Position);

@@ -179,6 +179,7 @@ internal sealed class Interpreter
         RecordNode r => Record(thread.Next(), r, thread),
         ProgressNode p => Progress(thread.Next(), p),
         SignalNode s => Signal(thread.Next(), s, thread),
+        StateNode s => State(thread.Next(), s, thread),
         ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
@@ -245,6 +246,15 @@ internal sealed class Interpreter
         var value = _serializer.RoundTrip(node.Make(_record), node.Type, out var json);
         _pending.Add(new ValueRecorded(position, node.Kind, json));
         return Outcome.Ok(value, Math.Max(thread.Time, _decision));
+    }
+
+    private Outcome State(string position, StateNode node, Thread thread)
+    {
+        var entry = Visit(position, "state", e => e is StateSet st && st.Key == node.Key, $"state '{node.Key}'");
+        if (entry is not null) return Outcome.Ok(Unit.Default, entry.Time);
+        try { _pending.Add(new StateSet(position, node.Key, _serializer.Serialize(node.Value, node.Type))); }
+        catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, null, position), thread.Time); }
+        return Outcome.Ok(Unit.Default, _decision);
     }
 
     private Outcome Progress(string position, ProgressNode node)
@@ -328,6 +338,7 @@ internal sealed class Interpreter
         ValueRecorded v => $"recorded {v.Kind}",
         SignalConsumed c => $"wait for signal '{c.Name}'",
         ProgressReported => "progress report",
+        StateSet st => $"state '{st.Key}'",
         _ => e.GetType().Name,
     };
 

@@ -46,7 +46,7 @@ public interface IWorkStore
     /// <summary>
     /// Records step outcomes (group commit): each goes to its execution's inbox and wakes it, in one
     /// transaction. An outcome whose lease was lost (expired and reclaimed, or the execution ended) is
-    /// rejected: the returned list says, per outcome, whether it was accepted.
+    /// rejected: the returned list says, per outcome, whether it was accepted. A final failure also becomes a dead letter.
     /// </summary>
     Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default);
 
@@ -58,6 +58,9 @@ public interface IWorkStore
 
     /// <summary>Asks an execution to stop: its next decision cancels it. False when it had already finished.</summary>
     Task<bool> CancelAsync(string executionId, CancellationToken ct = default);
+
+    /// <summary>Steps that failed for good, newest first (written in the same transaction as their outcome).</summary>
+    Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default);
 
     /// <summary>Database round trips performed by this store object so far.</summary>
     long RoundTrips { get; }

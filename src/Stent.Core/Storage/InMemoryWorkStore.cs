@@ -16,6 +16,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
     private readonly Dictionary<string, string> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Step> _steps = [];
     private readonly Dictionary<string, string> _results = new(StringComparer.Ordinal);
+    private readonly List<DeadLetter> _dead = [];
     private long _ids;
     private long _roundTrips;
     private readonly WorkPulse _pulse = new();
@@ -192,6 +193,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
             {
                 _steps.Remove(s.Id);
                 e.RunnableAt = now;
+                if (o.Event is StepFailed failed) _dead.Add(new DeadLetter(++_ids, s.ExecutionId, s.New.Position, s.New.Name, s.New.Input, failed, now));
             }
             return true;
         }).ToList(), wakesWorkers: true));
@@ -227,6 +229,10 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         e.RunnableAt = now;
         return true;
     }, wakesWorkers: true));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) =>
+        Task.FromResult<IReadOnlyList<DeadLetter>>(Locked(_ => _dead.AsEnumerable().Reverse().Take(limit).ToList()));
 
     /// <inheritdoc />
     public Task<string?> TryGetAsync(string key, CancellationToken ct = default) =>

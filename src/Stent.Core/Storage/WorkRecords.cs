@@ -103,3 +103,13 @@ public sealed record StepOutcome(LeasedStep Step, HistoryEvent Event);
 
 /// <summary>A step and the lease it runs under.</summary>
 public sealed record LeasedStep(long Id, long LeaseToken);
+
+/// <summary>A step that failed for good (after its last attempt), kept for inspection.</summary>
+/// <param name="Id">Its id.</param>
+/// <param name="ExecutionId">The execution.</param>
+/// <param name="Position">The step's position.</param>
+/// <param name="Name">The durable function.</param>
+/// <param name="Input">The input, as JSON.</param>
+/// <param name="Failure">The failure recorded (error and attempts).</param>
+/// <param name="At">When it was recorded.</param>
+public sealed record DeadLetter(long Id, string ExecutionId, string Position, string Name, string Input, StepFailed Failure, DateTimeOffset At);

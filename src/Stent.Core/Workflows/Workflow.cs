@@ -61,6 +61,13 @@ public static class Workflow
         return new(new SignalNode(name, typeof(T), timeout.Value, v => Option<T>.Some((T)v!), () => Option<T>.None));
     }
 
+    /// <summary>Records a custom state value under <paramref name="key"/> (shown by <c>StentClient.GetAsync</c>; the last value wins).</summary>
+    public static Workflow<Unit> SetState<T>(string key, T value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        return new(new StateNode(key, value, typeof(T)));
+    }
+
     /// <summary>Records a progress report (logged once, never again on replay).</summary>
     public static Workflow<Unit> Progress(string message, long done = 0, long total = 0) =>
         new(new ProgressNode(new ProgressReport(message ?? throw new ArgumentNullException(nameof(message)), done, total)));
