@@ -1,4 +1,4 @@
-/// The same store tests against every IEventStore: in-memory, and Marten on a real PostgreSQL (STENT_PG).
+/// The event-store contract the in-process runtime uses (IEventStore), tested on the in-memory store.
 module StoreConformance
 
 open System
@@ -7,19 +7,13 @@ open Expecto
 open Stent
 open Stent.Dsl
 open Stent.Execution
-open Stent.Marten
 open Stent.Replay
 open Stent.Storage
 open Support
 
-let private pg = Environment.GetEnvironmentVariable "STENT_PG"
-
-/// A fresh, isolated store of each kind.
+/// A fresh, isolated store of each kind (the database stores are tested through IWorkStore in WorkStoreConformance).
 let private stores : (string * (unit -> IEventStore)) list =
-    [ "in-memory", (fun () -> InMemoryStore() :> IEventStore)
-      "Marten/PostgreSQL", (fun () ->
-          if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
-          new MartenEventStore(pg, "t_" + Guid.NewGuid().ToString("N").Substring(0, 12)) :> IEventStore) ]
+    [ "in-memory", (fun () -> InMemoryStore() :> IEventStore) ]
 
 let private sample : HistoryEvent list =
     [ ExecutionStarted("wf", 1, "[1,2]", DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
