@@ -198,13 +198,15 @@ public sealed partial class PostgresWorkStore
                 UPDATE {_s}.stent_steps s SET running = false, attempt = s.attempt + 1, available_at = ok.retry_at, lease_until = NULL
                 FROM ok WHERE s.id = ok.id AND ok.retry_at IS NOT NULL),
             wake AS (
-                UPDATE {_s}.stent_executions e SET runnable_at = now()
+                UPDATE {_s}.stent_executions e SET runnable_at = LEAST(coalesce(e.runnable_at, 'infinity'), now() +
+                    CASE WHEN EXISTS (SELECT 1 FROM {_s}.stent_steps o2 WHERE o2.execution_id = e.id AND o2.id NOT IN (SELECT id FROM ok WHERE retry_at IS NULL))
+                         THEN make_interval(secs => LEAST($6::float8, e.stream_version / $7::float8)) ELSE interval '0' END)
                 WHERE e.id IN (SELECT execution_id FROM ok WHERE retry_at IS NULL) AND e.state IN ('Pending', 'Running'))
             SELECT id FROM ok
             """, outcomes.Select(o => o.Step.Id).ToArray(), outcomes.Select(o => o.Step.LeaseToken).ToArray(),
             outcomes.Select(o => StoreJson.Event(o.Event)).ToArray(),
             Typed(outcomes.Select(o => o.Event is StepAttemptFailed f ? f.RetryAt.UtcDateTime : (DateTime?)null).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz),
-            outcomes.Select(o => o.Event is StepFailed).ToArray()));
+            outcomes.Select(o => o.Event is StepFailed).ToArray(), WakeDelay.Max.TotalSeconds, WakeDelay.EventsPerMillisecond * 1000.0));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(NotifySql));
         var accepted = new HashSet<long>();
         await using (var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false))

@@ -149,7 +149,11 @@ public sealed partial class SqliteWorkStore
                         SELECT execution_id, position, name, input, $f, $now FROM steps WHERE id = $id
                         """, ("$f", StoreJson.Event(o.Event)), ("$now", now), ("$id", o.Step.Id));
                 Exec(c, tx, "DELETE FROM steps WHERE id = $id", ("$id", o.Step.Id));
-                Exec(c, tx, "UPDATE executions SET runnable_at = $now WHERE id = $e AND state IN ('Pending', 'Running')", ("$now", now), ("$e", execution));
+                Exec(c, tx, """
+                    UPDATE executions SET runnable_at = min(coalesce(runnable_at, $now + 86400000000), $now +
+                        CASE WHEN EXISTS (SELECT 1 FROM steps WHERE execution_id = $e) THEN min($max, stream_version / $per) ELSE 0 END)
+                    WHERE id = $e AND state IN ('Pending', 'Running')
+                    """, ("$now", now), ("$e", execution), ("$max", (long)WakeDelay.Max.TotalMilliseconds), ("$per", WakeDelay.EventsPerMillisecond));
             }
             return true;
         }).ToList(), wakesWorkers: true));

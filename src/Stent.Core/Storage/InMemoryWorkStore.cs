@@ -43,6 +43,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         public List<(long Id, HistoryEvent Event)> Inbox { get; } = [];
         public Dictionary<string, DateTimeOffset> Timers { get; } = new(StringComparer.Ordinal);
         public long Signals { get; set; }
+        public int StepCount { get; set; }
         public string? Output { get; set; }
         public WorkflowError? Error { get; set; }
         public bool Finished => State is ExecutionState.Completed or ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut;
@@ -156,10 +157,11 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         var folded = c.FoldedInbox.ToHashSet();
         e.Inbox.RemoveAll(i => folded.Contains(i.Id));
         foreach (var t in c.FiredTimers) e.Timers.Remove(t);
-        foreach (var s in c.Steps) { var id = ++_ids; _steps[id] = new Step(id, e.New.Id, s, now); }
+        foreach (var s in c.Steps) { var id = ++_ids; _steps[id] = new Step(id, e.New.Id, s, now); e.StepCount++; }
         foreach (var (position, due) in c.Timers) e.Timers[position] = due;
         var drop = c.DropSteps.ToHashSet(StringComparer.Ordinal);
-        foreach (var s in _steps.Values.Where(s => s.ExecutionId == e.New.Id && drop.Contains(s.New.Position)).ToList()) _steps.Remove(s.Id);
+        if (drop.Count > 0)
+            foreach (var s in _steps.Values.Where(s => s.ExecutionId == e.New.Id && drop.Contains(s.New.Position)).ToList()) { _steps.Remove(s.Id); e.StepCount--; }
         e.State = c.State;
         e.UpdatedAt = now;
         e.LeaseUntil = null;
@@ -170,6 +172,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
             e.Error = c.Error;
             e.Timers.Clear();
             foreach (var s in _steps.Values.Where(s => s.ExecutionId == e.New.Id).ToList()) _steps.Remove(s.Id);
+            e.StepCount = 0;
         }
         e.Recompute(now);
         if (e.Inbox.Count > 0 && !e.Finished) e.RunnableAt = now;
@@ -192,7 +195,8 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
             else
             {
                 _steps.Remove(s.Id);
-                e.RunnableAt = now;
+                e.StepCount--;
+                e.RunnableAt = Min(e.RunnableAt, now + WakeDelay.After(e.StepCount > 0, e.Events.Count));
                 if (o.Event is StepFailed failed) _dead.Add(new DeadLetter(++_ids, s.ExecutionId, s.New.Position, s.New.Name, s.New.Input, failed, now));
             }
             return true;

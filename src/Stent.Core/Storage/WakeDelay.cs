@@ -1,0 +1,20 @@
+// How long a finished step lets its execution wait before the next decision, so completions of a big fan-out are folded together.
+namespace Stent.Storage;
+
+/// <summary>
+/// The decision after a step completes waits a little when other steps of the execution are still
+/// running, longer for a longer history (each decision replays it): at most 200 ms, 1 ms per 100 events.
+/// The last step of a fan-out, or a step of a sequential chain, wakes its execution at once.
+/// </summary>
+public static class WakeDelay
+{
+    /// <summary>The longest wait.</summary>
+    public static readonly TimeSpan Max = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Events of history that add one millisecond of wait.</summary>
+    public const int EventsPerMillisecond = 100;
+
+    /// <summary>The wait before the next decision.</summary>
+    public static TimeSpan After(bool othersInFlight, long historyEvents) =>
+        othersInFlight ? TimeSpan.FromMilliseconds(Math.Min(Max.TotalMilliseconds, historyEvents / (double)EventsPerMillisecond)) : TimeSpan.Zero;
+}
