@@ -70,18 +70,19 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
         try
         {
             if (_created) return;
-            await _marten.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
+            // Many processes may start at once: one at a time creates the schema (Marten's tables, then ours).
             await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
             await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_lock(727271)", c)) await lockCmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             try
             {
+                await _marten.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
                 await using var cmd = new NpgsqlCommand(Ddl, c);
                 await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
             finally
             {
                 await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(727271)", c);
-                await unlock.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                await unlock.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             }
             _created = true;
         }

@@ -1,0 +1,65 @@
+// Worker processes for the benchmarks: started as "Stent.Bench worker SPEC", measured (peak RSS) and stopped.
+using System.Diagnostics;
+using Stent.Execution;
+
+namespace Stent.Bench;
+
+/// <summary>Starts and stops benchmark worker processes.</summary>
+public static class Processes
+{
+    /// <summary>Runs a worker in this process until stdin closes (the child side).</summary>
+    public static async Task<int> ServeAsync(string spec)
+    {
+        var store = Target.Open(spec);
+        using var stop = new CancellationTokenSource();
+        var serving = new Worker(store, Options($"proc-{Environment.ProcessId}")).Register(Workflows.FanOut).Register(Workflows.Chain).ServeAsync(stop.Token);
+        Console.WriteLine("ready");
+        await Console.In.ReadToEndAsync();
+        stop.Cancel();
+        await serving;
+        Console.WriteLine($"trips {store.RoundTrips}");
+        return 0;
+    }
+
+    /// <summary>The worker options every benchmark uses.</summary>
+    public static WorkerOptions Options(string id) => new() { WorkerId = id, MaxConcurrency = 64, PollMax = TimeSpan.FromMilliseconds(20) };
+
+    /// <summary>Starts <paramref name="count"/> worker processes on <paramref name="spec"/> and waits until they are ready.</summary>
+    public static List<Process> Start(string spec, int count)
+    {
+        var self = typeof(Processes).Assembly.Location;
+        var list = new List<Process>();
+        for (var i = 0; i < count; i++)
+        {
+            var p = Process.Start(new ProcessStartInfo("dotnet", $"\"{self}\" worker \"{spec}\"")
+            {
+                RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false,
+            })!;
+            if (p.StandardOutput.ReadLine() != "ready") throw new InvalidOperationException("A benchmark worker did not start.");
+            list.Add(p);
+        }
+        return list;
+    }
+
+    /// <summary>Peak resident memory of a live process, in MiB (Linux VmHWM).</summary>
+    public static double PeakMiB(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+    }
+
+    /// <summary>Reads each process's peak memory, then stops them (drain); <paramref name="roundTrips"/> is the sum of their store round trips.</summary>
+    public static List<double> Stop(List<Process> processes, out long roundTrips)
+    {
+        var peaks = processes.Select(p => PeakMiB(p.Id)).ToList();
+        roundTrips = 0;
+        foreach (var p in processes) p.StandardInput.Close();
+        foreach (var p in processes)
+        {
+            var line = p.StandardOutput.ReadLine();
+            if (line?.StartsWith("trips ", StringComparison.Ordinal) == true) roundTrips += long.Parse(line[6..], System.Globalization.CultureInfo.InvariantCulture);
+            if (!p.WaitForExit(30_000)) p.Kill();
+        }
+        return peaks;
+    }
+}

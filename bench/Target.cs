@@ -1,0 +1,60 @@
+// Where a workload runs: the database kind and how to open a fresh store, a raw connection, or a worker process on it.
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using Stent.Marten;
+using Stent.Sqlite;
+using Stent.Storage;
+
+namespace Stent.Bench;
+
+/// <summary>A fresh database of one kind for one measurement.</summary>
+public sealed record Target(string Kind, string Spec)
+{
+    /// <summary>A new empty SQLite file.</summary>
+    public static Target Sqlite() => new("sqlite", $"sqlite:{Path.Combine(Path.GetTempPath(), $"stent-bench-{Guid.NewGuid():N}.db")}");
+
+    /// <summary>A new schema in the PostgreSQL database of <paramref name="connection"/>.</summary>
+    public static Target Postgres(string connection) => new("postgres", $"postgres:b{Guid.NewGuid().ToString("N")[..10]}:{connection}");
+
+    /// <summary>Opens a Stent store on it.</summary>
+    public IWorkStore Open() => Open(Spec);
+
+    /// <summary>Opens a Stent store from "sqlite:PATH" or "postgres:SCHEMA:CONNECTION".</summary>
+    public static IWorkStore Open(string spec) => spec.Split(':', 3) switch
+    {
+        ["sqlite", var path] => new SqliteWorkStore(path),
+        ["sqlite", var a, var b] => new SqliteWorkStore($"{a}:{b}"),
+        ["postgres", var schema, var connection] => new PostgresWorkStore(connection, schema),
+        _ => throw new ArgumentException($"Unknown store '{spec}'.", nameof(spec)),
+    };
+
+    /// <summary>The SQLite file, for sqlite targets.</summary>
+    public string SqlitePath => Spec["sqlite:".Length..];
+
+    /// <summary>The schema and connection string, for postgres targets.</summary>
+    public (string Schema, string Connection) Pg => Spec.Split(':', 3) is [_, var s, var c] ? (s, c) : throw new InvalidOperationException(Spec);
+
+    /// <summary>Bytes the database holds now (file size, or the schema's relations).</summary>
+    public long Bytes()
+    {
+        if (Kind == "sqlite")
+            return new[] { "", "-wal" }.Select(s => new FileInfo(SqlitePath + s)).Where(f => f.Exists).Sum(f => f.Length);
+        var (schema, connection) = Pg;
+        using var c = new NpgsqlConnection(connection);
+        c.Open();
+        using var cmd = new NpgsqlCommand("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'", c);
+        cmd.Parameters.AddWithValue(schema);
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A raw SQLite connection for baselines.</summary>
+    public SqliteConnection SqliteConnection()
+    {
+        var c = new SqliteConnection($"Data Source={SqlitePath}");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+        cmd.ExecuteNonQuery();
+        return c;
+    }
+}

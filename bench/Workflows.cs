@@ -1,0 +1,24 @@
+// The workflows the benchmarks run: a fan-out of trivial steps and a chain of them.
+namespace Stent.Bench;
+
+/// <summary>A small record the trivial step returns.</summary>
+public sealed record Echo(int Id, bool Ok);
+
+/// <summary>Benchmark workflows.</summary>
+public static class Workflows
+{
+    /// <summary>Returns a small record at once.</summary>
+    public static readonly Durable<int, Echo> Trivial = Durable.CreateSync("bench_trivial", (int i, StepContext _) => new Echo(i, true),
+        new DurableOptions { Retry = RetryPolicy.None });
+
+    /// <summary>Maps <see cref="Trivial"/> over 0..n-1.</summary>
+    public static readonly WorkflowDef<int, int> FanOut = Workflow.Define("bench_fanout", (int n) =>
+        from results in Enumerable.Range(0, n).Map(Trivial)
+        select results.Count(r => r.Ok));
+
+    /// <summary>Awaits <see cref="Trivial"/> n times, one after another.</summary>
+    public static readonly WorkflowDef<int, int> Chain = Workflow.Define("bench_chain", (int n) => Link(0, n));
+
+    private static Workflow<int> Link(int i, int n) =>
+        i == n ? Workflow.Pure(n) : Trivial.Call(i).SelectMany(_ => Link(i + 1, n));
+}
