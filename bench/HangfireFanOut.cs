@@ -18,7 +18,7 @@ public static class HangfireFanOut
         return new Echo(i, true);
     }
 
-    /// <summary>Items per second: enqueue <paramref name="n"/> jobs and wait until every one has run, with <paramref name="workers"/> × 64 Hangfire workers.</summary>
+    /// <summary>Items per second: enqueue <paramref name="n"/> jobs and wait until every one has run, with <paramref name="workers"/> × <see cref="Processes.Concurrency"/> Hangfire workers.</summary>
     public static double ItemsPerSecond(Target t, int n, int workers)
     {
         JobStorage storage = t.Kind == "sqlite"
@@ -28,7 +28,7 @@ public static class HangfireFanOut
         GlobalConfiguration.Configuration.UseStorage(storage);
         Interlocked.Exchange(ref _done, 0);
         var client = new BackgroundJobClient(storage);
-        using var server = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = 64 * workers }, storage);
+        using var server = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Processes.Concurrency * workers }, storage);
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < n; i++) { var item = i; client.Enqueue(() => Trivial(item)); }
         while (Volatile.Read(ref _done) < n)

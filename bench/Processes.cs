@@ -22,7 +22,10 @@ public static class Processes
     }
 
     /// <summary>The worker options every benchmark uses.</summary>
-    public static WorkerOptions Options(string id) => new() { WorkerId = id, MaxConcurrency = 64, PollMax = TimeSpan.FromMilliseconds(20) };
+    public static WorkerOptions Options(string id) => new() { WorkerId = id, MaxConcurrency = Concurrency, PollMax = TimeSpan.FromMilliseconds(20) };
+
+    /// <summary>Steps (or Hangfire jobs) one worker process runs at once.</summary>
+    public const int Concurrency = 256;
 
     /// <summary>Starts <paramref name="count"/> worker processes on <paramref name="spec"/> and waits until they are ready.</summary>
     public static List<Process> Start(string spec, int count)

@@ -172,7 +172,7 @@ public sealed partial class PostgresWorkStore
                 ELSE LEAST((SELECT min(due_at) FROM {_s}.stent_timers WHERE execution_id = $1), deadline) END
             WHERE id = $1
             """, d.ExecutionId, d.State.ToString(), d.ExpectedVersion + d.Events.Count, finished, Typed(d.Output, NpgsqlDbType.Text), Typed(StoreJson.Error(d.Error), NpgsqlDbType.Text));
-        if (d.Steps.Count > 0 || !finished) Add(NotifySql);
+        Add(NotifySql);
         await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         Trip();
         return true;

@@ -45,7 +45,9 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
             }
             if (timeout is not null && DateTime.UtcNow >= until)
                 throw new TimeoutException($"Execution '{executionId}' did not finish within {timeout}; it is {info.State}.");
-            await Task.Delay(delay, ct).ConfigureAwait(false);
+            // Wake on the store's notifications (a decision that ends an execution notifies); polling is the safety net.
+            if (_store is IWorkNotifications notifications) await notifications.WaitForWorkAsync(delay, ct).ConfigureAwait(false);
+            else await Task.Delay(delay, ct).ConfigureAwait(false);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
         }
     }
