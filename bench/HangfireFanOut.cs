@@ -18,8 +18,8 @@ public static class HangfireFanOut
         return new Echo(i, true);
     }
 
-    /// <summary>Items per second: enqueue <paramref name="n"/> jobs and wait until every one has run, with <paramref name="workers"/> × <see cref="Processes.Concurrency"/> Hangfire workers.</summary>
-    public static double ItemsPerSecond(Target t, int n, int workers)
+    /// <summary>Items per second: enqueue <paramref name="n"/> jobs and wait until every one has run, with <paramref name="workerCount"/> Hangfire workers.</summary>
+    public static double ItemsPerSecond(Target t, int n, int workerCount)
     {
         JobStorage storage = t.Kind == "sqlite"
             ? new SQLiteStorage(t.SqlitePath, new SQLiteStorageOptions { QueuePollInterval = TimeSpan.FromMilliseconds(50) })
@@ -28,7 +28,7 @@ public static class HangfireFanOut
         GlobalConfiguration.Configuration.UseStorage(storage);
         Interlocked.Exchange(ref _done, 0);
         var client = new BackgroundJobClient(storage);
-        using var server = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Processes.Concurrency * workers }, storage);
+        using var server = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = workerCount }, storage);
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < n; i++) { var item = i; client.Enqueue(() => Trivial(item)); }
         while (Volatile.Read(ref _done) < n)

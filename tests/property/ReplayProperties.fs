@@ -42,7 +42,6 @@ let replayIsDeterministic prog =
     let mutable start = 0
     for bound in bounds do
         // The decision's own events are those after the last outcome before it: replay the prefix up to its first command.
-        let prefix = history |> List.take start
         let recorded = history |> List.skip start |> List.take (bound + 1 - start)
         let firstCommand = recorded |> List.tryFindIndex (fun e -> e :? StepScheduled || e :? TimerStarted || e :? ValueRecorded || e :? ProgressReported || e :? ExecutionCompleted || e :? ExecutionFailed || e :? DecisionCompleted)
         let cut = start + defaultArg firstCommand 0
@@ -50,7 +49,6 @@ let replayIsDeterministic prog =
         let expected = history |> List.skip cut |> List.take (bound + 1 - cut)
         if commands d.NewEvents <> commands expected then
             failtestf "decision ending at %d differs:\nreplayed %A\nrecorded %A" bound (List.ofSeq d.NewEvents) expected
-        ignore prefix
         start <- bound + 1
     let final = Interpreter.Decide(def, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5, true)
     Expect.isEmpty final.NewEvents "a finished history needs nothing more"
@@ -112,7 +110,7 @@ let rec private mutate m prog =
 
 /// Invariant 3: a program changed where its history recorded something is detected, never mixed; elsewhere it replays.
 let changesAreDetected (prog, pick: int, kind: int) =
-    let r, history, calls, _ = runProg prog
+    let _, history, calls, _ = runProg prog
     let ids = steps prog
     let scheduled = history |> List.choose (function :? StepScheduled as s -> Some s.Name | _ -> None) |> set
     let m = if ids.IsEmpty || kind % 3 = 2 then InsertFront else (if kind % 3 = 0 then Rename else Remove) ids[abs pick % ids.Length]
@@ -128,7 +126,6 @@ let changesAreDetected (prog, pick: int, kind: int) =
         with :? NonDeterminismException as e ->
             Expect.stringContains e.Message "position" "names the position"
             true
-    ignore r
     Expect.equal detected expectDetected $"{m}: detected={detected}"
 
 let private sameRun (a: Workflow<int>) (b: Workflow<int>) =
@@ -157,7 +154,6 @@ let tests =
                 Expect.isTrue (sameRun (compile env prog |> Workflow.bind Workflow.ret) (compile env prog)) "right identity")
         testPropertyWithConfig config "4c. associativity: (m >>= f) >>= g equals m >>= (fun x -> f x >>= g)" <|
             Prop.forAll (arbProgWith arbProg) (fun (p, q) ->
-                let q = renumber (Seq (Pure 0, q)) |> fun q' -> q'
                 let env = Env(Calls(), Map.fold (fun m k v -> Map.add k v m) (behaviors p) (behaviors q))
                 let m = compile env p
                 let f x = Workflow.ret (x * 2)
