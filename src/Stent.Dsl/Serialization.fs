@@ -15,3 +15,6 @@ module Json =
 
     /// A payload serializer that round-trips F# types.
     let serializer = PayloadSerializer(options ())
+
+    /// A payload serializer for F# types with another payload limit (UTF-8 bytes).
+    let serializerWithLimit (maxPayloadBytes: int) = PayloadSerializer(options (), maxPayloadBytes)

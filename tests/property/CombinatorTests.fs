@@ -249,6 +249,18 @@ let tests =
             let r, _ = runFresh deep ()
             Expect.equal (value r) 2000 "2,000 sequential steps"
         }
+        test "a payload over the configured limit is rejected at dispatch, naming its size and the limit, and nothing is recorded" {
+            let store = InMemoryStore()
+            let rt = LocalRuntime(store, LocalRuntimeOptions(Clock = ManualClock(), Serializer = Json.serializerWithLimit 1000))
+            let w = Workflow.define "big" (fun (s: string) -> Workflow.ret s.Length)
+            let e = throws<ArgumentException> (fun () -> rt.DispatchAsync(w, String('x', 5000), "big").Wait())
+            Expect.stringContains e.Message "over the payload limit of 1000 bytes" "names the limit"
+            Expect.stringContains e.Message "5002 bytes" "names the size"
+            Expect.isEmpty (store.ReadAsync("big").Result) "nothing recorded"
+            let step = Durable.createSync "grow" (fun (n: int) _ -> String('y', n))
+            let r = rt.RunAsync(Workflow.define "grows" (fun (n: int) -> step.Call n), 5000).Result
+            Expect.stringContains (error r).Message "over the payload limit" "an oversized step output is a failure"
+        }
         test "an argument that cannot be serialized is a clear failure naming its type" {
             let f = Durable.createSync "fn" (fun (g: Func<int>) _ -> g.Invoke())
             let e = error (run (f.Call(Func<int>(fun () -> 1))))

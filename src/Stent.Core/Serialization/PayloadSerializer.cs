@@ -10,11 +10,24 @@ public sealed class PayloadSerializer
     /// <summary>A serializer with <see cref="CreateDefaultOptions"/>.</summary>
     public static PayloadSerializer Default { get; } = new(CreateDefaultOptions());
 
-    /// <summary>A serializer with the given options (e.g. with F# converters added by Stent.Dsl).</summary>
-    public PayloadSerializer(JsonSerializerOptions options) => Options = options ?? throw new ArgumentNullException(nameof(options));
+    /// <summary>A serializer with the given options (e.g. with F# converters added by Stent.Dsl) and payload limit.</summary>
+    /// <param name="options">JSON options.</param>
+    /// <param name="maxPayloadBytes">The largest payload (input, output, recorded value) accepted, in UTF-8 bytes. Default 4 MiB.</param>
+    public PayloadSerializer(JsonSerializerOptions options, int maxPayloadBytes = DefaultMaxPayloadBytes)
+    {
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        if (maxPayloadBytes < 16) throw new ArgumentOutOfRangeException(nameof(maxPayloadBytes), maxPayloadBytes, $"The payload limit must be at least 16 bytes, got {maxPayloadBytes}.");
+        MaxPayloadBytes = maxPayloadBytes;
+    }
+
+    /// <summary>The default payload limit: 4 MiB.</summary>
+    public const int DefaultMaxPayloadBytes = 4 * 1024 * 1024;
 
     /// <summary>The options in use.</summary>
     public JsonSerializerOptions Options { get; }
+
+    /// <summary>The largest payload accepted, in UTF-8 bytes; a larger one is rejected before it is recorded.</summary>
+    public int MaxPayloadBytes { get; }
 
     /// <summary>Options Stent uses by default: web-style names, fields included, enums as text.</summary>
     public static JsonSerializerOptions CreateDefaultOptions() => new(JsonSerializerDefaults.Web)
@@ -26,11 +39,16 @@ public sealed class PayloadSerializer
     /// <summary>JSON for <paramref name="value"/> as <paramref name="type"/>; an unserializable value raises <see cref="ArgumentException"/> naming its type.</summary>
     public string Serialize(object? value, Type type)
     {
-        try { return JsonSerializer.Serialize(value, type, Options); }
+        string json;
+        try { json = JsonSerializer.Serialize(value, type, Options); }
         catch (Exception e) when (e is NotSupportedException or InvalidOperationException or JsonException)
         {
             throw new ArgumentException($"A value of type '{value?.GetType().FullName ?? type.FullName}' cannot be serialized as JSON: {e.Message}", e);
         }
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(json);
+        if (bytes > MaxPayloadBytes)
+            throw new ArgumentException($"A value of type '{value?.GetType().FullName ?? type.FullName}' is {bytes} bytes as JSON, over the payload limit of {MaxPayloadBytes} bytes.");
+        return json;
     }
 
     /// <summary>The value of <paramref name="type"/> in <paramref name="json"/>.</summary>
