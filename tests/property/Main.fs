@@ -17,6 +17,7 @@ let all =
         CrashTests.tests
         HostingTests.tests
         ExampleTests.tests
+        GuidePatternTests.tests
     ]
 
 [<EntryPoint>]

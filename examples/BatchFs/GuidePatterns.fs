@@ -1,0 +1,79 @@
+/// More of the batch guide's patterns in F#: Map, manual rate limiting, continue-on-error with a threshold,
+/// retrying failed items in rounds, and a multi-stage ETL.
+module Stent.Examples.GuidePatterns
+
+open System
+open System.IO
+open Stent
+open Stent.Dsl
+open Stent.Examples.Patterns
+
+type FailedItem = { Id: int; Error: string }
+type ResilientSummary = { Succeeded: Item list; Failed: FailedItem list; SuccessRate: float }
+type RoundsSummary = { Done: int list; LastErrors: FailedItem list; Rounds: int }
+type EtlSummary = { OriginalCount: int; Extracted: int; Transformed: int; Loaded: int }
+
+let enrich = Durable.createSync "fs_enrich_item" (fun (id: int) _ -> { Id = id; Status = "enriched" })
+
+/// Pattern 4: one function over a large list; results in input order.
+let mapBatch = Workflow.define "fs_map_batch" (fun (ids: int list) -> ids |> Workflow.traverse enrich.Call)
+
+/// Pattern 6: fixed batches with a durable pause between them.
+let manualRateLimited =
+    Workflow.define "fs_manual_rate_limited" (fun (ids: int list, batchSize: int, pause: string) ->
+        ids |> Workflow.chunk batchSize (Some pause) (Workflow.traverse enrich.Call))
+
+let fragile =
+    Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "100ms"))) "fs_fragile_item" (fun (id: int) _ ->
+        if id % 4 = 0 then raise (InvalidDataException $"item {id} is malformed")
+        { Id = id; Status = "processed" })
+
+let private failures ids results =
+    List.zip ids results |> List.choose (fun (id, r) -> match r with Error (e: WorkflowError) -> Some { Id = id; Error = e.Message } | Ok _ -> None)
+
+/// Pattern 7: process everything; fewer than half succeeding is a business error; an empty batch succeeds with rate 1.
+let resilient = Workflow.define "fs_resilient_batch" (fun (ids: int list) -> workflow {
+    let! results = ids |> Workflow.traverseAll fragile.Call
+    let ok = results |> List.choose Result.toOption
+    let failed = failures ids results
+    let rate = if ids.IsEmpty then 1.0 else float ok.Length / float ids.Length
+    if rate < 0.5 then return! Workflow.fail $"Too many failures: {failed.Length}/{ids.Length}"
+    else return { Succeeded = ok; Failed = failed; SuccessRate = rate } })
+
+let flaky =
+    Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) "fs_flaky_item" (fun (id: int, round: int) _ ->
+        if round < id % 4 then raise (TimeoutException $"item {id} timed out in round {round}")
+        id)
+
+/// Pattern 8: retry failed items in rounds with a durable pause; the last real error is kept.
+let retryInRounds = Workflow.define "fs_batch_with_retry" (fun (ids: int list) ->
+    let rec rounds pending round done' lastErrors = workflow {
+        if List.isEmpty pending || round > 2 then return { Done = done'; LastErrors = lastErrors; Rounds = round }
+        else
+            if round > 0 then do! Workflow.sleep "5s"
+            let! results = pending |> List.map (fun id -> id, round) |> Workflow.traverseAll flaky.Call
+            let ok = results |> List.choose Result.toOption
+            let failed = failures pending results
+            return! rounds (failed |> List.map (fun f -> f.Id)) (round + 1) (done' @ ok) failed }
+    rounds ids 0 [] [])
+
+let extract =
+    Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "100ms"))) "fs_extract_data" (fun (source: string) _ ->
+        if source.EndsWith "x" then raise (IOException $"source {source} is unreachable")
+        $"raw:{source}")
+let transform =
+    Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) "fs_transform_data" (fun (raw: string) _ ->
+        if raw.Contains "bad" then raise (FormatException $"{raw} does not parse")
+        raw.ToUpperInvariant())
+let load = Durable.createSync "fs_load_data" (fun (record: string) _ -> $"warehouse/{record}")
+
+/// Pattern 11: Extract → Transform → Load, each stage on the previous stage's successes.
+let etl = Workflow.define "fs_etl_pipeline" (fun (sources: string list) -> workflow {
+    let! extracted = sources |> Workflow.traverseAll extract.Call
+    let valid = extracted |> List.choose Result.toOption
+    if valid.IsEmpty then return! Workflow.fail "All extractions failed"
+    else
+        let! transformed = valid |> Workflow.traverseAll transform.Call
+        let ready = transformed |> List.choose Result.toOption
+        let! loaded = ready |> Workflow.traverseAll load.Call
+        return { OriginalCount = sources.Length; Extracted = valid.Length; Transformed = ready.Length; Loaded = (loaded |> List.choose Result.toOption).Length } })

@@ -1,0 +1,100 @@
+/// The batch guide's patterns 4, 6, 7, 8 and 11 in C# and F#: each run and counted, and each crashed at every
+/// event boundary and recovered to the same result without running a finished step again.
+module GuidePatternTests
+
+open System
+open Expecto
+open Stent
+open Stent.Dsl
+open Stent.Execution
+open Stent.Replay
+open Stent.Storage
+open Support
+
+type private Cs = Stent.Examples.CSharp.GuidePatterns
+module Fs = Stent.Examples.GuidePatterns
+
+let private run (def: WorkflowDef<'I, 'O>) (input: 'I) =
+    let store = InMemoryStore()
+    let r = LocalRuntime(store, deterministic (ManualClock())).RunAsync(def, input, "x").Result
+    r, List.ofSeq (store.ReadAsync("x").Result)
+
+/// Crashes the run at (up to 12 spread) append boundaries; each recovery gives the uncrashed result, records every
+/// step once, keeps each timer's original due time, and never starts a step that had completed before the crash.
+let private crashEverywhere (def: WorkflowDef<'I, 'O>) (input: 'I) =
+    let expected, history = run def input
+    let appends = history |> List.filter (fun e -> e :? DecisionCompleted) |> List.length
+    let timers (h: HistoryEvent list) = h |> List.choose (function :? TimerStarted as t -> Some(t.Position, t.DueAt) | _ -> None)
+    for k in List.distinct [ for i in 1..12 -> max 1 (i * (appends * 2) / 12) ] do
+        let inner = InMemoryStore()
+        let clock = ManualClock()
+        let crashed = try LocalRuntime(CrashingStore(inner, k), deterministic clock).RunAsync(def, input, "x").Wait(); false with :? AggregateException -> true
+        let before = List.ofSeq (inner.ReadAsync("x").Result)
+        let r = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, input, "x").Result
+        let after = List.ofSeq (inner.ReadAsync("x").Result)
+        Expect.equal (string r) (string expected) $"crash at append {k} (crashed={crashed}): same result"
+        let completed = after |> List.choose (function :? StepCompleted as c -> Some c.Position | :? StepFailed as f -> Some f.Position | _ -> None)
+        Expect.equal completed (List.distinct completed) $"crash at {k}: every step recorded once"
+        Expect.equal (timers after) (timers history) $"crash at {k}: every pause keeps its original due time, once"
+        let doneBefore = before |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
+        let attemptsAfter = after |> List.choose (function :? StepCompleted as c when doneBefore.Contains c.Position -> Some c.Position | _ -> None)
+        Expect.equal attemptsAfter.Length doneBefore.Count $"crash at {k}: steps completed before the crash were not recorded again"
+
+let tests =
+    testList "Guide patterns" [
+        test "4. Map: results in input order, every step scheduled in one decision (C# and F#)" {
+            let r, h = run Cs.MapBatch [| 1..500 |]
+            Expect.equal ((value r) |> Seq.map (fun i -> i.Id) |> List.ofSeq) [ 1..500 ] "C# order"
+            let first = h |> List.findIndex (fun e -> e :? DecisionCompleted)
+            Expect.equal (h |> List.take first |> List.filter (fun e -> e :? StepScheduled) |> List.length) 500 "one batched write"
+            let rf, _ = run Fs.mapBatch [ 1..500 ]
+            Expect.equal (value rf |> List.map (fun i -> i.Id)) [ 1..500 ] "F# order"
+            crashEverywhere Cs.MapBatch [| 1..40 |]
+        }
+        test "6. manual rate limiting: fixed batches with a durable pause between them; a crash never moves or repeats a pause" {
+            let input = Stent.Examples.CSharp.RateLimitedInput([| 1..25 |], 10, "1s")
+            let r, h = run Cs.ManualRateLimited input
+            Expect.equal (value r).Count 25 "every item"
+            Expect.equal (h |> List.filter (fun e -> e :? TimerStarted) |> List.length) 2 "two pauses for three batches"
+            let rf, hf = run Fs.manualRateLimited ([ 1..25 ], 10, "1s")
+            Expect.equal (value rf).Length 25 "F#: every item"
+            Expect.equal (hf |> List.filter (fun e -> e :? TimerStarted) |> List.length) 2 "F#: two pauses"
+            crashEverywhere Cs.ManualRateLimited input
+            crashEverywhere Fs.manualRateLimited ([ 1..25 ], 10, "1s")
+            let e = throws<FormatException> (fun () -> LocalRuntime(InMemoryStore()).DispatchAsync(Cs.ManualRateLimited, Stent.Examples.CSharp.RateLimitedInput([| 1 |], 10, "1 sec")).Wait())
+            Expect.stringContains e.Message "'1 sec'" "a malformed pause is rejected at dispatch, naming the text"
+        }
+        test "7. continue on error: failures collected with their type, a threshold makes a business error, an empty batch succeeds" {
+            let s = value (fst (run Cs.Resilient [| 1..10 |]))
+            Expect.equal (s.Succeeded.Count, s.Failed.Count, s.SuccessRate) (8, 2, 0.8) "4 and 8 fail"
+            Expect.equal s.Failed[0].ErrorType "System.IO.InvalidDataException" "error type kept"
+            let bad = error (fst (run Cs.Resilient [| 4; 8; 12; 1 |]))
+            Expect.isTrue bad.IsBusiness "business error"
+            Expect.equal bad.Message "Too many failures: 3/4" "message"
+            Expect.equal (value (fst (run Cs.Resilient [||]))).SuccessRate 1.0 "empty batch"
+            let f = value (fst (run Fs.resilient [ 1..10 ]))
+            Expect.equal (f.Succeeded.Length, f.Failed.Length) (8, 2) "F#"
+            Expect.isTrue (error (fst (run Fs.resilient [ 4; 8; 12; 1 ]))).IsBusiness "F# threshold"
+            crashEverywhere Cs.Resilient [| 1..12 |]
+        }
+        test "8. retry failed items in rounds with a pause; the last real error is kept" {
+            let s = value (fst (run Cs.RetryInRounds [| 1..8 |]))
+            Expect.equal (s.Succeeded |> Seq.sort |> List.ofSeq) [ 1; 2; 4; 5; 6; 8 ] "3 and 7 need a fourth round"
+            Expect.equal (s.Failed |> Seq.map (fun f -> f.Id) |> List.ofSeq) [ 3; 7 ] "final failures"
+            Expect.stringContains s.Failed[0].Error "timed out in round 2" "last real error"
+            Expect.equal s.Rounds 3 "three rounds"
+            let f = value (fst (run Fs.retryInRounds [ 1..8 ]))
+            Expect.equal (f.Done |> List.sort) [ 1; 2; 4; 5; 6; 8 ] "F#"
+            Expect.stringContains f.LastErrors[0].Error "timed out in round 2" "F# last error"
+            crashEverywhere Cs.RetryInRounds [| 1..8 |]
+            crashEverywhere Fs.retryInRounds [ 1..8 ]
+        }
+        test "11. ETL: each stage works only on the previous stage's successes" {
+            let s = value (fst (run Cs.Etl [| "a"; "bx"; "bad1"; "c" |]))
+            Expect.equal (s.OriginalCount, s.Extracted, s.Transformed, s.Loaded) (4, 3, 2, 2) "counts"
+            Expect.equal (error (fst (run Cs.Etl [| "ax"; "bx" |]))).Message "All extractions failed" "business error"
+            let f = value (fst (run Fs.etl [ "a"; "bx"; "bad1"; "c" ]))
+            Expect.equal (f.Extracted, f.Transformed, f.Loaded) (3, 2, 2) "F#"
+            crashEverywhere Cs.Etl [| "a"; "bx"; "bad1"; "c" |]
+        }
+    ]
