@@ -98,3 +98,32 @@ let tests =
             crashEverywhere Cs.Etl [| "a"; "bx"; "bad1"; "c" |]
         }
     ]
+
+let neighbourTests =
+    testList "Guide neighbours" [
+        test "13. saga: a failed step compensates the finished ones in reverse order; a failing compensation does not stop the rest" {
+            let cs = Stent.Examples.CSharp.NeighbourPatterns.Compensated
+            cs.Clear()
+            let ok = value (fst (run Stent.Examples.CSharp.NeighbourPatterns.BookTrip (Stent.Examples.CSharp.Trip("ann"))))
+            Expect.equal (ok |> Array.map (fun b -> b.Kind)) [| "flight"; "hotel"; "car" |] "all booked"
+            Expect.isEmpty cs "nothing compensated"
+            let r, h = run Stent.Examples.CSharp.NeighbourPatterns.BookTrip (Stent.Examples.CSharp.Trip("grumpy", CarFails = true))
+            Expect.equal (error r).Message "no cars left" "the step's error"
+            Expect.equal (List.ofSeq cs) [ "hotel-grumpy"; "flight-grumpy" ] "reverse order, and the flight is cancelled though the hotel refused"
+            Expect.isTrue (h |> List.exists (function :? ProgressReported as p -> p.Report.Message.Contains "hotel refuses to cancel" | _ -> false)) "the compensation failure is reported"
+            crashEverywhere Stent.Examples.CSharp.NeighbourPatterns.BookTrip (Stent.Examples.CSharp.Trip("bob", CarFails = true))
+        }
+        test "13. waiting for an external signal with a timeout, on workers" {
+            let store = InMemoryWorkStore()
+            let wf = Stent.Examples.CSharp.NeighbourPatterns.AwaitApproval
+            let approved, late = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register wf) (fun c -> task {
+                let! a = c.DispatchAsync(wf, "30s")
+                do! c.SignalAsync(a, "approval", "carol")
+                let! b = c.DispatchAsync(wf, "200ms")
+                let! ra = c.WaitAsync(wf, a, TimeSpan.FromSeconds 30.0)
+                let! rb = c.WaitAsync(wf, b, TimeSpan.FromSeconds 30.0)
+                return value ra, value rb })
+            Expect.equal approved "approved by carol" "signal arrived"
+            Expect.equal late "no approval in time" "timed out"
+        }
+    ]

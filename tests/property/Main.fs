@@ -18,6 +18,7 @@ let all =
         HostingTests.tests
         ExampleTests.tests
         GuidePatternTests.tests
+        GuidePatternTests.neighbourTests
     ]
 
 [<EntryPoint>]
