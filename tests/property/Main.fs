@@ -19,6 +19,7 @@ let all =
         ExampleTests.tests
         GuidePatternTests.tests
         GuidePatternTests.neighbourTests
+        LoggingTests.tests
     ]
 
 [<EntryPoint>]

@@ -112,11 +112,7 @@ public sealed partial class LocalRuntime
         }
         else
             foreach (var e in decision.NewEvents.OfType<PositionedEvent>()) Open(state, e, null);
-        foreach (var p in decision.NewEvents.OfType<ProgressReported>())
-        {
-            _logger.LogInformation("Execution {ExecutionId} progress: {Message} ({Done}/{Total})", state.Id, p.Report.Message, p.Report.Done, p.Report.Total);
-            _options.OnProgress?.Invoke(state.Id, p.Report);
-        }
+        RecordedLogs.Emit(_logger, state.Id, _options.WorkerId, decision.NewEvents, _options.OnProgress);
         if (decision.Status != ExecutionStatus.Running)
         {
             state.Finished = true;

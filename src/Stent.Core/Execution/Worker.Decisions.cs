@@ -22,11 +22,7 @@ public sealed partial class Worker
         }
         if (commit.State is ExecutionState.Running or ExecutionState.Pending) _histories.Put(task.ExecutionId, [.. history, .. commit.Events]);
         else _histories.Forget(task.ExecutionId);
-        foreach (var p in commit.Events.OfType<ProgressReported>())
-        {
-            _logger.LogInformation("Execution {ExecutionId} progress: {Message} ({Done}/{Total})", task.ExecutionId, p.Report.Message, p.Report.Done, p.Report.Total);
-            _options.OnProgress?.Invoke(task.ExecutionId, p.Report);
-        }
+        RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);
         if (commit.State is not ExecutionState.Running)
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State, commit.Error?.Message);
     }

@@ -43,7 +43,7 @@ internal sealed class History
                     _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = decision };
                     _consumed.Add(c.Sequence);
                     break;
-                case ValueRecorded or ProgressReported or StateSet:
+                case ValueRecorded or ProgressReported or StateSet or LogRecorded:
                     _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e) { Outcome = (PositionedEvent)e, Time = decision };
                     break;
                 case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):

@@ -15,6 +15,7 @@ namespace Stent.Replay;
 [JsonDerivedType(typeof(ValueRecorded), "value")]
 [JsonDerivedType(typeof(ProgressReported), "progress")]
 [JsonDerivedType(typeof(StateSet), "state")]
+[JsonDerivedType(typeof(LogRecorded), "log")]
 [JsonDerivedType(typeof(DecisionCompleted), "decision")]
 [JsonDerivedType(typeof(ExecutionCompleted), "executionCompleted")]
 [JsonDerivedType(typeof(ExecutionFailed), "executionFailed")]
@@ -96,3 +97,10 @@ public sealed record ExecutionCancelRequested(string Reason) : HistoryEvent;
 /// <param name="Key">The state key.</param>
 /// <param name="Value">The value, as JSON.</param>
 public sealed record StateSet(string Position, string Key, string Value) : PositionedEvent(Position);
+
+/// <summary>Workflow code logged a line (written to the logger once, when recorded; never again on replay).</summary>
+/// <param name="Position">The instruction position.</param>
+/// <param name="Level">The log level.</param>
+/// <param name="Template">The message template.</param>
+/// <param name="Args">The template's arguments, as text.</param>
+public sealed record LogRecorded(string Position, Microsoft.Extensions.Logging.LogLevel Level, string Template, IReadOnlyList<string?> Args) : PositionedEvent(Position);

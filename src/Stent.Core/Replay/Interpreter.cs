@@ -180,6 +180,7 @@ internal sealed class Interpreter
         ProgressNode p => Progress(thread.Next(), p),
         SignalNode s => Signal(thread.Next(), s, thread),
         StateNode s => State(thread.Next(), s, thread),
+        LogNode l => Log(thread.Next(), l),
         ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
@@ -255,6 +256,13 @@ internal sealed class Interpreter
         try { _pending.Add(new StateSet(position, node.Key, _serializer.Serialize(node.Value, node.Type))); }
         catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, null, position), thread.Time); }
         return Outcome.Ok(Unit.Default, _decision);
+    }
+
+    private Outcome Log(string position, LogNode node)
+    {
+        var entry = Visit(position, "log", e => e is LogRecorded, "log line");
+        if (entry is null) _pending.Add(new LogRecorded(position, node.Level, node.Template, node.Args));
+        return Outcome.Ok(Unit.Default, entry?.Time ?? _decision);
     }
 
     private Outcome Progress(string position, ProgressNode node)
@@ -339,6 +347,7 @@ internal sealed class Interpreter
         SignalConsumed c => $"wait for signal '{c.Name}'",
         ProgressReported => "progress report",
         StateSet st => $"state '{st.Key}'",
+        LogRecorded => "log line",
         _ => e.GetType().Name,
     };
 

@@ -28,6 +28,9 @@ internal sealed record RecordNode(string Kind, Type Type, Func<RecordContext, ob
 /// <summary>Wait for the next signal of a name (payload as <paramref name="Type"/>); with a timeout, give up after it.</summary>
 internal sealed record SignalNode(string Name, Type Type, TimeSpan? Timeout, Func<object?, object?> Found, Func<object?> TimedOut) : Node;
 
+/// <summary>A log line from workflow code, recorded once.</summary>
+internal sealed record LogNode(Microsoft.Extensions.Logging.LogLevel Level, string Template, IReadOnlyList<string?> Args) : Node;
+
 /// <summary>A custom state value, recorded once.</summary>
 internal sealed record StateNode(string Key, object? Value, Type Type) : Node;
 

@@ -61,6 +61,16 @@ public static class Workflow
         return new(new SignalNode(name, typeof(T), timeout.Value, v => Option<T>.Some((T)v!), () => Option<T>.None));
     }
 
+    /// <summary>
+    /// Logs from workflow code: recorded, and written to the worker's logger once — with the execution id and
+    /// worker id in scope — never again when the workflow replays. <paramref name="template"/> is a message template.
+    /// </summary>
+    public static Workflow<Unit> Log(Microsoft.Extensions.Logging.LogLevel level, string template, params object?[] args)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        return new(new LogNode(level, template, (args ?? []).Select(a => a?.ToString()).ToArray()));
+    }
+
     /// <summary>Records a custom state value under <paramref name="key"/> (shown by <c>StentClient.GetAsync</c>; the last value wins).</summary>
     public static Workflow<Unit> SetState<T>(string key, T value)
     {

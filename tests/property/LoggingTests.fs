@@ -1,0 +1,73 @@
+/// Pattern 9: log records from workflow and step code carry the execution id, step and worker id without plumbing,
+/// and replay never writes a line twice.
+module LoggingTests
+
+open System
+open System.Collections.Concurrent
+open System.Collections.Generic
+open System.Threading
+open Expecto
+open Microsoft.Extensions.Logging
+open Stent
+open Stent.Dsl
+open Stent.Execution
+open Stent.Storage
+open Support
+
+type Captured = { Level: LogLevel; Message: string; Scope: Map<string, string> }
+
+/// A logger factory that keeps every record with the scope values around it.
+type CaptureLogs() =
+    let records = ConcurrentQueue<Captured>()
+    let scopes = AsyncLocal<Map<string, string> list>()
+    member _.Records = List.ofSeq records
+    interface ILoggerFactory with
+        member _.AddProvider _ = ()
+        member _.Dispose() = ()
+        member _.CreateLogger _ =
+            { new ILogger with
+                member _.BeginScope<'S>(state: 'S) : IDisposable =
+                    let values =
+                        match box state with
+                        | :? IEnumerable<KeyValuePair<string, obj>> as kvs -> kvs |> Seq.map (fun kv -> kv.Key, string kv.Value) |> Map.ofSeq
+                        | _ -> Map.empty
+                    let before = scopes.Value
+                    scopes.Value <- values :: (if isNull (box before) then [] else before)
+                    { new IDisposable with member _.Dispose() = scopes.Value <- before }
+                member _.IsEnabled _ = true
+                member _.Log<'S>(level, _, state: 'S, error, formatter) =
+                    let scope = (if isNull (box scopes.Value) then [] else scopes.Value) |> List.rev |> List.fold (fun acc m -> Map.fold (fun a k v -> Map.add k v a) acc m) Map.empty
+                    records.Enqueue { Level = level; Message = formatter.Invoke(state, error); Scope = scope } }
+
+let tests =
+    testList "Structured logging" [
+        test "9. workflow and step log lines carry execution, step and worker ids, and replay never writes one twice" {
+            let logs = new CaptureLogs()
+            let step = Durable.createSync "logged_item" (fun (id: int) ctx -> ctx.Logger.LogInformation("processing {Id}", id); id)
+            let wf = Workflow.define "logged_batch" (fun (ids: int list) -> workflow {
+                do! Workflow.Log(LogLevel.Information, "Starting batch of {Count}", ids.Length) |> Workflow.ignore
+                let! rs = ids |> Workflow.chunk 2 (Some "50ms") (Workflow.traverse step.Call)
+                do! Workflow.Log(LogLevel.Information, "Batch completed with {Total}", List.sum rs) |> Workflow.ignore
+                return List.sum rs })
+            let store = InMemoryWorkStore()
+            let options id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LoggerFactory = logs)
+            let id, r = WorkStoreConformance.withWorkers 1 store options (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..6 ])
+                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                return id, r })
+            Expect.equal (value r) 21 "result"
+            let lines = logs.Records
+            let starting = lines |> List.filter (fun l -> l.Message = "Starting batch of 6")
+            Expect.equal starting.Length 1 "the workflow's first line once, though the workflow replayed at every decision"
+            Expect.equal (lines |> List.filter (fun l -> l.Message = "Batch completed with 21")).Length 1 "the last line once"
+            Expect.equal starting[0].Scope["ExecutionId"] id "execution id in scope"
+            Expect.equal starting[0].Scope["WorkerId"] "w1" "worker id in scope"
+            let steps = lines |> List.filter (fun l -> l.Message.StartsWith "processing")
+            Expect.equal steps.Length 6 "one line per step"
+            for l in steps do
+                Expect.equal l.Scope["ExecutionId"] id "step lines carry the execution id"
+                Expect.equal l.Scope["Step"] "logged_item" "and the step"
+                Expect.equal l.Scope["WorkerId"] "w1" "and the worker"
+            Expect.equal (lines |> List.filter (fun l -> l.Message.Contains "progress: chunk")).Length 3 "progress per chunk, once each"
+        }
+    ]
