@@ -127,3 +127,45 @@ let neighbourTests =
             Expect.equal late "no approval in time" "timed out"
         }
     ]
+
+let practiceTests =
+    testList "Guide practices" [
+        test "5. rate limited: MaxConcurrent = 5 is never exceeded across two workers, and uncapped work is not starved" {
+            let p = Stent.Examples.CSharp.PracticePatterns.RateLimitedBatch
+            let other = Stent.Examples.CSharp.GuidePatterns.MapBatch
+            Stent.Examples.CSharp.PracticePatterns.ResetPeak()
+            let store = Stent.Sqlite.SqliteWorkStore(IO.Path.Combine(IO.Path.GetTempPath(), $"stent-rate-{Guid.NewGuid():N}.db"))
+            let r, otherDoneFirst = WorkStoreConformance.withWorkers 2 store WorkStoreConformance.opts (fun w -> w.Register(p).Register(other)) (fun c -> task {
+                let! a = c.DispatchAsync(p, [| 1..60 |])
+                let! b = c.DispatchAsync(other, [| 1..20 |])
+                let! rb = c.WaitAsync(other, b, TimeSpan.FromSeconds 60.0)
+                let! infoA = store.GetExecutionAsync a
+                let! ra = c.WaitAsync(p, a, TimeSpan.FromSeconds 60.0)
+                Expect.isTrue rb.IsOk "other work ran"
+                return ra, infoA.State <> ExecutionState.Completed })
+            Expect.equal (value r).Count 60 "every call made"
+            Expect.isLessThanOrEqual Stent.Examples.CSharp.PracticePatterns.PeakConcurrentCalls 5 "never more than 5 at once"
+            Expect.isTrue otherDoneFirst "the uncapped batch finished while the capped backlog was still running"
+        }
+        test "12. best practices: an idempotent result is reused by key across executions; cleanup runs on success and failure" {
+            let store = InMemoryWorkStore()
+            let idem = Workflow.define "idem_twice" (fun (id: int) -> Stent.Examples.CSharp.PracticePatterns.IdempotentProcess.Call id)
+            let cleanup = Stent.Examples.CSharp.PracticePatterns.BatchWithCleanup
+            let first, second, ok, failed, h = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register(idem).Register(cleanup)) (fun c -> task {
+                let! a = c.DispatchAsync(idem, 7)
+                let! ra = c.WaitAsync(idem, a, TimeSpan.FromSeconds 30.0)
+                let! b = c.DispatchAsync(idem, 7)
+                let! rb = c.WaitAsync(idem, b, TimeSpan.FromSeconds 30.0)
+                let! x = c.DispatchAsync(cleanup, struct (3, false))
+                let! rx = c.WaitAsync(cleanup, x, TimeSpan.FromSeconds 30.0)
+                let! y = c.DispatchAsync(cleanup, struct (3, true))
+                let! ry = c.WaitAsync(cleanup, y, TimeSpan.FromSeconds 30.0)
+                let! hy = store.ReadAsync y
+                return value ra, value rb, rx, ry, List.ofSeq hy })
+            Expect.equal second first "the second execution reused the first one's stored result"
+            Expect.equal (value ok) 1 "success"
+            Expect.equal (error failed).Message "aggregation failed" "the failure is kept"
+            let deleted = h |> List.tryPick (function :? Stent.Replay.StepCompleted as s when s.Output = "3" -> Some s | _ -> None)
+            Expect.isSome deleted "the cleanup deleted the 3 files after the failure"
+        }
+    ]

@@ -19,6 +19,7 @@ let all =
         ExampleTests.tests
         GuidePatternTests.tests
         GuidePatternTests.neighbourTests
+        GuidePatternTests.practiceTests
         LoggingTests.tests
     ]
 
