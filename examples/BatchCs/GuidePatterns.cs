@@ -53,7 +53,7 @@ public static class GuidePatterns
         let failed = FailedOnes(ids, results)
         let ok = results.Successes()
         let rate = ids.Length == 0 ? 1.0 : (double)ok.Count / ids.Length
-        from _ in rate < 0.5 ? Workflow.Fail<LanguageExt.Unit>($"Too many failures: {failed.Count}/{ids.Length}") : Workflow.Unit
+        from _ in Workflow.Ensure(rate >= 0.5, $"Too many failures: {failed.Count}/{ids.Length}")
         select new ResilientSummary(ok, failed, rate));
 
     private static List<FailedItem> FailedOnes<T>(int[] ids, IReadOnlyList<Result<T>> results) =>
@@ -105,7 +105,7 @@ public static class GuidePatterns
     public static readonly WorkflowDef<string[], EtlSummary> Etl = Workflow.Define("etl_pipeline", (string[] sources) =>
         from extracted in sources.TraverseAll(Extract)
         let valid = extracted.Successes()
-        from _ in valid.Count == 0 ? Workflow.Fail<LanguageExt.Unit>("All extractions failed") : Workflow.Unit
+        from _ in Workflow.Ensure(valid.Count > 0, "All extractions failed")
         from transformed in valid.TraverseAll(Transform)
         let ready = transformed.Successes()
         from loaded in ready.TraverseAll(Load)

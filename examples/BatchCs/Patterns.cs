@@ -51,7 +51,7 @@ public static class Patterns
     public static readonly WorkflowDef<int[], string> ImagePipeline = Workflow.Define("image_pipeline", (int[] ids) =>
         from downloads in ids.TraverseAll(DownloadImage)
         let paths = downloads.Successes()
-        from _ in paths.Count == 0 ? Workflow.Fail<LanguageExt.Unit>("No images downloaded successfully") : Workflow.Unit
+        from _ in Workflow.Ensure(paths.Count > 0, "No images downloaded successfully")
         from processed in paths.Traverse(ProcessImage)
         from gallery in CreateGallery.Call(processed.ToArray())
         select gallery);

@@ -20,6 +20,9 @@ module Workflow =
     /// Stops with a business error.
     let fail<'T> (error: string) : Workflow<'T> = Workflow.Fail<'T>(error)
 
+    /// Continues when the condition holds, else stops with a business error.
+    let ensure (condition: bool) (error: string) : Workflow<unit> = Workflow.Ensure(condition, error).Select(fun _ -> ())
+
     /// Transforms the value.
     let map (f: 'T -> 'U) (w: Workflow<'T>) : Workflow<'U> = w.Select(Func<_, _> f)
 

@@ -27,6 +27,9 @@ public static class Workflow
     /// <summary>A workflow that stops with a business error (the execution completes with that error, no retry).</summary>
     public static Workflow<T> Fail<T>(string error) => new(new FailNode(new BusinessError(error ?? throw new ArgumentNullException(nameof(error)))));
 
+    /// <summary>Continues when <paramref name="condition"/> holds, else stops with the business error <paramref name="error"/> (for query syntax: <c>from _ in Workflow.Ensure(ok.Count &gt; 0, "nothing succeeded")</c>).</summary>
+    public static Workflow<Unit> Ensure(bool condition, string error) => condition ? Unit : Fail<Unit>(error);
+
     /// <summary>A workflow that stops with the given error.</summary>
     public static Workflow<T> Fail<T>(WorkflowError error) => new(new FailNode(error ?? throw new ArgumentNullException(nameof(error))));
 
