@@ -36,7 +36,7 @@ public sealed partial class PostgresWorkStore
             Add($"""
                 WITH c AS (
                     SELECT id FROM {_s}.stent_steps s
-                    WHERE max_concurrent IS NULL AND ((NOT running AND available_at <= now()) OR (running AND lease_until < now())) AND {Routing("s")}
+                    WHERE max_concurrent IS NULL AND max_per_second IS NULL AND ((NOT running AND available_at <= now()) OR (running AND lease_until < now())) AND {Routing("s")}
                     ORDER BY priority DESC, id LIMIT $1 FOR UPDATE SKIP LOCKED)
                 UPDATE {_s}.stent_steps s SET running = true, attempt = CASE WHEN s.running THEN s.attempt + 1 ELSE s.attempt END,
                     lease_token = nextval('{_s}.stent_lease_seq'), lease_until = now() + $2, worker = $3
@@ -88,7 +88,7 @@ public sealed partial class PostgresWorkStore
     {
         var steps = new List<StepTask>();
         await using (var any = Cmd(c, tx, $"""
-            SELECT EXISTS (SELECT 1 FROM {_s}.stent_steps WHERE max_concurrent IS NOT NULL AND ((NOT running AND available_at <= now()) OR (running AND lease_until < now())))
+            SELECT EXISTS (SELECT 1 FROM {_s}.stent_steps WHERE (max_concurrent IS NOT NULL OR max_per_second IS NOT NULL) AND ((NOT running AND available_at <= now()) OR (running AND lease_until < now())))
             """))
         {
             Trip();
@@ -101,19 +101,30 @@ public sealed partial class PostgresWorkStore
         batch.BatchCommands.Add(BatchCmd($"""
             WITH running AS (
                 SELECT name, count(*) AS n FROM {_s}.stent_steps WHERE max_concurrent IS NOT NULL AND running AND lease_until >= now() GROUP BY name),
+            rates AS (SELECT name, used FROM {_s}.stent_rates WHERE window_start > now() - interval '1 second'),
             cand AS (
-                SELECT s.id, s.name, s.max_concurrent, s.priority,
+                SELECT s.id, s.name, s.max_concurrent, s.max_per_second, s.priority,
                        row_number() OVER (PARTITION BY s.name ORDER BY s.priority DESC, s.id) AS rn
                 FROM {_s}.stent_steps s
-                WHERE s.max_concurrent IS NOT NULL AND ((NOT s.running AND s.available_at <= now()) OR (s.running AND s.lease_until < now())) AND {Routing("s")}),
+                WHERE (s.max_concurrent IS NOT NULL OR s.max_per_second IS NOT NULL)
+                  AND ((NOT s.running AND s.available_at <= now()) OR (s.running AND s.lease_until < now())) AND {Routing("s")}),
             pick AS (
-                SELECT cand.id FROM cand LEFT JOIN running ON running.name = cand.name
-                WHERE cand.rn <= cand.max_concurrent - coalesce(running.n, 0)
-                ORDER BY cand.priority DESC, cand.id LIMIT $1)
-            UPDATE {_s}.stent_steps s SET running = true, attempt = CASE WHEN s.running THEN s.attempt + 1 ELSE s.attempt END,
-                lease_token = nextval('{_s}.stent_lease_seq'), lease_until = now() + $2, worker = $3
-            FROM pick WHERE s.id = pick.id
-            RETURNING {StepColumns}
+                SELECT cand.id FROM cand LEFT JOIN running ON running.name = cand.name LEFT JOIN rates ON rates.name = cand.name
+                WHERE (cand.max_concurrent IS NULL OR cand.rn <= cand.max_concurrent - coalesce(running.n, 0))
+                  AND (cand.max_per_second IS NULL OR cand.rn <= cand.max_per_second - coalesce(rates.used, 0))
+                ORDER BY cand.priority DESC, cand.id LIMIT $1),
+            claimed AS (
+                UPDATE {_s}.stent_steps s SET running = true, attempt = CASE WHEN s.running THEN s.attempt + 1 ELSE s.attempt END,
+                    lease_token = nextval('{_s}.stent_lease_seq'), lease_until = now() + $2, worker = $3
+                FROM pick WHERE s.id = pick.id
+                RETURNING {StepColumns}, s.max_per_second),
+            counted AS (
+                INSERT INTO {_s}.stent_rates (name, window_start, used)
+                SELECT name, now(), count(*) FROM claimed WHERE max_per_second IS NOT NULL GROUP BY name
+                ON CONFLICT (name) DO UPDATE SET
+                    used = CASE WHEN {_s}.stent_rates.window_start > now() - interval '1 second' THEN {_s}.stent_rates.used + excluded.used ELSE excluded.used END,
+                    window_start = CASE WHEN {_s}.stent_rates.window_start > now() - interval '1 second' THEN {_s}.stent_rates.window_start ELSE now() END)
+            SELECT id, execution_id, position, name, input, attempt, lease_token FROM claimed
             """, room, q.Lease, q.WorkerId, queues, tags));
         await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
         Trip();
@@ -146,13 +157,14 @@ public sealed partial class PostgresWorkStore
         if (d.FiredTimers.Count > 0) Add($"DELETE FROM {_s}.stent_timers WHERE execution_id = $1 AND position = ANY($2)", d.ExecutionId, d.FiredTimers.ToArray());
         if (d.Steps.Count > 0)
             Add($"""
-                INSERT INTO {_s}.stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent, available_at)
-                SELECT $1, p, n, i, q, coalesce(string_to_array(t, chr(31)), ARRAY[]::text[]), pr, mc, now()
-                FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[]) AS u(p, n, i, q, t, pr, mc)
+                INSERT INTO {_s}.stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent, max_per_second, available_at)
+                SELECT $1, p, n, i, q, coalesce(string_to_array(t, chr(31)), ARRAY[]::text[]), pr, mc, mps, now()
+                FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[]) AS u(p, n, i, q, t, pr, mc, mps)
                 """, d.ExecutionId, d.Steps.Select(s => s.Position).ToArray(), d.Steps.Select(s => s.Name).ToArray(), d.Steps.Select(s => s.Input).ToArray(),
                 Typed(d.Steps.Select(s => s.Queue).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text),
                 Typed(d.Steps.Select(s => s.Tags.Count == 0 ? null : string.Join('\u001f', s.Tags)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text),
-                d.Steps.Select(s => s.Priority).ToArray(), Typed(d.Steps.Select(s => s.MaxConcurrent).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Integer));
+                d.Steps.Select(s => s.Priority).ToArray(), Typed(d.Steps.Select(s => s.MaxConcurrent).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Integer),
+                Typed(d.Steps.Select(s => s.MaxPerSecond).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Integer));
         if (d.Timers.Count > 0)
             Add($"""
                 INSERT INTO {_s}.stent_timers (execution_id, position, due_at) SELECT $1, p, t FROM unnest($2::text[], $3::timestamptz[]) AS u(p, t)

@@ -52,6 +52,8 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
             id bigserial PRIMARY KEY, execution_id text NOT NULL, position text NOT NULL, name text NOT NULL, input text NOT NULL,
             queue text, tags text[] NOT NULL, priority int NOT NULL, max_concurrent int, attempt int NOT NULL DEFAULT 1,
             available_at timestamptz NOT NULL, running boolean NOT NULL DEFAULT false, lease_until timestamptz, lease_token bigint NOT NULL DEFAULT 0, worker text);
+        ALTER TABLE {_s}.stent_steps ADD COLUMN IF NOT EXISTS max_per_second int;
+        CREATE TABLE IF NOT EXISTS {_s}.stent_rates (name text PRIMARY KEY, window_start timestamptz NOT NULL, used int NOT NULL);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_s}.stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_s}.stent_steps (execution_id);
         CREATE TABLE IF NOT EXISTS {_s}.stent_timers (execution_id text NOT NULL, position text NOT NULL, due_at timestamptz NOT NULL, PRIMARY KEY (execution_id, position));

@@ -45,15 +45,30 @@ public sealed partial class SqliteWorkStore
         var steps = new List<StepTask>();
         if (q.MaxSteps > 0)
         {
+            // Limits per function: a concurrency cap (running steps with a live lease) and a rate (starts in the current one-second window).
             var running = new Dictionary<string, long>(StringComparer.Ordinal);
             var caps = new Dictionary<string, long>(StringComparer.Ordinal);
+            var rates = new Dictionary<string, long>(StringComparer.Ordinal);
+            var used = new Dictionary<string, (long Start, long Used)>(StringComparer.Ordinal);
             using (var cmd = Command(c, tx, """
-                SELECT name, max(max_concurrent), sum(CASE WHEN running = 1 AND lease_until >= $now THEN 1 ELSE 0 END)
-                FROM steps WHERE max_concurrent IS NOT NULL GROUP BY name
+                SELECT name, max(max_concurrent), max(max_per_second), sum(CASE WHEN running = 1 AND lease_until >= $now THEN 1 ELSE 0 END)
+                FROM steps WHERE max_concurrent IS NOT NULL OR max_per_second IS NOT NULL GROUP BY name
                 """, ("$now", now)))
             using (var r = cmd.ExecuteReader())
-                while (r.Read()) { caps[r.GetString(0)] = r.GetInt64(1); running[r.GetString(0)] = r.GetInt64(2); }
-            var full = caps.Where(kv => running[kv.Key] >= kv.Value).Select(kv => kv.Key).ToList();
+                while (r.Read())
+                {
+                    var name = r.GetString(0);
+                    if (!r.IsDBNull(1)) caps[name] = r.GetInt64(1);
+                    if (!r.IsDBNull(2)) rates[name] = r.GetInt64(2);
+                    running[name] = r.GetInt64(3);
+                }
+            using (var cmd = Command(c, tx, "SELECT name, window_start, used FROM rates WHERE window_start > $start", ("$start", now - 1000)))
+            using (var r = cmd.ExecuteReader())
+                while (r.Read()) used[r.GetString(0)] = (r.GetInt64(1), r.GetInt64(2));
+            bool Full(string name) =>
+                (caps.TryGetValue(name, out var cap) && running[name] >= cap) ||
+                (rates.TryGetValue(name, out var rate) && used.TryGetValue(name, out var u) && u.Used >= rate);
+            var full = caps.Keys.Concat(rates.Keys).Distinct().Where(Full).ToList();
             var exclude = full.Count == 0 ? "" : $"AND name NOT IN ({string.Join(",", full.Select((_, i) => $"$f{i}"))})";
             var args = new List<(string, object?)> { ("$now", now), ("$n", q.MaxSteps * 4) };
             args.AddRange(full.Select((name, i) => ($"$f{i}", (object?)name)));
@@ -68,13 +83,13 @@ public sealed partial class SqliteWorkStore
                 {
                     var name = r.GetString(3);
                     if (!StoreJson.Routed(r.IsDBNull(7) ? null : r.GetString(7), StoreJson.Tags(r.GetString(8)), q.Queues, q.Tags)) continue;
-                    if (caps.TryGetValue(name, out var cap))
-                    {
-                        if (running[name] >= cap) continue;
-                        running[name]++;
-                    }
+                    if (Full(name)) continue;
+                    if (caps.ContainsKey(name)) running[name]++;
+                    if (rates.ContainsKey(name)) used[name] = used.TryGetValue(name, out var u) ? (u.Start, u.Used + 1) : (now, 1);
                     picked.Add((r.GetInt64(0), r.GetString(1), r.GetString(2), name, r.GetString(4), r.GetInt32(5), r.GetInt64(6) == 1));
                 }
+            foreach (var (name, u) in used.Where(kv => rates.ContainsKey(kv.Key)))
+                Exec(c, tx, "INSERT OR REPLACE INTO rates (name, window_start, used) VALUES ($n, $s, $u)", ("$n", name), ("$s", u.Start), ("$u", u.Used));
             foreach (var p in picked)
             {
                 var token = NextToken(c, tx);
@@ -102,10 +117,10 @@ public sealed partial class SqliteWorkStore
         foreach (var p in d.FiredTimers) Exec(c, tx, "DELETE FROM timers WHERE execution_id = $id AND position = $p", ("$id", d.ExecutionId), ("$p", p));
         foreach (var s in d.Steps)
             Exec(c, tx, """
-                INSERT INTO steps (execution_id, position, name, input, queue, tags, priority, max_concurrent, available_at)
-                VALUES ($id, $pos, $name, $input, $queue, $tags, $prio, $cap, $now)
+                INSERT INTO steps (execution_id, position, name, input, queue, tags, priority, max_concurrent, max_per_second, available_at)
+                VALUES ($id, $pos, $name, $input, $queue, $tags, $prio, $cap, $rate, $now)
                 """, ("$id", d.ExecutionId), ("$pos", s.Position), ("$name", s.Name), ("$input", s.Input), ("$queue", s.Queue),
-                ("$tags", StoreJson.Tags(s.Tags)), ("$prio", s.Priority), ("$cap", s.MaxConcurrent), ("$now", now));
+                ("$tags", StoreJson.Tags(s.Tags)), ("$prio", s.Priority), ("$cap", s.MaxConcurrent), ("$rate", s.MaxPerSecond), ("$now", now));
         foreach (var p in d.DropSteps) Exec(c, tx, "DELETE FROM steps WHERE execution_id = $id AND position = $p", ("$id", d.ExecutionId), ("$p", p));
         foreach (var (p, due) in d.Timers)
             Exec(c, tx, "INSERT OR REPLACE INTO timers (execution_id, position, due_at) VALUES ($id, $p, $due)", ("$id", d.ExecutionId), ("$p", p), ("$due", Ms(due)));

@@ -48,7 +48,7 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
         CREATE TABLE IF NOT EXISTS events (execution_id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (execution_id, version)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS steps (
             id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL, input TEXT NOT NULL,
-            queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER, attempt INTEGER NOT NULL DEFAULT 1,
+            queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER, max_per_second INTEGER, attempt INTEGER NOT NULL DEFAULT 1,
             available_at INTEGER NOT NULL, running INTEGER NOT NULL DEFAULT 0, lease_until INTEGER, lease_token INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS steps_ready ON steps (running, available_at);
         CREATE INDEX IF NOT EXISTS steps_execution ON steps (execution_id);
@@ -60,6 +60,7 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
             id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
             input TEXT NOT NULL, failure TEXT NOT NULL, at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS rates (name TEXT PRIMARY KEY, window_start INTEGER NOT NULL, used INTEGER NOT NULL);
         INSERT OR IGNORE INTO counters VALUES ('lease', 0);
         """;
 

@@ -44,14 +44,16 @@ let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptio
 
 let private newExec id = NewExecution(id, "wf", 1, "null", null, TimeSpan.Zero, Nullable(), null, [], 0)
 
-/// Creates an execution and commits a first decision that schedules `steps` steps of `name` (cap optional).
-let private scheduleSteps (store: IWorkStore) id name (cap: int option) count =
+/// Creates an execution and commits a first decision that schedules `count` steps of `name` (cap and rate optional).
+let private scheduleLimited (store: IWorkStore) id name (cap: int option) (rate: int option) count =
     store.CreateExecutionAsync(newExec id).Wait()
     let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
     let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
-    let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap) ]
+    let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap, Option.toNullable rate) ]
     let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], [], [], steps, [], [], ExecutionState.Running, null, null)).Result
     Expect.isTrue ok "setup decision committed"
+
+let private scheduleSteps store id name cap count = scheduleLimited store id name cap None count
 
 let private completed (s: StepTask) = StepOutcome(LeasedStep(s.Id, s.LeaseToken), StepCompleted(s.Position, "1", null, s.Attempt))
 
@@ -124,6 +126,27 @@ let private suite kind =
                 Task.WaitAll [| for i in 1..4 -> claimer i |]
                 Expect.isLessThanOrEqual peak 3 $"round {round}: cap held"
                 Expect.equal freeClaimed 10 $"round {round}: uncapped work ran"
+        }
+        test "a per-second rate limit holds across racing claimers, and rate-limited backlog never blocks other work" {
+            let store = fresh ()
+            scheduleLimited store "limited" "limited" None (Some 10) 30
+            scheduleSteps store "free" "free" None 10
+            let claims = ConcurrentBag<DateTimeOffset * string>()
+            let watch = Diagnostics.Stopwatch.StartNew()
+            let claimer i = Task.Run(fun () ->
+                while claims.Count < 40 && watch.Elapsed < TimeSpan.FromSeconds 15.0 do
+                    let c = store.ClaimAsync(ClaimRequest($"c{i}", 0, 4, TimeSpan.FromMinutes 1.0)).Result
+                    for s in c.Steps do
+                        claims.Add((c.Now, s.Name))
+                        store.CompleteStepsAsync([ completed s ]).Wait()
+                    if c.Steps.Count = 0 then Thread.Sleep 20)
+            Task.WaitAll [| for i in 1..3 -> claimer i |]
+            let limited = claims |> Seq.filter (fun (_, n) -> n = "limited") |> Seq.map fst |> Seq.sort |> List.ofSeq
+            Expect.equal limited.Length 30 "every limited step ran"
+            Expect.equal (claims |> Seq.filter (fun (_, n) -> n = "free") |> Seq.length) 10 "other work ran"
+            let first = List.head limited
+            Expect.isLessThanOrEqual (limited |> List.filter (fun t -> t < first + TimeSpan.FromSeconds 1.0) |> List.length) 10 "at most 10 in the first second"
+            Expect.isGreaterThanOrEqual (List.last limited - first) (TimeSpan.FromSeconds 1.9) "30 starts at 10 a second take at least three windows"
         }
         test "a workflow runs end to end on workers, with results, timeline and counters" {
             let store = fresh ()

@@ -63,7 +63,7 @@ public sealed partial class Worker
         var steps = decision.NewSteps.Select(s =>
         {
             var o = decision.Functions[s.Name].Options;
-            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, o.Priority, o.MaxConcurrent);
+            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, o.Priority, o.MaxConcurrent, o.MaxPerSecond);
         }).ToList();
         var state = decision.Status switch
         {

@@ -17,6 +17,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
     private readonly Dictionary<long, Step> _steps = [];
     private readonly Dictionary<string, string> _results = new(StringComparer.Ordinal);
     private readonly List<DeadLetter> _dead = [];
+    private readonly Dictionary<string, (DateTimeOffset Start, int Used)> _rates = new(StringComparer.Ordinal);
     private long _ids;
     private long _roundTrips;
     private readonly WorkPulse _pulse = new();
@@ -138,6 +139,12 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
             if (steps.Count >= request.MaxSteps) break;
             var busy = running.GetValueOrDefault(s.New.Name);
             if (s.New.MaxConcurrent is { } cap && busy >= cap) continue;
+            if (s.New.MaxPerSecond is { } rate)
+            {
+                var window = _rates.TryGetValue(s.New.Name, out var w) && w.Start > now - TimeSpan.FromSeconds(1) ? w : (Start: now, Used: 0);
+                if (window.Used >= rate) continue;
+                _rates[s.New.Name] = (window.Start, window.Used + 1);
+            }
             running[s.New.Name] = busy + 1;
             if (s.Running) s.Attempt++;
             s.Running = true;

@@ -75,8 +75,8 @@ public sealed record StepTask(long Id, string ExecutionId, string Position, stri
 /// <summary>A claim: the store's clock reading and the work claimed.</summary>
 public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask> Decisions, IReadOnlyList<StepTask> Steps);
 
-/// <summary>A step to schedule.</summary>
-public sealed record NewStep(string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int? MaxConcurrent);
+/// <summary>A step to schedule, with its function's routing and limits (a concurrency cap, a rate per second).</summary>
+public sealed record NewStep(string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int? MaxConcurrent, int? MaxPerSecond = null);
 
 /// <summary>A decision's writes.</summary>
 /// <param name="ExecutionId">The execution.</param>

@@ -10,6 +10,9 @@ public sealed record DurableOptions
     /// <summary>At most this many runs of this function at once, across all workers; null = no cap.</summary>
     public int? MaxConcurrent { get; init; }
 
+    /// <summary>At most this many runs of this function start in any one-second window, across all workers; null = no limit. A cap is not a rate: use both when both matter.</summary>
+    public int? MaxPerSecond { get; init; }
+
     /// <summary>
     /// When true, a successful result is stored under an idempotency key and reused by every later
     /// call with the same key, in any execution, without running the function again.
@@ -38,6 +41,8 @@ public sealed record DurableOptions
     {
         if (MaxConcurrent is <= 0)
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrent), MaxConcurrent, $"MaxConcurrent of '{name}' must be positive, got {MaxConcurrent}.");
+        if (MaxPerSecond is <= 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxPerSecond), MaxPerSecond, $"MaxPerSecond of '{name}' must be positive, got {MaxPerSecond}.");
         return this;
     }
 }
