@@ -40,7 +40,7 @@ let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptio
     try f (StentClient(store, Json.serializer)) |> fun t -> t.Result
     finally
         cts.Cancel()
-        Task.WaitAll(serving |> Array.ofList, TimeSpan.FromSeconds 30.0) |> ignore
+        if not (Task.WaitAll(serving |> Array.ofList, TimeSpan.FromSeconds 30.0)) then failtest "the workers did not drain within 30 s"
 
 let private newExec id = NewExecution(id, "wf", 1, "null", null, TimeSpan.Zero, Nullable(), null, [], 0)
 
@@ -244,9 +244,12 @@ let private suite kind =
                 try do! Task.Delay(60_000, ctx.CancellationToken)
                 with :? OperationCanceledException -> sawCancel.Set()
                 return x })
+            let stubborn = Durable.createWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-stubborn" (fun (x: int) ctx -> task {
+                do! Task.Delay(60_000, ctx.CancellationToken)
+                return x })
             let cleanup = Durable.createSync $"{kind.Name}-cleanup" (fun (x: int) ctx -> calls.Hit ctx; x)
             let wf = Workflow.define "cancellable" (fun () ->
-                Workflow.whenAll [ long.Call 1; Workflow.sleep "1h" |> Workflow.bind (fun () -> never.Call 1) ]
+                Workflow.whenAll [ long.Call 1; stubborn.Call 2; Workflow.sleep "1h" |> Workflow.bind (fun () -> never.Call 1) ]
                 |> Workflow.map List.sum
                 |> Workflow.tryFinally (cleanup.Call 7))
             let quick id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LeaseDuration = TimeSpan.FromSeconds 1.0)

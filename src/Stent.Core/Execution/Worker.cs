@@ -153,21 +153,31 @@ public sealed partial class Worker
         lock (_gate) _running[task.Id] = running;
         _ = Task.Run(async () =>
         {
-            StepRunner.Attempt a;
-            if (fn is null)
-                a = new StepRunner.Attempt(null, null, Failure.FromException(
-                    new InvalidOperationException($"Unknown durable function '{task.Name}': no function of that name exists in worker '{_options.WorkerId}'."), task.Name, task.Position));
-            else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
-            var at = running.ClaimedAt + running.Clock.Elapsed;
-            Stent.Replay.HistoryEvent e;
-            lock (_random) e = StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, _random);
-            lock (_gate)
+            Finished? finished = null;
+            try
             {
-                _running.Remove(task.Id);
-                if (!cancel.IsCancellationRequested) _done.Add(new Finished(task, e));
+                StepRunner.Attempt a;
+                if (fn is null)
+                    a = new StepRunner.Attempt(null, null, Failure.FromException(
+                        new InvalidOperationException($"Unknown durable function '{task.Name}': no function of that name exists in worker '{_options.WorkerId}'."), task.Name, task.Position));
+                else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
+                var at = running.ClaimedAt + running.Clock.Elapsed;
+                lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, _random));
             }
-            cancel.Dispose();
-            _wake.Release();
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                // The lease was lost (cancelled, timed out, or taken over): the outcome would be rejected anyway.
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _running.Remove(task.Id);
+                    if (finished is not null && !cancel.IsCancellationRequested) _done.Add(finished);
+                }
+                cancel.Dispose();
+                _wake.Release();
+            }
         });
     }
 
