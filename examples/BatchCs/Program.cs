@@ -1,5 +1,5 @@
-// The main job: the seed's batch patterns on the embedded SQLite store (stent.db), or PostgreSQL with --postgres.
-// Running it again resumes the same executions (they are dispatched with idempotency keys) instead of starting over.
+// The main job: the guide's image pipeline on the embedded SQLite store (stent.db) with a live progress bar, or on
+// PostgreSQL with --postgres. Running it again after Ctrl-C or a kill resumes the same execution instead of starting over.
 using Stent.Examples.CSharp;
 using Stent.Execution;
 using Stent.Marten;
@@ -8,44 +8,71 @@ using Stent.Storage;
 
 var items = 200;
 var workers = 2;
+var failureRate = 0.1;
 string? postgres = null;
 var db = "stent.db";
-for (var i = 0; i < args.Length; i++)
+try
 {
-    switch (args[i])
+    for (var i = 0; i < args.Length; i++)
     {
-        case "--items": items = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        case "--workers": workers = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        case "--postgres": postgres = args[++i]; break;
-        case "--db": db = args[++i]; break;
-        default: Console.Error.WriteLine($"Unknown option '{args[i]}'. Options: --items N, --workers N, --postgres CONNECTION, --db FILE"); return 2;
+        switch (args[i])
+        {
+            case "--items": items = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--workers": workers = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--failure-rate": failureRate = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--postgres": postgres = args[++i]; break;
+            case "--db": db = args[++i]; break;
+            default: throw new ArgumentException($"Unknown option '{args[i]}'.");
+        }
     }
+    if (items <= 0) throw new ArgumentException($"--items must be positive, got {items}.");
+    if (workers <= 0) throw new ArgumentException($"--workers must be positive, got {workers}.");
+    if (failureRate is < 0 or > 1) throw new ArgumentException($"--failure-rate must be within 0..1, got {failureRate}.");
+}
+catch (Exception e) when (e is ArgumentException or FormatException or IndexOutOfRangeException)
+{
+    Console.Error.WriteLine($"{e.Message}\nOptions: --items N (200), --workers N (2), --failure-rate 0..1 (0.1), --db FILE (stent.db), --postgres CONNECTION");
+    return 2;
 }
 
 IWorkStore store = postgres is null ? new SqliteWorkStore(db) : new PostgresWorkStore(postgres);
 Console.WriteLine(postgres is null ? $"store: SQLite file {Path.GetFullPath(db)}" : "store: PostgreSQL");
 using var stop = new CancellationTokenSource();
 var serving = Enumerable.Range(1, workers).Select(i =>
-    new Worker(store, new WorkerOptions { WorkerId = $"main-{i}", MaxConcurrency = 16 })
-        .Register(Patterns.Batch).Register(Patterns.ImagePipeline).Register(Patterns.Chunked)
-        .ServeAsync(stop.Token)).ToList();
+    new Worker(store, new WorkerOptions { WorkerId = $"main-{i}", MaxConcurrency = 32, LeaseDuration = TimeSpan.FromSeconds(5) })
+        .Register(ImageGallery.Workflow).ServeAsync(stop.Token)).ToList();
 var client = new StentClient(store);
-var ids = Enumerable.Range(1, items).ToArray();
+
+// The same batch always gets the same idempotency key, so a second run finds the first execution and resumes it.
+var batch = new ImageBatch(items, failureRate);
+var id = await client.DispatchAsync(ImageGallery.Workflow, batch, new DispatchOptions { IdempotencyKey = $"image-gallery-{items}-{failureRate}" });
+var before = await client.GetAsync(id);
+if (before.Counters["completed"] + before.Counters["failed"] > 0)
+    Console.WriteLine($"resuming execution {id}: {before.Counters["completed"]} steps already done, they will not run again");
 
 var watch = System.Diagnostics.Stopwatch.StartNew();
-var batchId = await client.DispatchAsync(Patterns.Batch, ids, new DispatchOptions { IdempotencyKey = $"main-batch-{items}" });
-var batch = (await client.WaitAsync(Patterns.Batch, batchId)).Value;
-Console.WriteLine($"basic batch: {batch.Total} items, {batch.Succeeded} succeeded, {batch.Failed} failed in {watch.ElapsedMilliseconds} ms");
-foreach (var e in batch.Errors.Take(3)) Console.WriteLine($"  error: {e}");
-
-var galleryId = await client.DispatchAsync(Patterns.ImagePipeline, ids, new DispatchOptions { IdempotencyKey = $"main-images-{items}" });
-Console.WriteLine($"image pipeline: {await client.WaitAsync(Patterns.ImagePipeline, galleryId)}");
-
-var chunkedId = await client.DispatchAsync(Patterns.Chunked, ids, new DispatchOptions { IdempotencyKey = $"main-chunked-{items}" });
-var chunked = (await client.WaitAsync(Patterns.Chunked, chunkedId)).Value;
-var details = await client.GetAsync(chunkedId);
-Console.WriteLine($"chunked: {chunked.Succeeded}/{chunked.Total} succeeded, {details.Counters["timers"]} pauses, last progress: {details.Progress?.Message}");
-Console.WriteLine($"store round trips: {store.RoundTrips}");
+var waiting = client.WaitAsync(ImageGallery.Workflow, id);
+while (!waiting.IsCompleted)
+{
+    await Task.WhenAny(waiting, Task.Delay(200));
+    var d = await client.GetAsync(id);
+    var done = d.Counters["completed"] + d.Counters["failed"];
+    var total = Math.Max(d.Counters["scheduled"], 1);
+    var width = 30;
+    var filled = (int)(width * done / total);
+    Console.Write($"\r  [{new string('#', filled)}{new string('.', width - filled)}] {done}/{total} steps, {d.Counters["retried"]} retries, {d.Info.State}   ");
+}
+Console.WriteLine();
+var result = await waiting;
+var details = await client.GetAsync(id);
+if (result.IsOk)
+{
+    var g = result.Value;
+    Console.WriteLine($"image pipeline: {g.Url} — {g.Downloaded}/{items} downloaded, {g.Images} processed, {g.Failures.Count} failed for good, {details.Counters["retried"]} retries, in {watch.ElapsedMilliseconds} ms");
+    foreach (var f in g.Failures.Take(3)) Console.WriteLine($"  failure: {f}");
+}
+else Console.WriteLine($"image pipeline ended with {(result.Error!.IsBusiness ? "a business error" : "a failure")}: {result.Error.Message}");
+Console.WriteLine($"execution {id}: {details.Info.State}, {details.Events} events, {store.RoundTrips} store round trips from this process");
 
 stop.Cancel();
 await Task.WhenAll(serving);

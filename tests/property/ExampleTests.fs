@@ -53,6 +53,16 @@ let tests =
             let c = value (rt.RunAsync(Fs.chunked, [ 1..1001 ]).Result)
             Expect.equal (c.Succeeded + c.Failed) 1001 "chunked"
         }
+        test "the main job's image gallery: failed downloads are skipped and counted, all failing is a business error" {
+            let rt = runtime ()
+            let g = value (rt.RunAsync(Stent.Examples.CSharp.ImageGallery.Workflow, Stent.Examples.CSharp.ImageBatch(60, 0.2)).Result)
+            Expect.equal (g.Downloaded + g.Failures.Count) 60 "every image accounted for"
+            Expect.equal g.Images g.Downloaded "every download processed"
+            Expect.equal g.Url $"https://gallery.example/{g.Images}_images" "gallery of the processed images"
+            Expect.isGreaterThan g.Failures.Count 0 "some failed for good"
+            let none = rt.RunAsync(Stent.Examples.CSharp.ImageGallery.Workflow, Stent.Examples.CSharp.ImageBatch(5, 1.0)).Result
+            Expect.equal (error none).Message "No images downloaded successfully" "business error"
+        }
         test "the F# script runs a small batch" {
             let psi = ProcessStartInfo("dotnet", "fsi examples/batch.fsx", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
             use p = Process.Start psi
