@@ -29,8 +29,8 @@ public sealed partial class PostgresWorkStore
                     SELECT id FROM {_s}.stent_executions e
                     WHERE runnable_at <= now() AND (lease_until IS NULL OR lease_until < now()) AND state IN ('Pending', 'Running') AND {Routing("e")}
                     ORDER BY priority DESC, runnable_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                UPDATE {_s}.stent_executions e SET lease_token = nextval('{_s}.stent_lease_seq'), lease_until = now() + $2, updated_at = now()
-                FROM c WHERE e.id = c.id AND $3 = $3
+                UPDATE {_s}.stent_executions e SET lease_token = nextval('{_s}.stent_lease_seq'), lease_until = now() + $2, lease_owner = $3, updated_at = now()
+                FROM c WHERE e.id = c.id
                 RETURNING e.id, e.lease_token, e.deadline, e.cancel_requested, e.stream_version
                 """, q.MaxDecisions, q.Lease, q.WorkerId, Queues(), Tags());
             Add($"""

@@ -47,6 +47,7 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
             queue text, tags text[] NOT NULL, priority int NOT NULL, idempotency_key text UNIQUE,
             runnable_at timestamptz, lease_token bigint NOT NULL DEFAULT 0, lease_until timestamptz,
             cancel_requested boolean NOT NULL DEFAULT false, output text, error text, stream_version bigint NOT NULL, signals bigint NOT NULL DEFAULT 0);
+        ALTER TABLE {_s}.stent_executions ADD COLUMN IF NOT EXISTS lease_owner text;
         CREATE INDEX IF NOT EXISTS stent_executions_runnable ON {_s}.stent_executions (runnable_at) WHERE runnable_at IS NOT NULL;
         CREATE TABLE IF NOT EXISTS {_s}.stent_steps (
             id bigserial PRIMARY KEY, execution_id text NOT NULL, position text NOT NULL, name text NOT NULL, input text NOT NULL,
