@@ -77,3 +77,51 @@ let etl = Workflow.define "fs_etl_pipeline" (fun (sources: string list) -> workf
         let ready = transformed |> List.choose Result.toOption
         let! loaded = ready |> Workflow.traverseAll load.Call
         return { OriginalCount = sources.Length; Extracted = valid.Length; Transformed = ready.Length; Loaded = (loaded |> List.choose Result.toOption).Length } })
+
+/// Pattern 5: an external API that allows 5 calls at once, across every worker.
+let rateLimitedApi =
+    Durable.createWith (DurableOptions(MaxConcurrent = Nullable 5)) "fs_rate_limited_api_call" (fun (id: int) ctx -> task {
+        do! Threading.Tasks.Task.Delay(2, ctx.CancellationToken)
+        return id * 10 })
+
+/// Pattern 5: every item through the capped API.
+let rateLimitedBatch = Workflow.define "fs_rate_limited_batch" (fun (ids: int list) -> workflow {
+    let! results = ids |> Workflow.traverseAll rateLimitedApi.Call
+    return results |> List.choose Result.toOption })
+
+/// Pattern 9: progress through structured logging, written once though the workflow replays.
+let monitored = Workflow.define "fs_monitored_batch" (fun (ids: int list) -> workflow {
+    do! Workflow.Log(Microsoft.Extensions.Logging.LogLevel.Information, "Starting batch processing of {BatchSize}", ids.Length) |> Workflow.ignore
+    let! results = ids |> Workflow.chunk 50 None (Workflow.traverseAll enrich.Call)
+    let ok = results |> List.choose Result.toOption
+    do! Workflow.Log(Microsoft.Extensions.Logging.LogLevel.Information, "Batch completed: {Succeeded}/{Total}", ok.Length, ids.Length) |> Workflow.ignore
+    return ok.Length })
+
+/// Pattern 12: an idempotent function whose result is reused by key across executions.
+let idempotentProcess =
+    Durable.createSyncWith (DurableOptions(Idempotent = true, IdempotencyKey = (fun input -> $"fs-item-{input}"))) "fs_idempotent_process"
+        (fun (id: int) (ctx: StepContext) -> $"processed {id} by {ctx.ExecutionId}")
+
+let private book kind =
+    Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) $"fs_book_{kind}" (fun (traveller: string, carFails: bool) _ ->
+        if kind = "car" && carFails then invalidOp "no cars left"
+        $"{kind}-{traveller}")
+
+let private cancel kind = Durable.createSync $"fs_cancel_{kind}" (fun (reference: string) _ -> reference)
+
+let private bookFlight, bookHotel, bookCar = book "flight", book "hotel", book "car"
+let private cancelFlight, cancelHotel, cancelCar = cancel "flight", cancel "hotel", cancel "car"
+
+/// Pattern 13: a saga — flight, hotel, car; when a booking fails, the earlier ones are cancelled in reverse order.
+let bookTrip = Workflow.define "fs_book_trip" (fun (traveller: string, carFails: bool) ->
+    let trip = traveller, carFails
+    Saga.Step(bookFlight.Call trip, cancelFlight)
+        .SelectMany(fun flight ->
+            Saga.Step(bookHotel.Call trip, cancelHotel)
+                .SelectMany(fun hotel -> Saga.Step(bookCar.Call trip, cancelCar).Select(fun car -> [ flight; hotel; car ])))
+        .Run())
+
+/// Pattern 13: wait up to `timeout` for an "approval" signal.
+let awaitApproval = Workflow.define "fs_await_approval" (fun (timeout: string) ->
+    Workflow.WaitForSignal<string>("approval", Duration.Parse timeout)
+    |> Workflow.map (fun o -> if o.IsSome then o.Match((fun who -> $"approved by {who}"), (fun () -> "")) else "no approval in time"))

@@ -43,7 +43,9 @@ let private crashRun (spec: string) (store: IWorkStore) =
         let watch = Stopwatch.StartNew()
         let doneCount () = logLines log |> List.filter (fun (k, _, e, _) -> k = "done" && e = id) |> List.length
         while doneCount () < 250 && watch.Elapsed < TimeSpan.FromSeconds 90.0 do Thread.Sleep 20
-        let victim = procs[0]
+        // Kill the process doing the most work (on a busy machine one may still be starting up).
+        let startsBy pid = logLines log |> List.filter (fun (k, p, e, _) -> k = "start" && p = pid && e = id) |> List.length
+        let victim = procs |> Seq.maxBy (fun p -> startsBy p.Id)
         victim.Kill()
         victim.WaitForExit()
         let doneAtKill = doneCount ()

@@ -169,3 +169,41 @@ let practiceTests =
             Expect.isSome deleted "the cleanup deleted the 3 files after the failure"
         }
     ]
+
+let fsharpTests =
+    testList "Guide patterns in F#" [
+        test "5, 9, 12 and 13 in F#: cap across workers, logging once, idempotent reuse, saga, approval" {
+            let store = InMemoryWorkStore()
+            let logs = new LoggingCapture.CaptureLogs()
+            let options id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LoggerFactory = logs)
+            let register (w: Worker) =
+                w.Register(Fs.rateLimitedBatch).Register(Fs.monitored).Register(Fs.bookTrip).Register(Fs.awaitApproval)
+                 .Register(Workflow.define "fs_idem" (fun (id: int) -> Fs.idempotentProcess.Call id))
+            let idem = Workflow.define "fs_idem" (fun (id: int) -> Fs.idempotentProcess.Call id)
+            let capped, logged, firstIdem, secondIdem, trip, failedTrip, approved =
+                WorkStoreConformance.withWorkers 2 store options register (fun c -> task {
+                    let! a = c.DispatchAsync(Fs.rateLimitedBatch, [ 1..30 ])
+                    let! ra = c.WaitAsync(Fs.rateLimitedBatch, a, TimeSpan.FromSeconds 30.0)
+                    let! b = c.DispatchAsync(Fs.monitored, [ 1..120 ])
+                    let! rb = c.WaitAsync(Fs.monitored, b, TimeSpan.FromSeconds 30.0)
+                    let! i1 = c.DispatchAsync(idem, 3)
+                    let! r1 = c.WaitAsync(idem, i1, TimeSpan.FromSeconds 30.0)
+                    let! i2 = c.DispatchAsync(idem, 3)
+                    let! r2 = c.WaitAsync(idem, i2, TimeSpan.FromSeconds 30.0)
+                    let! t = c.DispatchAsync(Fs.bookTrip, ("ann", false))
+                    let! rt = c.WaitAsync(Fs.bookTrip, t, TimeSpan.FromSeconds 30.0)
+                    let! f = c.DispatchAsync(Fs.bookTrip, ("bob", true))
+                    let! rf = c.WaitAsync(Fs.bookTrip, f, TimeSpan.FromSeconds 30.0)
+                    let! s = c.DispatchAsync(Fs.awaitApproval, "30s")
+                    do! c.SignalAsync(s, "approval", "dana")
+                    let! rs = c.WaitAsync(Fs.awaitApproval, s, TimeSpan.FromSeconds 30.0)
+                    return value ra, value rb, value r1, value r2, value rt, rf, value rs })
+            Expect.equal capped.Length 30 "every capped call"
+            Expect.equal logged 120 "monitored batch"
+            Expect.equal (logs.Records |> List.filter (fun l -> l.Message = "Starting batch processing of 120")).Length 1 "logged once"
+            Expect.equal secondIdem firstIdem "idempotent result reused"
+            Expect.equal trip [ "flight-ann"; "hotel-ann"; "car-ann" ] "saga booked everything"
+            Expect.equal (error failedTrip).Message "no cars left" "saga failed with the step's error after compensating"
+            Expect.equal approved "approved by dana" "approval"
+        }
+    ]

@@ -20,6 +20,7 @@ let all =
         GuidePatternTests.tests
         GuidePatternTests.neighbourTests
         GuidePatternTests.practiceTests
+        GuidePatternTests.fsharpTests
         LoggingTests.tests
     ]
 

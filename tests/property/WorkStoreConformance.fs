@@ -224,6 +224,17 @@ let private suite kind =
             Expect.throwsT<InvalidOperationException> (fun () -> client.SignalAsync(id, "go", "late").GetAwaiter().GetResult()) "finished"
             Expect.throwsT<Collections.Generic.KeyNotFoundException> (fun () -> client.SignalAsync("nope", "go", "x").GetAwaiter().GetResult()) "unknown"
         }
+        test "a signal sent after a timed wait started is taken, and its timer then changes nothing" {
+            let store = fresh ()
+            let wf = Workflow.define "patient" (fun () ->
+                Workflow.WaitForSignal<int>("go", Duration.Parse "30s") |> Workflow.map (fun o -> o.IfNone -1))
+            let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, ())
+                do! Task.Delay 300
+                do! c.SignalAsync(id, "go", 42)
+                return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
+            Expect.equal (value r) 42 "the signal, not the timeout"
+        }
         test "a signal wait with a timeout gives None when nothing comes" {
             let store = fresh ()
             let wf = Workflow.define "impatient" (fun () ->

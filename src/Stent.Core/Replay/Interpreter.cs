@@ -275,14 +275,11 @@ internal sealed class Interpreter
     private Outcome Signal(string position, SignalNode node, Thread thread)
     {
         var entry = Visit(position, "signal", e => e is SignalConsumed c && c.Name == node.Name, $"wait for signal '{node.Name}'");
-        if (Cancelled(entry, thread) is { } cancelled)
-        {
-            _visited.Add(position + "t");
-            return cancelled;
-        }
+        // The timeout timer (position + "t") belongs to this wait whichever way it ends: a signal, the timeout, or cancellation.
+        if (node.Timeout is not null) _visited.Add(position + "t");
+        if (Cancelled(entry, thread) is { } cancelled) return cancelled;
         if (entry is not null)
         {
-            _visited.Add(position + "t");
             var taken = (SignalConsumed)entry.Start;
             if (taken.Sequence < 0) return Outcome.Ok(node.TimedOut(), entry.Time);
             var payload = _history.Signals.First(s => s.Signal.Sequence == taken.Sequence).Signal.Payload;
