@@ -15,9 +15,8 @@ type private Cs = Stent.Examples.CSharp.GuidePatterns
 module Fs = Stent.Examples.GuidePatterns
 
 let private run (def: WorkflowDef<'I, 'O>) (input: 'I) =
-    let store = InMemoryStore()
-    let r = LocalRuntime(store, deterministic (ManualClock())).RunAsync(def, input, "x").Result
-    r, List.ofSeq (store.ReadAsync("x").Result)
+    let r, history = runFresh def input
+    r, List.ofSeq history
 
 /// Crashes the run at (up to 12 spread) append boundaries; each recovery gives the uncrashed result, records every
 /// step once, keeps each timer's original due time, and never starts a step that had completed before the crash.
