@@ -136,21 +136,25 @@ public sealed partial class PostgresWorkStore
     /// <inheritdoc />
     public Task<bool> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default) => InTransactionAsync(async (c, tx) =>
     {
+        string? parentId, parentPosition;
         await using (var check = Cmd(c, tx, $"""
-            SELECT lease_token = $2 AND lease_until >= now() AND stream_version = $3 FROM {_s}.stent_executions WHERE id = $1 FOR UPDATE
+            SELECT lease_token = $2 AND lease_until >= now() AND stream_version = $3, parent_id, parent_position FROM {_s}.stent_executions WHERE id = $1 FOR UPDATE
             """, d.ExecutionId, d.LeaseToken, d.ExpectedVersion))
+        await using (var r = await check.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
             Trip();
-            if (await check.ExecuteScalarAsync(ct).ConfigureAwait(false) is not true) return false;
+            if (!await r.ReadAsync(ct).ConfigureAwait(false) || r.IsDBNull(0) || !r.GetBoolean(0)) return false;
+            (parentId, parentPosition) = (r.IsDBNull(1) ? null : r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2));
         }
-        if (d.Events.Count > 0)
+        if (d.Events.Count > 0 || d.Children.Count > 0)
         {
             await using var session = _marten.LightweightSession(SessionOptions.ForTransaction(tx));
-            session.Events.Append(d.ExecutionId, d.ExpectedVersion + d.Events.Count, d.Events.Cast<object>().ToArray());
+            if (d.Events.Count > 0) session.Events.Append(d.ExecutionId, d.ExpectedVersion + d.Events.Count, d.Events.Cast<object>().ToArray());
+            foreach (var child in d.Children) await InsertAsync(c, tx, session, child, null, ct).ConfigureAwait(false);
             await session.SaveChangesAsync(ct).ConfigureAwait(false);
             Trip();
         }
-        var finished = d.State is not (ExecutionState.Running or ExecutionState.Pending);
+        var finished = d.Finished;
         await using var batch = new NpgsqlBatch(c, tx);
         void Add(string sql, params object?[] args) => batch.BatchCommands.Add(BatchCmd(sql, args));
         if (d.FoldedInbox.Count > 0) Add($"DELETE FROM {_s}.stent_inbox WHERE id = ANY($1)", d.FoldedInbox.ToArray());
@@ -170,11 +174,22 @@ public sealed partial class PostgresWorkStore
                 INSERT INTO {_s}.stent_timers (execution_id, position, due_at) SELECT $1, p, t FROM unnest($2::text[], $3::timestamptz[]) AS u(p, t)
                 ON CONFLICT (execution_id, position) DO UPDATE SET due_at = excluded.due_at
                 """, d.ExecutionId, d.Timers.Select(t => t.Position).ToArray(), d.Timers.Select(t => t.DueAt.UtcDateTime).ToArray());
-        if (d.DropSteps.Count > 0) Add($"DELETE FROM {_s}.stent_steps WHERE execution_id = $1 AND position = ANY($2)", d.ExecutionId, d.DropSteps.ToArray());
+        if (d.DropSteps.Count > 0)
+        {
+            Add($"DELETE FROM {_s}.stent_steps WHERE execution_id = $1 AND position = ANY($2)", d.ExecutionId, d.DropSteps.ToArray());
+            Add($"UPDATE {_s}.stent_executions SET cancel_requested = true, runnable_at = now() WHERE id = ANY($1) AND state IN ('Pending', 'Running')",
+                Typed(d.DropSteps.Select(p => ChildStarted.ChildId(d.ExecutionId, p)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text));
+        }
         if (finished)
         {
             Add($"DELETE FROM {_s}.stent_steps WHERE execution_id = $1", d.ExecutionId);
             Add($"DELETE FROM {_s}.stent_timers WHERE execution_id = $1", d.ExecutionId);
+            Add($"UPDATE {_s}.stent_executions SET cancel_requested = true, runnable_at = now() WHERE parent_id = $1 AND state IN ('Pending', 'Running')", d.ExecutionId);
+            if (parentId is not null)
+                Add($"""
+                    WITH p AS (UPDATE {_s}.stent_executions SET runnable_at = now() WHERE id = $1 AND state IN ('Pending', 'Running') RETURNING id)
+                    INSERT INTO {_s}.stent_inbox (execution_id, data) SELECT id, $2 FROM p
+                    """, parentId, StoreJson.Event(d.EndedAt(parentPosition!)));
         }
         Add($"""
             UPDATE {_s}.stent_executions SET state = $2, updated_at = now(), stream_version = $3, lease_until = NULL,

@@ -48,6 +48,10 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
             runnable_at timestamptz, lease_token bigint NOT NULL DEFAULT 0, lease_until timestamptz,
             cancel_requested boolean NOT NULL DEFAULT false, output text, error text, stream_version bigint NOT NULL, signals bigint NOT NULL DEFAULT 0);
         ALTER TABLE {_s}.stent_executions ADD COLUMN IF NOT EXISTS lease_owner text;
+        ALTER TABLE {_s}.stent_executions ADD COLUMN IF NOT EXISTS resumed_by text;
+        ALTER TABLE {_s}.stent_executions ADD COLUMN IF NOT EXISTS parent_id text;
+        ALTER TABLE {_s}.stent_executions ADD COLUMN IF NOT EXISTS parent_position text;
+        CREATE INDEX IF NOT EXISTS stent_executions_parent ON {_s}.stent_executions (parent_id) WHERE parent_id IS NOT NULL;
         CREATE INDEX IF NOT EXISTS stent_executions_runnable ON {_s}.stent_executions (runnable_at) WHERE runnable_at IS NOT NULL;
         CREATE TABLE IF NOT EXISTS {_s}.stent_steps (
             id bigserial PRIMARY KEY, execution_id text NOT NULL, position text NOT NULL, name text NOT NULL, input text NOT NULL,
@@ -129,29 +133,64 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
     /// <inheritdoc />
     public Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution n, CancellationToken ct = default) => InTransactionAsync(async (c, tx) =>
     {
-        Trip();
-        await using (var cmd = Cmd(c, tx, $"""
-            INSERT INTO {_s}.stent_executions (id, workflow, version, state, created_at, updated_at, deadline, queue, tags, priority, idempotency_key, runnable_at, stream_version)
-            VALUES ($1, $2, $3, 'Pending', now(), now(), now() + $4 + $5, $6, $7, $8, $9, now() + $4, 1)
-            ON CONFLICT DO NOTHING RETURNING created_at
-            """, n.Id, n.Workflow, n.Version, n.Delay, Typed(n.MaxDuration, NpgsqlDbType.Interval), n.Queue, n.Tags.ToArray(), n.Priority, n.IdempotencyKey))
+        async Task<(string Id, string State, string? ResumedBy)?> Row(string sql, object? arg)
         {
-            if (await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is DateTime created)
-            {
-                Trip();
-                await using var session = _marten.LightweightSession(SessionOptions.ForTransaction(tx));
-                session.Events.StartStream(n.Id, new ExecutionStarted(n.Workflow, n.Version, n.Input, new DateTimeOffset(created, TimeSpan.Zero)));
-                session.QueueSqlCommand(NotifySql);
-                await session.SaveChangesAsync(ct).ConfigureAwait(false);
-                return (n.Id, true);
-            }
+            Trip();
+            await using var cmd = Cmd(c, tx, $"SELECT id, state, resumed_by FROM {_s}.stent_executions WHERE {sql} FOR UPDATE", arg);
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? (r.GetString(0), r.GetString(1), Text(r, 2)) : null;
         }
+
+        if (await Row("id = $1", n.Id).ConfigureAwait(false) is not null) return (n.Id, false);
+        var resumedFrom = n.ResumedFrom;
+        if (n.IdempotencyKey is { } key && await Row("idempotency_key = $1", key).ConfigureAwait(false) is { } holder)
+        {
+            if (!NewExecution.CanResume(Enum.Parse<ExecutionState>(holder.State))) return (holder.Id, false);
+            resumedFrom = holder.Id;
+        }
+        if (resumedFrom is not null)
+        {
+            var old = await Row("id = $1", resumedFrom).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No execution '{resumedFrom}' to resume.");
+            if (old.ResumedBy is { } by) return (by, false);
+            var state = Enum.Parse<ExecutionState>(old.State);
+            if (!NewExecution.CanResume(state)) throw NewExecution.NotResumable(resumedFrom, state);
+            Trip();
+            await using var mark = Cmd(c, tx, $"UPDATE {_s}.stent_executions SET resumed_by = $2, idempotency_key = NULL WHERE id = $1", resumedFrom, n.Id);
+            await mark.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        await using var session = _marten.LightweightSession(SessionOptions.ForTransaction(tx));
+        if (await InsertAsync(c, tx, session, n, resumedFrom, ct).ConfigureAwait(false))
+        {
+            session.QueueSqlCommand(NotifySql);
+            await session.SaveChangesAsync(ct).ConfigureAwait(false);
+            Trip();
+            return (n.Id, true);
+        }
+        // A concurrent dispatch with the same key won the race: its execution is the one.
+        if (resumedFrom is not null) throw new InvalidOperationException($"Execution '{resumedFrom}' is being resumed concurrently; try again.");
         Trip();
         await using var find = Cmd(c, tx, $"SELECT id FROM {_s}.stent_executions WHERE id = $1 OR idempotency_key = $2 LIMIT 1", n.Id, n.IdempotencyKey);
         return ((string)(await find.ExecuteScalarAsync(ct).ConfigureAwait(false))!, false);
     }, ct);
 
-    private const string InfoColumns = "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, tags, priority, output, error, idempotency_key";
+    /// <summary>Writes an execution's row and queues its first event on <paramref name="session"/>; false when the id or key is taken. A child takes its parent's queue, tags and priority.</summary>
+    private async Task<bool> InsertAsync(NpgsqlConnection c, NpgsqlTransaction tx, IDocumentSession session, NewExecution n, string? resumedFrom, CancellationToken ct)
+    {
+        Trip();
+        await using var cmd = Cmd(c, tx, $"""
+            INSERT INTO {_s}.stent_executions (id, workflow, version, state, created_at, updated_at, deadline, queue, tags, priority, idempotency_key, runnable_at,
+                stream_version, parent_id, parent_position)
+            SELECT $1, $2, $3, 'Pending', now(), now(), now() + $4 + $5, coalesce(p.queue, $6), coalesce(p.tags, $7), coalesce(p.priority, $8), $9, now() + $4, 1, $10, $11
+            FROM (SELECT 1) AS one LEFT JOIN {_s}.stent_executions p ON p.id = $10
+            ON CONFLICT DO NOTHING RETURNING created_at
+            """, n.Id, n.Workflow, n.Version, n.Delay, Typed(n.MaxDuration, NpgsqlDbType.Interval), n.Queue, n.Tags.ToArray(), n.Priority, n.IdempotencyKey,
+            Typed(n.ParentId, NpgsqlDbType.Text), Typed(n.ParentPosition, NpgsqlDbType.Text));
+        if (await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is not DateTime created) return false;
+        session.Events.StartStream(n.Id, n.Started(new DateTimeOffset(created, TimeSpan.Zero), resumedFrom));
+        return true;
+    }
+
+    private const string InfoColumns = "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, tags, priority, output, error, idempotency_key, resumed_by, parent_id";
 
     private static DateTimeOffset At(NpgsqlDataReader r, int i) => new(DateTime.SpecifyKind(r.GetDateTime(i), DateTimeKind.Utc));
     private static DateTimeOffset? AtOrNull(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : At(r, i);
@@ -159,7 +198,7 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
 
     private static ExecutionInfo ReadInfo(NpgsqlDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<ExecutionState>(r.GetString(3)), At(r, 4), At(r, 5), AtOrNull(r, 6), AtOrNull(r, 7),
-        Text(r, 8), r.GetFieldValue<string[]>(9), r.GetInt32(10), Text(r, 11), StoreJson.Error(Text(r, 12)), Text(r, 13));
+        Text(r, 8), r.GetFieldValue<string[]>(9), r.GetInt32(10), Text(r, 11), StoreJson.Error(Text(r, 12)), Text(r, 13), Text(r, 14), Text(r, 15));
 
     /// <inheritdoc />
     public Task<ExecutionInfo?> GetExecutionAsync(string id, CancellationToken ct = default) => OnConnectionAsync(async c =>
@@ -198,10 +237,24 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => OnConnectionAsync<IReadOnlyList<DeadLetter>>(async c =>
+    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => DeadLettersAsync("ORDER BY id DESC LIMIT $1", limit, ct);
+
+    /// <inheritdoc />
+    public async Task<DeadLetter?> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
+        (await DeadLettersAsync("WHERE id = $1", id, ct).ConfigureAwait(false)).FirstOrDefault();
+
+    /// <inheritdoc />
+    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) => OnConnectionAsync(async c =>
     {
         Trip();
-        await using var cmd = Cmd(c, null, $"SELECT id, execution_id, position, name, input, failure, at FROM {_s}.stent_dead_letters ORDER BY id DESC LIMIT $1", limit);
+        await using var cmd = Cmd(c, null, $"DELETE FROM {_s}.stent_dead_letters WHERE id = $1", id);
+        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+    }, ct);
+
+    private Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(string where, object arg, CancellationToken ct) => OnConnectionAsync<IReadOnlyList<DeadLetter>>(async c =>
+    {
+        Trip();
+        await using var cmd = Cmd(c, null, $"SELECT id, execution_id, position, name, input, failure, at FROM {_s}.stent_dead_letters {where}", arg);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         var list = new List<DeadLetter>();
         while (await r.ReadAsync(ct).ConfigureAwait(false))

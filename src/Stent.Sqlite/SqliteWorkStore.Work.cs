@@ -121,14 +121,33 @@ public sealed partial class SqliteWorkStore
                 VALUES ($id, $pos, $name, $input, $queue, $tags, $prio, $cap, $rate, $now)
                 """, ("$id", d.ExecutionId), ("$pos", s.Position), ("$name", s.Name), ("$input", s.Input), ("$queue", s.Queue),
                 ("$tags", StoreJson.Tags(s.Tags)), ("$prio", s.Priority), ("$cap", s.MaxConcurrent), ("$rate", s.MaxPerSecond), ("$now", now));
-        foreach (var p in d.DropSteps) Exec(c, tx, "DELETE FROM steps WHERE execution_id = $id AND position = $p", ("$id", d.ExecutionId), ("$p", p));
+        foreach (var p in d.DropSteps)
+        {
+            Exec(c, tx, "DELETE FROM steps WHERE execution_id = $id AND position = $p", ("$id", d.ExecutionId), ("$p", p));
+            RequestCancel(c, tx, ChildStarted.ChildId(d.ExecutionId, p), now);
+        }
+        foreach (var child in d.Children)
+            if (Scalar<long>(c, tx, "SELECT count(*) FROM executions WHERE id = $id", ("$id", child.Id)) == 0) Insert(c, tx, child, now, null);
         foreach (var (p, due) in d.Timers)
             Exec(c, tx, "INSERT OR REPLACE INTO timers (execution_id, position, due_at) VALUES ($id, $p, $due)", ("$id", d.ExecutionId), ("$p", p), ("$due", Ms(due)));
-        var finished = d.State is not (ExecutionState.Running or ExecutionState.Pending);
+        var finished = d.Finished;
         if (finished)
         {
             Exec(c, tx, "DELETE FROM steps WHERE execution_id = $id", ("$id", d.ExecutionId));
             Exec(c, tx, "DELETE FROM timers WHERE execution_id = $id", ("$id", d.ExecutionId));
+            Exec(c, tx, "UPDATE executions SET cancel_requested = 1, runnable_at = $now WHERE parent_id = $id AND state IN ('Pending', 'Running')",
+                ("$now", now), ("$id", d.ExecutionId));
+            using var parent = Command(c, tx, """
+                SELECT p.id, e.parent_position FROM executions e JOIN executions p ON p.id = e.parent_id
+                WHERE e.id = $id AND p.state IN ('Pending', 'Running')
+                """, ("$id", d.ExecutionId));
+            using var r = parent.ExecuteReader();
+            if (r.Read())
+            {
+                var parentId = r.GetString(0);
+                Exec(c, tx, "INSERT INTO inbox (execution_id, data) VALUES ($e, $data)", ("$e", parentId), ("$data", StoreJson.Event(d.EndedAt(r.GetString(1)))));
+                Exec(c, tx, "UPDATE executions SET runnable_at = $now WHERE id = $e", ("$now", now), ("$e", parentId));
+            }
         }
         Exec(c, tx, """
             UPDATE executions SET state = $state, updated_at = $now, stream_version = $v, lease_until = NULL,
@@ -192,11 +211,12 @@ public sealed partial class SqliteWorkStore
     /// <inheritdoc />
     public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => Task.FromResult(Write((c, tx, now) =>
     {
-        var state = State(c, tx, executionId) ?? throw new KeyNotFoundException($"No execution '{executionId}' to cancel.");
-        if (state is not ("Pending" or "Running")) return false;
-        Exec(c, tx, "UPDATE executions SET cancel_requested = 1, runnable_at = $now WHERE id = $id", ("$now", now), ("$id", executionId));
-        return true;
+        _ = State(c, tx, executionId) ?? throw new KeyNotFoundException($"No execution '{executionId}' to cancel.");
+        return RequestCancel(c, tx, executionId, now);
     }, wakesWorkers: true));
+
+    private static bool RequestCancel(SqliteConnection c, SqliteTransaction tx, string executionId, long now) =>
+        Exec(c, tx, "UPDATE executions SET cancel_requested = 1, runnable_at = $now WHERE id = $id AND state IN ('Pending', 'Running')", ("$now", now), ("$id", executionId)) > 0;
 
     private static string? State(SqliteConnection c, SqliteTransaction tx, string id)
     {

@@ -27,6 +27,11 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Cache = SqliteCacheMode.Private, Pooling = true, DefaultTimeout = 30 }.ToString();
         using var c = Open();
         Exec(c, null, Schema);
+        // Columns added after the first release: add them to databases made before.
+        foreach (var column in new[] { "resumed_by TEXT", "parent_id TEXT", "parent_position TEXT" })
+            if (Scalar<long>(c, null, "SELECT count(*) FROM pragma_table_info('executions') WHERE name = $n", ("$n", column.Split(' ')[0])) == 0)
+                Exec(c, null, $"ALTER TABLE executions ADD COLUMN {column}");
+        Exec(c, null, "CREATE INDEX IF NOT EXISTS executions_parent ON executions (parent_id) WHERE parent_id IS NOT NULL");
     }
 
     /// <summary>The database file.</summary>
@@ -42,7 +47,8 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
             created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, completed_at INTEGER, deadline INTEGER,
             queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
             runnable_at INTEGER, lease_token INTEGER NOT NULL DEFAULT 0, lease_until INTEGER,
-            cancel_requested INTEGER NOT NULL DEFAULT 0, output TEXT, error TEXT, stream_version INTEGER NOT NULL, signals INTEGER NOT NULL DEFAULT 0);
+            cancel_requested INTEGER NOT NULL DEFAULT 0, output TEXT, error TEXT, stream_version INTEGER NOT NULL, signals INTEGER NOT NULL DEFAULT 0,
+            resumed_by TEXT, parent_id TEXT, parent_position TEXT);
         CREATE INDEX IF NOT EXISTS executions_runnable ON executions (runnable_at) WHERE runnable_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS executions_created ON executions (created_at);
         CREATE TABLE IF NOT EXISTS events (execution_id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (execution_id, version)) WITHOUT ROWID;
@@ -122,30 +128,58 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
     public Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution n, CancellationToken ct = default) => Task.FromResult(Write((c, tx, now) =>
     {
         if (Scalar<long>(c, tx, "SELECT count(*) FROM executions WHERE id = $id", ("$id", n.Id)) > 0) return (n.Id, false);
+        var resumedFrom = n.ResumedFrom;
         if (n.IdempotencyKey is { } key)
         {
-            using var find = Command(c, tx, "SELECT id FROM executions WHERE idempotency_key = $k", ("$k", key));
-            if (find.ExecuteScalar() is string existing) return (existing, false);
+            using var find = Command(c, tx, "SELECT id, state FROM executions WHERE idempotency_key = $k", ("$k", key));
+            using var r = find.ExecuteReader();
+            if (r.Read())
+            {
+                if (!NewExecution.CanResume(Enum.Parse<ExecutionState>(r.GetString(1)))) return (r.GetString(0), false);
+                resumedFrom = r.GetString(0);
+            }
         }
-        var start = now + (long)n.Delay.TotalMilliseconds;
-        Exec(c, tx, """
-            INSERT INTO executions (id, workflow, version, state, created_at, updated_at, deadline, queue, tags, priority, idempotency_key, runnable_at, stream_version)
-            VALUES ($id, $wf, $v, 'Pending', $now, $now, $deadline, $queue, $tags, $prio, $key, $start, 1)
-            """, ("$id", n.Id), ("$wf", n.Workflow), ("$v", n.Version), ("$now", now),
-            ("$deadline", n.MaxDuration is { } m ? start + (long)m.TotalMilliseconds : null), ("$queue", n.Queue),
-            ("$tags", StoreJson.Tags(n.Tags)), ("$prio", n.Priority), ("$key", n.IdempotencyKey), ("$start", start));
-        Exec(c, tx, "INSERT INTO events (execution_id, version, data) VALUES ($id, 1, $data)",
-            ("$id", n.Id), ("$data", StoreJson.Event(new ExecutionStarted(n.Workflow, n.Version, n.Input, Time(now)))));
+        if (resumedFrom is not null)
+        {
+            using (var find = Command(c, tx, "SELECT state, resumed_by FROM executions WHERE id = $id", ("$id", resumedFrom)))
+            using (var r = find.ExecuteReader())
+            {
+                if (!r.Read()) throw new KeyNotFoundException($"No execution '{resumedFrom}' to resume.");
+                if (!r.IsDBNull(1)) return (r.GetString(1), false);
+                var state = Enum.Parse<ExecutionState>(r.GetString(0));
+                if (!NewExecution.CanResume(state)) throw NewExecution.NotResumable(resumedFrom, state);
+            }
+            Exec(c, tx, "UPDATE executions SET resumed_by = $new, idempotency_key = NULL WHERE id = $id", ("$new", n.Id), ("$id", resumedFrom));
+        }
+        Insert(c, tx, n, now, resumedFrom);
         return (n.Id, true);
     }, wakesWorkers: true));
 
-    private const string InfoColumns = "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, tags, priority, output, error, idempotency_key";
+    /// <summary>Writes an execution's row and first event; a child takes its parent's queue, tags and priority.</summary>
+    private static void Insert(SqliteConnection c, SqliteTransaction tx, NewExecution n, long now, string? resumedFrom)
+    {
+        var start = now + (long)n.Delay.TotalMilliseconds;
+        Exec(c, tx, """
+            INSERT INTO executions (id, workflow, version, state, created_at, updated_at, deadline, queue, tags, priority, idempotency_key, runnable_at,
+                stream_version, parent_id, parent_position)
+            SELECT $id, $wf, $v, 'Pending', $now, $now, $deadline, coalesce(p.queue, $queue), coalesce(p.tags, $tags), coalesce(p.priority, $prio),
+                $key, $start, 1, $parent, $ppos
+            FROM (SELECT 1) LEFT JOIN executions p ON p.id = $parent
+            """, ("$id", n.Id), ("$wf", n.Workflow), ("$v", n.Version), ("$now", now),
+            ("$deadline", n.MaxDuration is { } m ? start + (long)m.TotalMilliseconds : null), ("$queue", n.Queue),
+            ("$tags", StoreJson.Tags(n.Tags)), ("$prio", n.Priority), ("$key", n.IdempotencyKey), ("$start", start),
+            ("$parent", n.ParentId), ("$ppos", n.ParentPosition));
+        Exec(c, tx, "INSERT INTO events (execution_id, version, data) VALUES ($id, 1, $data)",
+            ("$id", n.Id), ("$data", StoreJson.Event(n.Started(Time(now), resumedFrom))));
+    }
+
+    private const string InfoColumns = "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, tags, priority, output, error, idempotency_key, resumed_by, parent_id";
 
     private static ExecutionInfo ReadInfo(SqliteDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<ExecutionState>(r.GetString(3)), Time(r.GetInt64(4)), Time(r.GetInt64(5)),
         r.IsDBNull(6) ? null : Time(r.GetInt64(6)), r.IsDBNull(7) ? null : Time(r.GetInt64(7)), r.IsDBNull(8) ? null : r.GetString(8),
         StoreJson.Tags(r.GetString(9)), r.GetInt32(10), r.IsDBNull(11) ? null : r.GetString(11), StoreJson.Error(r.IsDBNull(12) ? null : r.GetString(12)),
-        r.IsDBNull(13) ? null : r.GetString(13));
+        r.IsDBNull(13) ? null : r.GetString(13), r.IsDBNull(14) ? null : r.GetString(14), r.IsDBNull(15) ? null : r.GetString(15));
 
     /// <inheritdoc />
     public Task<ExecutionInfo?> GetExecutionAsync(string id, CancellationToken ct = default) => Task.FromResult(Read(c =>
@@ -186,15 +220,26 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<DeadLetter>>(Read(c =>
+    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) =>
+        Task.FromResult(DeadLetters("ORDER BY id DESC LIMIT $n", ("$n", limit)));
+
+    /// <inheritdoc />
+    public Task<DeadLetter?> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
+        Task.FromResult(DeadLetters("WHERE id = $id", ("$id", id)).FirstOrDefault());
+
+    /// <inheritdoc />
+    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) =>
+        Task.FromResult(Write((c, tx, _) => Exec(c, tx, "DELETE FROM dead_letters WHERE id = $id", ("$id", id)) > 0));
+
+    private IReadOnlyList<DeadLetter> DeadLetters(string where, params (string, object?)[] args) => Read(c =>
     {
-        using var cmd = Command(c, null, "SELECT id, execution_id, position, name, input, failure, at FROM dead_letters ORDER BY id DESC LIMIT $n", ("$n", limit));
+        using var cmd = Command(c, null, $"SELECT id, execution_id, position, name, input, failure, at FROM dead_letters {where}", args);
         using var r = cmd.ExecuteReader();
         var list = new List<DeadLetter>();
         while (r.Read())
             list.Add(new DeadLetter(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), (StepFailed)StoreJson.Event(r.GetString(5)), Time(r.GetInt64(6))));
         return list;
-    }));
+    });
 
     /// <inheritdoc />
     public Task<string?> TryGetAsync(string key, CancellationToken ct = default) => Task.FromResult(Read(c =>

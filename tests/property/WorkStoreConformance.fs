@@ -50,7 +50,7 @@ let private scheduleLimited (store: IWorkStore) id name (cap: int option) (rate:
     let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
     let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
     let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap, Option.toNullable rate) ]
-    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], [], [], steps, [], [], ExecutionState.Running, null, null)).Result
+    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], [], [], steps, [], [], ExecutionState.Running, null, null, [])).Result
     Expect.isTrue ok "setup decision committed"
 
 let private scheduleSteps store id name cap count = scheduleLimited store id name cap None count
@@ -64,7 +64,7 @@ let private suite kind =
             let store = fresh ()
             store.CreateExecutionAsync(newExec "e").Wait()
             let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions[0]
-            let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], [], [], [], [], [], ExecutionState.Running, null, null)
+            let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], [], [], [], [], [], ExecutionState.Running, null, null, [])
             Expect.isFalse (store.CommitDecisionAsync(commit 5L d.LeaseToken).Result) "stale version"
             Expect.isFalse (store.CommitDecisionAsync(commit 1L (d.LeaseToken + 1000L)).Result) "wrong lease"
             Expect.isTrue (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "right version and lease"
@@ -277,7 +277,7 @@ let private suite kind =
             Expect.isFalse r.IsOk "no value"
             Expect.equal r.Error.Message "cancelled" "says so"
             Expect.isTrue (sawCancel.Wait(TimeSpan.FromSeconds 20.0)) "the running step saw its cancellation token"
-            Expect.equal calls.Total 1 "only the cleanup ran; the pending step never started"
+            Expect.equal calls.Total 1 $"only the cleanup ran; the pending step never started: %A{calls.Keys}"
             Expect.isTrue (h |> Seq.exists (function :? StepCompleted as s -> s.Output = "7" | _ -> false)) "Finally's cleanup step completed"
             Expect.isTrue (h |> Seq.exists (fun e -> e :? ExecutionCancelled)) "recorded as cancelled"
         }

@@ -13,6 +13,7 @@ internal sealed class HistoryCache(int capacity)
     private readonly Dictionary<string, LinkedListNode<(string Id, List<HistoryEvent> Events)>> _byId = new(StringComparer.Ordinal);
     private readonly LinkedList<(string Id, List<HistoryEvent> Events)> _order = new();
     private readonly Lock _gate = new();
+    private readonly Dictionary<string, Carryover> _carryovers = new(StringComparer.Ordinal);
 
     /// <summary>The history of <paramref name="id"/> with exactly <paramref name="version"/> events.</summary>
     public async Task<List<HistoryEvent>> LoadAsync(IWorkStore store, string id, long version, CancellationToken ct)
@@ -40,6 +41,20 @@ internal sealed class HistoryCache(int capacity)
                 _order.RemoveLast();
             }
         }
+    }
+
+    /// <summary>The finished work of the ended execution <paramref name="id"/>, for an execution that resumes it (an ended stream never changes).</summary>
+    public async Task<Carryover> LoadCarryoverAsync(IWorkStore store, string id, CancellationToken ct)
+    {
+        lock (_gate)
+            if (_carryovers.TryGetValue(id, out var known)) return known;
+        var carryover = new Carryover(id, await store.ReadAsync(id, ct).ConfigureAwait(false));
+        lock (_gate)
+        {
+            if (_carryovers.Count >= capacity) _carryovers.Clear();
+            _carryovers[id] = carryover;
+        }
+        return carryover;
     }
 
     /// <summary>Forgets an execution (it finished, or a commit was rejected).</summary>

@@ -35,8 +35,41 @@ public sealed partial class LocalRuntime
                 continue;
             }
             var finished = events.Any(e => e is ExecutionCompleted or ExecutionFailed);
-            _executions[id] = new ExecutionState(id, definition, events) { Finished = finished, Dirty = !finished, Recovering = !finished };
+            var carryover = started.ResumedFrom is { } from ? new Carryover(from, await _store.ReadAsync(from, ct).ConfigureAwait(false)) : null;
+            _executions[id] = new ExecutionState(id, definition, events, carryover) { Finished = finished, Dirty = !finished, Recovering = !finished };
         }
+        // A child that ended while no runtime ran still reports to its parent.
+        foreach (var child in _executions.Values.Where(c => c.Finished && c.Started.ParentId is not null).ToList())
+            await ReportToParentAsync(child, ct).ConfigureAwait(false);
+    }
+
+    private async Task StartChildAsync(ExecutionState parent, ChildStarted c, IWorkflowDefinition definition, CancellationToken ct)
+    {
+        var id = ChildStarted.ChildId(parent.Id, c.Position);
+        if (_executions.ContainsKey(id)) return;
+        _stuck.Remove(id);
+        var events = (await _store.ReadAsync(id, ct).ConfigureAwait(false)).ToList();
+        if (events.Count == 0)
+        {
+            events = [new ExecutionStarted(c.Workflow, definition.Version, c.Input, _options.Clock.UtcNow, null, parent.Id, c.Position)];
+            await _store.AppendAsync(id, 0, events, ct).ConfigureAwait(false);
+        }
+        var finished = events.Any(e => e is ExecutionCompleted or ExecutionFailed);
+        var child = _executions[id] = new ExecutionState(id, definition, events, null) { Finished = finished, Dirty = !finished, Recovering = events.Count > 1 && !finished };
+        if (finished) await ReportToParentAsync(child, ct).ConfigureAwait(false);
+    }
+
+    private async Task ReportToParentAsync(ExecutionState child, CancellationToken ct)
+    {
+        if (child.Started is not { ParentId: { } parentId, ParentPosition: { } position } || !_executions.TryGetValue(parentId, out var parent) || parent.Finished) return;
+        if (parent.Events.Any(e => e is ChildEnded d && d.Position == position)) return;
+        var ended = child.Events.Last(e => e is ExecutionCompleted or ExecutionFailed) switch
+        {
+            ExecutionCompleted done => new ChildEnded(position, done.Output, null),
+            var failed => new ChildEnded(position, null, ((ExecutionFailed)failed).Error),
+        };
+        await AppendAsync(parent, [ended], ct).ConfigureAwait(false);
+        parent.Dirty = true;
     }
 
     private async Task LoopAsync(CancellationToken ct)
@@ -91,7 +124,7 @@ public sealed partial class LocalRuntime
         Decision decision;
         try
         {
-            decision = Interpreter.Decide(state.Definition, state.Events, _options.Serializer, _options.Clock.UtcNow, _random);
+            decision = Interpreter.Decide(state.Definition, state.Events, _options.Serializer, _options.Clock.UtcNow, _random, carryover: state.Carryover);
         }
         catch (NonDeterminismException e)
         {
@@ -101,29 +134,35 @@ public sealed partial class LocalRuntime
             return;
         }
         foreach (var (name, fn) in decision.Functions) state.Functions[name] = fn;
+        foreach (var (name, child) in decision.Children) _workflows.TryAdd(name, child);
         if (decision.NewEvents.Count > 0) await AppendAsync(state, decision.NewEvents, ct).ConfigureAwait(false);
 
         if (state.Recovering)
         {
             var history = new History(state.Events);
-            foreach (var entry in history.Entries.Where(e => e.Outcome is null)) Open(state, entry.Start, entry);
+            foreach (var entry in history.Entries.Where(e => e.Outcome is null)) await OpenAsync(state, entry.Start, entry, ct).ConfigureAwait(false);
             state.Recovering = false;
             _recovered = true;
         }
         else
-            foreach (var e in decision.NewEvents.OfType<PositionedEvent>()) Open(state, e, null);
+            foreach (var e in decision.Opened) await OpenAsync(state, e, null, ct).ConfigureAwait(false);
         RecordedLogs.Emit(_logger, state.Id, _options.WorkerId, decision.NewEvents, _options.OnProgress);
         if (decision.Status != ExecutionStatus.Running)
         {
             state.Finished = true;
             _logger.LogInformation("Execution {ExecutionId} ended: {Status} {Error}", state.Id, decision.Status, decision.Error?.Message);
+            await ReportToParentAsync(state, ct).ConfigureAwait(false);
         }
     }
 
-    private void Open(ExecutionState state, PositionedEvent e, History.Entry? entry)
+    private async Task OpenAsync(ExecutionState state, PositionedEvent e, History.Entry? entry, CancellationToken ct)
     {
         switch (e)
         {
+            case ChildStarted c:
+                if (_workflows.TryGetValue(c.Workflow, out var definition)) await StartChildAsync(state, c, definition, ct).ConfigureAwait(false);
+                else _stuck[ChildStarted.ChildId(state.Id, c.Position)] = $"unknown workflow '{c.Workflow}' (register it with the runtime)";
+                break;
             case StepScheduled s:
                 var work = new StepWork(state, s, (entry?.FailedAttempts ?? 0) + 1, _seq++);
                 if (entry?.RetryAt is { } at) _timers.Add(new TimerWork(state, s.Position, at, work, _seq++));

@@ -62,6 +62,25 @@ public sealed partial class LocalRuntime
         return id;
     }
 
+    /// <summary>
+    /// Starts a new execution that resumes <paramref name="executionId"/> (which failed): the same workflow and
+    /// input, reusing every step it completed (same position, function and input), its sleeps' due times and
+    /// recorded values; only the rest runs. Returns the new execution's id.
+    /// </summary>
+    public async Task<string> ResumeAsync<TIn, TOut>(WorkflowDef<TIn, TOut> definition, string executionId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        Register(definition);
+        var old = await _store.ReadAsync(executionId, ct).ConfigureAwait(false);
+        if (old.Count == 0 || old[0] is not ExecutionStarted started) throw new KeyNotFoundException($"No execution '{executionId}' to resume.");
+        if (!old.Any(e => e is ExecutionFailed))
+            throw new InvalidOperationException($"Execution '{executionId}' has not failed; only a failed execution can be resumed.");
+        var id = $"{executionId}+";
+        if ((await _store.ReadAsync(id, ct).ConfigureAwait(false)).Count == 0)
+            await _store.AppendAsync(id, 0, [started with { StartedAt = _options.Clock.UtcNow, ResumedFrom = executionId }], ct).ConfigureAwait(false);
+        return id;
+    }
+
     /// <summary>Dispatches, runs until the execution ends, and returns its result.</summary>
     public async Task<Result<TOut>> RunAsync<TIn, TOut>(WorkflowDef<TIn, TOut> definition, TIn input, string? executionId = null, CancellationToken ct = default)
     {
@@ -93,8 +112,10 @@ public sealed partial class LocalRuntime
         await LoopAsync(ct).ConfigureAwait(false);
     }
 
-    private sealed class ExecutionState(string id, IWorkflowDefinition definition, List<HistoryEvent> events)
+    private sealed class ExecutionState(string id, IWorkflowDefinition definition, List<HistoryEvent> events, Carryover? carryover)
     {
+        public Carryover? Carryover { get; } = carryover;
+        public ExecutionStarted Started => (ExecutionStarted)Events[0];
         public string Id { get; } = id;
         public IWorkflowDefinition Definition { get; } = definition;
         public List<HistoryEvent> Events { get; } = events;

@@ -13,7 +13,9 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
 
     /// <summary>
     /// Starts an execution of <paramref name="workflow"/> (built once first, so bad input is rejected
-    /// before anything is recorded). The same execution id or idempotency key returns the existing execution.
+    /// before anything is recorded). The same execution id or idempotency key returns the existing execution,
+    /// unless the one holding the key failed, was cancelled or timed out: then the new execution resumes it,
+    /// reusing every step it completed, and runs only the rest (<see cref="ExecutionDetails.ResumedFrom"/> says so).
     /// </summary>
     public async Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, DispatchOptions? options = null, CancellationToken ct = default)
     {
@@ -26,6 +28,26 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
             id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay?.Value ?? TimeSpan.Zero, options.MaxDuration?.Value,
             options.Queue, options.Tags, options.Priority), ct).ConfigureAwait(false);
         return existing;
+    }
+
+    /// <summary>
+    /// Resumes an execution that failed, was cancelled or timed out: a new execution of the same workflow and
+    /// input (and idempotency key) that reuses every step the old one completed — same position, function and
+    /// input — its sleeps' due times and recorded values, and runs only the rest. Resuming the same execution
+    /// twice returns the first resumption. Returns the new execution's id.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No such execution.</exception>
+    /// <exception cref="InvalidOperationException">It is still running or completed.</exception>
+    public async Task<string> ResumeAsync(string executionId, CancellationToken ct = default)
+    {
+        var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No execution '{executionId}' to resume.");
+        if (info.ResumedBy is { } by) return by;
+        if (!NewExecution.CanResume(info.State)) throw NewExecution.NotResumable(executionId, info.State);
+        var started = (ExecutionStarted)(await _store.ReadAsync(executionId, ct).ConfigureAwait(false))[0];
+        var (id, _) = await _store.CreateExecutionAsync(new NewExecution(
+            Guid.NewGuid().ToString("N"), info.Workflow, info.Version, started.Input, info.IdempotencyKey, TimeSpan.Zero,
+            info.Deadline is { } deadline ? deadline - info.CreatedAt : null, info.Queue, info.Tags, info.Priority, ResumedFrom: executionId), ct).ConfigureAwait(false);
+        return id;
     }
 
     /// <summary>The result once the execution ends (a cancelled or timed-out one gives its error); <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
@@ -62,7 +84,7 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
         var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No execution '{executionId}'.");
         var events = await _store.ReadAsync(executionId, ct).ConfigureAwait(false);
         var steps = new Dictionary<string, StepInfo>(StringComparer.Ordinal);
-        var counters = new Dictionary<string, long> { ["scheduled"] = 0, ["completed"] = 0, ["failed"] = 0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0 };
+        var counters = new Dictionary<string, long> { ["scheduled"] = 0, ["completed"] = 0, ["reused"] = 0, ["failed"] = 0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0, ["children"] = 0 };
         ProgressReport? progress = null;
         var state = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var e in events)
@@ -72,9 +94,11 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
                 case StepScheduled s: steps[s.Position] = new StepInfo(s.Position, s.Name, "scheduled", 0, null); counters["scheduled"]++; break;
                 case StepAttemptFailed f: steps[f.Position] = steps[f.Position] with { Status = "retrying", Attempts = f.Attempt, Error = f.Error.Message }; counters["retried"]++; break;
                 case StepCompleted c:
-                    steps[c.Position] = steps[c.Position] with { Status = c.BusinessError is null ? "completed" : "business-error", Attempts = c.Attempt, Error = c.BusinessError };
-                    counters["completed"]++;
+                    var status = c.ReusedFrom is not null ? "reused" : c.BusinessError is null ? "completed" : "business-error";
+                    steps[c.Position] = steps[c.Position] with { Status = status, Attempts = c.Attempt, Error = c.BusinessError };
+                    counters[c.ReusedFrom is null ? "completed" : "reused"]++;
                     break;
+                case ChildStarted: counters["children"]++; break;
                 case StepFailed f: steps[f.Position] = steps[f.Position] with { Status = "failed", Attempts = f.Attempts, Error = f.Error.Message }; counters["failed"]++; break;
                 case TimerStarted: counters["timers"]++; break;
                 case SignalReceived: counters["signals"]++; break;
@@ -82,7 +106,7 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
                 case StateSet st: state[st.Key] = st.Value; break;
             }
         }
-        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count);
+        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count, ((ExecutionStarted)events[0]).ResumedFrom);
     }
 
     /// <summary>Executions matching the filter, newest first.</summary>
@@ -91,6 +115,37 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
 
     /// <summary>Cancels an execution: steps not started never start, running ones see their cancellation token, late results are ignored. False when it had finished.</summary>
     public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => _store.CancelAsync(executionId, ct);
+
+    /// <summary>Steps that failed for good (after their last attempt), newest first.</summary>
+    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => _store.ListDeadLettersAsync(limit, ct);
+
+    /// <summary>One dead letter: the function, its input, the failure with its stack trace and attempts.</summary>
+    /// <exception cref="KeyNotFoundException">No dead letter with that id.</exception>
+    public async Task<DeadLetter> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
+        await _store.GetDeadLetterAsync(id, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No dead letter {id}.");
+
+    /// <summary>Removes a dead letter (the failure stays in its execution's history); false when there was none.</summary>
+    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) => _store.DiscardDeadLetterAsync(id, ct);
+
+    /// <summary>
+    /// Runs a dead-lettered step again, where its result can still count: its execution, which must have ended
+    /// unsuccessfully (failed, cancelled, timed out), is resumed — finished work is reused and the dead step runs
+    /// afresh with a new set of attempts — and the dead letter is removed. Returns the resuming execution's id.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The step's execution is still running or completed (it handled the failure; nothing would take a new result).</exception>
+    public async Task<string> ReplayDeadLetterAsync(long id, CancellationToken ct = default)
+    {
+        var letter = await GetDeadLetterAsync(id, ct).ConfigureAwait(false);
+        var info = await _store.GetExecutionAsync(letter.ExecutionId, ct).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"Dead letter {id} belongs to execution '{letter.ExecutionId}', which no longer exists.");
+        if (info.ResumedBy is null && !NewExecution.CanResume(info.State))
+            throw new InvalidOperationException(
+                $"Dead letter {id} ('{letter.Name}' at {letter.Position}) belongs to execution '{letter.ExecutionId}', which is {info.State}: " +
+                "it took the failure and carried on, so a new result would have nowhere to go. Discard it, or dispatch the work anew.");
+        var resumed = await ResumeAsync(letter.ExecutionId, ct).ConfigureAwait(false);
+        await _store.DiscardDeadLetterAsync(id, ct).ConfigureAwait(false);
+        return resumed;
+    }
 
     /// <summary>Sends a signal; every send is delivered, in order. An unknown or finished execution is an error.</summary>
     public Task SignalAsync<T>(string executionId, string name, T payload, CancellationToken ct = default)

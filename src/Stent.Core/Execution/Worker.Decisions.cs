@@ -13,7 +13,9 @@ public sealed partial class Worker
         var history = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
-        var commit = Decide(task, history, outcomes, now);
+        var started = (ExecutionStarted)history[0];
+        var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from, ct).ConfigureAwait(false) : null;
+        var commit = Decide(task, history, outcomes, now, carryover);
         if (!await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false))
         {
             _histories.Forget(task.ExecutionId);
@@ -27,11 +29,11 @@ public sealed partial class Worker
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State, commit.Error?.Message);
     }
 
-    private DecisionCommit Decide(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now)
+    private DecisionCommit Decide(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover)
     {
         DecisionCommit Final(ExecutionState state, HistoryEvent end, WorkflowError? error) =>
             new(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, end, new DecisionCompleted(history.Count(e => e is DecisionCompleted) + 1)],
-                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], [], state, null, error);
+                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], [], state, null, error, []);
 
         // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
         var stopping = task.CancelRequested ? "cancelled" : task.Deadline is { } deadline && deadline <= now ? "timed out" : null;
@@ -50,7 +52,7 @@ public sealed partial class Worker
         Decision decision;
         try
         {
-            lock (_random) decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random);
+            lock (_random) decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random, carryover: carryover);
         }
         catch (NonDeterminismException e)
         {
@@ -59,7 +61,14 @@ public sealed partial class Worker
             return Final(ExecutionState.Failed, new ExecutionFailed(error), error);
         }
 
-        lock (_gate) foreach (var (name, fn) in decision.Functions) _functions.TryAdd(name, fn);
+        lock (_gate)
+        {
+            foreach (var (name, fn) in decision.Functions) _functions.TryAdd(name, fn);
+            foreach (var (name, child) in decision.Children) _workflows.TryAdd(name, child);
+        }
+        var children = decision.NewChildren.Select(c => new NewExecution(
+            ChildStarted.ChildId(task.ExecutionId, c.Position), c.Workflow, decision.Children[c.Workflow].Version, c.Input, null, TimeSpan.Zero, null,
+            null, [], 0, ParentId: task.ExecutionId, ParentPosition: c.Position)).ToList();
         var steps = decision.NewSteps.Select(s =>
         {
             var o = decision.Functions[s.Name].Options;
@@ -75,6 +84,6 @@ public sealed partial class Worker
         };
         return new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, .. decision.NewEvents],
             task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, steps, decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
-            decision.CancelledSteps, state, decision.Output, decision.Error);
+            decision.CancelledSteps, state, decision.Output, decision.Error, children);
     }
 }

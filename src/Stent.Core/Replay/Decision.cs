@@ -21,13 +21,28 @@ public enum ExecutionStatus
 /// <param name="Error">The error when failed.</param>
 /// <param name="CancelledSteps">Scheduled steps whose results cancellation made moot (their work can be dropped).</param>
 /// <param name="Functions">The durable functions met, by name (the runtime runs steps through them).</param>
+/// <param name="Children">The child workflows met, by name (the runtime runs child executions through them).</param>
 internal sealed record Decision(
     IReadOnlyList<HistoryEvent> NewEvents, ExecutionStatus Status, string? Output, WorkflowError? Error,
-    IReadOnlyList<string> CancelledSteps, IReadOnlyDictionary<string, IDurableFunction> Functions)
+    IReadOnlyList<string> CancelledSteps, IReadOnlyDictionary<string, IDurableFunction> Functions,
+    IReadOnlyDictionary<string, IWorkflowDefinition> Children)
 {
-    /// <summary>Step scheduled in this decision.</summary>
-    public IEnumerable<StepScheduled> NewSteps => NewEvents.OfType<StepScheduled>();
+    /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed execution).</summary>
+    public IEnumerable<PositionedEvent> Opened
+    {
+        get
+        {
+            var closed = NewEvents.OfType<PositionedEvent>().Where(e => e is StepCompleted or ChildEnded).Select(e => e.Position).ToHashSet(StringComparer.Ordinal);
+            return NewEvents.OfType<PositionedEvent>().Where(e => e is StepScheduled or TimerStarted or ChildStarted && !closed.Contains(e.Position));
+        }
+    }
+
+    /// <summary>Steps to run, scheduled in this decision.</summary>
+    public IEnumerable<StepScheduled> NewSteps => Opened.OfType<StepScheduled>();
 
     /// <summary>Timers started in this decision.</summary>
-    public IEnumerable<TimerStarted> NewTimers => NewEvents.OfType<TimerStarted>();
+    public IEnumerable<TimerStarted> NewTimers => Opened.OfType<TimerStarted>();
+
+    /// <summary>Child executions to start.</summary>
+    public IEnumerable<ChildStarted> NewChildren => Opened.OfType<ChildStarted>();
 }

@@ -33,7 +33,7 @@ internal sealed class History
             {
                 case ExecutionStarted s: Started = s; break;
                 case DecisionCompleted: decision++; DecisionCount++; break;
-                case StepScheduled or TimerStarted:
+                case StepScheduled or TimerStarted or ChildStarted:
                     _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
                     break;
                 case SignalReceived r:
@@ -50,7 +50,7 @@ internal sealed class History
                     a.FailedAttempts = f.Attempt;
                     a.RetryAt = f.RetryAt;
                     break;
-                case StepCompleted or StepFailed or TimerFired:
+                case StepCompleted or StepFailed or TimerFired or ChildEnded:
                     var p = (PositionedEvent)e;
                     if (!_byPosition.TryGetValue(p.Position, out var entry))
                         throw new InvalidOperationException($"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");

@@ -23,6 +23,8 @@ namespace Stent.Replay;
 [JsonDerivedType(typeof(ExecutionCancelRequested), "cancelRequested")]
 [JsonDerivedType(typeof(SignalReceived), "signalReceived")]
 [JsonDerivedType(typeof(SignalConsumed), "signalConsumed")]
+[JsonDerivedType(typeof(ChildStarted), "childStarted")]
+[JsonDerivedType(typeof(ChildEnded), "childEnded")]
 public abstract record HistoryEvent;
 
 /// <summary>An event that belongs to one instruction position of the workflow.</summary>
@@ -33,7 +35,11 @@ public abstract record PositionedEvent(string Position) : HistoryEvent;
 /// <param name="Version">The workflow definition's version.</param>
 /// <param name="Input">The input, as JSON.</param>
 /// <param name="StartedAt">When it was dispatched.</param>
-public sealed record ExecutionStarted(string Workflow, int Version, string Input, DateTimeOffset StartedAt) : HistoryEvent;
+/// <param name="ResumedFrom">The ended execution this one resumes: its completed steps, fired sleeps and recorded values are reused, not run again.</param>
+/// <param name="ParentId">The execution that started this one as a child (it receives the result), if any.</param>
+/// <param name="ParentPosition">The child instruction's position in the parent.</param>
+public sealed record ExecutionStarted(
+    string Workflow, int Version, string Input, DateTimeOffset StartedAt, string? ResumedFrom = null, string? ParentId = null, string? ParentPosition = null) : HistoryEvent;
 
 /// <summary>A step was scheduled at a position.</summary>
 /// <param name="Position">The instruction position.</param>
@@ -49,7 +55,8 @@ public sealed record StepAttemptFailed(string Position, int Attempt, Failure Err
 /// <param name="Output">The output, as JSON (null when <paramref name="BusinessError"/> is set).</param>
 /// <param name="BusinessError">The business error the step returned, if any.</param>
 /// <param name="Attempt">The attempt that produced it.</param>
-public sealed record StepCompleted(string Position, string? Output, string? BusinessError, int Attempt) : PositionedEvent(Position);
+/// <param name="ReusedFrom">Set when the outcome was not run but reused from the execution this one resumes.</param>
+public sealed record StepCompleted(string Position, string? Output, string? BusinessError, int Attempt, string? ReusedFrom = null) : PositionedEvent(Position);
 
 /// <summary>A step failed for good, after <paramref name="Attempts"/> attempts.</summary>
 public sealed record StepFailed(string Position, Failure Error, int Attempts) : PositionedEvent(Position);
@@ -104,3 +111,19 @@ public sealed record StateSet(string Position, string Key, string Value) : Posit
 /// <param name="Template">The message template.</param>
 /// <param name="Args">The template's arguments, as text.</param>
 public sealed record LogRecorded(string Position, Microsoft.Extensions.Logging.LogLevel Level, string Template, IReadOnlyList<string?> Args) : PositionedEvent(Position);
+
+/// <summary>A child workflow was started at a position; it runs as its own execution with its own stream.</summary>
+/// <param name="Position">The instruction position (the child's id is <see cref="ChildId"/> of the parent's id and this).</param>
+/// <param name="Workflow">The child workflow's name.</param>
+/// <param name="Input">Its input, as JSON.</param>
+public sealed record ChildStarted(string Position, string Workflow, string Input) : PositionedEvent(Position)
+{
+    /// <summary>The id of the child started at <paramref name="position"/> of execution <paramref name="parentId"/>.</summary>
+    public static string ChildId(string parentId, string position) => $"{parentId}/{position}";
+}
+
+/// <summary>A child execution ended: its value, or its error (business error, failure or cancellation).</summary>
+/// <param name="Position">The child instruction's position.</param>
+/// <param name="Output">The child's result, as JSON, when it completed.</param>
+/// <param name="Error">The child's error when it did not.</param>
+public sealed record ChildEnded(string Position, string? Output, WorkflowError? Error) : PositionedEvent(Position);

@@ -20,15 +20,18 @@ internal sealed class Interpreter
     private readonly RecordContext _record;
     private readonly int _decision;
     private readonly bool _verifyInputs;
+    private readonly Carryover _carryover;
     private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
     private readonly HashSet<long> _takenNow = [];
     private readonly List<string> _cancelledSteps = [];
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IWorkflowDefinition> _children = new(StringComparer.Ordinal);
     private List<HistoryEvent> _pending = [];
 
-    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool verifyInputs)
+    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool verifyInputs, Carryover carryover)
     {
         _verifyInputs = verifyInputs;
+        _carryover = carryover;
         _history = history;
         _serializer = serializer;
         _record = new RecordContext(now, random);
@@ -42,16 +45,17 @@ internal sealed class Interpreter
     /// <param name="now">The clock reading for new timers and recorded values.</param>
     /// <param name="random">Randomness for jitter and recorded values.</param>
     /// <param name="verifyInputs">Also check that every replayed step gets the input it was recorded with (costs a serialization per step).</param>
+    /// <param name="carryover">For a resumed execution, the finished work of the execution it resumes (reused instead of run).</param>
     /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
     public static Decision Decide(
         IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset now, Random random,
-        bool verifyInputs = false)
+        bool verifyInputs = false, Carryover? carryover = null)
     {
         var history = new History(events);
         var started = history.Started ?? throw new InvalidOperationException("History does not begin with ExecutionStarted.");
         if (started.Workflow != definition.Name)
             throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
-        return new Interpreter(history, serializer, now, random, verifyInputs).Run(definition, started);
+        return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None).Run(definition, started);
     }
 
     private Decision Run(IWorkflowDefinition definition, ExecutionStarted started)
@@ -89,7 +93,7 @@ internal sealed class Interpreter
         var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted)
             .Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived or ExecutionCancelRequested);
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
-        return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions);
+        return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children);
     }
 
     private Outcome RunThread(Node start, Thread thread)
@@ -182,6 +186,7 @@ internal sealed class Interpreter
         StateNode s => State(thread.Next(), s, thread),
         LogNode l => Log(thread.Next(), l),
         ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth),
+        ChildNode c => Child(thread.Next(), c, thread),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
 
@@ -209,7 +214,11 @@ internal sealed class Interpreter
             try { input = _serializer.Serialize(step.Input, fn.InputType); }
             catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, fn.Name, position), thread.Time); }
             _pending.Add(new StepScheduled(position, fn.Name, input));
-            return Outcome.Blocked;
+            if (_carryover.Step(position, fn.Name, input) is not { } reused) return Outcome.Blocked;
+            _pending.Add(reused);
+            return reused.BusinessError is { } b
+                ? Outcome.Err(new BusinessError(b), _decision)
+                : Outcome.Ok(_serializer.Deserialize(reused.Output!, fn.OutputType), _decision);
         }
         if (_verifyInputs && entry.Start is StepScheduled recorded)
         {
@@ -233,7 +242,8 @@ internal sealed class Interpreter
         if (Cancelled(entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
-            _pending.Add(new TimerStarted(position, _record.Now + delay(), purpose));
+            var due = (purpose == "sleep" ? _carryover.SleepDue(position) : null) ?? _record.Now + delay();
+            _pending.Add(new TimerStarted(position, due, purpose));
             return Outcome.Blocked;
         }
         return entry.Outcome is TimerFired ? Outcome.Ok(Unit.Default, entry.Time) : Outcome.Blocked;
@@ -244,6 +254,11 @@ internal sealed class Interpreter
         var entry = Visit(position, node.Kind, e => e is ValueRecorded v && v.Kind == node.Kind, $"recorded {node.Kind}");
         if (entry is not null)
             return Outcome.Ok(_serializer.Deserialize(((ValueRecorded)entry.Start).Value, node.Type), entry.Time);
+        if (_carryover.Value(position, node.Kind) is { } old)
+        {
+            _pending.Add(new ValueRecorded(position, node.Kind, old));
+            return Outcome.Ok(_serializer.Deserialize(old, node.Type), Math.Max(thread.Time, _decision));
+        }
         var value = _serializer.RoundTrip(node.Make(_record), node.Type, out var json);
         _pending.Add(new ValueRecorded(position, node.Kind, json));
         return Outcome.Ok(value, Math.Max(thread.Time, _decision));
@@ -298,6 +313,38 @@ internal sealed class Interpreter
         return Outcome.Ok(node.TimedOut(), _decision);
     }
 
+    private Outcome Child(string position, ChildNode node, Thread thread)
+    {
+        var child = node.Definition;
+        var entry = Visit(position, child.Name, e => e is ChildStarted c && c.Workflow == child.Name, $"child workflow '{child.Name}'");
+        _children[child.Name] = child;
+        if (Cancelled(entry, thread) is { } cancelled)
+        {
+            if (entry is not null && entry.Outcome is null) _cancelledSteps.Add(position);
+            return cancelled;
+        }
+        if (entry is null)
+        {
+            string input;
+            try { input = _serializer.Serialize(node.Input, child.InputType); }
+            catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, child.Name, position), thread.Time); }
+            _pending.Add(new ChildStarted(position, child.Name, input));
+            if (_carryover.Child(position, child.Name, input) is not { } reused) return Outcome.Blocked;
+            _pending.Add(reused);
+            return Outcome.Ok(_serializer.Deserialize(reused.Output!, child.OutputType), _decision);
+        }
+        return entry.Outcome switch
+        {
+            null => Outcome.Blocked,
+            // A child that was cancelled or timed out on its own is a failure the parent can handle, not the parent's cancellation.
+            ChildEnded { Error: Cancellation c } => Outcome.Err(new Failure(
+                "Stent.ChildCancelled", $"Child workflow '{child.Name}' at {position} ended: {c.Reason}", ["Stent.ChildCancelled"], null, child.Name, position), entry.Time),
+            ChildEnded { Error: { } error } => Outcome.Err(error, entry.Time),
+            ChildEnded ended => Outcome.Ok(_serializer.Deserialize(ended.Output!, child.OutputType), entry.Time),
+            var other => throw new InvalidOperationException($"Unexpected {other.GetType().Name} at {position}."),
+        };
+    }
+
     private Outcome Parallel(string position, ParallelNode node, int floor, int cleanupDepth)
     {
         var outer = _pending;
@@ -345,6 +392,7 @@ internal sealed class Interpreter
         ProgressReported => "progress report",
         StateSet st => $"state '{st.Key}'",
         LogRecorded => "log line",
+        ChildStarted c => $"child workflow '{c.Workflow}'",
         _ => e.GetType().Name,
     };
 

@@ -14,6 +14,9 @@ public interface IWorkStore
     /// <summary>
     /// Creates an execution (its row, the first event of its stream, its first decision) unless one with
     /// the same id or idempotency key exists; returns the id of the execution that exists now and whether it is new.
+    /// An idempotency key held by an execution that failed, was cancelled or timed out is not a duplicate: the new
+    /// execution resumes that one (and takes the key). An execution is resumed at most once: resuming it again
+    /// returns the execution that resumed it. Resuming one that has not ended unsuccessfully is an <see cref="InvalidOperationException"/>.
     /// </summary>
     Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution execution, CancellationToken ct = default);
 
@@ -61,6 +64,12 @@ public interface IWorkStore
 
     /// <summary>Steps that failed for good, newest first (written in the same transaction as their outcome).</summary>
     Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default);
+
+    /// <summary>One dead letter, or null when there is none with that id.</summary>
+    Task<DeadLetter?> GetDeadLetterAsync(long id, CancellationToken ct = default);
+
+    /// <summary>Removes a dead letter; false when there was none with that id.</summary>
+    Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default);
 
     /// <summary>Database round trips performed by this store object so far.</summary>
     long RoundTrips { get; }

@@ -28,10 +28,12 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
     /// <inheritdoc />
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
-    private sealed class Exec(NewExecution n, DateTimeOffset now)
+    private sealed class Exec(NewExecution n, DateTimeOffset now, string? resumedFrom)
     {
         public NewExecution New { get; } = n;
-        public List<HistoryEvent> Events { get; } = [new ExecutionStarted(n.Workflow, n.Version, n.Input, now)];
+        public List<HistoryEvent> Events { get; } = [n.Started(now, resumedFrom)];
+        public string? Key { get; set; } = n.IdempotencyKey;
+        public string? ResumedBy { get; set; }
         public ExecutionState State { get; set; } = ExecutionState.Pending;
         public DateTimeOffset CreatedAt { get; } = now;
         public DateTimeOffset UpdatedAt { get; set; } = now;
@@ -50,7 +52,7 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         public bool Finished => State is ExecutionState.Completed or ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut;
 
         public ExecutionInfo Info() => new(New.Id, New.Workflow, New.Version, State, CreatedAt, UpdatedAt, CompletedAt, Deadline,
-            New.Queue, New.Tags, New.Priority, Output, Error, New.IdempotencyKey);
+            New.Queue, New.Tags, New.Priority, Output, Error, Key, ResumedBy, New.ParentId);
 
         public void Recompute(DateTimeOffset now)
         {
@@ -89,8 +91,21 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
     public Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution execution, CancellationToken ct = default) => Task.FromResult(Locked(now =>
     {
         if (_executions.ContainsKey(execution.Id)) return (execution.Id, false);
-        if (execution.IdempotencyKey is { } key && _keys.TryGetValue(key, out var existing)) return (existing, false);
-        _executions[execution.Id] = new Exec(execution, now);
+        var resumedFrom = execution.ResumedFrom;
+        if (execution.IdempotencyKey is { } key && _keys.TryGetValue(key, out var existing))
+        {
+            if (!NewExecution.CanResume(_executions[existing].State)) return (existing, false);
+            resumedFrom = existing;
+        }
+        if (resumedFrom is not null)
+        {
+            if (!_executions.TryGetValue(resumedFrom, out var old)) throw new KeyNotFoundException($"No execution '{resumedFrom}' to resume.");
+            if (old.ResumedBy is { } by) return (by, false);
+            if (!NewExecution.CanResume(old.State)) throw NewExecution.NotResumable(resumedFrom, old.State);
+            old.ResumedBy = execution.Id;
+            if (old.Key is { } moved) { _keys.Remove(moved); old.Key = null; }
+        }
+        _executions[execution.Id] = new Exec(execution, now, resumedFrom);
         if (execution.IdempotencyKey is { } k) _keys[k] = execution.Id;
         return (execution.Id, true);
     }, wakesWorkers: true));
@@ -169,6 +184,10 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         var drop = c.DropSteps.ToHashSet(StringComparer.Ordinal);
         if (drop.Count > 0)
             foreach (var s in _steps.Values.Where(s => s.ExecutionId == e.New.Id && drop.Contains(s.New.Position)).ToList()) { _steps.Remove(s.Id); e.StepCount--; }
+        foreach (var child in c.Children)
+            if (!_executions.ContainsKey(child.Id))
+                _executions[child.Id] = new Exec(child with { Queue = e.New.Queue, Tags = e.New.Tags, Priority = e.New.Priority }, now, null);
+        foreach (var position in c.DropSteps) RequestCancel(ChildStarted.ChildId(e.New.Id, position), now);
         e.State = c.State;
         e.UpdatedAt = now;
         e.LeaseUntil = null;
@@ -180,6 +199,12 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
             e.Timers.Clear();
             foreach (var s in _steps.Values.Where(s => s.ExecutionId == e.New.Id).ToList()) _steps.Remove(s.Id);
             e.StepCount = 0;
+            foreach (var child in _executions.Values.Where(x => x.New.ParentId == e.New.Id).ToList()) RequestCancel(child.New.Id, now);
+            if (e.New.ParentId is { } parentId && _executions.TryGetValue(parentId, out var parent) && !parent.Finished)
+            {
+                parent.Inbox.Add((++_ids, c.EndedAt(e.New.ParentPosition!)));
+                parent.RunnableAt = now;
+            }
         }
         e.Recompute(now);
         if (e.Inbox.Count > 0 && !e.Finished) e.RunnableAt = now;
@@ -234,16 +259,29 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
     /// <inheritdoc />
     public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => Task.FromResult(Locked(now =>
     {
-        if (!_executions.TryGetValue(executionId, out var e)) throw new KeyNotFoundException($"No execution '{executionId}' to cancel.");
-        if (e.Finished) return false;
+        if (!_executions.ContainsKey(executionId)) throw new KeyNotFoundException($"No execution '{executionId}' to cancel.");
+        return RequestCancel(executionId, now);
+    }, wakesWorkers: true));
+
+    private bool RequestCancel(string executionId, DateTimeOffset now)
+    {
+        if (!_executions.TryGetValue(executionId, out var e) || e.Finished) return false;
         e.CancelRequested = true;
         e.RunnableAt = now;
         return true;
-    }, wakesWorkers: true));
+    }
 
     /// <inheritdoc />
     public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) =>
         Task.FromResult<IReadOnlyList<DeadLetter>>(Locked(_ => _dead.AsEnumerable().Reverse().Take(limit).ToList()));
+
+    /// <inheritdoc />
+    public Task<DeadLetter?> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
+        Task.FromResult(Locked(_ => _dead.Find(d => d.Id == id)));
+
+    /// <inheritdoc />
+    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) =>
+        Task.FromResult(Locked(_ => _dead.RemoveAll(d => d.Id == id) > 0));
 
     /// <inheritdoc />
     public Task<string?> TryGetAsync(string key, CancellationToken ct = default) =>

@@ -31,15 +31,49 @@ public enum ExecutionState
 /// <param name="Queue">The queue its work goes to (null = default queue).</param>
 /// <param name="Tags">Tags routing its work.</param>
 /// <param name="Priority">Higher runs first.</param>
+/// <param name="ResumedFrom">
+/// An ended execution (failed, cancelled or timed out) this one resumes, reusing its finished work. The store also
+/// resumes, by itself, an ended execution that holds <paramref name="IdempotencyKey"/>; the key then moves to the new one.
+/// </param>
+/// <param name="ParentId">For a child execution, its parent (which receives its result; a child inherits its queue, tags and priority).</param>
+/// <param name="ParentPosition">For a child execution, the position of the child instruction in the parent.</param>
 public sealed record NewExecution(
     string Id, string Workflow, int Version, string Input, string? IdempotencyKey, TimeSpan Delay, TimeSpan? MaxDuration,
-    string? Queue, IReadOnlyList<string> Tags, int Priority);
+    string? Queue, IReadOnlyList<string> Tags, int Priority, string? ResumedFrom = null, string? ParentId = null, string? ParentPosition = null)
+{
+    /// <summary>The first event of the execution's stream.</summary>
+    public ExecutionStarted Started(DateTimeOffset at, string? resumedFrom) =>
+        new(Workflow, Version, Input, at, resumedFrom, ParentId, ParentPosition);
+
+    /// <summary>True for the states an execution can be resumed from.</summary>
+    public static bool CanResume(ExecutionState state) => state is ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut;
+
+    /// <summary>The error for resuming an execution that has not ended unsuccessfully.</summary>
+    public static InvalidOperationException NotResumable(string id, ExecutionState state) =>
+        new($"Execution '{id}' is {state}; only a failed, cancelled or timed-out execution can be resumed.");
+}
 
 /// <summary>An execution's row.</summary>
+/// <param name="Id">Its id.</param>
+/// <param name="Workflow">The workflow's name.</param>
+/// <param name="Version">The workflow's version.</param>
+/// <param name="State">Where it stands.</param>
+/// <param name="CreatedAt">When it was dispatched.</param>
+/// <param name="UpdatedAt">When it last changed.</param>
+/// <param name="CompletedAt">When it ended.</param>
+/// <param name="Deadline">When it times out, if ever.</param>
+/// <param name="Queue">Its queue (null: the default queue).</param>
+/// <param name="Tags">Its tags.</param>
+/// <param name="Priority">Its priority.</param>
+/// <param name="Output">Its result as JSON, when completed.</param>
+/// <param name="Error">Its error, when it failed, was cancelled or timed out.</param>
+/// <param name="IdempotencyKey">Its idempotency key, if it holds one.</param>
+/// <param name="ResumedBy">The execution that resumed this one, if any.</param>
+/// <param name="ParentId">The parent, for a child execution.</param>
 public sealed record ExecutionInfo(
     string Id, string Workflow, int Version, ExecutionState State, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
     DateTimeOffset? CompletedAt, DateTimeOffset? Deadline, string? Queue, IReadOnlyList<string> Tags, int Priority,
-    string? Output, WorkflowError? Error, string? IdempotencyKey);
+    string? Output, WorkflowError? Error, string? IdempotencyKey, string? ResumedBy, string? ParentId);
 
 /// <summary>Which executions to list.</summary>
 /// <param name="State">Only this state (null: any).</param>
@@ -87,14 +121,23 @@ public sealed record NewStep(string Position, string Name, string Input, string?
 /// <param name="FiredTimers">Timer positions folded into <paramref name="Events"/>.</param>
 /// <param name="Steps">Steps to schedule.</param>
 /// <param name="Timers">Timers to start (position, due).</param>
-/// <param name="DropSteps">Positions of scheduled steps to remove (cancellation made them moot; running ones lose their lease).</param>
+/// <param name="DropSteps">Positions of scheduled steps to remove (cancellation made them moot; running ones lose their lease) and of children to cancel.</param>
 /// <param name="State">The execution's state after it.</param>
 /// <param name="Output">The result when completed.</param>
 /// <param name="Error">The error when failed.</param>
+/// <param name="Children">Child executions to start. When the execution ends, its parent (if any) gets a
+/// <see cref="ChildEnded"/> in its inbox and its children still running are asked to cancel — in the same transaction.</param>
 public sealed record DecisionCommit(
     string ExecutionId, long LeaseToken, long ExpectedVersion, IReadOnlyList<HistoryEvent> Events, IReadOnlyList<long> FoldedInbox,
     IReadOnlyList<string> FiredTimers, IReadOnlyList<NewStep> Steps, IReadOnlyList<(string Position, DateTimeOffset DueAt)> Timers,
-    IReadOnlyList<string> DropSteps, ExecutionState State, string? Output, WorkflowError? Error);
+    IReadOnlyList<string> DropSteps, ExecutionState State, string? Output, WorkflowError? Error, IReadOnlyList<NewExecution> Children)
+{
+    /// <summary>True when the execution ends with this commit.</summary>
+    public bool Finished => State is not (ExecutionState.Running or ExecutionState.Pending);
+
+    /// <summary>What the parent of this execution receives when it ends at <paramref name="parentPosition"/>.</summary>
+    public ChildEnded EndedAt(string parentPosition) => new(parentPosition, State == ExecutionState.Completed ? Output : null, State == ExecutionState.Completed ? null : Error);
+}
 
 /// <summary>What one run of a step produced.</summary>
 /// <param name="Step">The step and its lease.</param>

@@ -37,6 +37,9 @@ internal sealed record StateNode(string Key, object? Value, Type Type) : Node;
 /// <summary>A progress report, recorded once.</summary>
 internal sealed record ProgressNode(ProgressReport Report) : Node;
 
+/// <summary>Run another workflow as a child execution with its own stream, and take its result.</summary>
+internal sealed record ChildNode(IWorkflowDefinition Definition, object? Input) : Node;
+
 /// <summary>Run branches concurrently: all results in order (fail fast), or the first to finish.</summary>
 internal sealed record ParallelNode(IReadOnlyList<Node> Branches, ParallelMode Mode) : Node;
 

@@ -50,6 +50,20 @@ public static class Workflow
         return new(new RecordNode("random", typeof(int), c => c.Random.Next(minInclusive, maxExclusive)));
     }
 
+    /// <summary>
+    /// Runs <paramref name="workflow"/> on <paramref name="input"/> as a child execution with its own event
+    /// stream (listed, inspected and cancelled like any execution), and continues with its result; a child
+    /// that fails gives its error (one that was cancelled on its own, a failure). Waiting holds no worker.
+    /// Cancelling or ending the parent cancels a child still running. The child's id is the parent's id,
+    /// "/" and the position. Workers must have the child workflow registered.
+    /// </summary>
+    public static Workflow<TOut> Child<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input)
+    {
+        ArgumentNullException.ThrowIfNull(workflow);
+        _ = workflow.Build(input);
+        return new(new ChildNode(workflow, input));
+    }
+
     /// <summary>Waits (durably, holding no worker) for the next signal named <paramref name="name"/> and returns its payload. Signals sent before the wait are kept.</summary>
     public static Workflow<T> WaitForSignal<T>(string name)
     {
