@@ -59,6 +59,10 @@ module Workflow =
         | null -> Ok r.Value
         | e -> Error e
 
+    /// Runs another workflow as a child execution with its own stream and continues with its result
+    /// (`Workflow.child importCustomers batch`). Ending or cancelling the parent cancels a child still running.
+    let child (definition: WorkflowDef<'In, 'Out>) (input: 'In) : Workflow<'Out> = Workflow.Child(definition, input)
+
     /// Every workflow's value, concurrently, in order; the first error ends it.
     let whenAll (ws: Workflow<'T> seq) : Workflow<'T list> = Workflow.WhenAll ws |> map List.ofSeq
 

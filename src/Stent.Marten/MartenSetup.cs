@@ -19,7 +19,10 @@ internal static class MartenSetup
         o.DatabaseSchemaName = schema;
         o.Events.StreamIdentity = StreamIdentity.AsString;
         o.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
-        o.UseSystemTextJsonForSerialization(PayloadSerializer.CreateDefaultOptions(), EnumStorage.AsString, Casing.CamelCase);
+        var json = PayloadSerializer.CreateDefaultOptions();
+        // jsonb orders an object's keys its own way, so a type discriminator ("$kind" of an error) need not come first.
+        json.AllowOutOfOrderMetadataProperties = true;
+        o.UseSystemTextJsonForSerialization(json, EnumStorage.AsString, Casing.CamelCase);
         foreach (var t in typeof(HistoryEvent).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(HistoryEvent)) && !t.IsAbstract))
             o.Events.AddEventType(t);
     });

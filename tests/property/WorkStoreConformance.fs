@@ -195,6 +195,134 @@ let private suite kind =
             Expect.equal a b "same execution"
             Expect.equal (client.ListAsync().Result.Count) 1 "one execution"
         }
+        test "dispatching the key of a failed execution resumes it: finished steps are reused, only the rest runs" {
+            let store = fresh ()
+            let runs = ConcurrentDictionary<int, int>()
+            let broken = ConcurrentDictionary<int, bool>()
+            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-resumable" (fun (x: int) _ ->
+                runs.AddOrUpdate(x, 1, fun _ n -> n + 1) |> ignore
+                if broken.ContainsKey x then invalidOp $"item {x}: service down"
+                x * 10)
+            let wf = Workflow.define "resumable" (fun (xs: int list) -> workflow {
+                let! batch = Workflow.newGuid
+                let! rs = xs |> Workflow.traverseAll step.Call
+                let failed = rs |> List.filter Result.isError |> List.length
+                if failed > 0 then return! Workflow.fail $"{failed} failed"
+                else return batch, rs |> List.sumBy (function Ok v -> v | Error _ -> 0) })
+            for x in [ 3; 7 ] do broken[x] <- true
+            let first, second, again, d1, d2, all = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! first = c.DispatchAsync(wf, [ 1..10 ], DispatchOptions(IdempotencyKey = "nightly"))
+                let! r1 = c.WaitAsync(wf, first, TimeSpan.FromSeconds 30.0)
+                Expect.equal (error r1).Message "2 failed" "the first run fails"
+                broken.Clear()
+                let! second = c.DispatchAsync(wf, [ 1..10 ], DispatchOptions(IdempotencyKey = "nightly"))
+                let! r2 = c.WaitAsync(wf, second, TimeSpan.FromSeconds 30.0)
+                let! again = c.DispatchAsync(wf, [ 1..10 ], DispatchOptions(IdempotencyKey = "nightly"))
+                let! d1 = c.GetAsync first
+                let! d2 = c.GetAsync second
+                let! all = c.ListAsync()
+                return first, (second, r2), again, d1, d2, all })
+            let second, r2 = second
+            Expect.notEqual second first "a new execution"
+            Expect.equal (snd (value r2)) 550 "the resumed run completes"
+            let h1 = store.ReadAsync(first).Result
+            let guid1 = h1 |> Seq.pick (function :? ValueRecorded as v -> Some v.Value | _ -> None)
+            Expect.equal (string (fst (value r2))) (guid1.Trim('"')) "recorded values are the same"
+            Expect.equal again second "the key now names the resumed execution"
+            Expect.equal d2.ResumedFrom first "reports what it resumed"
+            Expect.equal d2.Counters["reused"] 8L "reports what was already done"
+            Expect.equal d2.Counters["completed"] 2L "and ran only the rest"
+            Expect.equal d1.Info.ResumedBy second "the old execution points to the new one"
+            Expect.isNull d1.Info.IdempotencyKey "the key moved"
+            Expect.equal all.Count 2 "two executions"
+            for x in 1..10 do
+                Expect.equal runs[x] (if x = 3 || x = 7 then 2 else 1) $"item {x} ran {runs[x]} times"
+        }
+        test "dead letters are shown, replayed by resuming their failed execution, and discarded" {
+            let store = fresh ()
+            let broken = ConcurrentDictionary<int, bool>()
+            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-dl" (fun (x: int) _ ->
+                if broken.ContainsKey x then invalidOp $"item {x} is corrupt"
+                x)
+            let strict = Workflow.define "strict" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let lenient = Workflow.define "lenient" (fun (xs: int list) ->
+                xs |> Workflow.traverseAll step.Call |> Workflow.map (List.sumBy (function Ok v -> v | Error _ -> 0)))
+            broken[4] <- true
+            withWorkers 1 store opts (fun w -> w.Register(strict).Register(lenient)) (fun c -> task {
+                let! failed = c.DispatchAsync(strict, [ 1..5 ])
+                let! r = c.WaitAsync(strict, failed, TimeSpan.FromSeconds 30.0)
+                Expect.isFalse r.IsOk "fails on item 4"
+                let! ok = c.DispatchAsync(lenient, [ 4; 5 ])
+                let! r = c.WaitAsync(lenient, ok, TimeSpan.FromSeconds 30.0)
+                Expect.equal (value r) 5 "carries on without item 4"
+                let! letters = c.ListDeadLettersAsync()
+                Expect.equal letters.Count 2 "two dead letters"
+                let ofStrict = letters |> Seq.find (fun l -> l.ExecutionId = failed)
+                let! shown = c.GetDeadLetterAsync ofStrict.Id
+                Expect.equal (shown.Name, shown.Input, shown.Position) ($"{kind.Name}-dl", "4", ofStrict.Position) "shows function, input and position"
+                Expect.stringContains shown.Failure.Error.Message "item 4 is corrupt" "and the error"
+                Expect.isNotNull shown.Failure.Error.StackTrace "with its stack trace"
+                broken.Clear()
+                let! resumed = c.ReplayDeadLetterAsync ofStrict.Id
+                let! r = c.WaitAsync(strict, resumed, TimeSpan.FromSeconds 30.0)
+                Expect.equal (value r) 15 "the replayed step's result counts"
+                let! gone = c.DiscardDeadLetterAsync ofStrict.Id
+                Expect.isFalse gone "a replayed dead letter is removed"
+                let ofLenient = letters |> Seq.find (fun l -> l.ExecutionId = ok)
+                let e = throws<InvalidOperationException> (fun () -> c.ReplayDeadLetterAsync(ofLenient.Id).Wait())
+                Expect.stringContains e.Message "Completed" "a completed execution took the failure: replay explains why not"
+                let! discarded = c.DiscardDeadLetterAsync ofLenient.Id
+                Expect.isTrue discarded "discarded"
+                throws<Collections.Generic.KeyNotFoundException> (fun () -> c.GetDeadLetterAsync(ofLenient.Id).Wait()) |> ignore
+                let! left = c.ListDeadLettersAsync()
+                Expect.isEmpty left "none left"
+                let e = throws<InvalidOperationException> (fun () -> c.ResumeAsync(ok).Wait())
+                Expect.stringContains e.Message $"'{ok}' is Completed" "a completed execution cannot be resumed"
+                let! twice = c.ResumeAsync failed
+                Expect.equal twice resumed "resuming again returns the first resumption"
+                return () })
+        }
+        test "a child workflow runs as its own execution; its result or error returns to the parent; cancelling the parent cancels it" {
+            let store = fresh ()
+            let calls = Calls()
+            let step = Durable.createSync $"{kind.Name}-child-step" (fun (x: int) ctx -> calls.Hit ctx; x * x)
+            let child = Workflow.define "square" (fun (x: int) -> if x < 0 then Workflow.fail "negative" else step.Call x)
+            let parent = Workflow.define "squares" (fun (xs: int list) -> workflow {
+                let! squares = xs |> List.map (Workflow.child child) |> Workflow.whenAll
+                let! bad = Workflow.child child -1 |> Workflow.attempt
+                return List.sum squares, (match bad with Error e -> e.Message | Ok _ -> "?") })
+            let waiter = Workflow.define "waiter" (fun () -> Workflow.WaitForSignal<int> "never")
+            let holder = Workflow.define "holder" (fun () -> Workflow.child waiter ())
+            withWorkers 2 store opts (fun w -> w.Register(parent).Register(child).Register(waiter).Register(holder)) (fun c -> task {
+                let! id = c.DispatchAsync(parent, [ 1; 2; 3 ])
+                let! r = c.WaitAsync(parent, id, TimeSpan.FromSeconds 30.0)
+                Expect.equal (value r) (14, "negative") "children's results and a child's error"
+                let! children = c.ListAsync(ExecutionFilter(Workflow = "square"))
+                Expect.equal children.Count 4 "four child executions"
+                for ch in children do
+                    Expect.equal ch.ParentId id "each names its parent"
+                    Expect.isTrue (ch.Id.StartsWith(id + "/")) "and has an id under the parent's"
+                    let! h = store.ReadAsync ch.Id
+                    Expect.equal (h[0] :?> ExecutionStarted).ParentId id "with its own stream"
+                Expect.equal calls.Total 3 "each child's step ran once"
+                let! d = c.GetAsync id
+                Expect.equal d.Counters["children"] 4L "the parent counts its children"
+                let! h = c.DispatchAsync(holder, ())
+                let waitChild () = task {
+                    let mutable found = None
+                    while found.IsNone do
+                        let! l = c.ListAsync(ExecutionFilter(Workflow = "waiter"))
+                        found <- l |> Seq.tryFind (fun e -> e.ParentId = h)
+                        if found.IsNone then do! Task.Delay 20
+                    return found.Value.Id }
+                let! childId = waitChild ()
+                let! _ = c.CancelAsync h
+                let! rh = c.WaitAsync(holder, h, TimeSpan.FromSeconds 30.0)
+                Expect.equal (error rh).Message "cancelled" "the parent is cancelled"
+                let! rc = c.WaitAsync<int>(childId, TimeSpan.FromSeconds 30.0)
+                Expect.equal (error rc).Message "cancelled" "and so is its child"
+                return () })
+        }
         test "a timer fires after a restart of every worker and store object" {
             let openStore = kind.Fresh ()
             let step = Durable.createSync $"{kind.Name}-after-sleep" (fun (x: int) _ -> x + 1)
