@@ -1,4 +1,4 @@
-// The guide's neighbours in C#: a saga that compensates in reverse order, and waiting for an external approval with a timeout.
+// The guide's neighbours in C#: a saga that compensates in reverse order, a child workflow per region, and waiting for an approval with a timeout.
 using Stent;
 
 namespace Stent.Examples.CSharp;
@@ -9,7 +9,7 @@ public sealed record Booking(string Kind, string Reference);
 /// <summary>What to book; the car rental fails when <see cref="CarFails"/> is set.</summary>
 public sealed record Trip(string Traveller, bool CarFails = false);
 
-/// <summary>Pattern 13: saga with compensation, and a signal wait with a timeout.</summary>
+/// <summary>Pattern 13: saga with compensation, child workflows, and a signal wait with a timeout.</summary>
 public static class NeighbourPatterns
 {
     /// <summary>What was compensated, in order (examples only; real compensations call other systems).</summary>
@@ -35,6 +35,19 @@ public static class NeighbourPatterns
          from hotel in Saga.Step(BookHotel.Call(trip), CancelHotel)
          from car in Saga.Step(BookCar.Call(trip), CancelCar)
          select new[] { flight, hotel, car }).Run());
+
+    /// <summary>Loads one row of a region (a stand-in for an import).</summary>
+    public static readonly Durable<(string Region, int Row), int> LoadRow = Durable.CreateSync("load_row", ((string Region, int Row) r, StepContext _) => r.Row);
+
+    /// <summary>Imports the rows of one region; run as a child, it is an execution of its own (listed, inspected, cancelled alone).</summary>
+    public static readonly WorkflowDef<string, int> ImportRegion = Workflow.Define("import_region", (string region) =>
+        from rows in Enumerable.Range(1, 5).Select(i => (region, i)).Traverse(LoadRow)
+        select rows.Sum());
+
+    /// <summary>One child execution per region, concurrently; the parent waits for all without holding a worker.</summary>
+    public static readonly WorkflowDef<string[], int> ImportAll = Workflow.Define("import_all", (string[] regions) =>
+        from totals in regions.Traverse(region => Workflow.Child(ImportRegion, region))
+        select totals.Sum());
 
     /// <summary>Waits up to <c>timeout</c> for an "approval" signal carrying the approver's name.</summary>
     public static readonly WorkflowDef<string, string> AwaitApproval = Workflow.Define("await_approval", (string timeout) =>

@@ -125,3 +125,30 @@ let bookTrip = Workflow.define "fs_book_trip" (fun (traveller: string, carFails:
 let awaitApproval = Workflow.define "fs_await_approval" (fun (timeout: string) ->
     Workflow.WaitForSignal<string>("approval", Duration.Parse timeout)
     |> Workflow.map (fun o -> if o.IsSome then o.Match((fun who -> $"approved by {who}"), (fun () -> "")) else "no approval in time"))
+
+/// Records whose service is down (a stand-in for the outage that makes the first run fail).
+let unavailable = System.Collections.Concurrent.ConcurrentDictionary<int, bool>()
+
+/// How many times each record was processed (shows that nothing finished runs twice).
+let processed = System.Collections.Concurrent.ConcurrentDictionary<int, int>()
+
+let processRecord =
+    Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "10ms"))) "fs_process_record" (fun (id: int) _ ->
+        processed.AddOrUpdate(id, 1, fun _ n -> n + 1) |> ignore
+        if unavailable.ContainsKey id then raise (TimeoutException $"record {id}: service unavailable")
+        int64 id * 2L)
+
+/// Pattern 10: no hand-written checkpoints. A crashed run continues where it stopped; a failed run is resumed by
+/// dispatching it again with the same idempotency key — completed steps are reused and only the rest runs.
+let resumableBatch = Workflow.define "fs_resumable_batch" (fun (ids: int list) ->
+    ids |> Workflow.chunk 100 (Some "100ms") (Workflow.traverse processRecord.Call) |> Workflow.map List.sum)
+
+let loadRow = Durable.createSync "fs_load_row" (fun (_region: string, row: int) _ -> row)
+
+/// Pattern 13: the rows of one region; run as a child it is an execution of its own.
+let importRegion = Workflow.define "fs_import_region" (fun (region: string) ->
+    [ 1..5 ] |> Workflow.traverse (fun row -> loadRow.Call((region, row))) |> Workflow.map List.sum)
+
+/// Pattern 13: one child execution per region, concurrently; the parent waits for all without holding a worker.
+let importAll = Workflow.define "fs_import_all" (fun (regions: string list) ->
+    regions |> List.map (Workflow.child importRegion) |> Workflow.whenAll |> Workflow.map List.sum)

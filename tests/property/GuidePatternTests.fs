@@ -39,6 +39,51 @@ let private crashEverywhere (def: WorkflowDef<'I, 'O>) (input: 'I) =
         let attemptsAfter = after |> List.choose (function :? StepCompleted as c when doneBefore.Contains c.Position -> Some c.Position | _ -> None)
         Expect.equal attemptsAfter.Length doneBefore.Count $"crash at {k}: steps completed before the crash were not recorded again"
 
+/// Pattern 10 on a deterministic runtime: a run that fails while records 150 and 151 are unavailable, then a resumed
+/// run that is crashed at append `crashAt` (0: never) and recovered. Returns the result, the resumed history and how
+/// often each record was processed in all.
+let private failThenResume (def: WorkflowDef<'I, 'O>) (input: 'I) (processed: Collections.Concurrent.ConcurrentDictionary<int, int>)
+                           (unavailable: Collections.Concurrent.ConcurrentDictionary<int, bool>) crashAt =
+    processed.Clear()
+    for x in [ 150; 151 ] do unavailable[x] <- true
+    let inner = InMemoryStore()
+    let clock = ManualClock()
+    let first = LocalRuntime(inner, deterministic clock).RunAsync(def, input, "nightly").Result
+    Expect.stringContains (error first).Message "service unavailable" "the first run fails"
+    unavailable.Clear()
+    if crashAt > 0 then
+        let crashing = LocalRuntime(CrashingStore(inner, crashAt), deterministic clock)
+        try
+            crashing.ResumeAsync(def, "nightly").Result |> ignore
+            crashing.RunUntilIdleAsync().Wait()
+        with :? AggregateException -> ()
+    // Resuming again after a crash continues the same resumption (or starts it, if the crash came first).
+    let rt = LocalRuntime(inner, deterministic clock)
+    let resumed = rt.ResumeAsync(def, "nightly").Result
+    rt.RunUntilIdleAsync().Wait()
+    let r = (rt.GetResultAsync(def, resumed).Result).Value
+    r, List.ofSeq (inner.ReadAsync(resumed).Result), Map.ofSeq (processed |> Seq.map (fun kv -> kv.Key, kv.Value))
+
+/// Checks pattern 10's promise: the resumed run completes, reuses every step the failed run completed (records
+/// 1..149 and 152..200 ran once in all), and runs only the rest — also when it is crashed at any boundary.
+let private checkResume (def: WorkflowDef<'I, 'O>) (input: 'I) expected processed unavailable =
+    let r, h, runs = failThenResume def input processed unavailable 0
+    Expect.equal (value r) expected "the resumed run completes"
+    let reused = h |> List.filter (function :? StepCompleted as c -> not (isNull c.ReusedFrom) | _ -> false) |> List.length
+    Expect.isGreaterThanOrEqual reused 198 "the failed run's completed steps are reused"
+    for x in 1..250 do
+        let expectedRuns = if x = 150 || x = 151 then 3 else 1
+        Expect.equal (runs.TryFind x |> Option.defaultValue 0) expectedRuns $"record {x} ran {runs.TryFind x} times"
+    let appends = h |> List.filter (fun e -> e :? DecisionCompleted) |> List.length
+    for k in List.distinct [ for i in 1..8 -> max 1 (i * (appends * 2) / 8) ] do
+        let r, h, runs = failThenResume def input processed unavailable k
+        Expect.equal (value r) expected $"crash at append {k} of the resumed run: same result"
+        let completed = h |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None)
+        Expect.equal completed (List.distinct completed) $"crash at {k}: every step recorded once"
+        // Reused steps never run again; new ones may run again when the crash fell between running and recording them.
+        for x in 1..200 do
+            if x <> 150 && x <> 151 then Expect.equal (runs.TryFind x |> Option.defaultValue 0) 1 $"crash at {k}: reused record {x} ran once in all"
+
 let tests =
     testList "Guide patterns" [
         test "4. Map: results in input order, every step scheduled in one decision (C# and F#)" {
@@ -88,6 +133,12 @@ let tests =
             crashEverywhere Cs.RetryInRounds [| 1..8 |]
             crashEverywhere Fs.retryInRounds [ 1..8 ]
         }
+        test "10. checkpoint/resume: a failed run resumed reuses every finished step and runs only the rest, also when crashed (C# and F#)" {
+            let cs = Stent.Examples.CSharp.ResumePattern.ResumableBatch
+            checkResume cs [| 1..250 |] (Stent.Examples.CSharp.ResumableSummary(250, 62750L))
+                Stent.Examples.CSharp.ResumePattern.Processed Stent.Examples.CSharp.ResumePattern.Unavailable
+            checkResume Fs.resumableBatch [ 1..250 ] 62750L Fs.processed Fs.unavailable
+        }
         test "11. ETL: each stage works only on the previous stage's successes" {
             let s = value (fst (run Cs.Etl [| "a"; "bx"; "bad1"; "c" |]))
             Expect.equal (s.OriginalCount, s.Extracted, s.Transformed, s.Loaded) (4, 3, 2, 2) "counts"
@@ -111,6 +162,29 @@ let neighbourTests =
             Expect.equal (List.ofSeq cs) [ "hotel-grumpy"; "flight-grumpy" ] "reverse order, and the flight is cancelled though the hotel refused"
             Expect.isTrue (h |> List.exists (function :? ProgressReported as p -> p.Report.Message.Contains "hotel refuses to cancel" | _ -> false)) "the compensation failure is reported"
             crashEverywhere Stent.Examples.CSharp.NeighbourPatterns.BookTrip (Stent.Examples.CSharp.Trip("bob", CarFails = true))
+        }
+        test "13. child workflows: each region is its own execution and stream; a crash at any boundary recovers (C# and F#)" {
+            let check (def: WorkflowDef<'I, int>) (input: 'I) (child: string) =
+                let inner = InMemoryStore()
+                let rt = LocalRuntime(inner, deterministic (ManualClock()))
+                let r = rt.RunAsync(def, input, "import").Result
+                Expect.equal (value r) 30 "both regions' rows"
+                let streams = inner.ListStreamsAsync().Result |> List.ofSeq
+                Expect.equal streams.Length 3 "the parent and one stream per child"
+                for id in streams |> List.filter ((<>) "import") do
+                    let started = inner.ReadAsync(id).Result[0] :?> ExecutionStarted
+                    Expect.equal (started.Workflow, started.ParentId) (child, "import") "a child names its parent"
+                let appends = streams |> List.sumBy (fun id -> inner.ReadAsync(id).Result |> Seq.filter (fun e -> e :? DecisionCompleted) |> Seq.length)
+                for k in 1 .. appends * 2 do
+                    let inner = InMemoryStore()
+                    let clock = ManualClock()
+                    (try LocalRuntime(CrashingStore(inner, k), deterministic clock).RunAsync(def, input, "import").Wait() with :? AggregateException -> ())
+                    let r = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, input, "import").Result
+                    Expect.equal (value r) 30 $"crash at append {k}: same result"
+                    let rows = inner.ListStreamsAsync().Result |> Seq.collect (fun id -> inner.ReadAsync(id).Result) |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
+                    Expect.equal rows 10 $"crash at append {k}: every row recorded once"
+            check Stent.Examples.CSharp.NeighbourPatterns.ImportAll [| "north"; "south" |] "import_region"
+            check Fs.importAll [ "north"; "south" ] "fs_import_region"
         }
         test "13. waiting for an external signal with a timeout, on workers" {
             let store = InMemoryWorkStore()
