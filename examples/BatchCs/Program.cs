@@ -43,11 +43,14 @@ var serving = Enumerable.Range(1, workers).Select(i =>
         .Register(ImageGallery.Workflow).ServeAsync(stop.Token)).ToList();
 var client = new StentClient(store);
 
-// The same batch always gets the same idempotency key, so a second run finds the first execution and resumes it.
+// The same batch always gets the same idempotency key, so a second run finds the first execution and continues it
+// (one that failed or was cancelled is resumed by a new execution that reuses every step it completed).
 var batch = new ImageBatch(items, failureRate);
 var id = await client.DispatchAsync(ImageGallery.Workflow, batch, new DispatchOptions { IdempotencyKey = $"image-gallery-{items}-{failureRate}" });
 var before = await client.GetAsync(id);
-if (before.Counters["completed"] + before.Counters["failed"] > 0)
+if (before.ResumedFrom is { } from)
+    Console.WriteLine($"execution {from} did not succeed; execution {id} resumes it, reusing the {before.Counters["reused"]} steps it completed");
+else if (before.Counters["completed"] + before.Counters["failed"] > 0)
     Console.WriteLine($"resuming execution {id}: {before.Counters["completed"]} steps already done, they will not run again");
 
 var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -56,7 +59,7 @@ while (!waiting.IsCompleted)
 {
     await Task.WhenAny(waiting, Task.Delay(200));
     var d = await client.GetAsync(id);
-    var done = d.Counters["completed"] + d.Counters["failed"];
+    var done = d.Counters["completed"] + d.Counters["reused"] + d.Counters["failed"];
     var total = Math.Max(d.Counters["scheduled"], 1);
     var width = 30;
     var filled = (int)(width * done / total);

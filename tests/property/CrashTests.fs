@@ -1,4 +1,5 @@
-/// Real worker processes on one database run a 1,000-item batch; one is killed with SIGKILL mid-run and restarted.
+/// Real worker processes on one database run a batch; the busiest is killed with SIGKILL mid-run and a replacement
+/// started. Covers the crash batch (pattern 1's shape), patterns 3, 6 and 10, and the main job on SQLite.
 module CrashTests
 
 open System
@@ -7,6 +8,7 @@ open System.IO
 open System.Threading
 open Expecto
 open Stent
+open Stent.Examples.CSharp
 open Stent.Execution
 open Stent.Replay
 open Stent.Storage
@@ -15,74 +17,200 @@ open Support
 
 let private workerDll = Path.Combine(AppContext.BaseDirectory, "Stent.TestWorker.dll")
 
-let private start (spec: string) (log: string) =
-    let psi = ProcessStartInfo("dotnet", $"\"{workerDll}\" \"{spec}\" \"{log}\" 8", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
+let private spawn (dll: string) (args: string) (env: (string * string) list) (output: Collections.Concurrent.ConcurrentQueue<string>) =
+    let psi = ProcessStartInfo("dotnet", $"\"{dll}\" {args}", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
+    for k, v in env do psi.Environment[k] <- v
     let p = Process.Start psi
-    p.OutputDataReceived.Add ignore
-    p.ErrorDataReceived.Add ignore
+    p.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then output.Enqueue e.Data)
+    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then output.Enqueue e.Data)
     p.BeginOutputReadLine()
     p.BeginErrorReadLine()
     p
 
-/// (kind, pid, execution, position) of every logged step start and finish.
+let private startWorker spec log env = spawn workerDll $"\"{spec}\" \"{log}\" 8" env (Collections.Concurrent.ConcurrentQueue())
+
+/// A step attempt seen in the worker processes' logs.
+type private Line = { Kind: string; Pid: int; Execution: string; Position: string; Attempt: int; At: DateTimeOffset }
+
 let private logLines (log: string) =
     Directory.GetFiles(Path.GetDirectoryName log, Path.GetFileName log + ".*")
     |> Seq.collect File.ReadAllLines
     |> Seq.map (fun l -> l.Split ' ')
-    |> Seq.filter (fun a -> a.Length = 4)
-    |> Seq.map (fun a -> a[0], int a[1], a[2], a[3])
+    |> Seq.filter (fun a -> a.Length = 6)
+    |> Seq.map (fun a -> { Kind = a[0]; Pid = int a[1]; Execution = a[2]; Position = a[3]; Attempt = int a[4]; At = DateTimeOffset.FromUnixTimeMilliseconds(int64 a[5]) })
     |> List.ofSeq
 
-let private crashRun (spec: string) (store: IWorkStore) =
-    let log = Path.Combine(Path.GetTempPath(), $"stent-crash-{Guid.NewGuid():N}.log")
-    let client = StentClient(store)
-    let items = [| 1..1000 |]
-    let id = client.DispatchAsync(CrashBatch.Workflow, items).Result
-    let procs = Collections.Generic.List<Process>([ for _ in 1..3 -> start spec log ])
+let private waitUntil (what: string) (seconds: float) (condition: unit -> bool) =
+    let watch = Stopwatch.StartNew()
+    while not (condition ()) do
+        if watch.Elapsed > TimeSpan.FromSeconds seconds then failtest $"timed out after {seconds} s waiting for {what}"
+        Thread.Sleep 20
+
+let private stopAll (procs: Process seq) =
+    for p in procs do
+        try p.Kill() with _ -> ()
+        p.WaitForExit(10_000) |> ignore
+
+/// Runs execution `id` on three worker processes, kills the busiest with SIGKILL once `readyToKill` holds, starts a
+/// replacement and waits for the end. Checks that every step is recorded once and that no step attempt ever ran twice
+/// (a step the victim was running is claimed again as a new attempt). Returns the result, the history and the log lines.
+let private killMidRun (spec: string) (store: IWorkStore) (log: string) (id: string) (readyToKill: unit -> bool) =
+    let procs = Collections.Generic.List<Process>([ for _ in 1..3 -> startWorker spec log [] ])
     try
-        let watch = Stopwatch.StartNew()
-        let doneCount () = logLines log |> List.filter (fun (k, _, e, _) -> k = "done" && e = id) |> List.length
-        while doneCount () < 250 && watch.Elapsed < TimeSpan.FromSeconds 90.0 do Thread.Sleep 20
-        // Kill the process doing the most work (on a busy machine one may still be starting up).
-        let startsBy pid = logLines log |> List.filter (fun (k, p, e, _) -> k = "start" && p = pid && e = id) |> List.length
+        waitUntil "the moment to kill" 90.0 readyToKill
+        let startsBy pid = logLines log |> List.filter (fun l -> l.Kind = "start" && l.Pid = pid && l.Execution = id) |> List.length
         let victim = procs |> Seq.maxBy (fun p -> startsBy p.Id)
         victim.Kill()
         victim.WaitForExit()
-        let doneAtKill = doneCount ()
-        Expect.isLessThan doneAtKill 1000 "killed mid-run"
-        procs.Add(start spec log)
-        let r = client.WaitAsync(CrashBatch.Workflow, id, TimeSpan.FromSeconds 120.0).Result
+        procs.Add(startWorker spec log [])
+        let r = StentClient(store).WaitAsync<obj>(id, TimeSpan.FromSeconds 120.0).Result
+        let history = List.ofSeq (store.ReadAsync(id).Result)
+        let completed = history |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None)
+        Expect.equal completed (List.distinct completed) "every step recorded once"
+        let lines = logLines log |> List.filter (fun l -> l.Execution = id)
+        Expect.isTrue (lines |> List.exists (fun l -> l.Pid = victim.Id)) "the killed worker had run steps"
+        for (pos, attempt), ls in lines |> List.filter (fun l -> l.Kind = "start") |> List.groupBy (fun l -> l.Position, l.Attempt) do
+            Expect.equal ls.Length 1 $"attempt {attempt} of step {pos} ran once (victim {victim.Id}): %A{ls}"
+        r, history, lines
+    finally stopAll procs
+
+let private newLog () = Path.Combine(Path.GetTempPath(), $"stent-crash-{Guid.NewGuid():N}.log")
+
+let private cleanLog (log: string) =
+    for f in Directory.GetFiles(Path.GetDirectoryName log, Path.GetFileName log + ".*") do File.Delete f
+
+let private completedCount (store: IWorkStore) id () =
+    store.ReadAsync(id).Result |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
+
+/// Pattern 1's shape: a 1,000-item fan-out, killed at about a quarter.
+let private fanOut spec (store: IWorkStore) =
+    let log = newLog ()
+    try
+        let items = [| 1..1000 |]
+        let id = StentClient(store).DispatchAsync(CrashBatch.Workflow, items).Result
+        let _, history, lines = killMidRun spec store log id (fun () -> completedCount store id () >= 250)
+        let r = StentClient(store).WaitAsync(CrashBatch.Workflow, id).Result
         Expect.equal (value r) (items |> Array.sumBy (fun i -> 2L * int64 i)) "the result is right"
-        let history = store.ReadAsync(id).Result
-        let completed = history |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> List.ofSeq
-        Expect.equal completed.Length 1000 "every item's step completed once in the history"
-        Expect.equal (completed |> List.distinct |> List.length) 1000 "no position twice"
-        let lines = logLines log |> List.filter (fun (_, _, e, _) -> e = id)
-        let victimStarts = lines |> List.filter (fun (k, pid, _, _) -> k = "start" && pid = victim.Id)
-        Expect.isNonEmpty victimStarts "the killed worker had run steps"
-        for pos, ls in lines |> List.groupBy (fun (_, _, _, p) -> p) do
-            let survivorStarts = ls |> List.filter (fun (k, pid, _, _) -> k = "start" && pid <> victim.Id) |> List.length
-            let killedStarts = ls |> List.filter (fun (k, pid, _, _) -> k = "start" && pid = victim.Id) |> List.length
-            Expect.isLessThanOrEqual survivorStarts 1 $"step {pos} ran at most once outside the killed worker (victim {victim.Id}): %A{ls}"
-            Expect.isLessThanOrEqual killedStarts 1 $"step {pos} ran at most once in the killed worker"
-        let rerun = lines |> List.groupBy (fun (_, _, _, p) -> p) |> List.filter (fun (_, ls) -> (ls |> List.filter (fun (k, _, _, _) -> k = "start")).Length > 1) |> List.length
-        printfn $"crash test ({spec.Split(':')[0]}): killed at {doneAtKill}/1000 done, {rerun} in-flight steps ran again elsewhere"
-    finally
-        for p in procs do
-            try p.Kill() with _ -> ()
-            p.WaitForExit(10_000) |> ignore
-        for f in Directory.GetFiles(Path.GetDirectoryName log, Path.GetFileName log + ".*") do File.Delete f
+        Expect.equal (history |> List.filter (fun e -> e :? StepCompleted) |> List.length) 1000 "every item's step completed"
+        let rerun = lines |> List.filter (fun l -> l.Kind = "start" && l.Attempt > 1) |> List.length
+        printfn $"crash test ({spec.Split(':')[0]}): {rerun} in-flight steps ran again elsewhere"
+    finally cleanLog log
+
+/// Pattern 3: chunks of 100 with a 100 ms durable pause and progress; killed after the third chunk.
+let private chunked spec (store: IWorkStore) =
+    let log = newLog ()
+    try
+        let id = StentClient(store).DispatchAsync(Patterns.Chunked, [| 1..1000 |]).Result
+        let _, history, _ = killMidRun spec store log id (fun () -> completedCount store id () >= 300)
+        let r = value (StentClient(store).WaitAsync(Patterns.Chunked, id).Result)
+        Expect.equal (r.Total, r.Succeeded + r.Failed) (1000, 1000) "every item has an outcome"
+        Expect.equal (history |> List.filter (fun e -> e :? ProgressReported) |> List.length) 10 "progress after each of the 10 chunks"
+        let pauses = history |> List.choose (function :? TimerStarted as t -> Some t.Position | _ -> None)
+        Expect.equal pauses.Length 9 "nine pauses, none repeated"
+    finally cleanLog log
+
+/// Pattern 6: batches of 50 with a 300 ms pause, killed while a pause is pending; each pause ends at its original
+/// due time (the next batch never starts before it) and happens once.
+let private manualRateLimited spec (store: IWorkStore) =
+    let log = newLog ()
+    try
+        let id = StentClient(store).DispatchAsync(GuidePatterns.ManualRateLimited, RateLimitedInput([| 1..300 |], 50, "300ms")).Result
+        let pausing () =
+            let h = store.ReadAsync(id).Result
+            let started = h |> Seq.filter (fun e -> e :? TimerStarted) |> Seq.length
+            started >= 2 && started > (h |> Seq.filter (fun e -> e :? TimerFired) |> Seq.length)
+        let _, history, lines = killMidRun spec store log id pausing
+        Expect.equal (value (StentClient(store).WaitAsync(GuidePatterns.ManualRateLimited, id).Result)).Count 300 "every item"
+        let timers = history |> List.choose (function :? TimerStarted as t -> Some t | _ -> None)
+        Expect.equal (timers |> List.map (fun t -> t.Position) |> List.distinct |> List.length) 5 "five pauses, each once"
+        Expect.equal (history |> List.filter (fun e -> e :? TimerFired) |> List.length) 5 "each fired once"
+        // Steps of batch k+1 were scheduled after pause k fired: none may start before that pause's due time.
+        let scheduledAfter (t: TimerStarted) =
+            let fired = history |> List.findIndex (function :? TimerFired as f -> f.Position = t.Position | _ -> false)
+            history |> List.skip fired |> List.choose (function :? StepScheduled as s -> Some s.Position | _ -> None) |> set
+        for t in timers do
+            let next = scheduledAfter t
+            for l in lines |> List.filter (fun l -> l.Kind = "start" && next.Contains l.Position) do
+                Expect.isGreaterThanOrEqual l.At (t.DueAt.AddMilliseconds -5.0) $"step {l.Position} started after the pause at {t.Position} was due"
+    finally cleanLog log
+
+/// Pattern 10: a first run fails while records 150 and 151 are unavailable; dispatched again with the same key on
+/// healthy workers it resumes, and one of those is killed mid-run. Steps the failed run completed never run again.
+let private resumed spec (store: IWorkStore) =
+    let log = newLog ()
+    try
+        let client = StentClient(store)
+        let key = DispatchOptions(IdempotencyKey = $"nightly-{Guid.NewGuid():N}")
+        let sick = [ for _ in 1..2 -> startWorker spec log [ "STENT_UNAVAILABLE", "150,151" ] ]
+        let first =
+            try
+                let first = client.DispatchAsync(ResumePattern.ResumableBatch, [| 1..600 |], key).Result
+                Expect.stringContains (error (client.WaitAsync(ResumePattern.ResumableBatch, first, TimeSpan.FromSeconds 120.0).Result)).Message "service unavailable" "the first run fails"
+                first
+            finally stopAll sick
+        let second = client.DispatchAsync(ResumePattern.ResumableBatch, [| 1..600 |], key).Result
+        Expect.notEqual second first "a new execution resumes the failed one"
+        let doneFirst = completedCount store first ()
+        let _, history, lines = killMidRun spec store log second (fun () -> completedCount store second () >= doneFirst + 150)
+        let r = value (client.WaitAsync(ResumePattern.ResumableBatch, second).Result)
+        Expect.equal r.Total (int64 (600 * 601)) "the resumed run's result"
+        let reused = history |> List.choose (function :? StepCompleted as c when not (isNull c.ReusedFrom) -> Some c.Position | _ -> None) |> set
+        Expect.equal reused.Count doneFirst "every step the failed run completed is reused"
+        Expect.isEmpty (lines |> List.filter (fun l -> reused.Contains l.Position)) "no reused step ran in the resumed execution"
+    finally cleanLog log
+
+let private onStores name (f: string -> IWorkStore -> unit) =
+    [ test $"SQLite: {name}" {
+          let path = Path.Combine(Path.GetTempPath(), $"stent-crash-{Guid.NewGuid():N}.db")
+          f $"sqlite:{path}" (Stent.Sqlite.SqliteWorkStore(path))
+      }
+      test $"PostgreSQL: {name}" {
+          let pg = Environment.GetEnvironmentVariable "STENT_PG"
+          if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+          let schema = "crash_" + Guid.NewGuid().ToString("N").Substring(0, 10)
+          f $"postgres:{schema}:{pg}" (new Stent.Marten.PostgresWorkStore(pg, schema))
+      } ]
+
+/// The main job (examples/BatchCs) killed with SIGKILL mid-run and started again: it resumes the same execution.
+let private mainJob () =
+    let dll = Path.Combine(AppContext.BaseDirectory, "BatchCs.dll")
+    let db = Path.Combine(Path.GetTempPath(), $"stent-main-{Guid.NewGuid():N}.db")
+    let args = $"--items 600 --workers 2 --db \"{db}\""
+    let store = Stent.Sqlite.SqliteWorkStore(db)
+    let first = Collections.Concurrent.ConcurrentQueue<string>()
+    let p = spawn dll args [] first
+    let id =
+        try
+            waitUntil "the main job's execution" 60.0 (fun () -> store.ListExecutionsAsync(ExecutionFilter()).Result.Count > 0)
+            let id = store.ListExecutionsAsync(ExecutionFilter()).Result[0].Id
+            waitUntil "a third of the downloads" 60.0 (fun () -> completedCount store id () >= 200)
+            id
+        finally
+            p.Kill()
+            p.WaitForExit()
+    let doneAtKill = completedCount store id ()
+    Expect.isLessThan doneAtKill 700 "killed mid-run"
+    let second = Collections.Concurrent.ConcurrentQueue<string>()
+    let q = spawn dll args [] second
+    if not (q.WaitForExit 120_000) then
+        q.Kill()
+        failtest $"the rerun did not finish: %A{List.ofSeq second}"
+    q.WaitForExit()
+    let out = String.Join("\n", second)
+    Expect.equal q.ExitCode 0 $"the rerun succeeded: {out}"
+    Expect.stringContains out $"resuming execution {id}" "the rerun resumes the same execution"
+    Expect.stringContains out $"execution {id}: Completed" "and completes it"
+    Expect.stringContains out "image pipeline: https://gallery.example/" "with the gallery"
+    let history = store.ReadAsync(id).Result
+    let completed = history |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> List.ofSeq
+    Expect.equal completed (List.distinct completed) "every step recorded once"
+    Expect.equal (store.ListExecutionsAsync(ExecutionFilter()).Result.Count) 1 "one execution"
 
 let tests =
     testSequenced <| testList "Crash with SIGKILL" [
-        test "SQLite: three worker processes, one killed mid-run and restarted; every step completes exactly once" {
-            let path = Path.Combine(Path.GetTempPath(), $"stent-crash-{Guid.NewGuid():N}.db")
-            crashRun $"sqlite:{path}" (Stent.Sqlite.SqliteWorkStore(path))
-        }
-        test "PostgreSQL: three worker processes, one killed mid-run and restarted; every step completes exactly once" {
-            let pg = Environment.GetEnvironmentVariable "STENT_PG"
-            if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
-            let schema = "crash_" + Guid.NewGuid().ToString("N").Substring(0, 10)
-            crashRun $"postgres:{schema}:{pg}" (new Stent.Marten.PostgresWorkStore(pg, schema))
-        }
+        yield! onStores "three worker processes run a 1,000-item fan-out, one killed mid-run and replaced; every step completes once" fanOut
+        yield! onStores "pattern 3: chunked processing with pauses survives a killed worker; progress and pauses recorded once" chunked
+        yield! onStores "pattern 6: a pause interrupted by a killed worker ends at its original due time, once" manualRateLimited
+        yield! onStores "pattern 10: a failed run resumed by its key on workers, one killed mid-run; finished steps never run again" resumed
+        test "the main job killed with SIGKILL and started again resumes the same execution and finishes it" { mainJob () }
     ]

@@ -1,4 +1,4 @@
-// The workflow the crash tests run in several worker processes: a fan-out whose steps log every start and finish.
+// The workflow the crash tests run in several worker processes (a fan-out), and how a process opens its store.
 using Stent;
 using Stent.Marten;
 using Stent.Sqlite;
@@ -6,26 +6,13 @@ using Stent.Storage;
 
 namespace Stent.TestWorker;
 
-/// <summary>A fan-out of logged steps, and how a process opens the store it is told to use.</summary>
+/// <summary>A fan-out of short steps, and how a process opens the store it is told to use.</summary>
 public static class CrashBatch
 {
-    /// <summary>The step log prefix: each process appends "start|done pid execution position" lines to PREFIX.PID.</summary>
-    public static string? LogPath { get; set; }
-
-    private static readonly Lock Gate = new();
-
-    private static void Log(string what, StepContext ctx)
-    {
-        if (LogPath is null) return;
-        lock (Gate) File.AppendAllText($"{LogPath}.{Environment.ProcessId}", $"{what} {Environment.ProcessId} {ctx.ExecutionId} {ctx.Position}\n");
-    }
-
-    /// <summary>Doubles an item, logging its start and finish, taking a few milliseconds.</summary>
+    /// <summary>Doubles an item, taking a few milliseconds.</summary>
     public static readonly Durable<int, int> Double = Durable.Create("crash_double", async (int x, StepContext ctx) =>
     {
-        Log("start", ctx);
         await Task.Delay(3 + x % 7, ctx.CancellationToken);
-        Log("done", ctx);
         return x * 2;
     }, new DurableOptions { Retry = RetryPolicy.Fixed(5, "100ms") });
 
