@@ -96,12 +96,13 @@ public sealed partial class PostgresWorkStore
         }
         // Caps are exact: claims of capped functions are serialized by a transaction-scoped advisory lock,
         // taken in its own statement so the claim below reads the running counts after it holds the lock.
+        // Rate windows use the claim statement's time, not the transaction's start (which may be long before the lock).
         await using var batch = new NpgsqlBatch(c, tx);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(727272)"));
         batch.BatchCommands.Add(BatchCmd($"""
             WITH running AS (
                 SELECT name, count(*) AS n FROM {_s}.stent_steps WHERE max_concurrent IS NOT NULL AND running AND lease_until >= now() GROUP BY name),
-            rates AS (SELECT name, used FROM {_s}.stent_rates WHERE window_start > now() - interval '1 second'),
+            rates AS (SELECT name, used FROM {_s}.stent_rates WHERE window_start > statement_timestamp() - interval '1 second'),
             cand AS (
                 SELECT s.id, s.name, s.max_concurrent, s.max_per_second, s.priority,
                        row_number() OVER (PARTITION BY s.name ORDER BY s.priority DESC, s.id) AS rn
@@ -120,10 +121,10 @@ public sealed partial class PostgresWorkStore
                 RETURNING {StepColumns}, s.max_per_second),
             counted AS (
                 INSERT INTO {_s}.stent_rates (name, window_start, used)
-                SELECT name, now(), count(*) FROM claimed WHERE max_per_second IS NOT NULL GROUP BY name
+                SELECT name, statement_timestamp(), count(*) FROM claimed WHERE max_per_second IS NOT NULL GROUP BY name
                 ON CONFLICT (name) DO UPDATE SET
-                    used = CASE WHEN {_s}.stent_rates.window_start > now() - interval '1 second' THEN {_s}.stent_rates.used + excluded.used ELSE excluded.used END,
-                    window_start = CASE WHEN {_s}.stent_rates.window_start > now() - interval '1 second' THEN {_s}.stent_rates.window_start ELSE now() END)
+                    used = CASE WHEN {_s}.stent_rates.window_start > statement_timestamp() - interval '1 second' THEN {_s}.stent_rates.used + excluded.used ELSE excluded.used END,
+                    window_start = CASE WHEN {_s}.stent_rates.window_start > statement_timestamp() - interval '1 second' THEN {_s}.stent_rates.window_start ELSE statement_timestamp() END)
             SELECT id, execution_id, position, name, input, attempt, lease_token FROM claimed
             """, room, q.Lease, q.WorkerId, queues, tags));
         await using var r = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);

@@ -128,6 +128,33 @@ let changesAreDetected (prog, pick: int, kind: int) =
             true
     Expect.equal detected expectDetected $"{m}: detected={detected}"
 
+/// Resume: a failed execution resumed with its failures healed reuses exactly the steps the failed run completed that
+/// the new run reaches with the same function and input (never running them again), and ends as the healed program
+/// run from scratch does. A run that did not fail cannot be resumed.
+let resumeReusesFinishedWork prog =
+    let store = InMemoryStore()
+    let clock = ManualClock()
+    let first = LocalRuntime(store, deterministic clock).RunAsync(definition (Env(Calls(), behaviors prog)) prog, (), "run").Result
+    let healedCalls = Calls()
+    let healed = definition (Env(healedCalls, Map.empty)) prog
+    let rt = LocalRuntime(store, deterministic clock)
+    if first.IsOk then
+        throws<InvalidOperationException> (fun () -> rt.ResumeAsync(healed, "run").Wait()) |> ignore
+    else
+        let id = rt.ResumeAsync(healed, "run").Result
+        rt.RunUntilIdleAsync().Wait()
+        let resumed = (rt.GetResultAsync(healed, id).Result).Value
+        let fresh, _ = runFresh (definition (Env(Calls(), Map.empty)) prog) ()
+        Expect.equal (resultText resumed) (resultText fresh) "the resumed run ends as the healed program does"
+        let stepsOf (h: HistoryEvent seq) = h |> Seq.choose (function :? StepScheduled as s -> Some (s.Position, (s.Name, s.Input)) | _ -> None) |> Map.ofSeq
+        let h1, h2 = store.ReadAsync("run").Result, store.ReadAsync(id).Result
+        let done1 = h1 |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
+        let scheduled1, scheduled2 = stepsOf h1, stepsOf h2
+        let reusable = done1 |> Set.filter (fun p -> scheduled2.TryFind p = scheduled1.TryFind p)
+        let reused = h2 |> Seq.choose (function :? StepCompleted as c when not (isNull c.ReusedFrom) -> Some c.Position | _ -> None) |> set
+        Expect.equal reused reusable "exactly the matching finished steps are reused"
+        for p in reused do Expect.equal (healedCalls.For $"{id}/{p}") 0 $"reused step {p} did not run"
+
 let private sameRun (a: Workflow<int>) (b: Workflow<int>) =
     let ra, ha = runFresh (Workflow.define "law" (fun () -> a)) ()
     let rb, hb = runFresh (Workflow.define "law" (fun () -> b)) ()
@@ -141,6 +168,8 @@ let tests =
             Prop.forAll arbProg replayIsDeterministic
         testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and history without re-running completed steps" <|
             Prop.forAll (arbProgWith (Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0)))) crashRecovers
+        testPropertyWithConfig config "resume: a failed run resumed reuses exactly its matching finished steps and ends as the healed program does" <|
+            Prop.forAll arbProg resumeReusesFinishedWork
         testPropertyWithConfig config "3. a workflow changed where its history recorded something is detected, elsewhere it replays" <|
             Prop.forAll (arbProgWith (Arb.zip (ArbMap.defaults |> ArbMap.arbitrary<int>, Arb.fromGen (Gen.choose (0, 2))))) (fun (p, (i, k)) -> changesAreDetected (p, i, k))
         testPropertyWithConfig config "4a. left identity: pure a >>= f equals f a" <|
