@@ -1,9 +1,10 @@
-// The guide's rate-limited batch (pattern 5) and best practices (pattern 12) in C#.
+// The guide's rate-limited batch (pattern 5), progress through structured logging (9) and best practices (12) in C#.
+using Microsoft.Extensions.Logging;
 using Stent;
 
 namespace Stent.Examples.CSharp;
 
-/// <summary>Patterns 5 and 12.</summary>
+/// <summary>Patterns 5, 9 and 12.</summary>
 public static class PracticePatterns
 {
     private static int _running, _peak;
@@ -32,6 +33,24 @@ public static class PracticePatterns
     public static readonly WorkflowDef<int[], IReadOnlyList<int>> RateLimitedBatch = Workflow.Define("rate_limited_batch", (int[] ids) =>
         from results in ids.TraverseAll(ExternalApi)
         select results.Successes());
+
+    /// <summary>Pattern 9: a step that logs; its records carry the execution id, step, position, attempt and worker id in their scope.</summary>
+    public static readonly Durable<int, Item> LoggedItem = Durable.CreateSync("logged_item", (int id, StepContext ctx) =>
+    {
+        ctx.Logger.LogDebug("Processing item {ItemId}", id);
+        return new Item(id, "processed");
+    });
+
+    /// <summary>
+    /// Pattern 9: progress through structured logging — the workflow's own log lines are recorded and written once
+    /// (never again when it replays), with a progress report after each chunk of 50.
+    /// </summary>
+    public static readonly WorkflowDef<int[], int> Monitored = Workflow.Define("monitored_batch", (int[] ids) =>
+        from _ in Workflow.Log(LogLevel.Information, "Starting batch processing of {BatchSize}", ids.Length)
+        from results in ids.Chunk(50, LoggedItem)
+        let ok = results.Successes().Count
+        from __ in Workflow.Log(LogLevel.Information, "Batch completed: {Succeeded}/{Total}", ok, ids.Length)
+        select ok);
 
     /// <summary>Pattern 12: an idempotent step whose result is stored by a key of our choosing and reused by every later execution.</summary>
     public static readonly Durable<int, string> IdempotentProcess = Durable.CreateSync("idempotent_process",

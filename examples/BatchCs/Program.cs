@@ -6,6 +6,13 @@ using Stent.Marten;
 using Stent.Sqlite;
 using Stent.Storage;
 
+if (args is ["--patterns", ..])
+{
+    // A tour of the guide's patterns 1–13 (all, or the one given) on in-process workers.
+    await PatternTour.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : null, Console.Out);
+    return 0;
+}
+
 var items = 200;
 var workers = 2;
 var failureRate = 0.1;
@@ -31,7 +38,7 @@ try
 }
 catch (Exception e) when (e is ArgumentException or FormatException or IndexOutOfRangeException)
 {
-    Console.Error.WriteLine($"{e.Message}\nOptions: --items N (200), --workers N (2), --failure-rate 0..1 (0.1), --db FILE (stent.db), --postgres CONNECTION");
+    Console.Error.WriteLine($"{e.Message}\nOptions: --items N (200), --workers N (2), --failure-rate 0..1 (0.1), --db FILE (stent.db), --postgres CONNECTION; or --patterns [N]");
     return 2;
 }
 

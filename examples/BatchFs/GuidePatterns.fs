@@ -152,3 +152,9 @@ let importRegion = Workflow.define "fs_import_region" (fun (region: string) ->
 /// Pattern 13: one child execution per region, concurrently; the parent waits for all without holding a worker.
 let importAll = Workflow.define "fs_import_all" (fun (regions: string list) ->
     regions |> List.map (Workflow.child importRegion) |> Workflow.whenAll |> Workflow.map List.sum)
+
+let cleanupTemp = Durable.createSync "fs_cleanup_temp" (fun (dir: string) _ -> $"removed {dir}")
+
+/// Pattern 12: a long batch whose cleanup runs however it ends (dispatch it with a MaxDuration to see a timeout).
+let slowWithCleanup = Workflow.define "fs_slow_with_cleanup" (fun (dir: string) ->
+    Workflow.sleep "1h" |> Workflow.tryFinally (cleanupTemp.Call dir))
