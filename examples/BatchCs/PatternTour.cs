@@ -72,6 +72,7 @@ public static class PatternTour
         });
         await Pattern(13, "neighbours", async () =>
         {
+            NeighbourPatterns.Compensated.Clear();
             var (_, saga) = await Run(NeighbourPatterns.BookTrip, new Trip("bob", CarFails: true));
             var (_, rows) = await Run(NeighbourPatterns.ImportAll, ["north", "south"]);
             var approval = await client.DispatchAsync(NeighbourPatterns.AwaitApproval, "30s");

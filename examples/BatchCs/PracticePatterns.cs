@@ -35,7 +35,7 @@ public static class PracticePatterns
         select results.Successes());
 
     /// <summary>Pattern 9: a step that logs; its records carry the execution id, step, position, attempt and worker id in their scope.</summary>
-    public static readonly Durable<int, Item> LoggedItem = Durable.CreateSync("logged_item", (int id, StepContext ctx) =>
+    public static readonly Durable<int, Item> LoggedItem = Durable.CreateSync("monitored_item", (int id, StepContext ctx) =>
     {
         ctx.Logger.LogDebug("Processing item {ItemId}", id);
         return new Item(id, "processed");

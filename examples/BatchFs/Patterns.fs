@@ -14,7 +14,7 @@ type Summary = { Total: int; Succeeded: int; Failed: int; Results: Item list; Er
 let failEvery = 17
 
 let processItem =
-    Durable.createWith (DurableOptions(Retry = RetryPolicy.Exponential(3, Duration.Parse "10ms"), MaxConcurrent = Nullable 8)) "process_item"
+    Durable.createWith (DurableOptions(Retry = RetryPolicy.Exponential(3, Duration.Parse "10ms"), MaxConcurrent = Nullable 8)) "fs_process_item"
         (fun (id: int) ctx -> task {
             do! Threading.Tasks.Task.Delay(1, ctx.CancellationToken)
             if id % failEvery = 0 then invalidOp $"item {id} is corrupt"
@@ -31,15 +31,15 @@ let batch = Workflow.define "batch" (fun (ids: int list) -> workflow {
     return summarize ids.Length results })
 
 let downloadImage =
-    Durable.createWith (DurableOptions(Retry = RetryPolicy.Exponential(3, Duration.Parse "50ms").RetryOnly<HttpRequestException>())) "download_image"
+    Durable.createWith (DurableOptions(Retry = RetryPolicy.Exponential(3, Duration.Parse "50ms").RetryOnly<HttpRequestException>())) "fs_download_image"
         (fun (id: int) ctx -> task {
             if id % 10 = 3 && ctx.Attempt = 1 then raise (HttpRequestException $"Network error downloading image {id}")
             if id % 10 = 7 then raise (HttpRequestException $"Image {id} is gone")
             return $"/tmp/img_{id}.jpg" })
 
-let processImage = Durable.createSync "process_image" (fun (path: string) _ -> path.Replace(".jpg", "_processed.jpg"))
+let processImage = Durable.createSync "fs_process_image" (fun (path: string) _ -> path.Replace(".jpg", "_processed.jpg"))
 
-let createGallery = Durable.createSync "create_gallery" (fun (paths: string list) _ -> $"https://gallery.example/{paths.Length}_images")
+let createGallery = Durable.createSync "fs_create_gallery" (fun (paths: string list) _ -> $"https://gallery.example/{paths.Length}_images")
 
 /// Image pipeline: download (some fail), process what downloaded, make a gallery; nothing downloaded is a business error.
 let imagePipeline = Workflow.define "image_pipeline" (fun (ids: int list) -> workflow {

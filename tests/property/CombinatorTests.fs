@@ -122,6 +122,13 @@ let tests =
                 let e = throws<ArgumentOutOfRangeException> (fun () -> [ 1; 2 ] |> Workflow.chunk size None (Workflow.traverse Workflow.ret) |> ignore)
                 Expect.stringContains e.Message (string size) "names size"
         }
+        test "a durable function may be remade with its types, but a name already used for other types is rejected naming it" {
+            Durable.createSync "registry-probe" (fun (x: int) _ -> x) |> ignore
+            Durable.createSync "registry-probe" (fun (x: int) _ -> x + 1) |> ignore
+            let e = throws<ArgumentException> (fun () -> Durable.createSync "registry-probe" (fun (x: int) _ -> string x) |> ignore)
+            Expect.stringContains e.Message "'registry-probe'" "names the function"
+            Expect.stringContains e.Message "System.Int32 → System.String" "and the clashing types"
+        }
         test "null items are rejected naming the index" {
             let e = throws<ArgumentNullException> (fun () -> [ "a"; null ] |> Workflow.traverse Workflow.ret |> ignore)
             Expect.stringContains e.Message "index 1" "index"

@@ -69,7 +69,7 @@ let tests =
             Expect.isGreaterThanOrEqual ran 2 "finally ran for both"
         }
         test "F# records, unions, options and sets round-trip through steps" {
-            let echo = Durable.createSync "echo" (fun (o: Order) _ -> { o with Id = o.Id + 1 })
+            let echo = Durable.createSync "echo_order" (fun (o: Order) _ -> { o with Id = o.Id + 1 })
             let order = { Id = 1; Shapes = [ Circle 1.5; Square 2.0 ]; Note = Some "n"; Tags = set [ "a"; "b" ] }
             let r = value (run (echo.Call order))
             Expect.equal r { order with Id = 2 } "round trip"

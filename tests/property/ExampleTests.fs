@@ -21,6 +21,16 @@ let private repoRoot =
     let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Stent.sln")) then d.FullName else up d.Parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
+/// Runs an F# script of the repository with `dotnet fsi`; its standard output, or a test failure with its errors.
+let private fsi (script: string) =
+    let psi = ProcessStartInfo("dotnet", $"fsi {script}", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
+    use p = Process.Start psi
+    let err = p.StandardError.ReadToEndAsync()
+    let out = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    Expect.equal p.ExitCode 0 $"fsi {script} failed: {err.Result}"
+    out
+
 let tests =
     testList "Examples" [
         test "C#: the basic batch captures every item's outcome" {
@@ -76,12 +86,7 @@ let tests =
                 Expect.stringContains (out.ToString()) expected "tour output"
         }
         test "the F# script runs every pattern, 1 to 13, on workers" {
-            let psi = ProcessStartInfo("dotnet", "fsi examples/patterns.fsx", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
-            use p = Process.Start psi
-            let out = p.StandardOutput.ReadToEnd()
-            let err = p.StandardError.ReadToEnd()
-            p.WaitForExit()
-            Expect.equal p.ExitCode 0 $"fsi failed: {err}"
+            let out = fsi "examples/patterns.fsx"
             for expected in [ "1. basic batch: 95/100 succeeded"; "4. map: 500 items in input order: 1..500"; "8. retry failed items in rounds: 6 done after 3 rounds"
                               "10. checkpoint/resume: first run: record 150: service unavailable; dispatched again: 90300, 199 steps reused"
                               "12. best practices: idempotent result reused: True; MaxDuration: timed out, cleanup steps run: 1"
@@ -89,12 +94,7 @@ let tests =
                 Expect.stringContains out expected "script output"
         }
         test "the F# script runs a small batch" {
-            let psi = ProcessStartInfo("dotnet", "fsi examples/batch.fsx", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
-            use p = Process.Start psi
-            let out = p.StandardOutput.ReadToEnd()
-            let err = p.StandardError.ReadToEnd()
-            p.WaitForExit()
-            Expect.equal p.ExitCode 0 $"fsi failed: {err}"
+            let out = fsi "examples/batch.fsx"
             Expect.stringContains out "script batch: 12 items processed" "output"
         }
     ]

@@ -198,21 +198,38 @@ internal sealed class Interpreter
         return Outcome.Err(new Cancellation(cancel.Reason), Math.Max(thread.Time, cancel.Time));
     }
 
+    /// <summary>Cancellation of a step or child: one still open is moot (its work is dropped or cancelled).</summary>
+    private Outcome? CancelledWork(string position, History.Entry? entry, Thread thread)
+    {
+        if (Cancelled(entry, thread) is not { } cancelled) return null;
+        if (entry is not null && entry.Outcome is null) _cancelledSteps.Add(position);
+        return cancelled;
+    }
+
+    /// <summary>The input as JSON, or (as the error outcome) why it cannot be serialized.</summary>
+    private Outcome? SerializeInput(object? value, Type type, string name, string position, Thread thread, out string json)
+    {
+        try
+        {
+            json = _serializer.Serialize(value, type);
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            json = "";
+            return Outcome.Err(Failure.FromException(e, name, position), thread.Time);
+        }
+    }
+
     private Outcome Step(string position, StepNode step, Thread thread)
     {
         var fn = step.Function;
         var entry = Visit(position, fn.Name, e => e is StepScheduled s && s.Name == fn.Name, $"step '{fn.Name}'");
         _functions[fn.Name] = fn;
-        if (Cancelled(entry, thread) is { } cancelled)
-        {
-            if (entry is not null && entry.Outcome is null) _cancelledSteps.Add(position);
-            return cancelled;
-        }
+        if (CancelledWork(position, entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
-            string input;
-            try { input = _serializer.Serialize(step.Input, fn.InputType); }
-            catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, fn.Name, position), thread.Time); }
+            if (SerializeInput(step.Input, fn.InputType, fn.Name, position, thread, out var input) is { } unserializable) return unserializable;
             _pending.Add(new StepScheduled(position, fn.Name, input));
             if (_carryover.Step(position, fn.Name, input) is not { } reused) return Outcome.Blocked;
             _pending.Add(reused);
@@ -318,16 +335,10 @@ internal sealed class Interpreter
         var child = node.Definition;
         var entry = Visit(position, child.Name, e => e is ChildStarted c && c.Workflow == child.Name, $"child workflow '{child.Name}'");
         _children[child.Name] = child;
-        if (Cancelled(entry, thread) is { } cancelled)
-        {
-            if (entry is not null && entry.Outcome is null) _cancelledSteps.Add(position);
-            return cancelled;
-        }
+        if (CancelledWork(position, entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
-            string input;
-            try { input = _serializer.Serialize(node.Input, child.InputType); }
-            catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, child.Name, position), thread.Time); }
+            if (SerializeInput(node.Input, child.InputType, child.Name, position, thread, out var input) is { } unserializable) return unserializable;
             _pending.Add(new ChildStarted(position, child.Name, input));
             if (_carryover.Child(position, child.Name, input) is not { } reused) return Outcome.Blocked;
             _pending.Add(reused);
