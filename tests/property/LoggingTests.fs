@@ -47,4 +47,21 @@ let tests =
                 Expect.equal l.Scope["WorkerId"] "w1" "and the worker"
             Expect.equal (lines |> List.filter (fun l -> l.Message.Contains "progress: chunk")).Length 3 "progress per chunk, once each"
         }
+        test "9. the C# example writes each of its log lines once, also when crashed at any event boundary and recovered" {
+            let wf = Stent.Examples.CSharp.PracticePatterns.Monitored
+            let options logs clock = LocalRuntimeOptions(Clock = clock, Deterministic = true, Seed = 42, LoggerFactory = logs)
+            let count (logs: CaptureLogs) text = logs.Records |> List.filter (fun l -> l.Message = text) |> List.length
+            for k in 0 .. 3 .. 24 do
+                let logs = new CaptureLogs()
+                let inner = InMemoryStore()
+                let clock = ManualClock()
+                if k > 0 then
+                    try LocalRuntime(CrashingStore(inner, k), options logs clock).RunAsync(wf, [| 1..120 |], "x").Wait() with :? AggregateException -> ()
+                let r = LocalRuntime(inner, options logs clock).Register(wf).RunAsync(wf, [| 1..120 |], "x").Result
+                Expect.equal (value r) 120 $"crash at {k}: result"
+                Expect.equal (count logs "Starting batch processing of 120") 1 $"crash at {k}: the first line once"
+                Expect.equal (count logs "Batch completed: 120/120") 1 $"crash at {k}: the last line once"
+                let progress = logs.Records |> List.filter (fun l -> l.Message.Contains "progress: chunk") |> List.map (fun l -> l.Message)
+                Expect.equal progress (List.distinct progress) $"crash at {k}: each chunk's progress once"
+        }
     ]

@@ -325,6 +325,47 @@ let private suite kind =
                 Expect.equal (error rc).Message "cancelled" "and so is its child"
                 return () })
         }
+        test "a worker never runs more steps at once than its MaxConcurrency" {
+            let store = fresh ()
+            let running = ref 0
+            let peak = ref 0
+            let step = Durable.create $"{kind.Name}-slow-square" (fun (x: int) ctx -> task {
+                let now = Interlocked.Increment running
+                lock peak (fun () -> if now > peak.Value then peak.Value <- now)
+                do! Task.Delay(20, ctx.CancellationToken)
+                Interlocked.Decrement running |> ignore
+                return x * x })
+            let wf = Workflow.define "squares_capped_by_worker" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let capped id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, MaxConcurrency = 3)
+            let r = withWorkers 1 store capped (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..30 ])
+                return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
+            Expect.equal (value r) (List.sumBy (fun x -> x * x) [ 1..30 ]) "result"
+            Expect.equal peak.Value 3 "three at once, never more"
+        }
+        test "a workflow or function no worker knows fails with an error naming it" {
+            let store = fresh ()
+            let known = Workflow.define "known" (fun (x: int) -> Workflow.ret x)
+            let unknown = Workflow.define "never_registered" (fun (x: int) -> Workflow.ret x)
+            store.CreateExecutionAsync(newExec "orphan-step").Wait()
+            let claim = store.ClaimAsync(ClaimRequest("setup", 10, 0, TimeSpan.FromMinutes 1.0)).Result
+            let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = "orphan-step")
+            let commit = DecisionCommit("orphan-step", d.LeaseToken, d.Version, [ StepScheduled("0", "no_such_function", "1"); DecisionCompleted 1 ], [], [],
+                                        [ NewStep("0", "no_such_function", "1", null, [], 0, Nullable()) ], [], [], ExecutionState.Running, null, null, [])
+            Expect.isTrue (store.CommitDecisionAsync(commit).Result) "a step of an unknown function is scheduled"
+            let r = withWorkers 1 store opts (fun w -> w.Register known) (fun c -> task {
+                let! id = c.DispatchAsync(unknown, 1)
+                let! r = c.WaitAsync(unknown, id, TimeSpan.FromSeconds 30.0)
+                let mutable letters = [||]
+                while letters.Length = 0 do
+                    let! l = c.ListDeadLettersAsync()
+                    letters <- Array.ofSeq l
+                    if letters.Length = 0 then do! Task.Delay 20
+                return r, letters })
+            let r, letters = r
+            Expect.stringContains (error r).Message "Unknown workflow 'never_registered'" "the workflow is named"
+            Expect.stringContains letters[0].Failure.Error.Message "Unknown durable function 'no_such_function'" "the function is named"
+        }
         test "a timer fires after a restart of every worker and store object" {
             let openStore = kind.Fresh ()
             let step = Durable.createSync $"{kind.Name}-after-sleep" (fun (x: int) _ -> x + 1)
