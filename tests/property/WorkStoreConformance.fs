@@ -42,6 +42,26 @@ let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptio
         cts.Cancel()
         if not (Task.WaitAll(serving |> Array.ofList, TimeSpan.FromSeconds 30.0)) then failtest "the workers did not drain within 30 s"
 
+/// A real store whose step completions fail until `healthyAt` (a database that is down for a while).
+type private FailingCompletions(inner: IWorkStore, healthyAt: DateTime) =
+    interface IWorkStore with
+        member _.CreateExecutionAsync(e, ct) = inner.CreateExecutionAsync(e, ct)
+        member _.GetExecutionAsync(id, ct) = inner.GetExecutionAsync(id, ct)
+        member _.ListExecutionsAsync(f, ct) = inner.ListExecutionsAsync(f, ct)
+        member _.ReadAsync(id, ct) = inner.ReadAsync(id, ct)
+        member _.ReadAfterAsync(id, after, ct) = inner.ReadAfterAsync(id, after, ct)
+        member _.ClaimAsync(q, ct) = inner.ClaimAsync(q, ct)
+        member _.CommitDecisionAsync(d, ct) = inner.CommitDecisionAsync(d, ct)
+        member _.CompleteStepsAsync(o, ct) =
+            if DateTime.UtcNow < healthyAt then raise (IOException "the database is down") else inner.CompleteStepsAsync(o, ct)
+        member _.RenewLeasesAsync(s, l, ct) = inner.RenewLeasesAsync(s, l, ct)
+        member _.SignalAsync(id, n, p, ct) = inner.SignalAsync(id, n, p, ct)
+        member _.CancelAsync(id, ct) = inner.CancelAsync(id, ct)
+        member _.ListDeadLettersAsync(n, ct) = inner.ListDeadLettersAsync(n, ct)
+        member _.GetDeadLetterAsync(id, ct) = inner.GetDeadLetterAsync(id, ct)
+        member _.DiscardDeadLetterAsync(id, ct) = inner.DiscardDeadLetterAsync(id, ct)
+        member _.RoundTrips = inner.RoundTrips
+
 let private newExec id = NewExecution(id, "wf", 1, "null", null, TimeSpan.Zero, Nullable(), null, [], 0)
 
 /// Creates an execution and commits a first decision that schedules `count` steps of `name` (cap and rate optional).
@@ -365,6 +385,19 @@ let private suite kind =
             let r, letters = r
             Expect.stringContains (error r).Message "Unknown workflow 'never_registered'" "the workflow is named"
             Expect.stringContains letters[0].Failure.Error.Message "Unknown durable function 'no_such_function'" "the function is named"
+        }
+        test "steps that finished while completions could not be written keep their lease and never run again" {
+            let inner = fresh ()
+            let calls = Calls()
+            let step = Durable.createSync $"{kind.Name}-while-down" (fun (x: int) ctx -> calls.Hit ctx; x + 1)
+            let wf = Workflow.define "while_down" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let store = FailingCompletions(inner, DateTime.UtcNow.AddSeconds 3.0) :> IWorkStore
+            let short id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LeaseDuration = TimeSpan.FromSeconds 1.0)
+            let r = withWorkers 2 store short (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..5 ])
+                return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
+            Expect.equal (value r) 20 "result"
+            Expect.equal calls.Total 5 "each step ran once, though its outcome waited three lease lengths to be written"
         }
         test "a timer fires after a restart of every worker and store object" {
             let openStore = kind.Fresh ()

@@ -213,11 +213,18 @@ public sealed partial class Worker
         {
             await Task.Delay(every, ct).ConfigureAwait(false);
             List<Running> running;
-            lock (_gate) running = [.. _running.Values];
-            if (running.Count == 0) continue;
+            List<LeasedStep> leases;
+            lock (_gate)
+            {
+                running = [.. _running.Values];
+                // Finished steps keep their lease until their outcome is written: a slow or failing store must not
+                // let another worker run them again.
+                leases = [.. running.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken)), .. _done.Select(f => new LeasedStep(f.Task.Id, f.Task.LeaseToken))];
+            }
+            if (leases.Count == 0) continue;
             try
             {
-                var lost = await _store.RenewLeasesAsync(running.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken)).ToList(), _options.LeaseDuration, ct).ConfigureAwait(false);
+                var lost = await _store.RenewLeasesAsync(leases, _options.LeaseDuration, ct).ConfigureAwait(false);
                 foreach (var r in running.Where(r => lost.Contains(r.Task.Id)))
                 {
                     _logger.LogWarning("Lease of step {Step} at {Position} of {ExecutionId} was lost; cancelling it", r.Task.Name, r.Task.Position, r.Task.ExecutionId);
