@@ -56,7 +56,11 @@ var batch = new ImageBatch(items, failureRate);
 var id = await client.DispatchAsync(ImageGallery.Workflow, batch, new DispatchOptions { IdempotencyKey = $"image-gallery-{items}-{failureRate}" });
 var before = await client.GetAsync(id);
 if (before.ResumedFrom is { } from)
-    Console.WriteLine($"execution {from} did not succeed; execution {id} resumes it, reusing the {before.Counters["reused"]} steps it completed");
+{
+    var old = await client.GetAsync(from);
+    Console.WriteLine($"execution {from} ended {old.Info.State} ({old.Info.Error?.Message}); execution {id} resumes it: " +
+        $"its {old.Counters["completed"] + old.Counters["reused"]} completed steps are reused, the rest runs");
+}
 else if (before.Counters["completed"] + before.Counters["failed"] > 0)
     Console.WriteLine($"resuming execution {id}: {before.Counters["completed"]} steps already done, they will not run again");
 
