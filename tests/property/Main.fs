@@ -22,6 +22,7 @@ let all =
         GuidePatternTests.practiceTests
         GuidePatternTests.fsharpTests
         LoggingTests.tests
+        GoldenHistories.tests
     ]
 
 [<EntryPoint>]
