@@ -26,7 +26,7 @@ let private summarize total (results: Result<Item, WorkflowError> list) =
     { Total = total; Succeeded = ok.Length; Failed = errors.Length; Results = ok; Errors = errors }
 
 /// Basic batch: fan out, capture every item's outcome, aggregate.
-let batch = Workflow.define "batch" (fun (ids: int list) -> workflow {
+let batch = Workflow.define "fs_batch" (fun (ids: int list) -> workflow {
     let! results = ids |> Workflow.traverseAll processItem.Call
     return summarize ids.Length results })
 
@@ -42,7 +42,7 @@ let processImage = Durable.createSync "fs_process_image" (fun (path: string) _ -
 let createGallery = Durable.createSync "fs_create_gallery" (fun (paths: string list) _ -> $"https://gallery.example/{paths.Length}_images")
 
 /// Image pipeline: download (some fail), process what downloaded, make a gallery; nothing downloaded is a business error.
-let imagePipeline = Workflow.define "image_pipeline" (fun (ids: int list) -> workflow {
+let imagePipeline = Workflow.define "fs_image_pipeline" (fun (ids: int list) -> workflow {
     let! downloads = ids |> Workflow.traverseAll downloadImage.Call
     let paths = downloads |> List.choose Result.toOption
     if paths.IsEmpty then
@@ -52,6 +52,6 @@ let imagePipeline = Workflow.define "image_pipeline" (fun (ids: int list) -> wor
         return! createGallery.Call processed })
 
 /// Chunked processing: chunks of 100, a durable 100 ms pause and a progress report between chunks.
-let chunked = Workflow.define "chunked_batch" (fun (ids: int list) -> workflow {
+let chunked = Workflow.define "fs_chunked_batch" (fun (ids: int list) -> workflow {
     let! results = ids |> Workflow.chunk 100 (Some "100ms") (Workflow.traverseAll processItem.Call)
     return summarize ids.Length results })

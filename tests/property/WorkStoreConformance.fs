@@ -308,18 +308,19 @@ let private suite kind =
             let store = fresh ()
             let calls = Calls()
             let step = Durable.createSync $"{kind.Name}-child-step" (fun (x: int) ctx -> calls.Hit ctx; x * x)
-            let child = Workflow.define "square" (fun (x: int) -> if x < 0 then Workflow.fail "negative" else step.Call x)
-            let parent = Workflow.define "squares" (fun (xs: int list) -> workflow {
+            let child = Workflow.define $"{kind.Name}-square" (fun (x: int) -> if x < 0 then Workflow.fail "negative" else step.Call x)
+            let parent = Workflow.define $"{kind.Name}-squares" (fun (xs: int list) -> workflow {
                 let! squares = xs |> List.map (Workflow.child child) |> Workflow.whenAll
                 let! bad = Workflow.child child -1 |> Workflow.attempt
                 return List.sum squares, (match bad with Error e -> e.Message | Ok _ -> "?") })
-            let waiter = Workflow.define "waiter" (fun () -> Workflow.WaitForSignal<int> "never")
-            let holder = Workflow.define "holder" (fun () -> Workflow.child waiter ())
-            withWorkers 2 store opts (fun w -> w.Register(parent).Register(child).Register(waiter).Register(holder)) (fun c -> task {
+            let waiter = Workflow.define $"{kind.Name}-waiter" (fun () -> Workflow.WaitForSignal<int> "never")
+            let holder = Workflow.define $"{kind.Name}-holder" (fun () -> Workflow.child waiter ())
+            // Only the parents are registered: a worker finds a child workflow defined in its process by name.
+            withWorkers 2 store opts (fun w -> w.Register(parent).Register(holder)) (fun c -> task {
                 let! id = c.DispatchAsync(parent, [ 1; 2; 3 ])
                 let! r = c.WaitAsync(parent, id, TimeSpan.FromSeconds 30.0)
                 Expect.equal (value r) (14, "negative") "children's results and a child's error"
-                let! children = c.ListAsync(ExecutionFilter(Workflow = "square"))
+                let! children = c.ListAsync(ExecutionFilter(Workflow = $"{kind.Name}-square"))
                 Expect.equal children.Count 4 "four child executions"
                 for ch in children do
                     Expect.equal ch.ParentId id "each names its parent"
@@ -333,7 +334,7 @@ let private suite kind =
                 let waitChild () = task {
                     let mutable found = None
                     while found.IsNone do
-                        let! l = c.ListAsync(ExecutionFilter(Workflow = "waiter"))
+                        let! l = c.ListAsync(ExecutionFilter(Workflow = $"{kind.Name}-waiter"))
                         found <- l |> Seq.tryFind (fun e -> e.ParentId = h)
                         if found.IsNone then do! Task.Delay 20
                     return found.Value.Id }
@@ -366,7 +367,6 @@ let private suite kind =
         test "a workflow or function no worker knows fails with an error naming it" {
             let store = fresh ()
             let known = Workflow.define "known" (fun (x: int) -> Workflow.ret x)
-            let unknown = Workflow.define "never_registered" (fun (x: int) -> Workflow.ret x)
             store.CreateExecutionAsync(newExec "orphan-step").Wait()
             let claim = store.ClaimAsync(ClaimRequest("setup", 10, 0, TimeSpan.FromMinutes 1.0)).Result
             let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = "orphan-step")
@@ -374,8 +374,8 @@ let private suite kind =
                                         [ NewStep("0", "no_such_function", "1", null, [], 0, Nullable()) ], [], [], ExecutionState.Running, null, null, [])
             Expect.isTrue (store.CommitDecisionAsync(commit).Result) "a step of an unknown function is scheduled"
             let r = withWorkers 1 store opts (fun w -> w.Register known) (fun c -> task {
-                let! id = c.DispatchAsync(unknown, 1)
-                let! r = c.WaitAsync(unknown, id, TimeSpan.FromSeconds 30.0)
+                let! _ = store.CreateExecutionAsync(NewExecution("lost", "never_defined", 1, "1", null, TimeSpan.Zero, Nullable(), null, [], 0))
+                let! r = c.WaitAsync<int>("lost", TimeSpan.FromSeconds 30.0)
                 let mutable letters = [||]
                 while letters.Length = 0 do
                     let! l = c.ListDeadLettersAsync()
@@ -383,7 +383,7 @@ let private suite kind =
                     if letters.Length = 0 then do! Task.Delay 20
                 return r, letters })
             let r, letters = r
-            Expect.stringContains (error r).Message "Unknown workflow 'never_registered'" "the workflow is named"
+            Expect.stringContains (error r).Message "Unknown workflow 'never_defined'" "the workflow is named"
             Expect.stringContains letters[0].Failure.Error.Message "Unknown durable function 'no_such_function'" "the function is named"
         }
         test "steps that finished while completions could not be written keep their lease and never run again" {

@@ -28,7 +28,7 @@ public sealed partial class LocalRuntime
             if (_executions.ContainsKey(id) || _stuck.ContainsKey(id)) continue;
             var events = (await _store.ReadAsync(id, ct).ConfigureAwait(false)).ToList();
             if (events.Count == 0 || events[0] is not ExecutionStarted started) continue;
-            if (!_workflows.TryGetValue(started.Workflow, out var definition))
+            if ((_workflows.GetValueOrDefault(started.Workflow) ?? WorkflowRegistry.Find(started.Workflow)) is not { } definition)
             {
                 _stuck[id] = $"unknown workflow '{started.Workflow}' (register it with the runtime)";
                 _logger.LogWarning("Execution {ExecutionId} uses unknown workflow {Workflow}", id, started.Workflow);
@@ -160,7 +160,8 @@ public sealed partial class LocalRuntime
         switch (e)
         {
             case ChildStarted c:
-                if (_workflows.TryGetValue(c.Workflow, out var definition)) await StartChildAsync(state, c, definition, ct).ConfigureAwait(false);
+                if ((_workflows.GetValueOrDefault(c.Workflow) ?? WorkflowRegistry.Find(c.Workflow)) is { } definition)
+                    await StartChildAsync(state, c, definition, ct).ConfigureAwait(false);
                 else _stuck[ChildStarted.ChildId(state.Id, c.Position)] = $"unknown workflow '{c.Workflow}' (register it with the runtime)";
                 break;
             case StepScheduled s:

@@ -42,10 +42,10 @@ public sealed partial class Worker
 
         var started = (ExecutionStarted)history[0];
         IWorkflowDefinition? definition;
-        lock (_gate) definition = _workflows.GetValueOrDefault(started.Workflow);
+        lock (_gate) definition = _workflows.GetValueOrDefault(started.Workflow) ?? WorkflowRegistry.Find(started.Workflow);
         if (definition is null)
         {
-            var error = Failure.FromException(new InvalidOperationException($"Unknown workflow '{started.Workflow}': worker '{_options.WorkerId}' has no workflow of that name registered."));
+            var error = Failure.FromException(new InvalidOperationException($"Unknown workflow '{started.Workflow}': worker '{_options.WorkerId}' has no workflow of that name registered, and none is defined in its process."));
             return Final(ExecutionState.Failed, new ExecutionFailed(error), error);
         }
 

@@ -55,7 +55,7 @@ public static class Workflow
     /// stream (listed, inspected and cancelled like any execution), and continues with its result; a child
     /// that fails gives its error (one that was cancelled on its own, a failure). Waiting holds no worker.
     /// Cancelling or ending the parent cancels a child still running. The child's id is the parent's id,
-    /// "/" and the position. Workers must have the child workflow registered.
+    /// "/" and the position. A worker runs it if the child workflow is registered with it or defined in its process.
     /// </summary>
     public static Workflow<TOut> Child<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input)
     {
