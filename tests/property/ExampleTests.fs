@@ -63,6 +63,15 @@ let tests =
             let c = value (rt.RunAsync(Fs.chunked, [ 1..1001 ]).Result)
             Expect.equal (c.Succeeded + c.Failed) 1001 "chunked"
         }
+        test "patterns 1, 2 and 3 in C# and F#, crashed at event boundaries, recover to the same result without recording a finished step again" {
+            crashEverywhere Cs.Batch [| 1..40 |]
+            crashEverywhere Cs.ImagePipeline [| 1..20 |]
+            crashEverywhere Cs.Chunked [| 1..250 |]
+            crashEverywhere Fs.batch [ 1..40 ]
+            crashEverywhere Fs.imagePipeline [ 1..20 ]
+            crashEverywhere Fs.chunked [ 1..250 ]
+            crashEverywhere Stent.Examples.CSharp.ImageGallery.Workflow (Stent.Examples.CSharp.ImageBatch(40, 0.2))
+        }
         test "the main job's image gallery: failed downloads are skipped and counted, all failing is a business error" {
             let rt = runtime ()
             let g = value (rt.RunAsync(Stent.Examples.CSharp.ImageGallery.Workflow, Stent.Examples.CSharp.ImageBatch(60, 0.2)).Result)

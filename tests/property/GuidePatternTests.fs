@@ -18,27 +18,6 @@ let private run (def: WorkflowDef<'I, 'O>) (input: 'I) =
     let r, history = runFresh def input
     r, List.ofSeq history
 
-/// Crashes the run at (up to 12 spread) append boundaries; each recovery gives the uncrashed result, records every
-/// step once, keeps each timer's original due time, and never starts a step that had completed before the crash.
-let private crashEverywhere (def: WorkflowDef<'I, 'O>) (input: 'I) =
-    let expected, history = run def input
-    let appends = history |> List.filter (fun e -> e :? DecisionCompleted) |> List.length
-    let timers (h: HistoryEvent list) = h |> List.choose (function :? TimerStarted as t -> Some(t.Position, t.DueAt) | _ -> None)
-    for k in List.distinct [ for i in 1..12 -> max 1 (i * (appends * 2) / 12) ] do
-        let inner = InMemoryStore()
-        let clock = ManualClock()
-        let crashed = try LocalRuntime(CrashingStore(inner, k), deterministic clock).RunAsync(def, input, "x").Wait(); false with :? AggregateException -> true
-        let before = List.ofSeq (inner.ReadAsync("x").Result)
-        let r = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, input, "x").Result
-        let after = List.ofSeq (inner.ReadAsync("x").Result)
-        Expect.equal (string r) (string expected) $"crash at append {k} (crashed={crashed}): same result"
-        let completed = after |> List.choose (function :? StepCompleted as c -> Some c.Position | :? StepFailed as f -> Some f.Position | _ -> None)
-        Expect.equal completed (List.distinct completed) $"crash at {k}: every step recorded once"
-        Expect.equal (timers after) (timers history) $"crash at {k}: every pause keeps its original due time, once"
-        let doneBefore = before |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
-        let attemptsAfter = after |> List.choose (function :? StepCompleted as c when doneBefore.Contains c.Position -> Some c.Position | _ -> None)
-        Expect.equal attemptsAfter.Length doneBefore.Count $"crash at {k}: steps completed before the crash were not recorded again"
-
 /// Pattern 10 on a deterministic runtime: a run that fails while records 150 and 151 are unavailable, then a resumed
 /// run that is crashed at append `crashAt` (0: never) and recovered. Returns the result, the resumed history and how
 /// often each record was processed in all.
@@ -219,6 +198,8 @@ let practiceTests =
             Expect.equal (value r).Count 60 "every call made"
             Expect.isLessThanOrEqual Stent.Examples.CSharp.PracticePatterns.PeakConcurrentCalls 5 "never more than 5 at once"
             Expect.isTrue otherDoneFirst "the uncapped batch finished while the capped backlog was still running"
+            crashEverywhere p [| 1..30 |]
+            crashEverywhere Fs.rateLimitedBatch [ 1..30 ]
         }
         test "12. best practices: an idempotent result is reused by key across executions; cleanup runs on success and failure" {
             let store = InMemoryWorkStore()
@@ -240,6 +221,8 @@ let practiceTests =
             Expect.equal (error failed).Message "aggregation failed" "the failure is kept"
             let deleted = h |> List.tryPick (function :? Stent.Replay.StepCompleted as s when s.Output = "3" -> Some s | _ -> None)
             Expect.isSome deleted "the cleanup deleted the 3 files after the failure"
+            crashEverywhere cleanup struct (3, true)
+            crashEverywhere Fs.slowWithCleanup "/tmp/batch-7"
         }
     ]
 

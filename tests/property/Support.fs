@@ -4,6 +4,7 @@ module Support
 open System
 open System.Collections.Concurrent
 open System.Threading.Tasks
+open Expecto
 open Stent
 open Stent.Dsl
 open Stent.Execution
@@ -38,6 +39,32 @@ let runFresh (def: WorkflowDef<'I, 'O>) (input: 'I) =
     let rt = LocalRuntime(store, deterministic (ManualClock()))
     let r = rt.RunAsync(def, input, "exec").Result
     r, store.ReadAsync("exec").Result
+
+/// Crashes the run at (up to 12 spread) append boundaries; each recovery gives the uncrashed result, records every
+/// step and pause once, keeps the due time of every pause recorded before the crash, and never records again a step
+/// that had completed before it.
+let crashEverywhere (def: WorkflowDef<'I, 'O>) (input: 'I) =
+    let expected, history = runFresh def input
+    let history = List.ofSeq history
+    let appends = history |> List.filter (fun e -> e :? DecisionCompleted) |> List.length
+    let timers (h: HistoryEvent list) = h |> List.choose (function :? TimerStarted as t -> Some(t.Position, t.DueAt) | _ -> None)
+    for k in List.distinct [ for i in 1..12 -> max 1 (i * (appends * 2) / 12) ] do
+        let inner = InMemoryStore()
+        let clock = ManualClock()
+        let crashed = try LocalRuntime(CrashingStore(inner, k), deterministic clock).RunAsync(def, input, "x").Wait(); false with :? AggregateException -> true
+        let before = List.ofSeq (inner.ReadAsync("x").Result)
+        let r = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, input, "x").Result
+        let after = List.ofSeq (inner.ReadAsync("x").Result)
+        Expect.equal (string r) (string expected) $"crash at append {k} (crashed={crashed}): same result"
+        let completed = after |> List.choose (function :? StepCompleted as c -> Some c.Position | :? StepFailed as f -> Some f.Position | _ -> None)
+        Expect.equal completed (List.distinct completed) $"crash at {k}: every step recorded once"
+        // A pause recorded before the crash keeps its due time; one decided after it is due after its own decision.
+        Expect.equal (timers after |> List.map fst) (timers history |> List.map fst) $"crash at {k}: every pause once"
+        for position, due in timers before do
+            Expect.equal (timers after |> List.find (fun (p, _) -> p = position) |> snd) due $"crash at {k}: the pause at {position} keeps its original due time"
+        let doneBefore = before |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
+        let attemptsAfter = after |> List.choose (function :? StepCompleted as c when doneBefore.Contains c.Position -> Some c.Position | _ -> None)
+        Expect.equal attemptsAfter.Length doneBefore.Count $"crash at {k}: steps completed before the crash were not recorded again"
 
 /// Runs a workflow (no input) to its end; returns its result.
 let run (w: Workflow<'T>) : Stent.Result<'T> =
