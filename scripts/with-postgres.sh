@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with STENT_PG set: a throwaway PostgreSQL on loopback (installing the server with apt when
 # its binaries are missing), stopped when the command ends; or the connection string already in STENT_PG.
+# With the throwaway server, STENT_PG_RESTART holds a command that restarts it (for the restart test).
 # Usage: scripts/with-postgres.sh COMMAND [ARGS...]
 set -euo pipefail
 
@@ -28,6 +29,8 @@ start_postgres() {
   trap 'status=$?; "${PG_STOP[@]}" >/dev/null 2>&1 || true; rm -rf "$PG_TMP"; exit $status' EXIT
   "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres stent_test
   export STENT_PG="Host=127.0.0.1;Port=$port;Username=postgres;Database=stent_test"
+  # Lets a test restart the server mid-run (it comes back with the same options, on the same port).
+  export STENT_PG_RESTART="${as[*]} $bin/pg_ctl -D $PG_TMP/data -l $PG_TMP/log -m fast -w restart"
   echo "PostgreSQL started on 127.0.0.1:$port" >&2
 }
 

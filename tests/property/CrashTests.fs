@@ -1,5 +1,6 @@
 /// Real worker processes on one database run a batch; the busiest is killed with SIGKILL mid-run and a replacement
-/// started. Covers the crash batch (pattern 1's shape), patterns 3, 6 and 10, and the main job on SQLite.
+/// started. Covers the crash batch (pattern 1's shape), patterns 3, 6 and 10, and the main job on SQLite; and a
+/// PostgreSQL server restarted under running workers.
 module CrashTests
 
 open System
@@ -206,11 +207,50 @@ let private mainJob () =
     Expect.equal completed (List.distinct completed) "every step recorded once"
     Expect.equal (store.ListExecutionsAsync(ExecutionFilter()).Result.Count) 1 "one execution"
 
+/// The database restarts mid-run: workers reconnect, nothing recorded is lost, no step runs twice.
+let private databaseRestart () =
+    let pg = Environment.GetEnvironmentVariable "STENT_PG"
+    let restart = Environment.GetEnvironmentVariable "STENT_PG_RESTART"
+    if String.IsNullOrEmpty pg || String.IsNullOrEmpty restart then
+        skiptest "STENT_PG_RESTART is not set: run the tests with scripts/test.sh, which starts a PostgreSQL it can restart"
+    let store = new Stent.Marten.PostgresWorkStore(pg, "restart_" + Guid.NewGuid().ToString("N").Substring(0, 10))
+    let calls = Calls()
+    let step = Stent.Dsl.Durable.create "restart_slow_double" (fun (x: int) ctx -> task {
+        do! Threading.Tasks.Task.Delay(10, ctx.CancellationToken)
+        calls.Hit ctx
+        return x * 2 })
+    let wf = Stent.Dsl.Workflow.define "restart_batch" (fun (xs: int list) -> xs |> Stent.Dsl.Workflow.traverse step.Call |> Stent.Dsl.Workflow.map List.sum)
+    let options id = WorkerOptions(WorkerId = id, Serializer = Stent.Dsl.Json.serializer, PollMax = TimeSpan.FromMilliseconds 100.0, MaxConcurrency = 16)
+    let serverStart () =
+        use c = new Npgsql.NpgsqlConnection(pg + ";Pooling=false")
+        c.Open()
+        use cmd = new Npgsql.NpgsqlCommand("SELECT pg_postmaster_start_time()", c)
+        cmd.ExecuteScalar() :?> DateTime
+    let before = serverStart ()
+    let r, id = WorkStoreConformance.withWorkers 2 store options (fun w -> w.Register wf) (fun c -> task {
+        let! id = c.DispatchAsync(wf, [ 1..400 ])
+        waitUntil "a quarter of the steps" 60.0 (fun () -> calls.Total >= 100)
+        let psi = ProcessStartInfo("bash", $"-c \"{restart}\"", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
+        use p = Process.Start psi
+        let err = p.StandardError.ReadToEnd()
+        p.WaitForExit()
+        Expect.equal p.ExitCode 0 $"the database restarted: {err}"
+        Expect.isGreaterThan (serverStart ()) before "the server really restarted"
+        printfn $"database restart test: restarted at {calls.Total}/400 steps run"
+        let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 120.0)
+        return r, id })
+    Expect.equal (value r) (List.sum [ for x in 1..400 -> 2 * x ]) "the result is right"
+    let completed = store.ReadAsync(id).Result |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> List.ofSeq
+    Expect.equal completed.Length 400 "every step recorded"
+    Expect.equal (List.distinct completed).Length 400 "once"
+    Expect.equal calls.Total 400 "no step ran twice"
+
 let tests =
-    testSequenced <| testList "Crash with SIGKILL" [
+    testSequenced <| testList "Crashes (SIGKILL, database restart)" [
         yield! onStores "three worker processes run a 1,000-item fan-out, one killed mid-run and replaced; every step completes once" fanOut
         yield! onStores "pattern 3: chunked processing with pauses survives a killed worker; progress and pauses recorded once" chunked
         yield! onStores "pattern 6: a pause interrupted by a killed worker ends at its original due time, once" manualRateLimited
         yield! onStores "pattern 10: a failed run resumed by its key on workers, one killed mid-run; finished steps never run again" resumed
         test "the main job killed with SIGKILL and started again resumes the same execution and finishes it" { mainJob () }
+        test "PostgreSQL restarted mid-run: workers reconnect, nothing recorded is lost and no step runs twice" { databaseRestart () }
     ]
