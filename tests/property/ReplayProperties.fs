@@ -55,6 +55,17 @@ let replayIsDeterministic prog =
     let replayed = if final.Status = ExecutionStatus.Completed then $"ok {Json.serializer.Deserialize(final.Output, typeof<int>)}" else $"error {final.Error}"
     Expect.equal replayed (resultText r) "same result"
 
+/// Incremental decisions (each starting where the previous one stopped) write exactly the history that decisions
+/// replaying from the top write, with the same result and the same step calls.
+let incrementalEqualsFullReplay prog =
+    let run incremental =
+        let calls = Calls()
+        let store = InMemoryStore()
+        let options = LocalRuntimeOptions(Clock = ManualClock(), Deterministic = true, Seed = 42, Serializer = Json.serializer, Incremental = incremental)
+        let r = LocalRuntime(store, options).RunAsync(definition (Env(calls, behaviors prog)) prog, (), "exec").Result
+        resultText r, List.ofSeq (store.ReadAsync("exec").Result) |> List.map string, calls.Total
+    Expect.equal (run true) (run false) "same result, history and calls"
+
 /// A history as its decision segments, each sorted: events seen by one decision are unordered among themselves.
 let private segments (events: HistoryEvent seq) =
     let out = Collections.Generic.List<string list>()
@@ -166,6 +177,8 @@ let tests =
     testList "Replay properties" [
         testPropertyWithConfig config "1. replaying any prefix of a history makes the recorded commands, and the whole history the same result" <|
             Prop.forAll arbProg replayIsDeterministic
+        testPropertyWithConfig config "1b. decisions that start where the last one stopped write the history that full replays write" <|
+            Prop.forAll arbProg incrementalEqualsFullReplay
         testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and history without re-running completed steps" <|
             Prop.forAll (arbProgWith (Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0)))) crashRecovers
         testPropertyWithConfig config "resume: a failed run resumed reuses exactly its matching finished steps and ends as the healed program does" <|

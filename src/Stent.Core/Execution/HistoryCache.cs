@@ -10,31 +10,39 @@ namespace Stent.Execution;
 /// </summary>
 internal sealed class HistoryCache(int capacity)
 {
-    private readonly Dictionary<string, LinkedListNode<(string Id, List<HistoryEvent> Events)>> _byId = new(StringComparer.Ordinal);
-    private readonly LinkedList<(string Id, List<HistoryEvent> Events)> _order = new();
+    private readonly Dictionary<string, LinkedListNode<(string Id, List<HistoryEvent> Events, Interpreter.Checkpoint? Checkpoint)>> _byId = new(StringComparer.Ordinal);
+    private readonly LinkedList<(string Id, List<HistoryEvent> Events, Interpreter.Checkpoint? Checkpoint)> _order = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Carryover> _carryovers = new(StringComparer.Ordinal);
 
-    /// <summary>The history of <paramref name="id"/> with exactly <paramref name="version"/> events.</summary>
-    public async Task<List<HistoryEvent>> LoadAsync(IWorkStore store, string id, long version, CancellationToken ct)
+    /// <summary>
+    /// The history of <paramref name="id"/> with exactly <paramref name="version"/> events, and where the last decision
+    /// over a prefix of it stopped (null when unknown).
+    /// </summary>
+    public async Task<(List<HistoryEvent> Events, Interpreter.Checkpoint? Checkpoint)> LoadAsync(IWorkStore store, string id, long version, CancellationToken ct)
     {
         List<HistoryEvent>? cached;
-        lock (_gate) cached = _byId.TryGetValue(id, out var node) ? node.Value.Events : null;
-        if (cached is null || cached.Count > version) cached = [];
+        Interpreter.Checkpoint? checkpoint = null;
+        lock (_gate)
+        {
+            cached = null;
+            if (_byId.TryGetValue(id, out var node)) (cached, checkpoint) = (node.Value.Events, node.Value.Checkpoint);
+        }
+        if (cached is null || cached.Count > version) (cached, checkpoint) = ([], null);
         if (cached.Count < version) cached = [.. cached, .. await store.ReadAfterAsync(id, cached.Count, ct).ConfigureAwait(false)];
         if (cached.Count != version)
             throw new InvalidOperationException($"Stream '{id}' has {cached.Count} events, its row says {version}.");
-        Put(id, cached);
-        return cached;
+        Put(id, cached, checkpoint);
+        return (cached, checkpoint);
     }
 
-    /// <summary>Remembers a history (after a commit appended to it).</summary>
-    public void Put(string id, List<HistoryEvent> events)
+    /// <summary>Remembers a history (after a commit appended to it) and where its last decision stopped.</summary>
+    public void Put(string id, List<HistoryEvent> events, Interpreter.Checkpoint? checkpoint)
     {
         lock (_gate)
         {
             if (_byId.Remove(id, out var old)) _order.Remove(old);
-            _byId[id] = _order.AddFirst((id, events));
+            _byId[id] = _order.AddFirst((id, events, checkpoint));
             while (_byId.Count > capacity)
             {
                 _byId.Remove(_order.Last!.Value.Id);

@@ -124,7 +124,8 @@ public sealed partial class LocalRuntime
         Decision decision;
         try
         {
-            decision = Interpreter.Decide(state.Definition, state.Events, _options.Serializer, _options.Clock.UtcNow, _random, carryover: state.Carryover);
+            decision = Interpreter.Decide(state.Definition, state.Events, _options.Serializer, _options.Clock.UtcNow, _random,
+                carryover: state.Carryover, resume: _options.Incremental ? state.Checkpoint : null);
         }
         catch (NonDeterminismException e)
         {
@@ -136,6 +137,7 @@ public sealed partial class LocalRuntime
         foreach (var (name, fn) in decision.Functions) state.Functions[name] = fn;
         foreach (var (name, child) in decision.Children) _workflows.TryAdd(name, child);
         if (decision.NewEvents.Count > 0) await AppendAsync(state, decision.NewEvents, ct).ConfigureAwait(false);
+        state.Checkpoint = decision.Checkpoint;
 
         if (state.Recovering)
         {

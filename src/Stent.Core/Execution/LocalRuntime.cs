@@ -115,6 +115,7 @@ public sealed partial class LocalRuntime
     private sealed class ExecutionState(string id, IWorkflowDefinition definition, List<HistoryEvent> events, Carryover? carryover)
     {
         public Carryover? Carryover { get; } = carryover;
+        public Interpreter.Checkpoint? Checkpoint { get; set; }
         public ExecutionStarted Started => (ExecutionStarted)Events[0];
         public string Id { get; } = id;
         public IWorkflowDefinition Definition { get; } = definition;

@@ -31,6 +31,9 @@ public sealed record LocalRuntimeOptions
     /// <summary>Called once per recorded progress report (never again on replay).</summary>
     public Action<string, ProgressReport>? OnProgress { get; init; }
 
+    /// <summary>Start each decision where the previous one stopped instead of replaying from the top (tests compare both).</summary>
+    internal bool Incremental { get; init; } = true;
+
     /// <summary>An id for this worker, carried in log scopes.</summary>
     public string WorkerId { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 }

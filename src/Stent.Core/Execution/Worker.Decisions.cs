@@ -10,30 +10,31 @@ public sealed partial class Worker
 {
     private async Task DecideAsync(DecisionTask task, DateTimeOffset now, CancellationToken ct)
     {
-        var history = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
+        var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         var started = (ExecutionStarted)history[0];
         var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from, ct).ConfigureAwait(false) : null;
-        var commit = Decide(task, history, outcomes, now, carryover);
+        var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
         if (!await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false))
         {
             _histories.Forget(task.ExecutionId);
             _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on", task.ExecutionId);
             return;
         }
-        if (commit.State is ExecutionState.Running or ExecutionState.Pending) _histories.Put(task.ExecutionId, [.. history, .. commit.Events]);
+        if (commit.State is ExecutionState.Running or ExecutionState.Pending) _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
         else _histories.Forget(task.ExecutionId);
         RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);
         if (commit.State is not ExecutionState.Running)
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State, commit.Error?.Message);
     }
 
-    private DecisionCommit Decide(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover)
+    private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(
+        DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover, Interpreter.Checkpoint? checkpoint)
     {
-        DecisionCommit Final(ExecutionState state, HistoryEvent end, WorkflowError? error) =>
-            new(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, end, new DecisionCompleted(history.Count(e => e is DecisionCompleted) + 1)],
-                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], [], state, null, error, []);
+        (DecisionCommit, Interpreter.Checkpoint?) Final(ExecutionState state, HistoryEvent end, WorkflowError? error) =>
+            (new(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, end, new DecisionCompleted(history.Count(e => e is DecisionCompleted) + 1)],
+                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], [], state, null, error, []), null);
 
         // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
         var stopping = task.CancelRequested ? "cancelled" : task.Deadline is { } deadline && deadline <= now ? "timed out" : null;
@@ -52,7 +53,7 @@ public sealed partial class Worker
         Decision decision;
         try
         {
-            lock (_random) decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random, carryover: carryover);
+            lock (_random) decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random, carryover: carryover, resume: checkpoint);
         }
         catch (NonDeterminismException e)
         {
@@ -82,8 +83,9 @@ public sealed partial class Worker
             ExecutionStatus.Failed => ExecutionState.Failed,
             _ => ExecutionState.Running,
         };
-        return new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, .. decision.NewEvents],
+        var commit = new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, .. decision.NewEvents],
             task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, steps, decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
             decision.CancelledSteps, state, decision.Output, decision.Error, children);
+        return (commit, decision.Checkpoint);
     }
 }

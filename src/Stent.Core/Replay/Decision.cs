@@ -22,10 +22,11 @@ public enum ExecutionStatus
 /// <param name="CancelledSteps">Scheduled steps whose results cancellation made moot (their work can be dropped).</param>
 /// <param name="Functions">The durable functions met, by name (the runtime runs steps through them).</param>
 /// <param name="Children">The child workflows met, by name (the runtime runs child executions through them).</param>
+/// <param name="Checkpoint">Where the workflow waits, for the next decision to start from (null when it ended).</param>
 internal sealed record Decision(
     IReadOnlyList<HistoryEvent> NewEvents, ExecutionStatus Status, string? Output, WorkflowError? Error,
     IReadOnlyList<string> CancelledSteps, IReadOnlyDictionary<string, IDurableFunction> Functions,
-    IReadOnlyDictionary<string, IWorkflowDefinition> Children)
+    IReadOnlyDictionary<string, IWorkflowDefinition> Children, Interpreter.Checkpoint? Checkpoint)
 {
     /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed execution).</summary>
     public IEnumerable<PositionedEvent> Opened

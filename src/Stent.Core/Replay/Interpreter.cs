@@ -21,6 +21,8 @@ internal sealed class Interpreter
     private readonly int _decision;
     private readonly bool _verifyInputs;
     private readonly Carryover _carryover;
+    private readonly Checkpoint? _resume;
+    private Checkpoint? _checkpoint;
     private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
     private readonly HashSet<long> _takenNow = [];
     private readonly List<string> _cancelledSteps = [];
@@ -28,10 +30,17 @@ internal sealed class Interpreter
     private readonly Dictionary<string, IWorkflowDefinition> _children = new(StringComparer.Ordinal);
     private List<HistoryEvent> _pending = [];
 
-    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool verifyInputs, Carryover carryover)
+    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool verifyInputs, Carryover carryover, Checkpoint? resume)
     {
         _verifyInputs = verifyInputs;
         _carryover = carryover;
+        _resume = resume;
+        if (resume is not null)
+        {
+            _visited.UnionWith(resume.Visited);
+            foreach (var (name, fn) in resume.Functions) _functions[name] = fn;
+            foreach (var (name, child) in resume.Children) _children[name] = child;
+        }
         _history = history;
         _serializer = serializer;
         _record = new RecordContext(now, random);
@@ -46,16 +55,21 @@ internal sealed class Interpreter
     /// <param name="random">Randomness for jitter and recorded values.</param>
     /// <param name="verifyInputs">Also check that every replayed step gets the input it was recorded with (costs a serialization per step).</param>
     /// <param name="carryover">For a resumed execution, the finished work of the execution it resumes (reused instead of run).</param>
+    /// <param name="resume">
+    /// Where the previous decision over a prefix of <paramref name="events"/> stopped (<see cref="Decision.Checkpoint"/>):
+    /// evaluation starts there instead of replaying everything before it, so a long chain costs O(1) per decision, not O(n).
+    /// </param>
     /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
     public static Decision Decide(
         IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset now, Random random,
-        bool verifyInputs = false, Carryover? carryover = null)
+        bool verifyInputs = false, Carryover? carryover = null, Checkpoint? resume = null)
     {
         var history = new History(events);
         var started = history.Started ?? throw new InvalidOperationException("History does not begin with ExecutionStarted.");
         if (started.Workflow != definition.Name)
             throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
-        return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None).Run(definition, started);
+        if (resume is not null && (resume.Definition != definition || resume.Events > events.Count)) resume = null;
+        return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None, resume).Run(definition, started);
     }
 
     private Decision Run(IWorkflowDefinition definition, ExecutionStarted started)
@@ -63,8 +77,9 @@ internal sealed class Interpreter
         Outcome outcome;
         try
         {
-            var root = definition.Build(_serializer.Deserialize(started.Input, definition.InputType));
-            outcome = RunThread(root, new Thread(""));
+            outcome = _resume is { } r
+                ? RunThread(r.Node, new Thread("", r.Counter) { Time = r.Time, CleanupDepth = r.CleanupDepth }, new Stack<Frame>(r.Stack.Reverse()))
+                : RunThread(definition.Build(_serializer.Deserialize(started.Input, definition.InputType)), new Thread(""));
         }
         catch (Exception e) when (e is not NonDeterminismException)
         {
@@ -93,12 +108,15 @@ internal sealed class Interpreter
         var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted)
             .Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived or ExecutionCancelRequested);
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
-        return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children);
+        var checkpoint = _checkpoint is { } stop && status == ExecutionStatus.Running
+            ? stop with { Definition = definition, Events = _history.Events.Count + _pending.Count, Visited = _visited }
+            : null;
+        return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children, checkpoint);
     }
 
-    private Outcome RunThread(Node start, Thread thread)
+    private Outcome RunThread(Node start, Thread thread, Stack<Frame>? resumed = null)
     {
-        var stack = new Stack<Frame>();
+        var stack = resumed ?? new Stack<Frame>();
         var node = start;
         while (true)
         {
@@ -114,7 +132,12 @@ internal sealed class Interpreter
                     case AttemptNode a: stack.Push(new AttemptFrame(a.Ok, a.Error)); node = a.Body; continue;
                     case RetryNode r: stack.Push(new RetryFrame(r.Body, r.Policy, 1)); node = r.Body; continue;
                 }
+                var counter = thread.Counter;
                 o = Leaf(node, thread);
+                // Where the root thread waits is where the next decision can start (everything before it is settled).
+                if (o.Kind == OutcomeKind.Blocked && thread.Prefix.Length == 0)
+                    _checkpoint = new Checkpoint(node, stack.ToArray(), counter, thread.Time, thread.CleanupDepth,
+                        new Dictionary<string, IDurableFunction>(_functions), new Dictionary<string, IWorkflowDefinition>(_children));
                 break;
             }
             if (o.Kind == OutcomeKind.Blocked) return o;
@@ -377,6 +400,10 @@ internal sealed class Interpreter
         }
         if (decided >= 0)
         {
+            // Branches that lost the race record nothing: signals they would have taken stay free for later waits.
+            for (var i = 0; i < events.Length; i++)
+                if (i != decided)
+                    foreach (var taken in events[i].OfType<SignalConsumed>()) _takenNow.Remove(taken.Sequence);
             _pending.AddRange(events[decided]);
             return outcomes[decided];
         }
@@ -407,30 +434,48 @@ internal sealed class Interpreter
         _ => e.GetType().Name,
     };
 
-    private sealed class Thread(string prefix)
+    private sealed class Thread(string prefix, int counter = 0)
     {
         public string Prefix { get; } = prefix;
-        public int Counter { get; private set; }
+        public int Counter { get; private set; } = counter;
         public int Time { get; set; }
         public int CleanupDepth { get; set; }
         public string Next() => Prefix + (Counter++).ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private enum OutcomeKind { Done, Error, Blocked }
+    internal enum OutcomeKind { Done, Error, Blocked }
 
-    private readonly record struct Outcome(OutcomeKind Kind, object? Value, WorkflowError? Error, int Time)
+    internal readonly record struct Outcome(OutcomeKind Kind, object? Value, WorkflowError? Error, int Time)
     {
         public static Outcome Ok(object? value, int time) => new(OutcomeKind.Done, value, null, time);
         public static Outcome Err(WorkflowError error, int time) => new(OutcomeKind.Error, null, error, time);
         public static Outcome Blocked => new(OutcomeKind.Blocked, null, null, int.MaxValue);
     }
 
-    private abstract record Frame;
-    private sealed record MapFrame(Func<object?, object?> Map) : Frame;
-    private sealed record BindFrame(Func<object?, Node> Next) : Frame;
-    private sealed record CatchFrame(Func<WorkflowError, Node?> Handler) : Frame;
-    private sealed record FinallyFrame(Node Cleanup) : Frame;
-    private sealed record FinallyResume(Outcome Outcome) : Frame;
-    private sealed record AttemptFrame(Func<object?, object?> Ok, Func<WorkflowError, object?> Error) : Frame;
-    private sealed record RetryFrame(Node Body, RetryPolicy Policy, int Attempt) : Frame;
+    /// <summary>
+    /// Where a decision's root thread stopped: the instruction it waits on, the frames around it and the thread's
+    /// counters, with what the replay before it had seen. Valid for any history that extends the one it was made on.
+    /// </summary>
+    internal sealed record Checkpoint(
+        Node Node, Frame[] Stack, int Counter, int Time, int CleanupDepth,
+        IReadOnlyDictionary<string, IDurableFunction> Functions, IReadOnlyDictionary<string, IWorkflowDefinition> Children)
+    {
+        /// <summary>The workflow it belongs to.</summary>
+        public IWorkflowDefinition? Definition { get; init; }
+
+        /// <summary>Events in the history it was made on, the decision's own events included.</summary>
+        public int Events { get; init; }
+
+        /// <summary>Positions the replay before it visited.</summary>
+        public IReadOnlySet<string> Visited { get; init; } = new HashSet<string>();
+    }
+
+    internal abstract record Frame;
+    internal sealed record MapFrame(Func<object?, object?> Map) : Frame;
+    internal sealed record BindFrame(Func<object?, Node> Next) : Frame;
+    internal sealed record CatchFrame(Func<WorkflowError, Node?> Handler) : Frame;
+    internal sealed record FinallyFrame(Node Cleanup) : Frame;
+    internal sealed record FinallyResume(Outcome Outcome) : Frame;
+    internal sealed record AttemptFrame(Func<object?, object?> Ok, Func<WorkflowError, object?> Error) : Frame;
+    internal sealed record RetryFrame(Node Body, RetryPolicy Policy, int Attempt) : Frame;
 }
