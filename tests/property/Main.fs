@@ -23,6 +23,7 @@ let all =
         GuidePatternTests.fsharpTests
         LoggingTests.tests
         GoldenHistories.tests
+        CliTests.tests
     ]
 
 [<EntryPoint>]

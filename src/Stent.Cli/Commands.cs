@@ -1,0 +1,145 @@
+// The stent command line: operations on executions and dead letters in a SQLite file or a PostgreSQL database.
+using System.Globalization;
+using System.Text.Json;
+using Stent.Execution;
+using Stent.Marten;
+using Stent.Sqlite;
+using Stent.Storage;
+
+namespace Stent.Cli;
+
+/// <summary>Parses a command line and runs it against the store it names; returns the process exit code.</summary>
+public static class Commands
+{
+    /// <summary>What <c>stent help</c> prints.</summary>
+    public const string Usage = """
+        usage: stent [--db FILE | --postgres CONNECTION] COMMAND
+          list [--state STATE] [--workflow NAME] [--limit N]   executions, newest first
+          show ID                                              state, result or error, progress, counters, step timeline
+          watch ID [--interval SECONDS]                        progress until the execution ends
+          cancel ID                                            stop it (Finally cleanups still run)
+          resume ID                                            resume a failed, cancelled or timed-out execution
+          signal ID NAME [JSON]                                send a signal (payload as JSON, default null)
+          dlq list [--limit N] | dlq show ID | dlq replay ID | dlq discard ID
+          stats                                                executions by state
+        The store defaults to stent.db in this folder; STENT_DB or STENT_POSTGRES set it too.
+        """;
+
+    /// <summary>Runs <paramref name="args"/>: 0 on success, 1 when the operation failed, 2 for a bad command line.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter errors, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var rest = new List<string>(args);
+        string? Option(string name)
+        {
+            var i = rest.IndexOf(name);
+            if (i < 0) return null;
+            if (i + 1 >= rest.Count) throw new UsageException($"{name} needs a value.");
+            var value = rest[i + 1];
+            rest.RemoveRange(i, 2);
+            return value;
+        }
+
+        IWorkStore? store = null;
+        try
+        {
+            var postgres = Option("--postgres") ?? Environment.GetEnvironmentVariable("STENT_POSTGRES");
+            var db = Option("--db") ?? Environment.GetEnvironmentVariable("STENT_DB") ?? "stent.db";
+            if (rest.Count == 0 || rest[0] is "help" or "--help" or "-h")
+            {
+                await output.WriteLineAsync(Usage);
+                return rest.Count == 0 ? 2 : 0;
+            }
+            if (postgres is null && !File.Exists(db)) throw new UsageException($"No database '{Path.GetFullPath(db)}' (use --db FILE or --postgres CONNECTION).");
+            store = postgres is null ? new SqliteWorkStore(db) : new PostgresWorkStore(postgres);
+            var client = new StentClient(store);
+            var view = new View(output);
+            string Arg(int i, string what) => rest.Count > i ? rest[i] : throw new UsageException($"'{string.Join(' ', rest.Take(i))}' needs {what}.");
+            int Count(string? text, string name, int fallback) =>
+                text is null ? fallback : int.TryParse(text, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException($"{name} must be a positive number, got '{text}'.");
+
+            switch (rest[0])
+            {
+                case "list":
+                    var state = Option("--state") is { } s
+                        ? Enum.TryParse<ExecutionState>(s, ignoreCase: true, out var parsed) ? parsed : throw new UsageException($"Unknown state '{s}': one of {string.Join(", ", Enum.GetNames<ExecutionState>())}.")
+                        : (ExecutionState?)null;
+                    view.Executions(await client.ListAsync(new ExecutionFilter(state, Option("--workflow"), Count(Option("--limit"), "--limit", 20)), ct));
+                    return 0;
+                case "show":
+                    view.Execution(await client.GetAsync(Arg(1, "an execution id"), ct));
+                    return 0;
+                case "watch":
+                    var interval = TimeSpan.FromSeconds(Count(Option("--interval"), "--interval", 1));
+                    var id = Arg(1, "an execution id");
+                    while (true)
+                    {
+                        var d = await client.GetAsync(id, ct);
+                        view.Progress(d);
+                        if (d.Info.State is not (ExecutionState.Pending or ExecutionState.Running)) return 0;
+                        await Task.Delay(interval, ct);
+                    }
+                case "cancel":
+                    await output.WriteLineAsync(await client.CancelAsync(Arg(1, "an execution id"), ct) ? "cancellation requested" : "it had already finished");
+                    return 0;
+                case "resume":
+                    await output.WriteLineAsync($"resumed by {await client.ResumeAsync(Arg(1, "an execution id"), ct)}");
+                    return 0;
+                case "signal":
+                    using (var payload = JsonDocument.Parse(rest.Count > 3 ? rest[3] : "null"))
+                        await client.SignalAsync(Arg(1, "an execution id"), Arg(2, "a signal name"), payload.RootElement, ct);
+                    await output.WriteLineAsync("signal sent");
+                    return 0;
+                case "stats":
+                    foreach (var st in Enum.GetValues<ExecutionState>())
+                        await output.WriteLineAsync($"{st,-10} {(await client.ListAsync(new ExecutionFilter(st, Limit: int.MaxValue), ct)).Count}");
+                    return 0;
+                case "dlq":
+                    return await DeadLettersAsync(client, view, Arg(1, "list, show, replay or discard"), rest, Option, output, ct);
+                default:
+                    throw new UsageException($"Unknown command '{rest[0]}'.");
+            }
+        }
+        catch (UsageException e)
+        {
+            await errors.WriteLineAsync($"{e.Message}\n{Usage}");
+            return 2;
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException)
+        {
+            await errors.WriteLineAsync(e.Message);
+            return 1;
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
+    }
+
+    private static async Task<int> DeadLettersAsync(
+        StentClient client, View view, string action, List<string> rest, Func<string, string?> option, TextWriter output, CancellationToken ct)
+    {
+        long Id() => rest.Count > 2 && long.TryParse(rest[2], CultureInfo.InvariantCulture, out var id) ? id : throw new UsageException($"'dlq {action}' needs a dead letter id (a number).");
+        switch (action)
+        {
+            case "list":
+                var limit = option("--limit") is { } l ? int.TryParse(l, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException($"--limit must be a positive number, got '{l}'.") : 50;
+                view.DeadLetters(await client.ListDeadLettersAsync(limit, ct));
+                return 0;
+            case "show":
+                view.DeadLetter(await client.GetDeadLetterAsync(Id(), ct));
+                return 0;
+            case "replay":
+                await output.WriteLineAsync($"replayed: execution {await client.ReplayDeadLetterAsync(Id(), ct)} runs it again");
+                return 0;
+            case "discard":
+                if (!await client.DiscardDeadLetterAsync(Id(), ct)) throw new KeyNotFoundException($"No dead letter {rest[2]}.");
+                await output.WriteLineAsync("discarded");
+                return 0;
+            default:
+                throw new UsageException($"Unknown dlq action '{action}': list, show, replay or discard.");
+        }
+    }
+
+    private sealed class UsageException(string message) : Exception(message);
+}

@@ -1,0 +1,87 @@
+/// The stent command line against a real SQLite file: listing, showing, stats, resuming, signals and dead letters.
+module CliTests
+
+open System
+open System.IO
+open Expecto
+open Stent
+open Stent.Dsl
+open Stent.Execution
+open Stent.Sqlite
+open Support
+
+/// Runs `stent --db path args…`: exit code, standard output and standard error.
+let private stent (db: string) (args: string list) =
+    use out = new StringWriter()
+    use err = new StringWriter()
+    let code = Stent.Cli.Commands.RunAsync(Array.ofList ("--db" :: db :: args), out, err, Threading.CancellationToken.None).Result
+    code, out.ToString(), err.ToString()
+
+let tests =
+    testList "Command line" [
+        test "stent lists, shows, counts and resumes executions and lists, shows, replays and discards dead letters" {
+            let db = Path.Combine(Path.GetTempPath(), $"stent-cli-{Guid.NewGuid():N}.db")
+            let store = SqliteWorkStore(db)
+            let broken = Collections.Concurrent.ConcurrentDictionary<int, bool>()
+            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) "cli_step" (fun (x: int) _ ->
+                if broken.ContainsKey x then invalidOp $"item {x} is corrupt"
+                x)
+            let wf = Workflow.define "cli_batch" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let waiter = Workflow.define "cli_waiter" (fun () -> Workflow.WaitForSignal<int> "go")
+            broken[3] <- true
+            let failed, waiting = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register(wf).Register(waiter)) (fun c -> task {
+                let! failed = c.DispatchAsync(wf, [ 1..5 ])
+                let! _ = c.WaitAsync(wf, failed, TimeSpan.FromSeconds 30.0)
+                let! waiting = c.DispatchAsync(waiter, ())
+                return failed, waiting })
+            let code, out, _ = stent db [ "list" ]
+            Expect.equal code 0 "list"
+            Expect.stringContains out failed "lists the failed execution"
+            Expect.stringContains out "2 execution(s)" "and counts"
+            let _, out, _ = stent db [ "list"; "--state"; "failed" ]
+            Expect.stringContains out "1 execution(s)" "filters by state"
+            let _, out, _ = stent db [ "show"; failed ]
+            Expect.stringContains out "cli_batch v1, Failed" "shows the state"
+            Expect.stringContains out "error: item 3 is corrupt" "and the error"
+            Expect.stringContains out "cli_step" "and the step timeline"
+            let _, out, _ = stent db [ "stats" ]
+            Expect.stringContains out "Failed     1" "stats by state"
+            let code, out, _ = stent db [ "dlq"; "list" ]
+            Expect.equal code 0 "dlq list"
+            Expect.stringContains out "item 3 is corrupt" "lists the dead letter"
+            let letter = store.ListDeadLettersAsync().Result[0].Id
+            let _, out, _ = stent db [ "dlq"; "show"; string letter ]
+            Expect.stringContains out "input 3" "shows its input"
+            Expect.stringContains out "System.InvalidOperationException: item 3 is corrupt" "its error type and message"
+            broken.Clear()
+            let code, out, _ = stent db [ "dlq"; "replay"; string letter ]
+            Expect.equal code 0 "replay"
+            Expect.stringContains out "replayed: execution" "names the execution that runs it again"
+            let resumed = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register(wf).Register(waiter)) (fun c -> task {
+                let! info = c.GetAsync failed
+                let! r = c.WaitAsync(wf, info.Info.ResumedBy, TimeSpan.FromSeconds 30.0)
+                Expect.equal (value r) 15 "the replayed step's result counts"
+                let code, out, _ = stent db [ "signal"; waiting; "go"; "7" ]
+                Expect.equal (code, out.Trim()) (0, "signal sent") "signal"
+                let! w = c.WaitAsync(waiter, waiting, TimeSpan.FromSeconds 30.0)
+                Expect.equal (value w) 7 "the signal's payload arrived"
+                return info.Info.ResumedBy })
+            let code, out, _ = stent db [ "resume"; failed ]
+            Expect.equal (code, out.Trim()) (0, $"resumed by {resumed}") "resuming again names the same resumption"
+            let code, _, err = stent db [ "dlq"; "discard"; string letter ]
+            Expect.equal code 1 "a replayed dead letter is gone"
+            Expect.stringContains err $"No dead letter {letter}" "says so"
+            let code, _, err = stent db [ "show"; "nope" ]
+            Expect.equal code 1 "unknown execution"
+            Expect.stringContains err "No execution 'nope'" "named"
+            let code, _, err = stent db [ "list"; "--state"; "sleeping" ]
+            Expect.equal code 2 "bad state"
+            Expect.stringContains err "Unknown state 'sleeping'" "named"
+            let code, _, err = stent db [ "frobnicate" ]
+            Expect.equal code 2 "unknown command"
+            Expect.stringContains err "Unknown command 'frobnicate'" "named"
+            let code, _, err = stent (db + ".missing") [ "list" ]
+            Expect.equal code 2 "missing database"
+            Expect.stringContains err "No database" "said"
+        }
+    ]
