@@ -22,6 +22,7 @@ public static class Commands
           signal ID NAME [JSON]                                send a signal (payload as JSON, default null)
           dlq list [--limit N] | dlq show ID | dlq replay ID | dlq discard ID
           stats                                                executions by state
+          cleanup --older-than DURATION                        delete executions that ended that long ago (e.g. 30d)
         The store defaults to stent.db in this folder; STENT_DB or STENT_POSTGRES set it too.
         """;
 
@@ -93,6 +94,11 @@ public static class Commands
                 case "stats":
                     foreach (var st in Enum.GetValues<ExecutionState>())
                         await output.WriteLineAsync($"{st,-10} {(await client.ListAsync(new ExecutionFilter(st, Limit: int.MaxValue), ct)).Count}");
+                    return 0;
+                case "cleanup":
+                    var age = Option("--older-than") ?? throw new UsageException("cleanup needs --older-than DURATION (e.g. 30d).");
+                    var olderThan = Duration.TryParse(age, out var parsedAge) ? parsedAge : throw new UsageException($"Invalid duration '{age}' (e.g. 12h, 30d).");
+                    await output.WriteLineAsync($"deleted {await client.CleanupAsync(olderThan, ct)} ended execution(s)");
                     return 0;
                 case "dlq":
                     return await DeadLettersAsync(client, view, Arg(1, "list, show, replay or discard"), rest, Option, output, ct);

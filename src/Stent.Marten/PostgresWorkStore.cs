@@ -240,6 +240,31 @@ public sealed partial class PostgresWorkStore : IWorkStore, IIdempotencyStore, I
     public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => DeadLettersAsync("ORDER BY id DESC LIMIT $1", limit, ct);
 
     /// <inheritdoc />
+    public Task<int> DeleteEndedAsync(TimeSpan olderThan, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(olderThan, TimeSpan.Zero);
+        return InTransactionAsync(async (c, tx) =>
+        {
+            // Marten's stream rows cascade to their events.
+            await using var cmd = Cmd(c, tx, $"""
+                WITH gone AS (
+                    DELETE FROM {_s}.stent_executions e
+                    WHERE e.state NOT IN ('Pending', 'Running') AND e.completed_at <= now() - $1
+                      AND (e.resumed_by IS NULL OR NOT EXISTS (SELECT 1 FROM {_s}.stent_executions r WHERE r.id = e.resumed_by AND r.state IN ('Pending', 'Running')))
+                    RETURNING e.id),
+                streams AS (DELETE FROM {_s}.mt_streams WHERE id IN (SELECT id FROM gone)),
+                inbox AS (DELETE FROM {_s}.stent_inbox WHERE execution_id IN (SELECT id FROM gone)),
+                dead AS (DELETE FROM {_s}.stent_dead_letters WHERE execution_id IN (SELECT id FROM gone)),
+                steps AS (DELETE FROM {_s}.stent_steps WHERE execution_id IN (SELECT id FROM gone)),
+                timers AS (DELETE FROM {_s}.stent_timers WHERE execution_id IN (SELECT id FROM gone))
+                SELECT count(*) FROM gone
+                """, olderThan);
+            Trip();
+            return (int)(long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }, ct);
+    }
+
+    /// <inheritdoc />
     public async Task<DeadLetter?> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
         (await DeadLettersAsync("WHERE id = $1", id, ct).ConfigureAwait(false)).FirstOrDefault();
 

@@ -224,6 +224,26 @@ public sealed partial class SqliteWorkStore : IWorkStore, IIdempotencyStore, IWo
         Task.FromResult(DeadLetters("ORDER BY id DESC LIMIT $n", ("$n", limit)));
 
     /// <inheritdoc />
+    public Task<int> DeleteEndedAsync(TimeSpan olderThan, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(olderThan, TimeSpan.Zero);
+        return Task.FromResult(Write((c, tx, now) =>
+        {
+            Exec(c, tx, "CREATE TEMP TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY)");
+            Exec(c, tx, "DELETE FROM gone");
+            var count = Exec(c, tx, """
+                INSERT INTO gone SELECT e.id FROM executions e
+                WHERE e.state NOT IN ('Pending', 'Running') AND e.completed_at <= $cutoff
+                  AND (e.resumed_by IS NULL OR NOT EXISTS (SELECT 1 FROM executions r WHERE r.id = e.resumed_by AND r.state IN ('Pending', 'Running')))
+                """, ("$cutoff", now - (long)olderThan.TotalMilliseconds));
+            foreach (var table in new[] { "events", "inbox", "dead_letters", "steps", "timers" })
+                Exec(c, tx, $"DELETE FROM {table} WHERE execution_id IN (SELECT id FROM gone)");
+            Exec(c, tx, "DELETE FROM executions WHERE id IN (SELECT id FROM gone)");
+            return count;
+        }));
+    }
+
+    /// <inheritdoc />
     public Task<DeadLetter?> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
         Task.FromResult(DeadLetters("WHERE id = $id", ("$id", id)).FirstOrDefault());
 

@@ -80,6 +80,12 @@ let tests =
             let code, _, err = stent db [ "frobnicate" ]
             Expect.equal code 2 "unknown command"
             Expect.stringContains err "Unknown command 'frobnicate'" "named"
+            let code, _, err = stent db [ "cleanup"; "--older-than"; "soon" ]
+            Expect.equal code 2 "bad duration"
+            Expect.stringContains err "Invalid duration 'soon'" "named"
+            let code, out, _ = stent db [ "cleanup"; "--older-than"; "0s" ]
+            Expect.equal code 0 "cleanup"
+            Expect.stringContains out "deleted 3 ended execution(s)" "the failed one, its resumption and the waiter, all ended"
             let code, _, err = stent (db + ".missing") [ "list" ]
             Expect.equal code 2 "missing database"
             Expect.stringContains err "No database" "said"

@@ -60,6 +60,7 @@ type private FailingCompletions(inner: IWorkStore, healthyAt: DateTime) =
         member _.ListDeadLettersAsync(n, ct) = inner.ListDeadLettersAsync(n, ct)
         member _.GetDeadLetterAsync(id, ct) = inner.GetDeadLetterAsync(id, ct)
         member _.DiscardDeadLetterAsync(id, ct) = inner.DiscardDeadLetterAsync(id, ct)
+        member _.DeleteEndedAsync(age, ct) = inner.DeleteEndedAsync(age, ct)
         member _.RoundTrips = inner.RoundTrips
 
 let private newExec id = NewExecution(id, "wf", 1, "null", null, TimeSpan.Zero, Nullable(), null, [], 0)
@@ -398,6 +399,44 @@ let private suite kind =
                 return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
             Expect.equal (value r) 20 "result"
             Expect.equal calls.Total 5 "each step ran once, though its outcome waited three lease lengths to be written"
+        }
+        test "cleanup deletes ended executions with their histories and dead letters, and keeps running ones and what they resume" {
+            let store = fresh ()
+            let broken = ConcurrentDictionary<int, bool>()
+            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-cleanup-step" (fun (x: int) _ ->
+                if broken.ContainsKey x then invalidOp $"item {x} is corrupt"
+                x)
+            let wf = Workflow.define $"{kind.Name}-cleanup-batch" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let waiter = Workflow.define $"{kind.Name}-cleanup-waiter" (fun (x: int) -> workflow {
+                let! _ = step.Call x
+                return! Workflow.WaitForSignal<int> "never" })
+            broken[2] <- true
+            withWorkers 1 store opts (fun w -> w.Register(wf).Register(waiter)) (fun c -> task {
+                let! ok = c.DispatchAsync(wf, [ 1; 3 ])
+                let! _ = c.WaitAsync(wf, ok, TimeSpan.FromSeconds 30.0)
+                let! failed = c.DispatchAsync(wf, [ 1; 2 ])
+                let! _ = c.WaitAsync(wf, failed, TimeSpan.FromSeconds 30.0)
+                let! old = c.DispatchAsync(waiter, 2)
+                let! _ = c.WaitAsync(waiter, old, TimeSpan.FromSeconds 30.0)
+                broken.Clear()
+                let! resumer = c.ResumeAsync old
+                let mutable waiting = false
+                while not waiting do
+                    let! info = c.GetAsync resumer
+                    waiting <- info.Counters["completed"] = 1L
+                    if not waiting then do! Task.Delay 20
+                let! deleted = c.CleanupAsync(Duration.From TimeSpan.Zero)
+                Expect.equal deleted 2 "the completed and the failed execution"
+                let! left = c.ListAsync()
+                Expect.equal (left |> Seq.map (fun e -> e.Id) |> set) (set [ old; resumer ]) "a running execution and the one it resumes stay"
+                let! h = store.ReadAsync ok
+                Expect.isEmpty h "a deleted execution's history went"
+                let! letters = c.ListDeadLettersAsync()
+                Expect.equal (letters |> Seq.map (fun l -> l.ExecutionId) |> List.ofSeq) [ old ] "its dead letters went, the kept one's stay"
+                let! again = c.CleanupAsync(Duration.From TimeSpan.Zero)
+                Expect.equal again 0 "nothing more to delete"
+                return () })
+            throws<ArgumentOutOfRangeException> (fun () -> store.DeleteEndedAsync(TimeSpan.FromSeconds -1.0).Wait()) |> ignore
         }
         test "a timer fires after a restart of every worker and store object" {
             let openStore = kind.Fresh ()

@@ -147,6 +147,12 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
         return resumed;
     }
 
+    /// <summary>
+    /// Deletes executions that ended more than <paramref name="olderThan"/> ago, with their histories and dead letters
+    /// (one still being resumed is kept). Returns how many were deleted.
+    /// </summary>
+    public Task<int> CleanupAsync(Duration olderThan, CancellationToken ct = default) => _store.DeleteEndedAsync(olderThan.Value, ct);
+
     /// <summary>Sends a signal; every send is delivered, in order. An unknown or finished execution is an error.</summary>
     public Task SignalAsync<T>(string executionId, string name, T payload, CancellationToken ct = default)
     {

@@ -71,6 +71,12 @@ public interface IWorkStore
     /// <summary>Removes a dead letter; false when there was none with that id.</summary>
     Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default);
 
+    /// <summary>
+    /// Deletes executions that ended more than <paramref name="olderThan"/> ago (store clock): their rows, streams, inbox
+    /// and dead letters. An execution whose resumption is still running is kept (the resumption reads it). Returns how many went.
+    /// </summary>
+    Task<int> DeleteEndedAsync(TimeSpan olderThan, CancellationToken ct = default);
+
     /// <summary>Database round trips performed by this store object so far.</summary>
     long RoundTrips { get; }
 }

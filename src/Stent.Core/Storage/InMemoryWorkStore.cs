@@ -276,6 +276,22 @@ public sealed class InMemoryWorkStore(IClock? clock = null) : IWorkStore, IIdemp
         Task.FromResult<IReadOnlyList<DeadLetter>>(Locked(_ => _dead.AsEnumerable().Reverse().Take(limit).ToList()));
 
     /// <inheritdoc />
+    public Task<int> DeleteEndedAsync(TimeSpan olderThan, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(olderThan, TimeSpan.Zero);
+        return Task.FromResult(Locked(now =>
+        {
+            var gone = _executions.Values
+                .Where(e => e.Finished && e.CompletedAt <= now - olderThan && (e.ResumedBy is null || _executions.GetValueOrDefault(e.ResumedBy)?.Finished != false))
+                .Select(e => e.New.Id).ToHashSet(StringComparer.Ordinal);
+            foreach (var id in gone)
+                if (_executions.Remove(id, out var e) && e.Key is { } key) _keys.Remove(key);
+            _dead.RemoveAll(d => gone.Contains(d.ExecutionId));
+            return gone.Count;
+        }));
+    }
+
+    /// <inheritdoc />
     public Task<DeadLetter?> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
         Task.FromResult(Locked(_ => _dead.Find(d => d.Id == id)));
 
