@@ -438,6 +438,34 @@ let private suite kind =
                 return () })
             throws<ArgumentOutOfRangeException> (fun () -> store.DeleteEndedAsync(TimeSpan.FromSeconds -1.0).Wait()) |> ignore
         }
+        test "a resumed execution takes again the signals its predecessor took, and its timeouts stay timed out" {
+            let store = fresh ()
+            let broken = ref true
+            let calls = Calls()
+            let ship = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-ship" (fun (who: string) ctx ->
+                calls.Hit ctx
+                if broken.Value then invalidOp "the carrier is down"
+                $"shipped for {who}")
+            let wf = Workflow.define $"{kind.Name}-approve-then-ship" (fun () -> workflow {
+                let! who = Workflow.WaitForSignal<string> "approval"
+                let! extra = Workflow.WaitForSignal<string>("extra", Duration.Parse "10ms")
+                let! shipped = ship.Call who
+                return $"{shipped}, extra: {extra.IsSome}" })
+            let first, second, r, h = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! first = c.DispatchAsync(wf, ())
+                do! c.SignalAsync(first, "approval", "carol")
+                let! r1 = c.WaitAsync(wf, first, TimeSpan.FromSeconds 30.0)
+                Expect.stringContains (error r1).Message "the carrier is down" "the first run fails after the approval"
+                broken.Value <- false
+                let! second = c.ResumeAsync first
+                let! r = c.WaitAsync(wf, second, TimeSpan.FromSeconds 30.0)
+                let! h = store.ReadAsync second
+                return first, second, r, List.ofSeq h })
+            Expect.equal (value r) "shipped for carol, extra: False" "the approval is taken again without a new signal; the timed-out wait stays timed out"
+            Expect.notEqual second first "a new execution"
+            Expect.isFalse (h |> List.exists (fun e -> e :? TimerStarted)) "no new timeout timer"
+            Expect.equal calls.Total 2 "the failed step ran again, once"
+        }
         test "a timer fires after a restart of every worker and store object" {
             let openStore = kind.Fresh ()
             let step = Durable.createSync $"{kind.Name}-after-sleep" (fun (x: int) _ -> x + 1)

@@ -23,6 +23,7 @@ internal sealed class Interpreter
     private readonly Carryover _carryover;
     private readonly Checkpoint? _resume;
     private Checkpoint? _checkpoint;
+    private int _carriedSignals;
     private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
     private readonly HashSet<long> _takenNow = [];
     private readonly List<string> _cancelledSteps = [];
@@ -336,9 +337,23 @@ internal sealed class Interpreter
         if (entry is not null)
         {
             var taken = (SignalConsumed)entry.Start;
-            if (taken.Sequence < 0) return Outcome.Ok(node.TimedOut(), entry.Time);
+            if (taken.Sequence == -1) return Outcome.Ok(node.TimedOut(), entry.Time);
             var payload = _history.Signals.First(s => s.Signal.Sequence == taken.Sequence).Signal.Payload;
             return Outcome.Ok(node.Found(_serializer.Deserialize(payload, node.Type)), entry.Time);
+        }
+        if (_carryover.Signal(position, node.Name) is { } carried)
+        {
+            // The execution this one resumes took a signal here (or timed out): take the same one again. Carried
+            // signals get sequences below -1, apart from the store's (positive) and a timeout's (-1).
+            if (carried.TimedOut)
+            {
+                _pending.Add(new SignalConsumed(position, node.Name, -1));
+                return Outcome.Ok(node.TimedOut(), _decision);
+            }
+            var sequence = -2L - _history.Signals.Count(s => s.Signal.Sequence < -1) - _carriedSignals++;
+            _pending.Add(new SignalReceived(node.Name, carried.Payload!, sequence));
+            _pending.Add(new SignalConsumed(position, node.Name, sequence));
+            return Outcome.Ok(node.Found(_serializer.Deserialize(carried.Payload!, node.Type)), _decision);
         }
         foreach (var (signal, _) in _history.Signals)
         {
