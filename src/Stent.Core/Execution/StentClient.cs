@@ -33,7 +33,7 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// <summary>
     /// Resumes an execution that failed, was cancelled or timed out: a new execution of the same workflow and
     /// input (and idempotency key) that reuses every step the old one completed — same position, function and
-    /// input — its sleeps' due times and recorded values, and runs only the rest. Resuming the same execution
+    /// input — its sleeps' due times, recorded values and taken signals, and runs only the rest. Resuming the same execution
     /// twice returns the first resumption. Returns the new execution's id.
     /// </summary>
     /// <exception cref="KeyNotFoundException">No such execution.</exception>
