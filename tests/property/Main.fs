@@ -24,6 +24,7 @@ let all =
         LoggingTests.tests
         GoldenHistories.tests
         CliTests.tests
+        TelemetryTests.tests
     ]
 
 [<EntryPoint>]

@@ -10,6 +10,7 @@ public sealed partial class Worker
 {
     private async Task DecideAsync(DecisionTask task, DateTimeOffset now, CancellationToken ct)
     {
+        using var activity = Diagnostics.StentTelemetry.StartDecision(task.ExecutionId);
         var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
@@ -22,6 +23,8 @@ public sealed partial class Worker
             _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on", task.ExecutionId);
             return;
         }
+        Diagnostics.StentTelemetry.Decided(((ExecutionStarted)history[0]).Workflow, commit.State);
+        activity?.SetTag("stent.state", commit.State.ToString());
         if (commit.State is ExecutionState.Running or ExecutionState.Pending) _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
         else _histories.Forget(task.ExecutionId);
         RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);

@@ -156,6 +156,7 @@ public sealed partial class Worker
             Finished? finished = null;
             try
             {
+                using var activity = Diagnostics.StentTelemetry.StartStep(task.ExecutionId, task.Name, task.Position, task.Attempt);
                 StepRunner.Attempt a;
                 if (fn is null)
                     a = new StepRunner.Attempt(null, null, Failure.FromException(
@@ -163,6 +164,8 @@ public sealed partial class Worker
                 else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
                 var at = running.ClaimedAt + running.Clock.Elapsed;
                 lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, _random));
+                Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, running.Clock.Elapsed);
+                if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {

@@ -1,0 +1,54 @@
+// Traces and metrics through System.Diagnostics: an ActivitySource and a Meter named "Stent", so OpenTelemetry (or any listener) picks them up.
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Stent.Replay;
+using Stent.Storage;
+
+namespace Stent.Diagnostics;
+
+/// <summary>
+/// What workers report: an activity per step attempt (<c>stent.step</c>) and per decision (<c>stent.decision</c>), tagged
+/// with the execution id, step and position; counters of step outcomes and ended executions; a histogram of step durations.
+/// Listen with <c>AddSource("Stent")</c> / <c>AddMeter("Stent")</c>; nothing is recorded when nobody listens.
+/// </summary>
+public static class StentTelemetry
+{
+    /// <summary>The name of the activity source and the meter.</summary>
+    public const string Name = "Stent";
+
+    /// <summary>The activity source: <c>stent.step</c> and <c>stent.decision</c> activities.</summary>
+    public static readonly ActivitySource Source = new(Name);
+
+    private static readonly Meter Meter = new(Name);
+    private static readonly Counter<long> Steps = Meter.CreateCounter<long>("stent.steps", "{step}", "Step attempts by outcome: completed, business_error, retrying, failed.");
+    private static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>("stent.step.duration", "ms", "How long step attempts ran.");
+    private static readonly Counter<long> Decisions = Meter.CreateCounter<long>("stent.decisions", "{decision}", "Decisions committed.");
+    private static readonly Counter<long> Ended = Meter.CreateCounter<long>("stent.executions.ended", "{execution}", "Executions that ended, by state.");
+
+    internal static Activity? StartStep(string executionId, string step, string position, int attempt) =>
+        Source.StartActivity("stent.step")?.SetTag("stent.execution_id", executionId).SetTag("stent.step", step)
+            .SetTag("stent.position", position).SetTag("stent.attempt", attempt);
+
+    internal static Activity? StartDecision(string executionId) => Source.StartActivity("stent.decision")?.SetTag("stent.execution_id", executionId);
+
+    internal static void StepEnded(string step, HistoryEvent outcome, TimeSpan took)
+    {
+        var kind = outcome switch
+        {
+            StepCompleted { BusinessError: not null } => "business_error",
+            StepCompleted => "completed",
+            StepAttemptFailed => "retrying",
+            _ => "failed",
+        };
+        var tags = new TagList { { "stent.step", step }, { "stent.outcome", kind } };
+        Steps.Add(1, tags);
+        StepDuration.Record(took.TotalMilliseconds, tags);
+    }
+
+    internal static void Decided(string workflow, ExecutionState state)
+    {
+        Decisions.Add(1, new KeyValuePair<string, object?>("stent.workflow", workflow));
+        if (state is not (ExecutionState.Pending or ExecutionState.Running))
+            Ended.Add(1, new TagList { { "stent.workflow", workflow }, { "stent.state", state.ToString() } });
+    }
+}
