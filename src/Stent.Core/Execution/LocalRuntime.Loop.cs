@@ -28,7 +28,7 @@ public sealed partial class LocalRuntime
             if (_executions.ContainsKey(id) || _stuck.ContainsKey(id)) continue;
             var events = (await _store.ReadAsync(id, ct).ConfigureAwait(false)).ToList();
             if (events.Count == 0 || events[0] is not ExecutionStarted started) continue;
-            if ((_workflows.GetValueOrDefault(started.Workflow) ?? WorkflowRegistry.Find(started.Workflow)) is not { } definition)
+            if (Definition(started.Workflow) is not { } definition)
             {
                 _stuck[id] = $"unknown workflow '{started.Workflow}' (register it with the runtime)";
                 _logger.LogWarning("Execution {ExecutionId} uses unknown workflow {Workflow}", id, started.Workflow);
@@ -42,6 +42,9 @@ public sealed partial class LocalRuntime
         foreach (var child in _executions.Values.Where(c => c.Finished && c.Started.ParentId is not null).ToList())
             await ReportToParentAsync(child, ct).ConfigureAwait(false);
     }
+
+    /// <summary>A workflow registered with this runtime, else one defined in this process, by name.</summary>
+    private IWorkflowDefinition? Definition(string name) => _workflows.GetValueOrDefault(name) ?? WorkflowRegistry.Find(name);
 
     private async Task StartChildAsync(ExecutionState parent, ChildStarted c, IWorkflowDefinition definition, CancellationToken ct)
     {
@@ -162,7 +165,7 @@ public sealed partial class LocalRuntime
         switch (e)
         {
             case ChildStarted c:
-                if ((_workflows.GetValueOrDefault(c.Workflow) ?? WorkflowRegistry.Find(c.Workflow)) is { } definition)
+                if (Definition(c.Workflow) is { } definition)
                     await StartChildAsync(state, c, definition, ct).ConfigureAwait(false);
                 else _stuck[ChildStarted.ChildId(state.Id, c.Position)] = $"unknown workflow '{c.Workflow}' (register it with the runtime)";
                 break;

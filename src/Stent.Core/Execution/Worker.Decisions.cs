@@ -23,7 +23,7 @@ public sealed partial class Worker
             _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on", task.ExecutionId);
             return;
         }
-        Diagnostics.StentTelemetry.Decided(((ExecutionStarted)history[0]).Workflow, commit.State);
+        Diagnostics.StentTelemetry.Decided(started.Workflow, commit.State);
         activity?.SetTag("stent.state", commit.State.ToString());
         if (commit.State is ExecutionState.Running or ExecutionState.Pending) _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
         else _histories.Forget(task.ExecutionId);

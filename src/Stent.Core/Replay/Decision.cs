@@ -28,14 +28,15 @@ internal sealed record Decision(
     IReadOnlyList<string> CancelledSteps, IReadOnlyDictionary<string, IDurableFunction> Functions,
     IReadOnlyDictionary<string, IWorkflowDefinition> Children, Interpreter.Checkpoint? Checkpoint)
 {
-    /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed execution).</summary>
-    public IEnumerable<PositionedEvent> Opened
+    private IReadOnlyList<PositionedEvent>? _opened;
+
+    /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed execution); computed once.</summary>
+    public IReadOnlyList<PositionedEvent> Opened => _opened ??= ComputeOpened();
+
+    private List<PositionedEvent> ComputeOpened()
     {
-        get
-        {
-            var closed = NewEvents.OfType<PositionedEvent>().Where(e => e is StepCompleted or ChildEnded).Select(e => e.Position).ToHashSet(StringComparer.Ordinal);
-            return NewEvents.OfType<PositionedEvent>().Where(e => e is StepScheduled or TimerStarted or ChildStarted && !closed.Contains(e.Position));
-        }
+        var closed = NewEvents.OfType<PositionedEvent>().Where(e => e is StepCompleted or ChildEnded).Select(e => e.Position).ToHashSet(StringComparer.Ordinal);
+        return NewEvents.OfType<PositionedEvent>().Where(e => e is StepScheduled or TimerStarted or ChildStarted && !closed.Contains(e.Position)).ToList();
     }
 
     /// <summary>Steps to run, scheduled in this decision.</summary>
