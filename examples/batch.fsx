@@ -4,6 +4,11 @@
 #r "BatchFs/bin/Release/net10.0/FSharp.SystemTextJson.dll"
 #r "BatchFs/bin/Release/net10.0/Stent.Core.dll"
 #r "BatchFs/bin/Release/net10.0/Stent.Dsl.dll"
+#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.core.dll"
+#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.provider.e_sqlite3.dll"
+#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.batteries_v2.dll"
+#r "BatchFs/bin/Release/net10.0/Microsoft.Data.Sqlite.dll"
+#r "BatchFs/bin/Release/net10.0/Stent.Sqlite.dll"
 
 open Stent
 open Stent.Dsl
@@ -23,6 +28,11 @@ let batch = Workflow.define "script_batch" (fun (ids: int list) -> workflow {
     do! Workflow.progress "done" (int64 ok.Length) (int64 ids.Length)
     return ok })
 
-let runtime = LocalRuntime(InMemoryStore(), LocalRuntimeOptions(Serializer = Json.serializer))
-let result = runtime.RunAsync(batch, [ 1..12 ]).Result
+let store = Stent.Sqlite.SqliteWorkStore.InMemory()
+let stop = new System.Threading.CancellationTokenSource()
+let serving = Worker(store, WorkerOptions(Serializer = Json.serializer)).Register(batch).ServeAsync(stop.Token)
+let client = StentClient(store, Json.serializer)
+let result = client.WaitAsync(batch, client.DispatchAsync(batch, [ 1..12 ]).Result).Result
+stop.Cancel()
+serving.Wait()
 printfn "script batch: %d items processed: %A" result.Value.Length (result.Value |> List.map (fun i -> i.Id))

@@ -5,6 +5,11 @@
 #r "BatchFs/bin/Release/net10.0/FSharp.SystemTextJson.dll"
 #r "BatchFs/bin/Release/net10.0/Stent.Core.dll"
 #r "BatchFs/bin/Release/net10.0/Stent.Dsl.dll"
+#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.core.dll"
+#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.provider.e_sqlite3.dll"
+#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.batteries_v2.dll"
+#r "BatchFs/bin/Release/net10.0/Microsoft.Data.Sqlite.dll"
+#r "BatchFs/bin/Release/net10.0/Stent.Sqlite.dll"
 #r "BatchFs/bin/Release/net10.0/BatchFs.dll"
 
 open System
@@ -17,7 +22,7 @@ open Stent.Examples.Patterns
 module G = Stent.Examples.GuidePatterns
 
 let idemTwice = Workflow.define "fs_idem_twice" (fun (id: int) -> G.idempotentProcess.Call id)
-let store = InMemoryWorkStore()
+let store = Stent.Sqlite.SqliteWorkStore.InMemory()
 let register (w: Worker) =
     w.Register(batch).Register(imagePipeline).Register(chunked).Register(G.mapBatch).Register(G.rateLimitedBatch)
      .Register(G.manualRateLimited).Register(G.resilient).Register(G.retryInRounds).Register(G.monitored)

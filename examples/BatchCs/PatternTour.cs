@@ -10,7 +10,7 @@ public static class PatternTour
     /// <summary>Runs pattern <paramref name="only"/>, or all of them; writes a line per pattern to <paramref name="output"/>.</summary>
     public static async Task RunAsync(int? only, TextWriter output)
     {
-        var store = new InMemoryWorkStore();
+        using var store = Stent.Sqlite.SqliteWorkStore.InMemory();
         using var stop = new CancellationTokenSource();
         var serving = Enumerable.Range(1, 2).Select(i => new Worker(store, new WorkerOptions { WorkerId = $"tour-{i}" })
             .Register(Patterns.Batch).Register(Patterns.ImagePipeline).Register(Patterns.Chunked).Register(GuidePatterns.MapBatch)

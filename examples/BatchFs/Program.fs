@@ -5,18 +5,24 @@ open System
 open Stent
 open Stent.Dsl
 open Stent.Execution
-open Stent.Storage
+open Stent.Sqlite
 open Stent.Examples.Patterns
 
 [<EntryPoint>]
 let main argv =
     let count = argv |> Array.tryHead |> Option.bind (fun a -> match Int32.TryParse a with | true, n -> Some n | _ -> None) |> Option.defaultValue 200
-    let runtime =
-        LocalRuntime(InMemoryStore(), LocalRuntimeOptions(Serializer = Json.serializer, OnProgress = Action<_, _>(fun _ p -> printfn $"  progress: {p.Message} {p.Done}/{p.Total}")))
+    use store = SqliteWorkStore.InMemory()
+    use stop = new Threading.CancellationTokenSource()
+    let options = WorkerOptions(Serializer = Json.serializer, OnProgress = Action<_, _>(fun _ p -> printfn $"  progress: {p.Message} {p.Done}/{p.Total}"))
+    let serving = Worker(store, options).Register(batch).Register(imagePipeline).Register(chunked).ServeAsync(stop.Token)
+    let client = StentClient(store, Json.serializer)
+    let run (def: WorkflowDef<'I, 'O>) (input: 'I) = client.WaitAsync(def, client.DispatchAsync(def, input).Result).Result
     let ids = [ 1..count ]
-    let s = runtime.RunAsync(batch, ids).Result.Value
+    let s = (run batch ids).Value
     printfn $"basic batch: {s.Total} items, {s.Succeeded} succeeded, {s.Failed} failed"
-    printfn $"image pipeline: {runtime.RunAsync(imagePipeline, ids).Result}"
-    let c = runtime.RunAsync(chunked, ids).Result.Value
+    printfn $"image pipeline: {run imagePipeline ids}"
+    let c = (run chunked ids).Value
     printfn $"chunked: {c.Succeeded}/{c.Total} succeeded"
+    stop.Cancel()
+    serving.Wait()
     0

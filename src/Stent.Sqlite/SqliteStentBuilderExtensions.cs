@@ -1,4 +1,4 @@
-// o.UseSqlite(path): the embedded store for AddStent.
+// o.UseSqlite(path) and o.UseInMemory(): the embedded stores for AddStent.
 using Stent.Hosting;
 
 namespace Stent.Sqlite;
@@ -11,5 +11,12 @@ public static class SqliteStentBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         return builder.UseStore(_ => new SqliteWorkStore(path));
+    }
+
+    /// <summary>Uses an in-memory store (nothing survives the process).</summary>
+    public static StentBuilder UseInMemory(this StentBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.UseStore(_ => SqliteWorkStore.InMemory());
     }
 }

@@ -21,7 +21,7 @@ let tests =
     testList "Command line" [
         test "stent lists, shows, counts and resumes executions and lists, shows, replays and discards dead letters" {
             let db = Path.Combine(Path.GetTempPath(), $"stent-cli-{Guid.NewGuid():N}.db")
-            let store = SqliteWorkStore(db)
+            let store = new SqliteWorkStore(db)
             let broken = Collections.Concurrent.ConcurrentDictionary<int, bool>()
             let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) "cli_step" (fun (x: int) _ ->
                 if broken.ContainsKey x then invalidOp $"item {x} is corrupt"
@@ -29,7 +29,7 @@ let tests =
             let wf = Workflow.define "cli_batch" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
             let waiter = Workflow.define "cli_waiter" (fun () -> Workflow.WaitForSignal<int> "go")
             broken[3] <- true
-            let failed, waiting = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register(wf).Register(waiter)) (fun c -> task {
+            let failed, waiting = withWorkers 1 store opts (fun w -> w.Register(wf).Register(waiter)) (fun c -> task {
                 let! failed = c.DispatchAsync(wf, [ 1..5 ])
                 let! _ = c.WaitAsync(wf, failed, TimeSpan.FromSeconds 30.0)
                 let! waiting = c.DispatchAsync(waiter, ())
@@ -57,7 +57,7 @@ let tests =
             let code, out, _ = stent db [ "dlq"; "replay"; string letter ]
             Expect.equal code 0 "replay"
             Expect.stringContains out "replayed: execution" "names the execution that runs it again"
-            let resumed = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register(wf).Register(waiter)) (fun c -> task {
+            let resumed = withWorkers 1 store opts (fun w -> w.Register(wf).Register(waiter)) (fun c -> task {
                 let! info = c.GetAsync failed
                 let! r = c.WaitAsync(wf, info.Info.ResumedBy, TimeSpan.FromSeconds 30.0)
                 Expect.equal (value r) 15 "the replayed step's result counts"

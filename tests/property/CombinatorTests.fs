@@ -10,6 +10,8 @@ open Stent.Dsl
 open Stent.Execution
 open Stent.Replay
 open Stent.Storage
+open Stent.Sqlite
+open Stent.Testing
 open Support
 
 let private failing name (calls: Calls) (failFirst: int) =
@@ -133,15 +135,13 @@ let tests =
             let e = throws<ArgumentNullException> (fun () -> [ "a"; null ] |> Workflow.traverse Workflow.ret |> ignore)
             Expect.stringContains e.Message "index 1" "index"
         }
-        test "sleep is a durable timer on the runtime's clock" {
-            let clock = ManualClock()
-            let start = clock.UtcNow
-            let store = InMemoryStore()
-            let rt = LocalRuntime(store, deterministic clock)
+        test "sleep is a durable timer on the store's clock" {
+            use e = env ()
+            let start = e.Time.GetUtcNow()
             let w = Workflow.define "s" (fun () -> Workflow.sleep "2d8h" |> Workflow.bind (fun () -> Workflow.now))
-            let r = rt.RunAsync(w, (), "x").Result
+            let r = e.RunAsync(w, (), "x").Result
             Expect.equal (value r) (start + TimeSpan.FromHours 56.0) "woke at due time"
-            let timer = store.ReadAsync("x").Result |> Seq.pick (function :? TimerStarted as t -> Some t | _ -> None)
+            let timer = e.Store.ReadAsync("x").Result |> Seq.pick (function :? TimerStarted as t -> Some t | _ -> None)
             Expect.equal timer.DueAt (start + TimeSpan.FromHours 56.0) "due recorded"
         }
         test "retry over a sub-workflow reruns it after a recorded back-off, and not for business errors" {
@@ -198,24 +198,23 @@ let tests =
         }
         test "progress is recorded once and reported once" {
             let reports = Collections.Generic.List<string>()
-            let opts = LocalRuntimeOptions(Clock = ManualClock(), Deterministic = true, Serializer = Json.serializer, OnProgress = Action<_, _>(fun _ p -> reports.Add p.Message))
-            let rt = LocalRuntime(InMemoryStore(), opts)
+            let opts = WorkerOptions(Serializer = Json.serializer, OnProgress = Action<_, _>(fun _ p -> reports.Add p.Message))
+            use e = new TestEnvironment(Func<_, _>(inMemory.Open), opts)
             let w = Workflow.define "p" (fun () -> workflow {
                 do! Workflow.progress "half" 1L 2L
                 do! Workflow.sleep "1s"
                 do! Workflow.progress "all" 2L 2L
                 return 0 })
-            rt.RunAsync(w, ()).Result |> value |> ignore
+            e.RunAsync(w, ()).Result |> value |> ignore
             Expect.equal (List.ofSeq reports) [ "half"; "all" ] "each once, though the workflow replayed three times"
         }
         test "an idempotent function's result is reused by key across executions" {
             let calls = Calls()
             let f = Durable.createSyncWith (DurableOptions(Idempotent = true, IdempotencyKey = fun x -> $"k{x}")) "idem" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
-            let store = InMemoryStore()
-            let rt = LocalRuntime(store, deterministic (ManualClock()))
+            use e = env ()
             let w = Workflow.define "i" (fun (x: int) -> f.Call x)
-            Expect.equal (value (rt.RunAsync(w, 5, "a").Result)) 10 "first"
-            Expect.equal (value (rt.RunAsync(w, 5, "b").Result)) 10 "second"
+            Expect.equal (value (e.RunAsync(w, 5, "a").Result)) 10 "first"
+            Expect.equal (value (e.RunAsync(w, 5, "b").Result)) 10 "second"
             Expect.equal calls.Total 1 "ran once"
         }
         test "a step over its timeout fails with TimeoutException and is retried" {
@@ -230,7 +229,7 @@ let tests =
             | e -> failtestf "unexpected %O" e
             Expect.equal (h |> Seq.filter (fun e -> e :? StepAttemptFailed) |> Seq.length) 1 "retried once"
         }
-        test "MaxConcurrent caps running steps of a function in the concurrent runtime" {
+        test "MaxConcurrent caps running steps of a function on a worker that runs many at once" {
             let mutable running = 0
             let mutable peak = 0
             let gate = obj ()
@@ -241,8 +240,11 @@ let tests =
                     do! Task.Delay 5
                     Interlocked.Decrement(&running) |> ignore
                     return x })
-            let rt = LocalRuntime(InMemoryStore(), LocalRuntimeOptions(MaxConcurrency = 16))
-            let r = rt.RunAsync(Workflow.define "cap" (fun (xs: int list) -> xs |> Workflow.traverse f.Call), [ 1..60 ]).Result
+            let wf = Workflow.define "cap" (fun (xs: int list) -> xs |> Workflow.traverse f.Call)
+            let options id = WorkerOptions(WorkerId = id, MaxConcurrency = 16, PollMax = TimeSpan.FromMilliseconds 20.0)
+            let r = withWorkers 1 (SqliteWorkStore.InMemory()) options (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..60 ])
+                return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
             Expect.equal (value r).Length 60 "all ran"
             Expect.isLessThanOrEqual peak 3 "cap held"
             Expect.isGreaterThan peak 1 "ran concurrently"
@@ -257,13 +259,12 @@ let tests =
             Expect.equal (value r) 2000 "2,000 sequential steps"
         }
         test "a payload over the configured limit is rejected at dispatch, naming its size and the limit, and nothing is recorded" {
-            let store = InMemoryStore()
-            let rt = LocalRuntime(store, LocalRuntimeOptions(Clock = ManualClock(), Serializer = Json.serializerWithLimit 1000))
+            use rt = new TestEnvironment(Func<_, _>(inMemory.Open), WorkerOptions(Serializer = Json.serializerWithLimit 1000))
             let w = Workflow.define "big" (fun (s: string) -> Workflow.ret s.Length)
             let e = throws<ArgumentException> (fun () -> rt.DispatchAsync(w, String('x', 5000), "big").Wait())
             Expect.stringContains e.Message "over the payload limit of 1000 bytes" "names the limit"
             Expect.stringContains e.Message "5002 bytes" "names the size"
-            Expect.isEmpty (store.ReadAsync("big").Result) "nothing recorded"
+            Expect.isEmpty (rt.Store.ReadAsync("big").Result) "nothing recorded"
             let step = Durable.createSync "grow" (fun (n: int) _ -> String('y', n))
             let r = rt.RunAsync(Workflow.define "grows" (fun (n: int) -> step.Call n), 5000).Result
             Expect.stringContains (error r).Message "over the payload limit" "an oversized step output is a failure"

@@ -163,7 +163,7 @@ let private resumed spec (store: IWorkStore) =
 let private onStores name (f: string -> IWorkStore -> unit) =
     [ test $"SQLite: {name}" {
           let path = Path.Combine(Path.GetTempPath(), $"stent-crash-{Guid.NewGuid():N}.db")
-          f $"sqlite:{path}" (Stent.Sqlite.SqliteWorkStore(path))
+          f $"sqlite:{path}" (new Stent.Sqlite.SqliteWorkStore(path))
       }
       test $"PostgreSQL: {name}" {
           let pg = Environment.GetEnvironmentVariable "STENT_PG"
@@ -177,7 +177,7 @@ let private mainJob () =
     let dll = Path.Combine(AppContext.BaseDirectory, "BatchCs.dll")
     let db = Path.Combine(Path.GetTempPath(), $"stent-main-{Guid.NewGuid():N}.db")
     let args = $"--items 600 --workers 2 --db \"{db}\""
-    let store = Stent.Sqlite.SqliteWorkStore(db)
+    let store = new Stent.Sqlite.SqliteWorkStore(db)
     let first = Collections.Concurrent.ConcurrentQueue<string>()
     let p = spawn dll args [] first
     let id =
@@ -227,7 +227,7 @@ let private databaseRestart () =
         use cmd = new Npgsql.NpgsqlCommand("SELECT pg_postmaster_start_time()", c)
         cmd.ExecuteScalar() :?> DateTime
     let before = serverStart ()
-    let r, id = WorkStoreConformance.withWorkers 2 store options (fun w -> w.Register wf) (fun c -> task {
+    let r, id = withWorkers 2 store options (fun w -> w.Register wf) (fun c -> task {
         let! id = c.DispatchAsync(wf, [ 1..400 ])
         waitUntil "a quarter of the steps" 60.0 (fun () -> calls.Total >= 100)
         let psi = ProcessStartInfo("bash", $"-c \"{restart}\"", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)

@@ -15,7 +15,7 @@ open Support
 type private Cs = Stent.Examples.CSharp.Patterns
 module Fs = Stent.Examples.Patterns
 
-let private runtime () = LocalRuntime(InMemoryStore(), LocalRuntimeOptions(Serializer = Json.serializer, Clock = ManualClock()))
+let private runtime () = env ()
 
 let private repoRoot =
     let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Stent.sln")) then d.FullName else up d.Parent
@@ -46,11 +46,10 @@ let tests =
             Expect.equal (error none).Message "No images downloaded successfully" "message"
         }
         test "C#: chunked processing reports progress per chunk and pauses between chunks" {
-            let store = InMemoryStore()
-            let rt = LocalRuntime(store, LocalRuntimeOptions(Clock = ManualClock()))
+            use rt = env ()
             let s = value (rt.RunAsync(Cs.Chunked, [| 1..1001 |], "c").Result)
             Expect.equal s.Total 1001 "total"
-            let h = store.ReadAsync("c").Result
+            let h = rt.Store.ReadAsync("c").Result
             Expect.equal (h |> Seq.filter (fun e -> e :? ProgressReported) |> Seq.length) 11 "11 chunks"
             Expect.equal (h |> Seq.filter (fun e -> e :? TimerStarted) |> Seq.length) 10 "10 pauses"
         }

@@ -18,26 +18,21 @@ let private folder =
     let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Stent.sln")) then d.FullName else up d.Parent
     Path.Combine(up (DirectoryInfo AppContext.BaseDirectory), "tests", "property", "golden")
 
-let private options () = LocalRuntimeOptions(Clock = ManualClock(), Deterministic = true, Seed = 42)
-
-/// Runs a workflow to its end on a fresh deterministic runtime and returns its history.
+/// Runs a workflow to its end in a fresh test environment (the real worker, a fake clock) and returns its history.
 let private record (def: WorkflowDef<'I, 'O>) (input: 'I) =
-    let store = InMemoryStore()
-    LocalRuntime(store, options ()).RunAsync(def, input, "golden").Result |> ignore
-    List.ofSeq (store.ReadAsync("golden").Result)
+    use e = new Stent.Testing.TestEnvironment(Func<_, _>(inMemory.Open), WorkerOptions(Seed = 42))
+    e.RunAsync(def, input, "golden").Result |> ignore
+    List.ofSeq (e.Store.ReadAsync("golden").Result)
 
 /// A resumed execution's history: a run that fails while record 150 is unavailable, then its resumption.
 let private recordResumed () =
-    let store = InMemoryStore()
-    let clock = ManualClock()
-    let o () = LocalRuntimeOptions(Clock = clock, Deterministic = true, Seed = 42)
+    use e = new Stent.Testing.TestEnvironment(Func<_, _>(inMemory.Open), WorkerOptions(Seed = 42))
     ResumePattern.Unavailable[150] <- true
-    try LocalRuntime(store, o ()).RunAsync(ResumePattern.ResumableBatch, [| 1..250 |], "golden").Result |> ignore
+    try e.RunAsync(ResumePattern.ResumableBatch, [| 1..250 |], "golden").Result |> ignore
     finally ResumePattern.Unavailable.Clear()
-    let rt = LocalRuntime(store, o ())
-    let id = rt.ResumeAsync(ResumePattern.ResumableBatch, "golden").Result
-    rt.RunUntilIdleAsync().Wait()
-    List.ofSeq (store.ReadAsync(id).Result)
+    let id = e.Client.ResumeAsync("golden").Result
+    e.RunUntilIdleAsync().Wait()
+    List.ofSeq (e.Store.ReadAsync(id).Result)
 
 let private cases : (string * IWorkflowDefinition * (unit -> HistoryEvent list)) list =
     [ "basic_batch", Patterns.Batch, (fun () -> record Patterns.Batch [| 1..40 |])
@@ -51,24 +46,33 @@ let private cases : (string * IWorkflowDefinition * (unit -> HistoryEvent list))
 let private lines (events: HistoryEvent list) =
     events |> List.map (fun e -> Text.RegularExpressions.Regex.Replace(StoreJson.Event e, "\"stackTrace\":\"(?:[^\"\\\\]|\\\\.)*\"", "\"stackTrace\":null"))
 
+/// Replays a golden history: it must end as recorded, with no new command.
+let private replays (definition: IWorkflowDefinition) (history: HistoryEvent list) =
+    let final = history |> List.tryFindBack (fun e -> e :? ExecutionCompleted || e :? ExecutionFailed)
+    Expect.isSome final "the golden execution ended"
+    let d = Interpreter.Decide(definition, history, PayloadSerializer.Default, DateTimeOffset.UnixEpoch, Random 1, verifyInputs = true)
+    Expect.isEmpty d.NewEvents "replay adds nothing"
+    match final.Value with
+    | :? ExecutionCompleted as c -> Expect.equal d.Output c.Output "same result"
+    | :? ExecutionFailed as f -> Expect.equal (string d.Error) (string f.Error) "same error"
+    | _ -> ()
+
+let private read path = File.ReadAllLines path |> Array.filter (fun l -> l <> "") |> Array.map StoreJson.Event |> List.ofArray
+
 let tests =
     // Sequenced: the resumed case switches an example's outage on and off, which other tests use too.
     testSequenced <| testList "Golden histories" [
         for name, definition, make in cases do
-            test $"the recorded '{name}' history replays to the same end with no new command" {
+            test $"the recorded '{name}' history replays to the same end with no new command, and is recorded again the same" {
                 let path = Path.Combine(folder, $"{name}.jsonl")
                 if Environment.GetEnvironmentVariable "STENT_UPDATE_GOLDEN" = "1" || not (File.Exists path) then
                     Directory.CreateDirectory folder |> ignore
                     File.WriteAllLines(path, lines (make ()))
-                let history = File.ReadAllLines path |> Array.filter (fun l -> l <> "") |> Array.map StoreJson.Event |> List.ofArray
-                let final = history |> List.tryFindBack (fun e -> e :? ExecutionCompleted || e :? ExecutionFailed)
-                Expect.isSome final "the golden execution ended"
-                let d = Interpreter.Decide(definition, history, PayloadSerializer.Default, DateTimeOffset.UnixEpoch, Random 1, verifyInputs = true)
-                Expect.isEmpty d.NewEvents "replay adds nothing"
-                match final.Value with
-                | :? ExecutionCompleted as c -> Expect.equal d.Output c.Output "same result"
-                | :? ExecutionFailed as f -> Expect.equal (string d.Error) (string f.Error) "same error"
-                | _ -> ()
+                let history = read path
+                replays definition history
                 Expect.equal (lines history) (lines (make ())) "this version records the same history (update the golden file if the change is deliberate)"
+            }
+            test $"the '{name}' history the first engine recorded still replays to the same end" {
+                replays definition (read (Path.Combine(folder, "v1", $"{name}.jsonl")))
             }
     ]

@@ -18,30 +18,22 @@ let private run (def: WorkflowDef<'I, 'O>) (input: 'I) =
     let r, history = runFresh def input
     r, List.ofSeq history
 
-/// Pattern 10 on a deterministic runtime: a run that fails while records 150 and 151 are unavailable, then a resumed
-/// run that is crashed at append `crashAt` (0: never) and recovered. Returns the result, the resumed history and how
-/// often each record was processed in all.
+/// Pattern 10 in a test environment: a run that fails while records 150 and 151 are unavailable, then a resumed run
+/// that is crashed at its decision write `crashAt` (0: never; odd: before it commits, even: after) and recovered.
+/// Returns the result, the resumed history and how often each record was processed in all.
 let private failThenResume (def: WorkflowDef<'I, 'O>) (input: 'I) (processed: Collections.Concurrent.ConcurrentDictionary<int, int>)
                            (unavailable: Collections.Concurrent.ConcurrentDictionary<int, bool>) crashAt =
     processed.Clear()
     for x in [ 150; 151 ] do unavailable[x] <- true
-    let inner = InMemoryStore()
-    let clock = ManualClock()
-    let first = LocalRuntime(inner, deterministic clock).RunAsync(def, input, "nightly").Result
+    use e = env ()
+    let first = e.RunAsync(def, input, "nightly").Result
     Expect.stringContains (error first).Message "service unavailable" "the first run fails"
     unavailable.Clear()
-    if crashAt > 0 then
-        let crashing = LocalRuntime(CrashingStore(inner, crashAt), deterministic clock)
-        try
-            crashing.ResumeAsync(def, "nightly").Result |> ignore
-            crashing.RunUntilIdleAsync().Wait()
-        with :? AggregateException -> ()
-    // Resuming again after a crash continues the same resumption (or starts it, if the crash came first).
-    let rt = LocalRuntime(inner, deterministic clock)
-    let resumed = rt.ResumeAsync(def, "nightly").Result
-    rt.RunUntilIdleAsync().Wait()
-    let r = (rt.GetResultAsync(def, resumed).Result).Value
-    r, List.ofSeq (inner.ReadAsync(resumed).Result), Map.ofSeq (processed |> Seq.map (fun kv -> kv.Key, kv.Value))
+    let resumed = e.Client.ResumeAsync("nightly").Result
+    if crashAt > 0 then e.CrashAt((crashAt + 1) / 2, (crashAt % 2 = 0), "decision")
+    e.RunUntilIdleAsync().Wait()
+    let r = e.ResultAsync<'O>(resumed).Result
+    r, List.ofSeq (e.Store.ReadAsync(resumed).Result), Map.ofSeq (processed |> Seq.map (fun kv -> kv.Key, kv.Value))
 
 /// Checks pattern 10's promise: the resumed run completes, reuses every step the failed run completed (records
 /// 1..149 and 152..200 ran once in all), and runs only the rest — also when it is crashed at any boundary.
@@ -84,7 +76,7 @@ let tests =
             Expect.equal (hf |> List.filter (fun e -> e :? TimerStarted) |> List.length) 2 "F#: two pauses"
             crashEverywhere Cs.ManualRateLimited input
             crashEverywhere Fs.manualRateLimited ([ 1..25 ], 10, "1s")
-            let e = throws<FormatException> (fun () -> LocalRuntime(InMemoryStore()).DispatchAsync(Cs.ManualRateLimited, Stent.Examples.CSharp.RateLimitedInput([| 1 |], 10, "1 sec")).Wait())
+            let e = throws<FormatException> (fun () -> (env ()).DispatchAsync(Cs.ManualRateLimited, Stent.Examples.CSharp.RateLimitedInput([| 1 |], 10, "1 sec")).Wait())
             Expect.stringContains e.Message "'1 sec'" "a malformed pause is rejected at dispatch, naming the text"
         }
         test "7. continue on error: failures collected with their type, a threshold makes a business error, an empty batch succeeds" {
@@ -144,31 +136,32 @@ let neighbourTests =
         }
         test "13. child workflows: each region is its own execution and stream; a crash at any boundary recovers (C# and F#)" {
             let check (def: WorkflowDef<'I, int>) (input: 'I) (child: string) =
-                let inner = InMemoryStore()
-                let rt = LocalRuntime(inner, deterministic (ManualClock()))
-                let r = rt.RunAsync(def, input, "import").Result
+                let streamsOf (e: Stent.Testing.TestEnvironment) =
+                    e.Client.ListAsync().Result |> Seq.map (fun x -> x.Id) |> List.ofSeq
+                use e = env ()
+                let r = e.RunAsync(def, input, "import").Result
                 Expect.equal (value r) 30 "both regions' rows"
-                let streams = inner.ListStreamsAsync().Result |> List.ofSeq
+                let streams = streamsOf e
                 Expect.equal streams.Length 3 "the parent and one stream per child"
                 for id in streams |> List.filter ((<>) "import") do
-                    let started = inner.ReadAsync(id).Result[0] :?> ExecutionStarted
+                    let started = e.Store.ReadAsync(id).Result[0] :?> ExecutionStarted
                     Expect.equal (started.Workflow, started.ParentId) (child, "import") "a child names its parent"
-                let appends = streams |> List.sumBy (fun id -> inner.ReadAsync(id).Result |> Seq.filter (fun e -> e :? DecisionCompleted) |> Seq.length)
-                for k in 1 .. appends * 2 do
-                    let inner = InMemoryStore()
-                    let clock = ManualClock()
-                    (try LocalRuntime(CrashingStore(inner, k), deterministic clock).RunAsync(def, input, "import").Wait() with :? AggregateException -> ())
-                    let r = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, input, "import").Result
-                    Expect.equal (value r) 30 $"crash at append {k}: same result"
-                    let rows = inner.ListStreamsAsync().Result |> Seq.collect (fun id -> inner.ReadAsync(id).Result) |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
-                    Expect.equal rows 10 $"crash at append {k}: every row recorded once"
+                let decisions = writesOf inMemory "decision" def input
+                for k in 1 .. decisions * 2 do
+                    use e = env ()
+                    e.DispatchAsync(def, input, "import").Wait()
+                    e.CrashAt((k + 1) / 2, (k % 2 = 0), "decision")
+                    e.RunUntilIdleAsync().Wait()
+                    Expect.equal (value (e.ResultAsync<int>("import").Result)) 30 $"crash at decision write {k}: same result"
+                    let rows = streamsOf e |> Seq.collect (fun id -> e.Store.ReadAsync(id).Result) |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
+                    Expect.equal rows 10 $"crash at decision write {k}: every row recorded once"
             check Stent.Examples.CSharp.NeighbourPatterns.ImportAll [| "north"; "south" |] "import_region"
             check Fs.importAll [ "north"; "south" ] "fs_import_region"
         }
         test "13. waiting for an external signal with a timeout, on workers" {
-            let store = InMemoryWorkStore()
+            let store = Stent.Sqlite.SqliteWorkStore.InMemory()
             let wf = Stent.Examples.CSharp.NeighbourPatterns.AwaitApproval
-            let approved, late = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register wf) (fun c -> task {
+            let approved, late = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
                 let! a = c.DispatchAsync(wf, "30s")
                 do! c.SignalAsync(a, "approval", "carol")
                 let! b = c.DispatchAsync(wf, "200ms")
@@ -186,8 +179,8 @@ let practiceTests =
             let p = Stent.Examples.CSharp.PracticePatterns.RateLimitedBatch
             let other = Stent.Examples.CSharp.GuidePatterns.MapBatch
             Stent.Examples.CSharp.PracticePatterns.ResetPeak()
-            let store = Stent.Sqlite.SqliteWorkStore(IO.Path.Combine(IO.Path.GetTempPath(), $"stent-rate-{Guid.NewGuid():N}.db"))
-            let r, otherDoneFirst = WorkStoreConformance.withWorkers 2 store WorkStoreConformance.opts (fun w -> w.Register(p).Register(other)) (fun c -> task {
+            let store = new Stent.Sqlite.SqliteWorkStore(IO.Path.Combine(IO.Path.GetTempPath(), $"stent-rate-{Guid.NewGuid():N}.db"))
+            let r, otherDoneFirst = withWorkers 2 store opts (fun w -> w.Register(p).Register(other)) (fun c -> task {
                 let! a = c.DispatchAsync(p, [| 1..60 |])
                 let! b = c.DispatchAsync(other, [| 1..20 |])
                 let! rb = c.WaitAsync(other, b, TimeSpan.FromSeconds 60.0)
@@ -202,10 +195,10 @@ let practiceTests =
             crashEverywhere Fs.rateLimitedBatch [ 1..30 ]
         }
         test "12. best practices: an idempotent result is reused by key across executions; cleanup runs on success and failure" {
-            let store = InMemoryWorkStore()
+            let store = Stent.Sqlite.SqliteWorkStore.InMemory()
             let idem = Workflow.define "idem_twice" (fun (id: int) -> Stent.Examples.CSharp.PracticePatterns.IdempotentProcess.Call id)
             let cleanup = Stent.Examples.CSharp.PracticePatterns.BatchWithCleanup
-            let first, second, ok, failed, h = WorkStoreConformance.withWorkers 1 store WorkStoreConformance.opts (fun w -> w.Register(idem).Register(cleanup)) (fun c -> task {
+            let first, second, ok, failed, h = withWorkers 1 store opts (fun w -> w.Register(idem).Register(cleanup)) (fun c -> task {
                 let! a = c.DispatchAsync(idem, 7)
                 let! ra = c.WaitAsync(idem, a, TimeSpan.FromSeconds 30.0)
                 let! b = c.DispatchAsync(idem, 7)
@@ -229,7 +222,7 @@ let practiceTests =
 let fsharpTests =
     testList "Guide patterns in F#" [
         test "5, 9, 12 and 13 in F#: cap across workers, logging once, idempotent reuse, saga, approval" {
-            let store = InMemoryWorkStore()
+            let store = Stent.Sqlite.SqliteWorkStore.InMemory()
             let logs = new LoggingCapture.CaptureLogs()
             let options id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LoggerFactory = logs)
             let register (w: Worker) =
@@ -237,7 +230,7 @@ let fsharpTests =
                  .Register(Workflow.define "fs_idem" (fun (id: int) -> Fs.idempotentProcess.Call id))
             let idem = Workflow.define "fs_idem" (fun (id: int) -> Fs.idempotentProcess.Call id)
             let capped, logged, firstIdem, secondIdem, trip, failedTrip, approved =
-                WorkStoreConformance.withWorkers 2 store options register (fun c -> task {
+                withWorkers 2 store options register (fun c -> task {
                     let! a = c.DispatchAsync(Fs.rateLimitedBatch, [ 1..30 ])
                     let! ra = c.WaitAsync(Fs.rateLimitedBatch, a, TimeSpan.FromSeconds 30.0)
                     let! b = c.DispatchAsync(Fs.monitored, [ 1..120 ])

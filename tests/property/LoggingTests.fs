@@ -26,9 +26,9 @@ let tests =
                 let! rs = ids |> Workflow.chunk 2 (Some "50ms") (Workflow.traverse step.Call)
                 do! Workflow.Log(LogLevel.Information, "Batch completed with {Total}", List.sum rs) |> Workflow.ignore
                 return List.sum rs })
-            let store = InMemoryWorkStore()
+            let store = Stent.Sqlite.SqliteWorkStore.InMemory()
             let options id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LoggerFactory = logs)
-            let id, r = WorkStoreConformance.withWorkers 1 store options (fun w -> w.Register wf) (fun c -> task {
+            let id, r = withWorkers 1 store options (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, [ 1..6 ])
                 let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
                 return id, r })
@@ -49,15 +49,14 @@ let tests =
         }
         test "9. the C# example writes each of its log lines once, also when crashed at any event boundary and recovered" {
             let wf = Stent.Examples.CSharp.PracticePatterns.Monitored
-            let options logs clock = LocalRuntimeOptions(Clock = clock, Deterministic = true, Seed = 42, LoggerFactory = logs)
             let count (logs: CaptureLogs) text = logs.Records |> List.filter (fun l -> l.Message = text) |> List.length
             for k in 0 .. 3 .. 24 do
                 let logs = new CaptureLogs()
-                let inner = InMemoryStore()
-                let clock = ManualClock()
-                if k > 0 then
-                    try LocalRuntime(CrashingStore(inner, k), options logs clock).RunAsync(wf, [| 1..120 |], "x").Wait() with :? AggregateException -> ()
-                let r = LocalRuntime(inner, options logs clock).Register(wf).RunAsync(wf, [| 1..120 |], "x").Result
+                use e = new Stent.Testing.TestEnvironment(Func<_, _>(inMemory.Open), WorkerOptions(Seed = 42, LoggerFactory = logs))
+                e.DispatchAsync(wf, [| 1..120 |], "x").Wait()
+                if k > 0 then e.CrashAt((k + 1) / 2, (k % 2 = 0), "decision")
+                e.RunUntilIdleAsync().Wait()
+                let r = e.ResultAsync<int>("x").Result
                 Expect.equal (value r) 120 $"crash at {k}: result"
                 Expect.equal (count logs "Starting batch processing of 120") 1 $"crash at {k}: the first line once"
                 Expect.equal (count logs "Batch completed: 120/120") 1 $"crash at {k}: the last line once"

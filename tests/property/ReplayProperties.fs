@@ -1,4 +1,4 @@
-/// DESIGN.md §6 invariants 1–4 as FsCheck properties over random programs and crash points.
+/// DESIGN.md §6 invariants 1–4 as FsCheck properties over random programs, run by the real worker on every store.
 module ReplayProperties
 
 open System
@@ -9,20 +9,23 @@ open Stent
 open Stent.Dsl
 open Stent.Execution
 open Stent.Replay
-open Stent.Storage
+open Stent.Testing
 open Programs
 open Support
 
-let config = { FsCheckConfig.defaultConfig with maxTest = 200; endSize = 40 }
+/// Cases per property: 200 in memory, 50 on each database.
+let private config (kind: StoreKind) =
+    { FsCheckConfig.defaultConfig with maxTest = (if kind.Name = inMemory.Name then 200 else 50); endSize = 40 }
 
-/// Runs a program to its end on a fresh store: result, history, step calls and store appends.
-let runProg prog =
+/// Runs a program to its end on a fresh environment of `kind`: result, history and step calls.
+let runProgWith kind (options: WorkerOptions) prog =
     let calls = Calls()
-    let env = Env(calls, behaviors prog)
-    let store = InMemoryStore()
-    let rt = LocalRuntime(store, deterministic (ManualClock()))
-    let r = rt.RunAsync(definition env prog, (), "exec").Result
-    r, List.ofSeq (store.ReadAsync("exec").Result), calls, store.Appends
+    use e = new TestEnvironment(Func<_, _>(kind.Open), options)
+    let id = newId ()
+    let r = e.RunAsync(definition (Env(calls, behaviors prog)) prog, (), id).Result
+    r, List.ofSeq (e.Store.ReadAsync(id).Result), calls
+
+let runProg kind prog = runProgWith kind testOptions prog
 
 let private resultText (r: Stent.Result<int>) = if r.IsOk then $"ok {r.Value}" else $"error {r.Error}"
 
@@ -34,16 +37,17 @@ let private decisionBounds (history: HistoryEvent list) =
     history |> List.indexed |> List.choose (fun (i, e) -> match e with :? DecisionCompleted -> Some i | _ -> None)
 
 /// Invariant 1: every decision, replayed from the history before it, makes the same commands; the full history gives the same result.
-let replayIsDeterministic prog =
-    let r, history, calls, _ = runProg prog
-    let env = Env(calls, behaviors prog)
-    let def = definition env prog
-    let bounds = decisionBounds history
+let replayIsDeterministic kind prog =
+    let r, history, calls = runProg kind prog
+    let def = definition (Env(calls, behaviors prog)) prog
     let mutable start = 0
-    for bound in bounds do
+    for bound in decisionBounds history do
         // The decision's own events are those after the last outcome before it: replay the prefix up to its first command.
         let recorded = history |> List.skip start |> List.take (bound + 1 - start)
-        let firstCommand = recorded |> List.tryFindIndex (fun e -> e :? StepScheduled || e :? TimerStarted || e :? ValueRecorded || e :? ProgressReported || e :? ExecutionCompleted || e :? ExecutionFailed || e :? DecisionCompleted)
+        let firstCommand =
+            recorded |> List.tryFindIndex (fun e ->
+                e :? StepScheduled || e :? TimerStarted || e :? ValueRecorded || e :? ProgressReported || e :? ExecutionCompleted
+                || e :? ExecutionFailed || e :? DecisionCompleted)
         let cut = start + defaultArg firstCommand 0
         let d = Interpreter.Decide(def, history |> List.take cut, Json.serializer, DateTimeOffset.UnixEpoch, Random 5, true)
         let expected = history |> List.skip cut |> List.take (bound + 1 - cut)
@@ -52,25 +56,32 @@ let replayIsDeterministic prog =
         start <- bound + 1
     let final = Interpreter.Decide(def, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5, true)
     Expect.isEmpty final.NewEvents "a finished history needs nothing more"
-    let replayed = if final.Status = ExecutionStatus.Completed then $"ok {Json.serializer.Deserialize(final.Output, typeof<int>)}" else $"error {final.Error}"
+    let replayed =
+        if final.Status = ExecutionStatus.Completed then $"ok {Json.serializer.Deserialize(final.Output, typeof<int>)}"
+        else $"error {final.Error}"
     Expect.equal replayed (resultText r) "same result"
+
+/// A history without clock readings and ids that differ between runs.
+let private comparable (events: HistoryEvent seq) =
+    events |> Seq.map (function
+        | :? ExecutionStarted as s -> box (s.Workflow, s.Input)
+        | :? TimerStarted as t -> box (t.Position, t.Purpose)
+        | :? StepAttemptFailed as f -> box (f.Position, f.Attempt, f.Error.Message)
+        | e -> box e) |> List.ofSeq
 
 /// Incremental decisions (each starting where the previous one stopped) write exactly the history that decisions
 /// replaying from the top write, with the same result and the same step calls.
-let incrementalEqualsFullReplay prog =
+let incrementalEqualsFullReplay kind prog =
     let run incremental =
-        let calls = Calls()
-        let store = InMemoryStore()
-        let options = LocalRuntimeOptions(Clock = ManualClock(), Deterministic = true, Seed = 42, Serializer = Json.serializer, Incremental = incremental)
-        let r = LocalRuntime(store, options).RunAsync(definition (Env(calls, behaviors prog)) prog, (), "exec").Result
-        resultText r, List.ofSeq (store.ReadAsync("exec").Result) |> List.map string, calls.Total
+        let r, h, calls = runProgWith kind (WorkerOptions(Serializer = Json.serializer, Incremental = incremental)) prog
+        resultText r, comparable h, calls.Total
     Expect.equal (run true) (run false) "same result, history and calls"
 
 /// A history as its decision segments, each sorted: events seen by one decision are unordered among themselves.
-let private segments (events: HistoryEvent seq) =
+let private segments (events: HistoryEvent list) =
     let out = Collections.Generic.List<string list>()
     let mutable current = []
-    for e in events do
+    for e in comparable events do
         current <- string e :: current
         if e :? DecisionCompleted then
             out.Add(List.sort current)
@@ -78,28 +89,59 @@ let private segments (events: HistoryEvent seq) =
     out.Add(List.sort current)
     List.ofSeq out
 
-/// Invariant 2: crash at an event boundary, recover: same result, same history, no completed step run again.
-let crashRecovers (prog, crashFraction: float) =
-    let r, history, _, appends = runProg prog
-    let crashAt = 1 + int (crashFraction * float appends) |> min appends
+/// Invariant 2: a crash at an event boundary (a decision's write, before or after it commits), then recovery by a new
+/// worker: same result, same history, no completed step run again.
+let crashRecovers kind (prog, crashFraction: float) =
+    let r, history, _ = runProg kind prog
+    let decisions = (decisionBounds history).Length
+    let k = 1 + int (crashFraction * float (2 * decisions)) |> min (2 * decisions)
     let calls = Calls()
-    let env = Env(calls, behaviors prog)
-    let inner = InMemoryStore()
-    let clock = ManualClock()
-    let crashing = CrashingStore(inner, crashAt)
-    let def = definition env prog
-    let crashed =
-        try LocalRuntime(crashing, deterministic clock).RunAsync(def, (), "exec").Result |> Some
-        with :? AggregateException as e when (e.InnerException :? SimulatedCrash) -> None
-    Expect.isNone crashed $"crash at append {crashAt} of {appends} happened"
-    let before = List.ofSeq (inner.ReadAsync("exec").Result)
+    let def = definition (Env(calls, behaviors prog)) prog
+    use e = new TestEnvironment(Func<_, _>(kind.Open), testOptions)
+    let id = newId ()
+    e.DispatchAsync(def, (), id).Wait()
+    e.CrashAt((k + 1) / 2, (k % 2 = 0), "decision")
+    e.RestartAfterCrash <- false
+    let crashed = try e.RunUntilIdleAsync().Wait(); false with :? AggregateException as a when (a.InnerException :? SimulatedCrashException) -> true
+    Expect.isTrue crashed $"crash at decision write {k} of {2 * decisions} happened"
+    let before = List.ofSeq (e.Store.ReadAsync(id).Result)
     let completed = before |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None)
-    let callsBefore = completed |> List.map (fun p -> p, calls.For $"exec/{p}")
-    let recovered = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, (), "exec").Result
-    Expect.equal (resultText recovered) (resultText r) "same result"
-    Expect.equal (segments (inner.ReadAsync("exec").Result)) (segments history) "same history"
+    let callsBefore = completed |> List.map (fun p -> p, calls.For $"{id}/{p}")
+    e.RunUntilIdleAsync().Wait()
+    Expect.equal (resultText (e.ResultAsync<int>(id).Result)) (resultText r) "same result"
+    Expect.equal (segments (List.ofSeq (e.Store.ReadAsync(id).Result))) (segments history) "same history"
     for p, n in callsBefore do
-        Expect.equal (calls.For $"exec/{p}") n $"completed step at {p} not run again"
+        Expect.equal (calls.For $"{id}/{p}") n $"completed step at {p} not run again"
+
+/// Invariant 2, any write: a crash at any store write (a claim, a step's outcome, a decision; before or after it
+/// commits) loses nothing: the execution ends, every step is recorded once, and no step recorded before the crash runs again.
+let crashAnywhereLosesNothing kind (prog, crashFraction: float) =
+    let calls = Calls()
+    let def = definition (Env(calls, behaviors prog)) prog
+    let writes =
+        use e = new TestEnvironment(Func<_, _>(kind.Open), testOptions)
+        e.DispatchAsync(def, (), newId ()).Wait()
+        e.CrashAt(Int32.MaxValue)
+        e.RunUntilIdleAsync().Wait()
+        e.Writes
+    calls.Clear()
+    let k = 1 + int (crashFraction * float (2 * writes)) |> min (2 * writes)
+    use e = new TestEnvironment(Func<_, _>(kind.Open), testOptions)
+    let id = newId ()
+    e.DispatchAsync(def, (), id).Wait()
+    e.CrashAt((k + 1) / 2, (k % 2 = 0))
+    e.RestartAfterCrash <- false
+    (try e.RunUntilIdleAsync().Wait() with :? AggregateException as a when (a.InnerException :? SimulatedCrashException) -> ())
+    let recorded = e.Store.ReadAsync(id).Result |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> List.ofSeq
+    let callsBefore = recorded |> List.map (fun p -> p, calls.For $"{id}/{p}")
+    e.RunUntilIdleAsync().Wait()
+    let info = e.Store.GetExecutionAsync(id).Result
+    Expect.isTrue (info.State <> Stent.Storage.ExecutionState.Running && info.State <> Stent.Storage.ExecutionState.Pending) "it ended"
+    let after = List.ofSeq (e.Store.ReadAsync(id).Result)
+    let ended = after |> List.choose (function :? StepCompleted as c -> Some c.Position | :? StepFailed as f -> Some f.Position | _ -> None)
+    Expect.equal ended (List.distinct ended) "every step recorded once"
+    for p, n in callsBefore do
+        Expect.equal (calls.For $"{id}/{p}") n $"step at {p}, recorded before the crash, not run again"
 
 /// Ways to change a program after it ran.
 type Mutation =
@@ -120,11 +162,11 @@ let rec private mutate m prog =
     | Recover p, _ -> Recover (go p)
 
 /// Invariant 3: a program changed where its history recorded something is detected, never mixed; elsewhere it replays.
-let changesAreDetected (prog, pick: int, kind: int) =
-    let _, history, calls, _ = runProg prog
+let changesAreDetected kind (prog, pick: int, which: int) =
+    let _, history, calls = runProg kind prog
     let ids = steps prog
     let scheduled = history |> List.choose (function :? StepScheduled as s -> Some s.Name | _ -> None) |> set
-    let m = if ids.IsEmpty || kind % 3 = 2 then InsertFront else (if kind % 3 = 0 then Rename else Remove) ids[abs pick % ids.Length]
+    let m = if ids.IsEmpty || which % 3 = 2 then InsertFront else (if which % 3 = 0 then Rename else Remove) ids[abs pick % ids.Length]
     let env, changed, expectDetected =
         match m with
         | Rename j -> Env(calls, behaviors prog, (fun id -> if id = j then $"s{id}-renamed" else $"s{id}")), prog, scheduled.Contains $"s{j}"
@@ -142,76 +184,88 @@ let changesAreDetected (prog, pick: int, kind: int) =
 /// Resume: a failed execution resumed with its failures healed reuses exactly the steps the failed run completed that
 /// the new run reaches with the same function and input (never running them again), and ends as the healed program
 /// run from scratch does. A run that did not fail cannot be resumed.
-let resumeReusesFinishedWork prog =
-    let store = InMemoryStore()
-    let clock = ManualClock()
-    let first = LocalRuntime(store, deterministic clock).RunAsync(definition (Env(Calls(), behaviors prog)) prog, (), "run").Result
+let resumeReusesFinishedWork kind prog =
+    use e = new TestEnvironment(Func<_, _>(kind.Open), testOptions)
+    let id = newId ()
+    let first = e.RunAsync(definition (Env(Calls(), behaviors prog)) prog, (), id).Result
     let healedCalls = Calls()
     let healed = definition (Env(healedCalls, Map.empty)) prog
-    let rt = LocalRuntime(store, deterministic clock)
+    e.Register healed |> ignore
     if first.IsOk then
-        throws<InvalidOperationException> (fun () -> rt.ResumeAsync(healed, "run").Wait()) |> ignore
+        throws<InvalidOperationException> (fun () -> e.Client.ResumeAsync(id).Wait()) |> ignore
     else
-        let id = rt.ResumeAsync(healed, "run").Result
-        rt.RunUntilIdleAsync().Wait()
-        let resumed = (rt.GetResultAsync(healed, id).Result).Value
+        let resumedId = e.Client.ResumeAsync(id).Result
+        e.RunUntilIdleAsync().Wait()
+        let resumed = e.ResultAsync<int>(resumedId).Result
         let fresh, _ = runFresh (definition (Env(Calls(), Map.empty)) prog) ()
         Expect.equal (resultText resumed) (resultText fresh) "the resumed run ends as the healed program does"
         let stepsOf (h: HistoryEvent seq) = h |> Seq.choose (function :? StepScheduled as s -> Some (s.Position, (s.Name, s.Input)) | _ -> None) |> Map.ofSeq
-        let h1, h2 = store.ReadAsync("run").Result, store.ReadAsync(id).Result
+        let h1, h2 = e.Store.ReadAsync(id).Result, e.Store.ReadAsync(resumedId).Result
         let done1 = h1 |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
         let scheduled1, scheduled2 = stepsOf h1, stepsOf h2
         let reusable = done1 |> Set.filter (fun p -> scheduled2.TryFind p = scheduled1.TryFind p)
         let reused = h2 |> Seq.choose (function :? StepCompleted as c when not (isNull c.ReusedFrom) -> Some c.Position | _ -> None) |> set
         Expect.equal reused reusable "exactly the matching finished steps are reused"
-        for p in reused do Expect.equal (healedCalls.For $"{id}/{p}") 0 $"reused step {p} did not run"
+        for p in reused do Expect.equal (healedCalls.For $"{resumedId}/{p}") 0 $"reused step {p} did not run"
 
 let private sameRun (a: Workflow<int>) (b: Workflow<int>) =
     let ra, ha = runFresh (Workflow.define "law" (fun () -> a)) ()
     let rb, hb = runFresh (Workflow.define "law" (fun () -> b)) ()
-    resultText ra = resultText rb && List.ofSeq ha = List.ofSeq hb
+    resultText ra = resultText rb && comparable ha = comparable hb
 
 let private lawEnv prog = Env(Calls(), behaviors prog)
 
+let private fraction = Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0))
+
+/// The engine's properties on one store kind.
+let private onStore kind =
+    let config = config kind
+    testList kind.Name [
+        testPropertyWithConfig config "1. replaying any prefix of a history makes the recorded commands, and the whole history the same result" <|
+            Prop.forAll arbProg (replayIsDeterministic kind)
+        testPropertyWithConfig config "1b. decisions that start where the last one stopped write the history that full replays write" <|
+            Prop.forAll arbProg (incrementalEqualsFullReplay kind)
+        testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and history without re-running completed steps" <|
+            Prop.forAll (arbProgWith fraction) (crashRecovers kind)
+        testPropertyWithConfig config "2c. a crash at any store write loses nothing: the execution ends, each step recorded once, none recorded run again" <|
+            Prop.forAll (arbProgWith fraction) (crashAnywhereLosesNothing kind)
+        testPropertyWithConfig config "resume: a failed run resumed reuses exactly its matching finished steps and ends as the healed program does" <|
+            Prop.forAll arbProg (resumeReusesFinishedWork kind)
+        testPropertyWithConfig config "3. a workflow changed where its history recorded something is detected, elsewhere it replays" <|
+            Prop.forAll (arbProgWith (Arb.zip (ArbMap.defaults |> ArbMap.arbitrary<int>, Arb.fromGen (Gen.choose (0, 2)))))
+                (fun (p, (i, k)) -> changesAreDetected kind (p, i, k))
+    ]
+
 let tests =
     testList "Replay properties" [
-        testPropertyWithConfig config "1. replaying any prefix of a history makes the recorded commands, and the whole history the same result" <|
-            Prop.forAll arbProg replayIsDeterministic
-        testPropertyWithConfig config "1b. decisions that start where the last one stopped write the history that full replays write" <|
-            Prop.forAll arbProg incrementalEqualsFullReplay
-        testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and history without re-running completed steps" <|
-            Prop.forAll (arbProgWith (Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0)))) crashRecovers
-        testPropertyWithConfig config "resume: a failed run resumed reuses exactly its matching finished steps and ends as the healed program does" <|
-            Prop.forAll arbProg resumeReusesFinishedWork
-        testPropertyWithConfig config "3. a workflow changed where its history recorded something is detected, elsewhere it replays" <|
-            Prop.forAll (arbProgWith (Arb.zip (ArbMap.defaults |> ArbMap.arbitrary<int>, Arb.fromGen (Gen.choose (0, 2))))) (fun (p, (i, k)) -> changesAreDetected (p, i, k))
-        testPropertyWithConfig config "4a. left identity: pure a >>= f equals f a" <|
+        testSequenced (testList "on the real engine" (propertyKinds |> List.map onStore))
+        testPropertyWithConfig (config inMemory) "4a. left identity: pure a >>= f equals f a" <|
             Prop.forAll arbProg (fun prog ->
                 let env = lawEnv prog
                 let f x = compile env prog |> Workflow.map ((+) x)
                 Expect.isTrue (sameRun (Workflow.ret 3 |> Workflow.bind f) (f 3)) "left identity")
-        testPropertyWithConfig config "4b. right identity: m >>= pure equals m" <|
+        testPropertyWithConfig (config inMemory) "4b. right identity: m >>= pure equals m" <|
             Prop.forAll arbProg (fun prog ->
                 let env = lawEnv prog
                 Expect.isTrue (sameRun (compile env prog |> Workflow.bind Workflow.ret) (compile env prog)) "right identity")
-        testPropertyWithConfig config "4c. associativity: (m >>= f) >>= g equals m >>= (fun x -> f x >>= g)" <|
+        testPropertyWithConfig (config inMemory) "4c. associativity: (m >>= f) >>= g equals m >>= (fun x -> f x >>= g)" <|
             Prop.forAll (arbProgWith arbProg) (fun (p, q) ->
                 let env = Env(Calls(), Map.fold (fun m k v -> Map.add k v m) (behaviors p) (behaviors q))
                 let m = compile env p
                 let f x = Workflow.ret (x * 2)
                 let g x = compile env q |> Workflow.map ((+) x)
                 Expect.isTrue (sameRun (m |> Workflow.bind f |> Workflow.bind g) (m |> Workflow.bind (fun x -> f x |> Workflow.bind g))) "associativity")
-        testPropertyWithConfig config "4d. functor laws: map id is identity, map (f >> g) is map f then map g" <|
+        testPropertyWithConfig (config inMemory) "4d. functor laws: map id is identity, map (f >> g) is map f then map g" <|
             Prop.forAll arbProg (fun prog ->
                 let env = lawEnv prog
                 let m = compile env prog
                 Expect.isTrue (sameRun (m |> Workflow.map id) m) "identity"
                 Expect.isTrue (sameRun (m |> Workflow.map ((+) 1 >> (*) 3)) (m |> Workflow.map ((+) 1) |> Workflow.map ((*) 3))) "composition")
-        testPropertyWithConfig config "4e. traverse keeps input order" <|
+        testPropertyWithConfig (config inMemory) "4e. traverse keeps input order" <|
             fun (xs: int list) ->
                 let step = Durable.createSync "double" (fun (x: int) _ -> x * 2)
                 Expect.equal (value (run (xs |> Workflow.traverse step.Call))) (xs |> List.map ((*) 2)) "order"
-        testPropertyWithConfig config "4f. chunk n covers every item exactly once for any n >= 1" <|
+        testPropertyWithConfig (config inMemory) "4f. chunk n covers every item exactly once for any n >= 1" <|
             fun (PositiveInt n) (xs: int list) ->
                 let n = min n 50
                 let seen = Collections.Concurrent.ConcurrentDictionary<int, int>()
@@ -221,7 +275,7 @@ let tests =
                 Expect.equal out xs "every item, in order"
                 Expect.isTrue (seen.Values |> Seq.forall ((=) 1)) "each exactly once"
                 Expect.equal seen.Count xs.Length "none missed"
-        testPropertyWithConfig config "4g. chunk rejects n <= 0" <|
+        testPropertyWithConfig (config inMemory) "4g. chunk rejects n <= 0" <|
             fun (NonNegativeInt k) ->
                 Expect.throwsT<ArgumentOutOfRangeException> (fun () -> [ 1 ] |> Workflow.chunk (-k) None (Workflow.traverse Workflow.ret) |> ignore) "rejected"
     ]

@@ -1,8 +1,10 @@
-/// Test helpers: a deterministic runtime on the in-memory store with a manual clock, and a store that crashes on cue.
+/// Test helpers: the test environment (the real worker, a fake clock) on every store, crashes at every store write.
 module Support
 
 open System
 open System.Collections.Concurrent
+open System.IO
+open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Stent
@@ -10,61 +12,121 @@ open Stent.Dsl
 open Stent.Execution
 open Stent.Replay
 open Stent.Storage
+open Stent.Storage.Relational
+open Stent.Sqlite
+open Stent.Testing
 
-/// Thrown by a CrashingStore to simulate the process dying at an event boundary.
-exception SimulatedCrash of int
+/// The PostgreSQL connection string the test script provides.
+let pg = Environment.GetEnvironmentVariable "STENT_PG"
 
-/// Wraps a store and throws SimulatedCrash instead of performing the append number `crashAt` (1-based); 0 = never.
-type CrashingStore(inner: IEventStore, crashAt: int) =
-    let mutable appends = 0
-    member _.Appends = appends
-    interface IEventStore with
-        member _.ReadAsync(id, ct) = inner.ReadAsync(id, ct)
-        member _.ListStreamsAsync ct = inner.ListStreamsAsync ct
-        member _.AppendAsync(id, expected, events, ct) =
-            appends <- appends + 1
-            if appends = crashAt then raise (SimulatedCrash appends)
-            inner.AppendAsync(id, expected, events, ct)
-    interface IIdempotencyStore with
-        member _.TryGetAsync(key, ct) = (inner :?> IIdempotencyStore).TryGetAsync(key, ct)
-        member _.PutAsync(key, v, ct) = (inner :?> IIdempotencyStore).PutAsync(key, v, ct)
+/// A store kind: `open time` makes a fresh, isolated database and a store on it timed by `time`.
+type StoreKind = { Name: string; Open: TimeProvider -> RelationalWorkStore }
 
-/// Options of a deterministic runtime on a manual clock.
-let deterministic (clock: ManualClock) =
-    LocalRuntimeOptions(Clock = clock, Deterministic = true, Seed = 42, Serializer = Json.serializer)
+let inMemory = { Name = "in-memory"; Open = fun t -> SqliteWorkStore.InMemory t :> RelationalWorkStore }
+
+let sqlite =
+    { Name = "SQLite"
+      Open = fun t -> new SqliteWorkStore(Path.Combine(Path.GetTempPath(), $"stent-test-{Guid.NewGuid():N}.db"), t) :> RelationalWorkStore }
+
+let postgres =
+    { Name = "PostgreSQL"
+      Open = fun t ->
+        if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+        let schema = "w_" + Guid.NewGuid().ToString("N").Substring(0, 12)
+        new Stent.Marten.PostgresWorkStore(pg, schema, t) :> RelationalWorkStore }
+
+let storeKinds = [ inMemory; sqlite; postgres ]
+
+/// PostgreSQL in one schema for the whole test run (each environment on it gets a new store object with its own clock):
+/// property tests run hundreds of short executions with unique ids, and a schema costs Marten's setup.
+let postgresShared =
+    let schema = "p_" + Guid.NewGuid().ToString("N").Substring(0, 12)
+    { postgres with
+        Name = "PostgreSQL"
+        Open = fun t ->
+            if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+            new Stent.Marten.PostgresWorkStore(pg, schema, t) :> RelationalWorkStore }
+
+/// A fresh in-memory store, a SQLite file per environment, and PostgreSQL in one schema: where the properties run.
+let propertyKinds = [ inMemory; sqlite; postgresShared ]
+
+/// A new execution id.
+let newId () = Guid.NewGuid().ToString("N")
+
+/// Worker options of the tests' environments.
+let testOptions = WorkerOptions(Serializer = Json.serializer, MaxConcurrency = 32)
+
+/// A test environment on a fresh store of `kind`.
+let envOn (kind: StoreKind) = new TestEnvironment(Func<_, _>(kind.Open), testOptions)
+
+/// A test environment on a fresh in-memory store.
+let env () = envOn inMemory
+
+/// Runs a workflow definition to its end on a fresh store of `kind`; returns the result and the history.
+let runFreshOn kind (def: WorkflowDef<'I, 'O>) (input: 'I) =
+    use e = envOn kind
+    let r = e.RunAsync(def, input, "exec").Result
+    r, e.Store.ReadAsync("exec").Result
 
 /// Runs a workflow definition to its end on a fresh in-memory store; returns the result and the history.
-let runFresh (def: WorkflowDef<'I, 'O>) (input: 'I) =
-    let store = InMemoryStore()
-    let rt = LocalRuntime(store, deterministic (ManualClock()))
-    let r = rt.RunAsync(def, input, "exec").Result
-    r, store.ReadAsync("exec").Result
+let runFresh (def: WorkflowDef<'I, 'O>) (input: 'I) = runFreshOn inMemory def input
 
-/// Crashes the run at (up to 12 spread) append boundaries; each recovery gives the uncrashed result, records every
-/// step and pause once, keeps the due time of every pause recorded before the crash, and never records again a step
-/// that had completed before it.
+/// Store writes of `operation` (all when null) that a fresh run of the definition makes after its dispatch.
+let writesOf kind (operation: string) (def: WorkflowDef<'I, 'O>) (input: 'I) =
+    use e = envOn kind
+    e.DispatchAsync(def, input, "exec").Wait()
+    e.CrashAt(Int32.MaxValue, false, operation)
+    e.RunUntilIdleAsync().Wait()
+    e.Writes
+
+/// Runs the definition on a fresh environment of `kind` with a crash planned at its store write `k` of `operation`
+/// (all writes when null; before it commits when k is odd, right after when even); returns the history when the crash
+/// happened, the result after recovery, the final history and the environment's crash count.
+let crashedRun kind (operation: string) (def: WorkflowDef<'I, 'O>) (input: 'I) k =
+    use e = envOn kind
+    e.DispatchAsync(def, input, "x").Wait()
+    e.CrashAt((k + 1) / 2, (k % 2 = 0), operation)
+    let mutable before = None
+    e.RestartAfterCrash <- false
+    try e.RunUntilIdleAsync().Wait() with :? AggregateException as a when (a.InnerException :? SimulatedCrashException) -> ()
+    before <- Some(List.ofSeq (e.Store.ReadAsync("x").Result))
+    e.RestartAfterCrash <- true
+    e.RunUntilIdleAsync().Wait()
+    let r = e.ResultAsync<'O>("x").Result
+    before.Value, r, List.ofSeq (e.Store.ReadAsync("x").Result), e.Crashes
+
+/// Crashes the run at (up to 12 spread) event boundaries (decision writes, before and after they commit); each
+/// recovery gives the uncrashed result, records every step and pause once, keeps the due time of every pause recorded
+/// before the crash, and never records again a step that had completed before it.
 let crashEverywhere (def: WorkflowDef<'I, 'O>) (input: 'I) =
     let expected, history = runFresh def input
     let history = List.ofSeq history
-    let appends = history |> List.filter (fun e -> e :? DecisionCompleted) |> List.length
+    let writes = writesOf inMemory "decision" def input
     let timers (h: HistoryEvent list) = h |> List.choose (function :? TimerStarted as t -> Some(t.Position, t.DueAt) | _ -> None)
-    for k in List.distinct [ for i in 1..12 -> max 1 (i * (appends * 2) / 12) ] do
-        let inner = InMemoryStore()
-        let clock = ManualClock()
-        let crashed = try LocalRuntime(CrashingStore(inner, k), deterministic clock).RunAsync(def, input, "x").Wait(); false with :? AggregateException -> true
-        let before = List.ofSeq (inner.ReadAsync("x").Result)
-        let r = LocalRuntime(inner, deterministic clock).Register(def).RunAsync(def, input, "x").Result
-        let after = List.ofSeq (inner.ReadAsync("x").Result)
-        Expect.equal (string r) (string expected) $"crash at append {k} (crashed={crashed}): same result"
+    for k in List.distinct [ for i in 1..12 -> max 1 (i * (writes * 2) / 12) ] do
+        let before, r, after, _ = crashedRun inMemory "decision" def input k
+        Expect.equal (string r) (string expected) $"crash at write {k}: same result"
         let completed = after |> List.choose (function :? StepCompleted as c -> Some c.Position | :? StepFailed as f -> Some f.Position | _ -> None)
         Expect.equal completed (List.distinct completed) $"crash at {k}: every step recorded once"
-        // A pause recorded before the crash keeps its due time; one decided after it is due after its own decision.
         Expect.equal (timers after |> List.map fst) (timers history |> List.map fst) $"crash at {k}: every pause once"
         for position, due in timers before do
-            Expect.equal (timers after |> List.find (fun (p, _) -> p = position) |> snd) due $"crash at {k}: the pause at {position} keeps its original due time"
+            Expect.equal (timers after |> List.find (fun (p, _) -> p = position) |> snd) due $"crash at {k}: the pause at {position} keeps its due time"
         let doneBefore = before |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
-        let attemptsAfter = after |> List.choose (function :? StepCompleted as c when doneBefore.Contains c.Position -> Some c.Position | _ -> None)
-        Expect.equal attemptsAfter.Length doneBefore.Count $"crash at {k}: steps completed before the crash were not recorded again"
+        let again = after |> List.choose (function :? StepCompleted as c when doneBefore.Contains c.Position -> Some c.Position | _ -> None)
+        Expect.equal again.Length doneBefore.Count $"crash at {k}: steps completed before the crash were not recorded again"
+
+/// Worker options for tests that serve workers for real.
+let opts (id: string) = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0)
+
+/// Runs workers on the store until `f` finishes.
+let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptions) (register: Worker -> Worker) (f: StentClient -> Task<'T>) : 'T =
+    use cts = new CancellationTokenSource()
+    let workers = [ for i in 1..count -> register (Worker(store, options $"w{i}")) ]
+    let serving = workers |> List.map (fun w -> Task.Run(fun () -> w.ServeAsync cts.Token))
+    try f (StentClient(store, Json.serializer)) |> fun t -> t.Result
+    finally
+        cts.Cancel()
+        if not (Task.WaitAll(serving |> Array.ofList, TimeSpan.FromSeconds 30.0)) then failtest "the workers did not drain within 30 s"
 
 /// Runs a workflow (no input) to its end; returns its result.
 let run (w: Workflow<'T>) : Stent.Result<'T> =

@@ -32,7 +32,7 @@ let tests =
                 if x = 3 && ctx.Attempt = 1 then invalidOp "once"
                 x)
             let wf = Workflow.define "telemetry_batch" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
-            let id = WorkStoreConformance.withWorkers 1 (InMemoryWorkStore()) WorkStoreConformance.opts (fun w -> w.Register wf) (fun c -> task {
+            let id = withWorkers 1 (Stent.Sqlite.SqliteWorkStore.InMemory()) opts (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, [ 1..4 ])
                 let! _ = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
                 return id })

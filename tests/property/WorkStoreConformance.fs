@@ -18,29 +18,16 @@ open Support
 /// A store kind: `fresh ()` makes an empty database and returns a function that opens a store on it (again after a "restart").
 type Kind = { Name: string; Fresh: unit -> (unit -> IWorkStore) }
 
-let private pg = Environment.GetEnvironmentVariable "STENT_PG"
 
 let kinds : Kind list =
-    [ { Name = "in-memory"; Fresh = fun () -> let s = InMemoryWorkStore() in fun () -> s :> IWorkStore }
+    [ { Name = "in-memory"; Fresh = fun () -> let s = SqliteWorkStore.InMemory() in fun () -> s :> IWorkStore }
       { Name = "SQLite"; Fresh = fun () ->
           let path = Path.Combine(Path.GetTempPath(), $"stent-test-{Guid.NewGuid():N}.db")
-          fun () -> SqliteWorkStore(path) :> IWorkStore }
+          fun () -> new SqliteWorkStore(path) :> IWorkStore }
       { Name = "PostgreSQL"; Fresh = fun () ->
           if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
           let schema = "w_" + Guid.NewGuid().ToString("N").Substring(0, 12)
           fun () -> new Stent.Marten.PostgresWorkStore(pg, schema) :> IWorkStore } ]
-
-let opts (id: string) = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0)
-
-/// Runs workers on the store until `f` finishes.
-let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptions) (register: Worker -> Worker) (f: StentClient -> Task<'T>) : 'T =
-    use cts = new CancellationTokenSource()
-    let workers = [ for i in 1..count -> register (Worker(store, options $"w{i}")) ]
-    let serving = workers |> List.map (fun w -> Task.Run(fun () -> w.ServeAsync cts.Token))
-    try f (StentClient(store, Json.serializer)) |> fun t -> t.Result
-    finally
-        cts.Cancel()
-        if not (Task.WaitAll(serving |> Array.ofList, TimeSpan.FromSeconds 30.0)) then failtest "the workers did not drain within 30 s"
 
 /// A real store whose step completions fail until `healthyAt` (a database that is down for a while).
 type private FailingCompletions(inner: IWorkStore, healthyAt: DateTime) =
@@ -71,7 +58,7 @@ let private scheduleLimited (store: IWorkStore) id name (cap: int option) (rate:
     let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
     let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
     let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap, Option.toNullable rate) ]
-    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], [], [], steps, [], [], ExecutionState.Running, null, null, [])).Result
+    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], ExecutionState.Running, Steps = steps)).Result
     Expect.isTrue ok "setup decision committed"
 
 let private scheduleSteps store id name cap count = scheduleLimited store id name cap None count
@@ -85,7 +72,7 @@ let private suite kind =
             let store = fresh ()
             store.CreateExecutionAsync(newExec "e").Wait()
             let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions[0]
-            let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], [], [], [], [], [], ExecutionState.Running, null, null, [])
+            let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], ExecutionState.Running)
             Expect.isFalse (store.CommitDecisionAsync(commit 5L d.LeaseToken).Result) "stale version"
             Expect.isFalse (store.CommitDecisionAsync(commit 1L (d.LeaseToken + 1000L)).Result) "wrong lease"
             Expect.isTrue (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "right version and lease"
@@ -371,8 +358,8 @@ let private suite kind =
             store.CreateExecutionAsync(newExec "orphan-step").Wait()
             let claim = store.ClaimAsync(ClaimRequest("setup", 10, 0, TimeSpan.FromMinutes 1.0)).Result
             let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = "orphan-step")
-            let commit = DecisionCommit("orphan-step", d.LeaseToken, d.Version, [ StepScheduled("0", "no_such_function", "1"); DecisionCompleted 1 ], [], [],
-                                        [ NewStep("0", "no_such_function", "1", null, [], 0, Nullable()) ], [], [], ExecutionState.Running, null, null, [])
+            let commit = DecisionCommit("orphan-step", d.LeaseToken, d.Version, [ StepScheduled("0", "no_such_function", "1"); DecisionCompleted 1 ],
+                                        ExecutionState.Running, Steps = [ NewStep("0", "no_such_function", "1", null, [], 0, Nullable()) ])
             Expect.isTrue (store.CommitDecisionAsync(commit).Result) "a step of an unknown function is scheduled"
             let r = withWorkers 1 store opts (fun w -> w.Register known) (fun c -> task {
                 let! _ = store.CreateExecutionAsync(NewExecution("lost", "never_defined", 1, "1", null, TimeSpan.Zero, Nullable(), null, [], 0))

@@ -1,4 +1,4 @@
-// A worker's decisions: fold the inbox and due timers into the stream, replay, and commit what comes next.
+// The engine's decision rules: fold the inbox and due timers into the stream, replay, and turn the outcome into writes.
 using Microsoft.Extensions.Logging;
 using Stent.Replay;
 using Stent.Storage;
@@ -12,6 +12,7 @@ public sealed partial class Worker
     {
         using var activity = Diagnostics.StentTelemetry.StartDecision(task.ExecutionId);
         var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
+        if (!_options.Incremental) checkpoint = null;
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         var started = (ExecutionStarted)history[0];
@@ -25,20 +26,17 @@ public sealed partial class Worker
         }
         Diagnostics.StentTelemetry.Decided(started.Workflow, commit.State);
         activity?.SetTag("stent.state", commit.State.ToString());
-        if (commit.State is ExecutionState.Running or ExecutionState.Pending) _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
+        if (!commit.Finished) _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
         else _histories.Forget(task.ExecutionId);
         RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);
-        if (commit.State is not ExecutionState.Running)
+        if (commit.Finished)
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State, commit.Error?.Message);
     }
 
     private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(
-        DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover, Interpreter.Checkpoint? checkpoint)
+        DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover,
+        Interpreter.Checkpoint? checkpoint)
     {
-        (DecisionCommit, Interpreter.Checkpoint?) Final(ExecutionState state, HistoryEvent end, WorkflowError? error) =>
-            (new(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, end, new DecisionCompleted(history.Count(e => e is DecisionCompleted) + 1)],
-                task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, [], [], [], state, null, error, []), null);
-
         // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
         var stopping = task.CancelRequested ? "cancelled" : task.Deadline is { } deadline && deadline <= now ? "timed out" : null;
         if (stopping is not null && !history.Any(e => e is ExecutionCancelRequested))
@@ -48,21 +46,21 @@ public sealed partial class Worker
         IWorkflowDefinition? definition;
         lock (_gate) definition = _workflows.GetValueOrDefault(started.Workflow) ?? WorkflowRegistry.Find(started.Workflow);
         if (definition is null)
-        {
-            var error = Failure.FromException(new InvalidOperationException($"Unknown workflow '{started.Workflow}': worker '{_options.WorkerId}' has no workflow of that name registered, and none is defined in its process."));
-            return Final(ExecutionState.Failed, new ExecutionFailed(error), error);
-        }
+            return (Fail(task, history, outcomes, new InvalidOperationException(
+                $"Unknown workflow '{started.Workflow}': worker '{_options.WorkerId}' has no workflow of that name registered, " +
+                "and none is defined in its process.")), null);
 
         Decision decision;
         try
         {
-            lock (_random) decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random, carryover: carryover, resume: checkpoint);
+            lock (_random)
+                decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random, carryover: carryover,
+                    resume: checkpoint);
         }
         catch (NonDeterminismException e)
         {
             _logger.LogError(e, "Execution {ExecutionId} no longer matches its history", task.ExecutionId);
-            var error = Failure.FromException(e);
-            return Final(ExecutionState.Failed, new ExecutionFailed(error), error);
+            return (Fail(task, history, outcomes, e), null);
         }
 
         lock (_gate)
@@ -70,9 +68,11 @@ public sealed partial class Worker
             foreach (var (name, fn) in decision.Functions) _functions.TryAdd(name, fn);
             foreach (var (name, child) in decision.Children) _workflows.TryAdd(name, child);
         }
+        // Children inherit their parent's route.
         var children = decision.NewChildren.Select(c => new NewExecution(
-            ChildStarted.ChildId(task.ExecutionId, c.Position), c.Workflow, decision.Children[c.Workflow].Version, c.Input, null, TimeSpan.Zero, null,
-            null, [], 0, ParentId: task.ExecutionId, ParentPosition: c.Position)).ToList();
+            ChildStarted.ChildId(task.ExecutionId, c.Position), c.Workflow, decision.Children[c.Workflow].Version, c.Input, null,
+            TimeSpan.Zero, null, task.Route.Queue, task.Route.Tags, task.Route.Priority, ParentId: task.ExecutionId,
+            ParentPosition: c.Position)).ToList();
         var steps = decision.NewSteps.Select(s =>
         {
             var o = decision.Functions[s.Name].Options;
@@ -86,9 +86,56 @@ public sealed partial class Worker
             ExecutionStatus.Failed => ExecutionState.Failed,
             _ => ExecutionState.Running,
         };
-        var commit = new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, .. decision.NewEvents],
-            task.Inbox.Select(i => i.Id).ToList(), task.FiredTimers, steps, decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
-            decision.CancelledSteps, state, decision.Output, decision.Error, children);
+        // Work made moot by cancellation: scheduled steps are dropped, children are asked to cancel.
+        IReadOnlyList<HistoryEvent> all = [.. history, .. outcomes, .. decision.NewEvents];
+        var childPositions = all.OfType<ChildStarted>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
+        var commit = Ending(task, all, new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, .. decision.NewEvents], state)
+        {
+            FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
+            FiredTimers = task.FiredTimers,
+            Steps = steps,
+            Timers = decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
+            DropSteps = decision.CancelledSteps.Where(p => !childPositions.Contains(p)).ToList(),
+            Cancel = decision.CancelledSteps.Where(childPositions.Contains).Select(p => ChildStarted.ChildId(task.ExecutionId, p)).ToList(),
+            Children = children,
+            Output = decision.Output,
+            Error = decision.Error,
+        });
         return (commit, decision.Checkpoint);
+    }
+
+    /// <summary>An execution that cannot go on (unknown workflow, non-determinism) fails with <paramref name="e"/>.</summary>
+    private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, Exception e)
+    {
+        var error = Failure.FromException(e);
+        var decisions = history.Count(x => x is DecisionCompleted) + 1;
+        return Ending(task, [.. history, .. outcomes], new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count,
+            [.. outcomes, new ExecutionFailed(error), new DecisionCompleted(decisions)], ExecutionState.Failed)
+        {
+            FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
+            FiredTimers = task.FiredTimers,
+            Error = error,
+        });
+    }
+
+    /// <summary>
+    /// The rules of an ending execution: its parent (if any) learns how it ended, and its children still running are
+    /// asked to cancel — in the same commit.
+    /// </summary>
+    private static DecisionCommit Ending(DecisionTask task, IReadOnlyList<HistoryEvent> events, DecisionCommit commit)
+    {
+        if (!commit.Finished) return commit;
+        var started = (ExecutionStarted)events[0];
+        var ended = events.OfType<ChildEnded>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
+        var running = events.OfType<ChildStarted>().Where(c => !ended.Contains(c.Position))
+            .Select(c => ChildStarted.ChildId(task.ExecutionId, c.Position));
+        var ok = commit.State == ExecutionState.Completed;
+        return commit with
+        {
+            Cancel = [.. commit.Cancel.Union(running)],
+            Messages = started is { ParentId: { } parent, ParentPosition: { } position }
+                ? [new Message(parent, new ChildEnded(position, ok ? commit.Output : null, ok ? null : commit.Error))]
+                : [],
+        };
     }
 }

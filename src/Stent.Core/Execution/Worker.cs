@@ -1,5 +1,4 @@
 // A worker: claims decisions and steps from a shared store under leases, runs them, and group-commits step outcomes.
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Stent.Storage;
@@ -19,7 +18,8 @@ public sealed partial class Worker
     private readonly WorkerOptions _options;
     private readonly ILogger _logger;
     private readonly StepRunner _runner;
-    private readonly Random _random = new();
+    private readonly Random _random;
+    private readonly TimeProvider _time;
     private readonly Dictionary<string, IWorkflowDefinition> _workflows = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
@@ -28,7 +28,7 @@ public sealed partial class Worker
     private readonly SemaphoreSlim _wake = new(0);
     private readonly HistoryCache _histories = new(256);
 
-    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, RetryPolicy Policy, DateTimeOffset ClaimedAt, Stopwatch Clock);
+    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, RetryPolicy Policy, DateTimeOffset ClaimedAt, long Started);
     private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);
 
     /// <summary>A worker on <paramref name="store"/>.</summary>
@@ -38,6 +38,8 @@ public sealed partial class Worker
         _options = (options ?? new WorkerOptions()).Validated();
         _logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Stent.Worker");
         _runner = new StepRunner(_options.Serializer, store as IIdempotencyStore, _logger, _options.WorkerId);
+        _random = _options.Seed is { } seed ? new Random(seed) : new Random();
+        _time = _options.Time;
     }
 
     /// <summary>This worker's id.</summary>
@@ -98,18 +100,35 @@ public sealed partial class Worker
         }
     }
 
-    /// <summary>One round: record finished steps, claim decisions and steps, decide, start steps. True when anything happened.</summary>
-    private async Task<bool> RoundAsync(CancellationToken ct)
+    /// <summary>
+    /// One round: record finished steps, claim decisions and steps, start the steps, decide. True when anything
+    /// happened. With <see cref="WorkerOptions.InlineSteps"/> the round also waits for its steps and records them, so
+    /// the same work always writes the same history (the test kit drives workers this way).
+    /// </summary>
+    internal async Task<bool> RoundAsync(CancellationToken ct)
     {
         var worked = await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        if (_options.InlineSteps)
+        {
+            // Decisions first, then the steps they scheduled, each claimed apart: a crash at a decision's commit then
+            // leaves no step of this round claimed, and the decision is made again on exactly what it saw.
+            var decisions = await ClaimAsync(_options.MaxDecisionsPerClaim, 0, ct).ConfigureAwait(false);
+            foreach (var d in decisions.Decisions) await DecideAsync(d, decisions.Now, ct).ConfigureAwait(false);
+            var claimed = await ClaimAsync(0, _options.MaxConcurrency, ct).ConfigureAwait(false);
+            await Task.WhenAll(claimed.Steps.Select(s => Start(s, claimed.Now))).ConfigureAwait(false);
+            await FlushAsync(ct).ConfigureAwait(false);
+            return worked || decisions.Decisions.Count > 0 || claimed.Steps.Count > 0;
+        }
         int free;
         lock (_gate) free = _options.MaxConcurrency - _running.Count;
-        var claim = await _store.ClaimAsync(new ClaimRequest(
-            _options.WorkerId, _options.MaxDecisionsPerClaim, Math.Max(0, free), _options.LeaseDuration, _options.Queues, _options.Tags), ct).ConfigureAwait(false);
-        foreach (var s in claim.Steps) Start(s, claim.Now);
+        var claim = await ClaimAsync(_options.MaxDecisionsPerClaim, Math.Max(0, free), ct).ConfigureAwait(false);
+        foreach (var s in claim.Steps) _ = Start(s, claim.Now);
         foreach (var d in claim.Decisions) await DecideAsync(d, claim.Now, ct).ConfigureAwait(false);
         return worked || claim.Decisions.Count > 0 || claim.Steps.Count > 0;
     }
+
+    private Task<ClaimResult> ClaimAsync(int decisions, int steps, CancellationToken ct) => _store.ClaimAsync(new ClaimRequest(
+        _options.WorkerId, decisions, steps, _options.LeaseDuration, _options.Queues, _options.Tags), ct);
 
     private async Task WaitAsync(TimeSpan idle, CancellationToken ct)
     {
@@ -145,13 +164,13 @@ public sealed partial class Worker
         lock (_gate) return _functions.GetValueOrDefault(name) ?? DurableRegistry.Find(name);
     }
 
-    private void Start(StepTask task, DateTimeOffset now)
+    private Task Start(StepTask task, DateTimeOffset now)
     {
         var fn = Function(task.Name);
         var cancel = new CancellationTokenSource();
-        var running = new Running(task, cancel, fn?.Options.Retry ?? RetryPolicy.None, now, Stopwatch.StartNew());
+        var running = new Running(task, cancel, fn?.Options.Retry ?? RetryPolicy.None, now, _time.GetTimestamp());
         lock (_gate) _running[task.Id] = running;
-        _ = Task.Run(async () =>
+        return Task.Run(async () =>
         {
             Finished? finished = null;
             try
@@ -162,9 +181,9 @@ public sealed partial class Worker
                     a = new StepRunner.Attempt(null, null, Failure.FromException(
                         new InvalidOperationException($"Unknown durable function '{task.Name}': no function of that name exists in worker '{_options.WorkerId}'."), task.Name, task.Position));
                 else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
-                var at = running.ClaimedAt + running.Clock.Elapsed;
-                lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, _random));
-                Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, running.Clock.Elapsed);
+                var elapsed = _time.GetElapsedTime(running.Started);
+                lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, running.ClaimedAt + elapsed, _random));
+                Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
                 if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -190,7 +209,8 @@ public sealed partial class Worker
         lock (_gate)
         {
             if (_done.Count == 0) return false;
-            batch = [.. _done];
+            // In claim order, so the same work records the same history whichever step finished first.
+            batch = [.. _done.OrderBy(f => f.Task.Id)];
             _done.Clear();
         }
         IReadOnlyList<bool> accepted;

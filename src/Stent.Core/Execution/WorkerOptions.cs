@@ -43,6 +43,18 @@ public sealed record WorkerOptions
     /// <summary>Called once per recorded progress report.</summary>
     public Action<string, ProgressReport>? OnProgress { get; init; }
 
+    /// <summary>Seed for retry jitter and <see cref="Workflow.Random"/>; null: random.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>How the worker measures how long steps take (the store's clock says when). Default: the system's.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Each round waits for the steps it started and records them (deterministic runs for tests).</summary>
+    internal bool InlineSteps { get; init; }
+
+    /// <summary>Start each decision where the previous one stopped (tests compare with replays from the top).</summary>
+    internal bool Incremental { get; init; } = true;
+
     internal WorkerOptions Validated()
     {
         if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, $"MaxConcurrency must be positive, got {MaxConcurrency}.");

@@ -6,7 +6,7 @@ using Stent.Workflows;
 
 namespace Stent.Hosting;
 
-/// <summary>Configures Stent in a service collection; the store comes from <c>UseInMemory</c>, <c>UseSqlite</c> or <c>UseMarten</c>.</summary>
+/// <summary>Configures Stent in a service collection; the store comes from <c>UseInMemory</c> or <c>UseSqlite</c> (Stent.Sqlite) or <c>UseMarten</c>.</summary>
 public sealed class StentBuilder
 {
     internal Func<IServiceProvider, IWorkStore>? Store { get; private set; }
@@ -27,9 +27,6 @@ public sealed class StentBuilder
         Store = factory ?? throw new ArgumentNullException(nameof(factory));
         return this;
     }
-
-    /// <summary>Uses an in-memory store (nothing survives the process).</summary>
-    public StentBuilder UseInMemory() => UseStore(_ => new InMemoryWorkStore());
 
     /// <summary>Makes a workflow runnable by the hosted worker.</summary>
     public StentBuilder AddWorkflow<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)

@@ -7,7 +7,8 @@ namespace Stent.Storage;
 /// Everything workers and clients on many machines share: execution rows, each execution's event
 /// stream, step work and timers, an inbox of outcomes not yet folded into a stream, and leases. Every
 /// method is one atomic write. Times (leases, timers, deadlines) come from the store's own clock, not
-/// the caller's. Implementations: <see cref="InMemoryWorkStore"/>, SQLite and PostgreSQL.
+/// the caller's. One implementation, <see cref="Relational.RelationalWorkStore"/>, serves SQLite (a file, or memory)
+/// and PostgreSQL through a dialect.
 /// </summary>
 public interface IWorkStore
 {

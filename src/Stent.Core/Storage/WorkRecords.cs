@@ -35,18 +35,20 @@ public enum ExecutionState
 /// An ended execution (failed, cancelled or timed out) this one resumes, reusing its finished work. The store also
 /// resumes, by itself, an ended execution that holds <paramref name="IdempotencyKey"/>; the key then moves to the new one.
 /// </param>
-/// <param name="ParentId">For a child execution, its parent (which receives its result; a child inherits its queue, tags and priority).</param>
+/// <param name="ParentId">For a child execution, its parent (which receives its result).</param>
 /// <param name="ParentPosition">For a child execution, the position of the child instruction in the parent.</param>
 public sealed record NewExecution(
     string Id, string Workflow, int Version, string Input, string? IdempotencyKey, TimeSpan Delay, TimeSpan? MaxDuration,
-    string? Queue, IReadOnlyList<string> Tags, int Priority, string? ResumedFrom = null, string? ParentId = null, string? ParentPosition = null)
+    string? Queue, IReadOnlyList<string> Tags, int Priority, string? ResumedFrom = null, string? ParentId = null,
+    string? ParentPosition = null)
 {
     /// <summary>The first event of the execution's stream.</summary>
     public ExecutionStarted Started(DateTimeOffset at, string? resumedFrom) =>
         new(Workflow, Version, Input, at, resumedFrom, ParentId, ParentPosition);
 
     /// <summary>True for the states an execution can be resumed from.</summary>
-    public static bool CanResume(ExecutionState state) => state is ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut;
+    public static bool CanResume(ExecutionState state) =>
+        state is ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut;
 
     /// <summary>The error for resuming an execution that has not ended unsuccessfully.</summary>
     public static InvalidOperationException NotResumable(string id, ExecutionState state) =>
@@ -99,9 +101,17 @@ public sealed record ClaimRequest(string WorkerId, int MaxDecisions, int MaxStep
 /// <param name="FiredTimers">Positions of timers that are due.</param>
 /// <param name="Deadline">When it times out, if ever.</param>
 /// <param name="CancelRequested">True when a client asked to cancel it.</param>
+/// <param name="Route">Its queue, tags and priority (its children inherit them).</param>
 public sealed record DecisionTask(
     string ExecutionId, long LeaseToken, long Version, IReadOnlyList<(long Id, HistoryEvent Event)> Inbox,
-    IReadOnlyList<string> FiredTimers, DateTimeOffset? Deadline, bool CancelRequested);
+    IReadOnlyList<string> FiredTimers, DateTimeOffset? Deadline, bool CancelRequested, Route Route);
+
+/// <summary>Where work goes: a queue (null: the default queue), tags, and a priority (higher first).</summary>
+public sealed record Route(string? Queue, IReadOnlyList<string> Tags, int Priority)
+{
+    /// <summary>The default queue, no tags, priority 0.</summary>
+    public static Route Default { get; } = new(null, [], 0);
+}
 
 /// <summary>A step claimed to run once.</summary>
 public sealed record StepTask(long Id, string ExecutionId, string Position, string Name, string Input, int Attempt, long LeaseToken);
@@ -110,33 +120,58 @@ public sealed record StepTask(long Id, string ExecutionId, string Position, stri
 public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask> Decisions, IReadOnlyList<StepTask> Steps);
 
 /// <summary>A step to schedule, with its function's routing and limits (a concurrency cap, a rate per second).</summary>
-public sealed record NewStep(string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int? MaxConcurrent, int? MaxPerSecond = null);
+public sealed record NewStep(
+    string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int? MaxConcurrent,
+    int? MaxPerSecond = null);
 
-/// <summary>A decision's writes.</summary>
+/// <summary>An event for another execution's inbox (a parent learning that its child ended); dropped if that one ended.</summary>
+public sealed record Message(string ExecutionId, HistoryEvent Event);
+
+/// <summary>
+/// A decision's writes, all or nothing: append <see cref="Events"/> at <see cref="ExpectedVersion"/> under the lease,
+/// fold the inbox items and timers it consumed, schedule steps and timers, drop moot steps, start children, send
+/// messages and cancellation requests to other executions, and set the execution's state. The engine decides every
+/// one of these; the store only writes them.
+/// </summary>
 /// <param name="ExecutionId">The execution.</param>
 /// <param name="LeaseToken">The decision's lease.</param>
 /// <param name="ExpectedVersion">Events in the stream before this append.</param>
-/// <param name="Events">Events to append (never empty).</param>
-/// <param name="FoldedInbox">Inbox ids folded into <paramref name="Events"/>.</param>
-/// <param name="FiredTimers">Timer positions folded into <paramref name="Events"/>.</param>
-/// <param name="Steps">Steps to schedule.</param>
-/// <param name="Timers">Timers to start (position, due).</param>
-/// <param name="DropSteps">Positions of scheduled steps to remove (cancellation made them moot; running ones lose their lease) and of children to cancel.</param>
+/// <param name="Events">Events to append.</param>
 /// <param name="State">The execution's state after it.</param>
-/// <param name="Output">The result when completed.</param>
-/// <param name="Error">The error when failed.</param>
-/// <param name="Children">Child executions to start. When the execution ends, its parent (if any) gets a
-/// <see cref="ChildEnded"/> in its inbox and its children still running are asked to cancel — in the same transaction.</param>
-public sealed record DecisionCommit(
-    string ExecutionId, long LeaseToken, long ExpectedVersion, IReadOnlyList<HistoryEvent> Events, IReadOnlyList<long> FoldedInbox,
-    IReadOnlyList<string> FiredTimers, IReadOnlyList<NewStep> Steps, IReadOnlyList<(string Position, DateTimeOffset DueAt)> Timers,
-    IReadOnlyList<string> DropSteps, ExecutionState State, string? Output, WorkflowError? Error, IReadOnlyList<NewExecution> Children)
+public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long ExpectedVersion, IReadOnlyList<HistoryEvent> Events, ExecutionState State)
 {
-    /// <summary>True when the execution ends with this commit.</summary>
-    public bool Finished => State is not (ExecutionState.Running or ExecutionState.Pending);
+    /// <summary>Inbox ids folded into <see cref="Events"/>.</summary>
+    public IReadOnlyList<long> FoldedInbox { get; init; } = [];
 
-    /// <summary>What the parent of this execution receives when it ends at <paramref name="parentPosition"/>.</summary>
-    public ChildEnded EndedAt(string parentPosition) => new(parentPosition, State == ExecutionState.Completed ? Output : null, State == ExecutionState.Completed ? null : Error);
+    /// <summary>Timer positions folded into <see cref="Events"/>.</summary>
+    public IReadOnlyList<string> FiredTimers { get; init; } = [];
+
+    /// <summary>Steps to schedule.</summary>
+    public IReadOnlyList<NewStep> Steps { get; init; } = [];
+
+    /// <summary>Timers to start (position, due).</summary>
+    public IReadOnlyList<(string Position, DateTimeOffset DueAt)> Timers { get; init; } = [];
+
+    /// <summary>Positions of this execution's scheduled steps to remove (running ones lose their lease).</summary>
+    public IReadOnlyList<string> DropSteps { get; init; } = [];
+
+    /// <summary>Child executions to start (unless one with the same id exists).</summary>
+    public IReadOnlyList<NewExecution> Children { get; init; } = [];
+
+    /// <summary>Events for other executions' inboxes.</summary>
+    public IReadOnlyList<Message> Messages { get; init; } = [];
+
+    /// <summary>Other executions asked to cancel.</summary>
+    public IReadOnlyList<string> Cancel { get; init; } = [];
+
+    /// <summary>The result when completed.</summary>
+    public string? Output { get; init; }
+
+    /// <summary>The error when failed, cancelled or timed out.</summary>
+    public WorkflowError? Error { get; init; }
+
+    /// <summary>True when the execution ends with this commit (its remaining steps and timers go with it).</summary>
+    public bool Finished => State is not (ExecutionState.Running or ExecutionState.Pending);
 }
 
 /// <summary>What one run of a step produced.</summary>

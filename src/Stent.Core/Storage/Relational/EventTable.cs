@@ -1,0 +1,55 @@
+// Event streams in a table of the store's own database (SQLite and the in-memory store).
+using System.Data.Common;
+using Stent.Replay;
+
+namespace Stent.Storage.Relational;
+
+/// <summary>Streams as rows of <c>stent_events</c> (execution, version, JSON), keyed by stream and version.</summary>
+/// <param name="prefix">What comes before the table name.</param>
+public sealed class EventTable(string prefix = "") : IStreamStore
+{
+    private string Table => $"{prefix}stent_events";
+
+    /// <inheritdoc />
+    public string Ddl(string prefix) => $"""
+        CREATE TABLE IF NOT EXISTS {prefix}stent_events (
+            execution_id TEXT NOT NULL, version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (execution_id, version));
+        """;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after, CancellationToken ct)
+    {
+        var sql = new Sql();
+        sql.Append($"SELECT data FROM {Table} WHERE execution_id = {sql.P(stream)} AND version > {sql.P(after)} ORDER BY version");
+        await using var cmd = sql.Command(connection, null);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<HistoryEvent>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(StoreJson.Event(r.GetString(0)));
+        return list;
+    }
+
+    /// <inheritdoc />
+    public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken ct)
+    {
+        var rows = appends.SelectMany(a => a.Events.Select((e, i) => (a.Stream, Version: a.ExpectedVersion + i + 1, e))).ToList();
+        foreach (var chunk in rows.Chunk(300))
+        {
+            var sql = new Sql($"INSERT INTO {Table} (execution_id, version, data) VALUES ");
+            sql.Append(string.Join(", ", chunk.Select(r => $"({sql.P(r.Stream)}, {sql.P(r.Version)}, {sql.P(StoreJson.Event(r.e))})")));
+            await using var cmd = sql.Command(connection, tx);
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams, CancellationToken ct)
+    {
+        foreach (var chunk in streams.Chunk(500))
+        {
+            var sql = new Sql();
+            sql.Append($"DELETE FROM {Table} WHERE execution_id IN ({sql.List(chunk)})");
+            await using var cmd = sql.Command(connection, tx);
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+// What a relational database must say for the one relational store to run on it: connections, locks, time, wake-ups.
+using System.Data.Common;
+
+namespace Stent.Storage.Relational;
+
+/// <summary>
+/// The differences between relational databases that <see cref="RelationalWorkStore"/> runs on (SQLite and
+/// PostgreSQL): how to get a connection and a writing transaction, the store's clock, row locking, and wake-ups.
+/// Every statement is written once in the store; a dialect knows nothing of workflows.
+/// </summary>
+public interface ISqlDialect : IAsyncDisposable
+{
+    /// <summary>What comes before a table name ("" or "schema.").</summary>
+    string Prefix { get; }
+
+    /// <summary>The column definition of a generated integer primary key.</summary>
+    string IdColumn { get; }
+
+    /// <summary>Appended to a query that claims rows other claimers must skip (" FOR UPDATE SKIP LOCKED", or "").</summary>
+    string SkipLocked { get; }
+
+    /// <summary>Appended to a query that locks the rows it reads until the transaction ends (" FOR UPDATE", or "").</summary>
+    string ForUpdate { get; }
+
+    /// <summary>The scalar function giving the smaller of two values ("min" or "LEAST").</summary>
+    string Least { get; }
+
+    /// <summary>A statement that serializes claims of capped work across processes, or null when writes are serialized anyway.</summary>
+    string? SerializeCaps { get; }
+
+    /// <summary>A statement that wakes listening workers in other processes when its transaction commits, or null.</summary>
+    string? Notify { get; }
+
+    /// <summary>Where the event streams live.</summary>
+    IStreamStore Streams { get; }
+
+    /// <summary>A connection for one operation; give it back with <see cref="ReleaseAsync"/>.</summary>
+    Task<DbConnection> OpenAsync(CancellationToken ct);
+
+    /// <summary>Gives back a connection from <see cref="OpenAsync"/>.</summary>
+    ValueTask ReleaseAsync(DbConnection connection);
+
+    /// <summary>A transaction that writes (on SQLite it takes the write lock at once: <c>BEGIN IMMEDIATE</c>).</summary>
+    Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken ct);
+
+    /// <summary>The store's clock, in Unix milliseconds.</summary>
+    Task<long> NowAsync(DbConnection connection, DbTransaction? tx, CancellationToken ct);
+
+    /// <summary>Creates the tables (<paramref name="ddl"/> and the streams'), once, even when many processes start together.</summary>
+    Task CreateSchemaAsync(DbConnection connection, string ddl, CancellationToken ct);
+
+    /// <summary>Calls <paramref name="wake"/> whenever another process notifies; returns when <paramref name="ct"/> is cancelled.</summary>
+    Task ListenAsync(Action wake, CancellationToken ct);
+}

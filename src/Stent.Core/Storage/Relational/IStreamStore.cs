@@ -1,0 +1,27 @@
+// Event streams, one per execution: read from a version, append at an expected version, delete.
+using System.Data.Common;
+using Stent.Replay;
+
+namespace Stent.Storage.Relational;
+
+/// <summary>
+/// Where a relational store keeps its event streams: a table of its own (<see cref="EventTable"/>) or Marten's.
+/// Appends join the caller's transaction, so a stream and the work it causes are written together.
+/// </summary>
+public interface IStreamStore
+{
+    /// <summary>Statements that create its tables, if it has its own.</summary>
+    string Ddl(string prefix);
+
+    /// <summary>The events of <paramref name="stream"/> after the first <paramref name="after"/>, in order.</summary>
+    Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after, CancellationToken ct);
+
+    /// <summary>Appends to each stream, which must hold exactly its expected number of events (0 starts it).</summary>
+    Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken ct);
+
+    /// <summary>Deletes whole streams.</summary>
+    Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams, CancellationToken ct);
+}
+
+/// <summary>Events to append to a stream that holds <paramref name="ExpectedVersion"/> events.</summary>
+public sealed record StreamAppend(string Stream, long ExpectedVersion, IReadOnlyList<HistoryEvent> Events);

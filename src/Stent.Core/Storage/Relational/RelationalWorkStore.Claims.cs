@@ -1,0 +1,154 @@
+// Claims: decisions and steps under one lease token per claim, routed by queue and tags, with exact caps and rate windows.
+using System.Data.Common;
+using Stent.Replay;
+
+namespace Stent.Storage.Relational;
+
+public partial class RelationalWorkStore
+{
+    private const string Ready = "((running = 0 AND available_at <= {0}) OR (running = 1 AND lease_until < {0}))";
+    private const string Capped = "(max_concurrent IS NOT NULL OR max_per_second IS NOT NULL)";
+
+    /// <summary>The routing condition of a claim: its queues (and the default queue) and its tags (or none).</summary>
+    private static string Routing(Sql sql, ClaimRequest q)
+    {
+        var where = "";
+        if (q.Queues is { } queues)
+            where += queues.Count == 0 ? " AND queue IS NULL" : $" AND (queue IS NULL OR queue IN ({sql.List(queues)}))";
+        if (q.Tags is { } tags)
+            where += $" AND (tags = ''{string.Concat(tags.Select(t => $" OR tags LIKE {sql.P($"%|{Escape(t)}|%")} ESCAPE '!'"))})";
+        return where;
+    }
+
+    private static string Escape(string tag) => tag.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
+
+    private static StepTask ReadStep(DbDataReader r, long token) =>
+        new(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), token);
+
+    private const string StepReturning = " RETURNING id, execution_id, position, name, input, attempt";
+
+    /// <inheritdoc />
+    public Task<ClaimResult> ClaimAsync(ClaimRequest q, CancellationToken ct = default) => WriteAsync("claim", async s =>
+    {
+        var token = Random.Shared.NextInt64(1, long.MaxValue);
+        var until = s.Now + Ms(q.Lease);
+        var decisions = q.MaxDecisions > 0 ? await ClaimDecisionsAsync(s, q, token, until, ct).ConfigureAwait(false) : [];
+        var steps = new List<StepTask>();
+        if (q.MaxSteps > 0)
+        {
+            var sql = new Sql();
+            var now = sql.P(s.Now);
+            sql.Append($"""
+                UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END,
+                    lease_token = {sql.P(token)}, lease_until = {sql.P(until)}, worker = {sql.P(q.WorkerId)}
+                WHERE id IN (SELECT id FROM {_t}stent_steps WHERE max_concurrent IS NULL AND max_per_second IS NULL
+                    AND {string.Format(null, Ready, now)}{Routing(sql, q)}
+                    ORDER BY priority DESC, id LIMIT {sql.P(q.MaxSteps)}{_dialect.SkipLocked})
+                """);
+            sql.Append(StepReturning);
+            steps.AddRange(await s.QueryAsync(sql, r => ReadStep(r, token), ct).ConfigureAwait(false));
+            if (steps.Count < q.MaxSteps)
+                steps.AddRange(await ClaimCappedAsync(s, q, q.MaxSteps - steps.Count, token, ct).ConfigureAwait(false));
+        }
+        return new ClaimResult(Time(s.Now), decisions, steps);
+    }, ct);
+
+    private async Task<List<DecisionTask>> ClaimDecisionsAsync(Session s, ClaimRequest q, long token, long until, CancellationToken ct)
+    {
+        var sql = new Sql();
+        var now = sql.P(s.Now);
+        sql.Append($"""
+            UPDATE {_t}stent_executions SET lease_token = {sql.P(token)}, lease_until = {sql.P(until)},
+                lease_owner = {sql.P(q.WorkerId)}, updated_at = {now}
+            WHERE id IN (SELECT id FROM {_t}stent_executions WHERE runnable_at <= {now}
+                AND (lease_until IS NULL OR lease_until < {now}) AND state IN {Live}{Routing(sql, q)}
+                ORDER BY priority DESC, runnable_at LIMIT {sql.P(q.MaxDecisions)}{_dialect.SkipLocked})
+            RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority
+            """);
+        var claimed = await s.QueryAsync(sql, r => (Id: r.GetString(0), Deadline: Time(r, 1), Cancel: r.GetInt32(2) != 0,
+            Version: r.GetInt64(3), Route: new Route(Text(r, 4), Tags(r.GetString(5)), r.GetInt32(6))), ct).ConfigureAwait(false);
+        if (claimed.Count == 0) return [];
+        var read = new Sql();
+        var ids = read.List(claimed.Select(c => c.Id));
+        read.Append($"SELECT execution_id, id, data FROM {_t}stent_inbox WHERE execution_id IN ({ids}) ORDER BY id;");
+        read.Append($"SELECT execution_id, position FROM {_t}stent_timers WHERE execution_id IN ({ids}) ");
+        read.Append($"AND due_at <= {read.P(s.Now)} ORDER BY due_at, position");
+        var (inbox, timers) = await s.QueryTwoAsync(read, r => (r.GetString(0), (r.GetInt64(1), StoreJson.Event(r.GetString(2)))),
+            r => (r.GetString(0), r.GetString(1)), ct).ConfigureAwait(false);
+        var inboxBy = inbox.ToLookup(i => i.Item1, i => i.Item2);
+        var timersBy = timers.ToLookup(t => t.Item1, t => t.Item2);
+        return claimed.Select(c => new DecisionTask(c.Id, token, c.Version, [.. inboxBy[c.Id]], [.. timersBy[c.Id]], c.Deadline,
+            c.Cancel, c.Route)).ToList();
+    }
+
+    /// <summary>
+    /// Claims capped or rate-limited steps: serialized across processes, counting each function's running steps and
+    /// its starts in the current one-second window, so a cap or a rate holds exactly. Full functions are skipped, so
+    /// their backlog never blocks other work.
+    /// </summary>
+    private async Task<List<StepTask>> ClaimCappedAsync(Session s, ClaimRequest q, int room, long token, CancellationToken ct)
+    {
+        var any = new Sql();
+        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, any.P(s.Now))} LIMIT 1");
+        if ((await s.QueryAsync(any, r => r.GetInt64(0), ct).ConfigureAwait(false)).Count == 0) return [];
+        if (_dialect.SerializeCaps is { } serialize)
+        {
+            await s.ExecAsync(new Sql(serialize), ct).ConfigureAwait(false);
+            // Windows and leases count from when this claim holds the lock, not from when its transaction began.
+            s.Now = await _dialect.NowAsync(s.Connection, s.Tx, ct).ConfigureAwait(false);
+        }
+        var limits = new Sql();
+        var now = limits.P(s.Now);
+        limits.Append($"""
+            SELECT name, max(max_concurrent), max(max_per_second),
+                sum(CASE WHEN running = 1 AND lease_until >= {now} THEN 1 ELSE 0 END)
+            FROM {_t}stent_steps WHERE {Capped} GROUP BY name;
+            SELECT name, window_start, used FROM {_t}stent_rates WHERE window_start > {limits.P(s.Now - 1000)}
+            """);
+        var (caps, windows) = await s.QueryTwoAsync(limits,
+            r => (Name: r.GetString(0), Cap: r.IsDBNull(1) ? (long?)null : r.GetInt64(1), Rate: r.IsDBNull(2) ? (long?)null : r.GetInt64(2),
+                Running: r.GetInt64(3)),
+            r => (Name: r.GetString(0), Start: r.GetInt64(1), Used: r.GetInt64(2)), ct).ConfigureAwait(false);
+        var budget = new Dictionary<string, long>(StringComparer.Ordinal);
+        var used = windows.ToDictionary(w => w.Name, w => (w.Start, w.Used), StringComparer.Ordinal);
+        foreach (var c in caps)
+        {
+            var left = long.MaxValue;
+            if (c.Cap is { } cap) left = Math.Min(left, cap - c.Running);
+            if (c.Rate is { } rate) left = Math.Min(left, rate - (used.TryGetValue(c.Name, out var u) ? u.Used : 0));
+            budget[c.Name] = left;
+        }
+        var open = budget.Where(b => b.Value > 0).Select(b => b.Key).ToList();
+        if (open.Count == 0) return [];
+        var pick = new Sql();
+        pick.Append($"""
+            SELECT id, name FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, pick.P(s.Now))}
+                AND name IN ({pick.List(open)}){Routing(pick, q)} ORDER BY priority DESC, id LIMIT {pick.P(room * 4)}
+            """);
+        var picked = new List<long>();
+        foreach (var (id, name) in await s.QueryAsync(pick, r => (r.GetInt64(0), r.GetString(1)), ct).ConfigureAwait(false))
+        {
+            if (picked.Count >= room || budget[name] <= 0) continue;
+            budget[name]--;
+            picked.Add(id);
+        }
+        if (picked.Count == 0) return [];
+        var claim = new Sql();
+        claim.Append($"""
+            UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END,
+                lease_token = {claim.P(token)}, lease_until = {claim.P(s.Now + Ms(q.Lease))}, worker = {claim.P(q.WorkerId)}
+            WHERE id IN ({claim.List(picked)})
+            """);
+        claim.Append(StepReturning + ", max_per_second");
+        var steps = await s.QueryAsync(claim, r => (Step: ReadStep(r, token), Rated: !r.IsDBNull(6)), ct).ConfigureAwait(false);
+        var rates = new Sql();
+        foreach (var g in steps.Where(x => x.Rated).GroupBy(x => x.Step.Name))
+        {
+            var (start, count) = used.TryGetValue(g.Key, out var w) ? (w.Start, w.Used + g.Count()) : (s.Now, g.Count());
+            rates.Append($"INSERT INTO {_t}stent_rates (name, window_start, used) VALUES ({rates.P(g.Key)}, {rates.P(start)}, ");
+            rates.Append($"{rates.P(count)}) ON CONFLICT (name) DO UPDATE SET window_start = excluded.window_start, used = excluded.used;");
+        }
+        await s.ExecAsync(rates, ct).ConfigureAwait(false);
+        return steps.Select(x => x.Step).ToList();
+    }
+}

@@ -1,0 +1,151 @@
+// Writes under leases: a decision's commit, step outcomes (group commit), lease renewal.
+using Stent.Replay;
+
+namespace Stent.Storage.Relational;
+
+public partial class RelationalWorkStore
+{
+    /// <inheritdoc />
+    public Task<bool> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default) => WriteAsync("decision", async s =>
+    {
+        var id = d.ExecutionId;
+        var row = new Sql();
+        row.Append($"""
+            UPDATE {_t}stent_executions SET state = {row.P(d.State.ToString())}, updated_at = {row.P(s.Now)},
+                stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
+                completed_at = {(d.Finished ? row.P(s.Now) : "NULL")}, output = {row.P(d.Output)},
+                error = {row.P(StoreJson.Error(d.Error))}
+            WHERE id = {row.P(id)} AND lease_token = {row.P(d.LeaseToken)} AND lease_until >= {row.P(s.Now)}
+                AND stream_version = {row.P(d.ExpectedVersion)}
+            """);
+        if (await s.ExecAsync(row, ct).ConfigureAwait(false) != 1) return false;
+        if (d.Children.Count > 0) await InsertAsync(s, d.Children.Select(c => (c, (string?)null)).ToList(), ct).ConfigureAwait(false);
+        if (d.Events.Count > 0)
+        {
+            s.Trip();
+            await _dialect.Streams.AppendAsync(s.Connection, s.Tx!, [new StreamAppend(id, d.ExpectedVersion, d.Events)], ct)
+                .ConfigureAwait(false);
+        }
+
+        var sql = new Sql();
+        var self = sql.P(id);
+        var now = sql.P(s.Now);
+        if (d.FoldedInbox.Count > 0) sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(d.FoldedInbox)});");
+        if (d.FiredTimers.Count > 0)
+            sql.Append($"DELETE FROM {_t}stent_timers WHERE execution_id = {self} AND position IN ({sql.List(d.FiredTimers)});");
+        foreach (var chunk in d.Steps.Chunk(200))
+        {
+            sql.Append($"""
+                INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
+                    max_per_second, available_at) VALUES
+                """);
+            sql.Append(string.Join(", ", chunk.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, {sql.P(st.Input)}, "
+                + $"{sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, {sql.P(st.MaxConcurrent)}, "
+                + $"{sql.P(st.MaxPerSecond)}, {now})")));
+            sql.Append(";");
+        }
+        if (d.Timers.Count > 0)
+        {
+            sql.Append($"INSERT INTO {_t}stent_timers (execution_id, position, due_at) VALUES ");
+            sql.Append(string.Join(", ", d.Timers.Select(t => $"({self}, {sql.P(t.Position)}, {sql.P(Ms(t.DueAt))})")));
+            sql.Append(" ON CONFLICT (execution_id, position) DO UPDATE SET due_at = excluded.due_at;");
+        }
+        if (d.DropSteps.Count > 0)
+            sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self} AND position IN ({sql.List(d.DropSteps)});");
+        foreach (var m in d.Messages)
+        {
+            var target = sql.P(m.ExecutionId);
+            sql.Append($"""
+                INSERT INTO {_t}stent_inbox (execution_id, data)
+                    SELECT id, {sql.P(StoreJson.Event(m.Event))} FROM {_t}stent_executions WHERE id = {target} AND state IN {Live};
+                UPDATE {_t}stent_executions SET runnable_at = {now} WHERE id = {target} AND state IN {Live};
+                """);
+        }
+        if (d.Cancel.Count > 0)
+            sql.Append($"""
+                UPDATE {_t}stent_executions SET cancel_requested = 1, runnable_at = {now}
+                WHERE id IN ({sql.List(d.Cancel)}) AND state IN {Live};
+                """);
+        if (d.Finished)
+            sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self}; DELETE FROM {_t}stent_timers WHERE execution_id = {self};");
+        // Next due: never once finished; at once with a cancellation or unfolded inbox items; else the first timer or deadline.
+        sql.Append($"""
+            UPDATE {_t}stent_executions SET runnable_at = CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL
+                WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN {now}
+                ELSE (SELECT min(t) FROM (SELECT min(due_at) AS t FROM {_t}stent_timers WHERE execution_id = {self}
+                    UNION ALL SELECT deadline FROM {_t}stent_executions x WHERE x.id = {self}) AS due) END
+            WHERE id = {self}
+            """);
+        await s.ExecAsync(sql, ct).ConfigureAwait(false);
+        s.Wakes = true;
+        return true;
+    }, ct);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default) =>
+        outcomes.Count == 0 ? Task.FromResult<IReadOnlyList<bool>>([]) : WriteAsync<IReadOnlyList<bool>>("complete", async s =>
+        {
+            var find = new Sql();
+            find.Append($"""
+                SELECT id, execution_id, position, name, input, lease_token FROM {_t}stent_steps
+                WHERE id IN ({find.List(outcomes.Select(o => o.Step.Id).Distinct())}) AND running = 1
+                    AND lease_until >= {find.P(s.Now)}{_dialect.ForUpdate}
+                """);
+            var held = (await s.QueryAsync(find, r => (Id: r.GetInt64(0), Execution: r.GetString(1), Position: r.GetString(2),
+                Name: r.GetString(3), Input: r.GetString(4), Token: r.GetInt64(5)), ct).ConfigureAwait(false)).ToDictionary(h => h.Id);
+            var accepted = outcomes.Select(o => held.TryGetValue(o.Step.Id, out var h) && h.Token == o.Step.LeaseToken).ToList();
+            var ok = outcomes.Where((_, i) => accepted[i]).Select(o => (o.Event, Step: held[o.Step.Id])).ToList();
+            if (ok.Count == 0) return accepted;
+
+            var sql = new Sql();
+            var now = sql.P(s.Now);
+            sql.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ");
+            sql.Append(string.Join(", ", ok.Select(o => $"({sql.P(o.Step.Execution)}, {sql.P(StoreJson.Event(o.Event))})")) + ";");
+            var dead = ok.Where(o => o.Event is StepFailed).ToList();
+            if (dead.Count > 0)
+            {
+                sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) VALUES ");
+                sql.Append(string.Join(", ", dead.Select(o => $"({sql.P(o.Step.Execution)}, {sql.P(o.Step.Position)}, "
+                    + $"{sql.P(o.Step.Name)}, {sql.P(o.Step.Input)}, {sql.P(StoreJson.Event(o.Event))}, {now})")) + ";");
+            }
+            foreach (var (e, step) in ok.Where(o => o.Event is StepAttemptFailed))
+                sql.Append($"""
+                    UPDATE {_t}stent_steps SET running = 0, attempt = attempt + 1, lease_until = NULL,
+                        available_at = {sql.P(Ms(((StepAttemptFailed)e).RetryAt))} WHERE id = {sql.P(step.Id)};
+                    """);
+            var done = ok.Where(o => o.Event is not StepAttemptFailed).ToList();
+            if (done.Count > 0)
+            {
+                sql.Append($"DELETE FROM {_t}stent_steps WHERE id IN ({sql.List(done.Select(o => o.Step.Id))});");
+                // The decision after a step waits a little while other steps of its execution still run, so a fan-out's
+                // completions are folded together; the last one, or a step of a sequential chain, wakes it at once.
+                var least = _dialect.Least;
+                sql.Append($"""
+                    UPDATE {_t}stent_executions SET runnable_at = {least}(coalesce(runnable_at, {now} + 86400000), {now} +
+                        CASE WHEN EXISTS (SELECT 1 FROM {_t}stent_steps o WHERE o.execution_id = stent_executions.id)
+                        THEN {least}({sql.P(Ms(WakeDelay.Max))}, stream_version / {sql.P(WakeDelay.EventsPerMillisecond)}) ELSE 0 END)
+                    WHERE id IN ({sql.List(done.Select(o => o.Step.Execution).Distinct())}) AND state IN {Live}
+                    """);
+                s.Wakes = true;
+            }
+            await s.ExecAsync(sql, ct).ConfigureAwait(false);
+            return accepted;
+        }, ct);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct = default) =>
+        steps.Count == 0 ? Task.FromResult<IReadOnlyList<long>>([]) : WriteAsync<IReadOnlyList<long>>("renew", async s =>
+        {
+            var kept = new HashSet<long>();
+            foreach (var chunk in steps.Chunk(400))
+            {
+                var sql = new Sql();
+                var now = sql.P(s.Now);
+                sql.Append($"UPDATE {_t}stent_steps SET lease_until = {sql.P(s.Now + Ms(lease))} WHERE running = 1 AND lease_until >= {now} AND (");
+                sql.Append(string.Join(" OR ", chunk.Select(l => $"(id = {sql.P(l.Id)} AND lease_token = {sql.P(l.LeaseToken)})")));
+                sql.Append(") RETURNING id");
+                kept.UnionWith(await s.QueryAsync(sql, r => r.GetInt64(0), ct).ConfigureAwait(false));
+            }
+            return steps.Where(l => !kept.Contains(l.Id)).Select(l => l.Id).ToList();
+        }, ct);
+}

@@ -1,0 +1,224 @@
+// The one store: executions, work, timers, inbox and leases in relational tables, the same SQL on every database.
+using System.Data.Common;
+using Stent.Replay;
+
+namespace Stent.Storage.Relational;
+
+/// <summary>
+/// <see cref="IWorkStore"/> over any <see cref="ISqlDialect"/>: SQLite (a file, or memory) and PostgreSQL run the
+/// same statements. Every write is one transaction; times are Unix milliseconds from the dialect's clock; a claim
+/// takes many rows at once under one lease token. Each rule of the contract is written here once.
+/// </summary>
+public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkNotifications, IAsyncDisposable, IDisposable
+{
+    private readonly ISqlDialect _dialect;
+    private readonly string _t;
+    private readonly SemaphoreSlim _schema = new(1, 1);
+    private readonly WorkPulse _pulse = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _listener;
+    private bool _created;
+    private long _roundTrips;
+
+    /// <summary>A store on <paramref name="dialect"/>'s database; its tables are created on first use.</summary>
+    public RelationalWorkStore(ISqlDialect dialect)
+    {
+        _dialect = dialect ?? throw new ArgumentNullException(nameof(dialect));
+        _t = dialect.Prefix;
+    }
+
+    /// <inheritdoc />
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>Called before each write transaction commits, with the operation's name (tests inject crashes here).</summary>
+    internal Action<string>? BeforeCommit { get; set; }
+
+    /// <summary>Called after each write transaction commits, with the operation's name.</summary>
+    internal Action<string>? AfterCommit { get; set; }
+
+    private const string Live = "('Pending', 'Running')";
+
+    private string Ddl => $"""
+        CREATE TABLE IF NOT EXISTS {_t}stent_executions (
+            id TEXT PRIMARY KEY, workflow TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+            created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, completed_at BIGINT, deadline BIGINT,
+            queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
+            runnable_at BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, lease_until BIGINT, lease_owner TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0, output TEXT, error TEXT, stream_version BIGINT NOT NULL,
+            signals BIGINT NOT NULL DEFAULT 0, resumed_by TEXT, parent_id TEXT, parent_position TEXT);
+        CREATE INDEX IF NOT EXISTS stent_executions_runnable ON {_t}stent_executions (priority, runnable_at)
+            WHERE runnable_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS stent_executions_created ON {_t}stent_executions (created_at);
+        CREATE TABLE IF NOT EXISTS {_t}stent_steps (
+            id {_dialect.IdColumn}, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
+            input TEXT NOT NULL, queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER,
+            max_per_second INTEGER, attempt INTEGER NOT NULL DEFAULT 1, available_at BIGINT NOT NULL,
+            running INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, worker TEXT);
+        CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
+        CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
+        CREATE TABLE IF NOT EXISTS {_t}stent_timers (
+            execution_id TEXT NOT NULL, position TEXT NOT NULL, due_at BIGINT NOT NULL, PRIMARY KEY (execution_id, position));
+        CREATE TABLE IF NOT EXISTS {_t}stent_inbox (id {_dialect.IdColumn}, execution_id TEXT NOT NULL, data TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS stent_inbox_execution ON {_t}stent_inbox (execution_id);
+        CREATE TABLE IF NOT EXISTS {_t}stent_results (key TEXT PRIMARY KEY, output TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS {_t}stent_dead_letters (
+            id {_dialect.IdColumn}, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
+            input TEXT NOT NULL, failure TEXT NOT NULL, at BIGINT NOT NULL);
+        CREATE TABLE IF NOT EXISTS {_t}stent_rates (name TEXT PRIMARY KEY, window_start BIGINT NOT NULL, used INTEGER NOT NULL);
+        {_dialect.Streams.Ddl(_t)}
+        """;
+
+    /// <summary>One operation's connection, transaction and clock reading; counts round trips.</summary>
+    private sealed class Session(RelationalWorkStore store, DbConnection connection, DbTransaction? tx, long now)
+    {
+        public DbConnection Connection { get; } = connection;
+        public DbTransaction? Tx { get; } = tx;
+        public long Now { get; set; } = now;
+        public bool Wakes { get; set; }
+
+        public void Trip() => Interlocked.Increment(ref store._roundTrips);
+
+        public async Task<int> ExecAsync(Sql sql, CancellationToken ct)
+        {
+            if (sql.IsEmpty) return 0;
+            Trip();
+            await using var cmd = sql.Command(Connection, Tx);
+            return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        public async Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct)
+        {
+            Trip();
+            await using var cmd = sql.Command(Connection, Tx);
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var list = new List<T>();
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(read(r));
+            return list;
+        }
+
+        /// <summary>Runs a command of two queries and reads both result sets.</summary>
+        public async Task<(List<T1>, List<T2>)> QueryTwoAsync<T1, T2>(
+            Sql sql, Func<DbDataReader, T1> first, Func<DbDataReader, T2> second, CancellationToken ct)
+        {
+            Trip();
+            await using var cmd = sql.Command(Connection, Tx);
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var a = new List<T1>();
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) a.Add(first(r));
+            await r.NextResultAsync(ct).ConfigureAwait(false);
+            var b = new List<T2>();
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) b.Add(second(r));
+            return (a, b);
+        }
+    }
+
+    private async Task EnsureSchemaAsync(CancellationToken ct)
+    {
+        if (_created) return;
+        await _schema.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_created) return;
+            var c = await _dialect.OpenAsync(ct).ConfigureAwait(false);
+            try { await _dialect.CreateSchemaAsync(c, Ddl, ct).ConfigureAwait(false); }
+            finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
+            _created = true;
+        }
+        finally { _schema.Release(); }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one writing transaction; wakes workers when it says so.</summary>
+    private async Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct)
+    {
+        await EnsureSchemaAsync(ct).ConfigureAwait(false);
+        var c = await _dialect.OpenAsync(ct).ConfigureAwait(false);
+        Session session;
+        T result;
+        try
+        {
+            await using var tx = await _dialect.BeginAsync(c, ct).ConfigureAwait(false);
+            session = new Session(this, c, tx, await _dialect.NowAsync(c, tx, ct).ConfigureAwait(false));
+            result = await work(session).ConfigureAwait(false);
+            if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify), ct).ConfigureAwait(false);
+            BeforeCommit?.Invoke(operation);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+            session.Trip();
+        }
+        finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
+        if (session.Wakes) _pulse.Pulse();
+        AfterCommit?.Invoke(operation);
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="work"/> outside a transaction.</summary>
+    private async Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct)
+    {
+        await EnsureSchemaAsync(ct).ConfigureAwait(false);
+        var c = await _dialect.OpenAsync(ct).ConfigureAwait(false);
+        try { return await work(new Session(this, c, null, 0)).ConfigureAwait(false); }
+        finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
+    }
+
+    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+    private static DateTimeOffset? Time(DbDataReader r, int i) => r.IsDBNull(i) ? null : Time(r.GetInt64(i));
+    private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+    private static string? Text(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+    private static long Ms(TimeSpan t) => (long)t.TotalMilliseconds;
+
+    /// <summary>Tags as stored: "" or "|a|b|" (so one LIKE finds a tag).</summary>
+    private static string Tags(IReadOnlyList<string> tags)
+    {
+        foreach (var tag in tags)
+            if (string.IsNullOrEmpty(tag) || tag.Contains('|'))
+                throw new ArgumentException($"Tag '{tag}' is empty or contains '|'.", nameof(tags));
+        return tags.Count == 0 ? "" : $"|{string.Join('|', tags)}|";
+    }
+
+    private static string[] Tags(string stored) => stored.Split('|', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <inheritdoc />
+    public Task WaitForWorkAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        if (_listener is null)
+            lock (_pulse) _listener ??= Task.Run(() => _dialect.ListenAsync(_pulse.Pulse, _stop.Token));
+        return _pulse.WaitForWorkAsync(timeout, ct);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) => ReadAfterAsync(id, 0, ct);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default) =>
+        ReadAsync(s =>
+        {
+            s.Trip();
+            return _dialect.Streams.ReadAsync(s.Connection, id, after, ct);
+        }, ct);
+
+    /// <summary>When the next piece of work becomes claimable (a timer, a retry, a delayed start, an expiring lease), if any.</summary>
+    public Task<DateTimeOffset?> NextDueAsync(CancellationToken ct = default) => ReadAsync(async s =>
+    {
+        var sql = new Sql($"""
+            SELECT min(t) FROM (
+                SELECT min(runnable_at) AS t FROM {_t}stent_executions WHERE state IN {Live} AND runnable_at IS NOT NULL
+                UNION ALL SELECT min(lease_until) FROM {_t}stent_executions WHERE state IN {Live} AND lease_until IS NOT NULL
+                UNION ALL SELECT min(available_at) FROM {_t}stent_steps WHERE running = 0
+                UNION ALL SELECT min(lease_until) FROM {_t}stent_steps WHERE running = 1) AS due
+            """);
+        var rows = await s.QueryAsync(sql, r => Time(r, 0), ct).ConfigureAwait(false);
+        return rows[0];
+    }, ct);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_listener is { } l) try { await l.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        await _dialect.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+        _schema.Dispose();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+}

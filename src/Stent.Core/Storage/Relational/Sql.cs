@@ -1,0 +1,75 @@
+// A SQL statement being built: text and named parameters (@p0, @p1, …) that every ADO.NET provider here understands.
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+
+namespace Stent.Storage.Relational;
+
+/// <summary>
+/// SQL text with its parameters. Values are always parameters, never spliced into the text; table names come from
+/// the dialect. Several statements may be joined with <c>;</c> into one command (one round trip on PostgreSQL).
+/// </summary>
+public sealed class Sql
+{
+    private readonly StringBuilder _text = new();
+    private readonly List<(string Name, object? Value, DbType Type)> _args = [];
+
+    /// <summary>A statement starting with <paramref name="text"/>.</summary>
+    public Sql(string text = "") => _text.Append(text);
+
+    /// <summary>True when no text has been added.</summary>
+    public bool IsEmpty => _text.Length == 0;
+
+    /// <summary>Appends SQL text.</summary>
+    public Sql Append(string text)
+    {
+        _text.Append(text);
+        return this;
+    }
+
+    /// <summary>Adds a text parameter; returns its placeholder.</summary>
+    public string P(string? value) => Add(value, DbType.String);
+
+    /// <summary>Adds an integer parameter; returns its placeholder.</summary>
+    public string P(long? value) => Add(value, DbType.Int64);
+
+    /// <summary>Adds an integer parameter; returns its placeholder.</summary>
+    public string P(int? value) => Add(value, DbType.Int32);
+
+    /// <summary>Adds a flag as 0 or 1; returns its placeholder.</summary>
+    public string P(bool value) => Add(value ? 1 : 0, DbType.Int32);
+
+    /// <summary>Adds one parameter per value; returns the placeholders separated by commas.</summary>
+    public string List(IEnumerable<string> values) => string.Join(", ", values.Select(P));
+
+    /// <summary>Adds one parameter per value; returns the placeholders separated by commas.</summary>
+    public string List(IEnumerable<long> values) => string.Join(", ", values.Select(v => P(v)));
+
+    private string Add(object? value, DbType type)
+    {
+        var name = "@p" + _args.Count.ToString(CultureInfo.InvariantCulture);
+        _args.Add((name, value, type));
+        return name;
+    }
+
+    /// <summary>A command on <paramref name="connection"/> in <paramref name="tx"/>.</summary>
+    public DbCommand Command(DbConnection connection, DbTransaction? tx)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = _text.ToString();
+        foreach (var (name, value, type) in _args)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.DbType = type;
+            p.Value = value ?? DBNull.Value;
+            cmd.Parameters.Add(p);
+        }
+        return cmd;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => _text.ToString();
+}

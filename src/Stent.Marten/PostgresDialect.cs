@@ -1,0 +1,102 @@
+// PostgreSQL as a dialect of the relational store: pooled connections, SKIP LOCKED claims, advisory locks, NOTIFY.
+using System.Data.Common;
+using Npgsql;
+using Stent.Storage.Relational;
+
+namespace Stent.Marten;
+
+/// <summary>
+/// PostgreSQL for the relational store: claims skip rows other claimers hold, capped claims are serialized by an
+/// advisory lock, writes notify a channel that idle workers listen on, and time is the database's clock.
+/// </summary>
+internal sealed class PostgresDialect : ISqlDialect
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly MartenStreams _streams;
+    private readonly string _schema;
+    private readonly TimeProvider? _time;
+    private readonly long _lockKey;
+
+    public PostgresDialect(string connectionString, string schema, TimeProvider? time)
+    {
+        MartenSetup.CheckSchemaName(schema);
+        _schema = schema;
+        _time = time;
+        // Connections go back to the pool as they are: no DISCARD ALL, so prepared plans survive.
+        _dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ToString());
+        _streams = new MartenStreams(MartenSetup.CreateStore(_dataSource, schema), schema);
+        _lockKey = schema.Aggregate(727272L, (h, c) => unchecked(h * 31 + c));
+    }
+
+    public string Prefix => _schema + ".";
+    public string IdColumn => "BIGSERIAL PRIMARY KEY";
+    public string SkipLocked => " FOR UPDATE SKIP LOCKED";
+    public string ForUpdate => " FOR UPDATE";
+    public string Least => "LEAST";
+    public string SerializeCaps => $"SELECT pg_advisory_xact_lock({_lockKey})";
+    public string Notify => $"SELECT pg_notify('{Channel}', '')";
+    public IStreamStore Streams => _streams;
+
+    private string Channel => $"stent_{_schema}";
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+
+    public ValueTask ReleaseAsync(DbConnection connection) => connection.DisposeAsync();
+
+    public async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken ct) =>
+        await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+
+    public async Task<long> NowAsync(DbConnection connection, DbTransaction? tx, CancellationToken ct)
+    {
+        if (_time is not null) return _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var cmd = new NpgsqlCommand("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
+            (NpgsqlConnection)connection, (NpgsqlTransaction?)tx);
+        return (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+    }
+
+    public async Task CreateSchemaAsync(DbConnection connection, string ddl, CancellationToken ct)
+    {
+        // Many processes may start at once: one at a time creates the schema (Marten's tables, then ours).
+        var c = (NpgsqlConnection)connection;
+        await using (var lockCmd = new NpgsqlCommand($"SELECT pg_advisory_lock({_lockKey + 1})", c))
+            await lockCmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await _streams.Marten.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
+            await using var cmd = new NpgsqlCommand(ddl, c);
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            await using var unlock = new NpgsqlCommand($"SELECT pg_advisory_unlock({_lockKey + 1})", c);
+            await unlock.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    public async Task ListenAsync(Action wake, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                c.Notification += (_, _) => wake();
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", c)) await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                wake();
+                while (!ct.IsCancellationRequested) await c.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
+            catch (Exception)
+            {
+                // The connection dropped (e.g. the database restarted): polling covers the gap; listen again shortly.
+                try { await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _streams.Marten.Dispose();
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
+}
