@@ -111,6 +111,12 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
         return worker;
     }
 
+    /// <summary>
+    /// Replaces the worker with a new one that has nothing in memory, as a restart or a deploy would (after registering
+    /// a changed workflow, say). Leases the old worker held stay until they expire.
+    /// </summary>
+    public void RestartWorker() => Worker = NewWorker();
+
     /// <summary>Dispatches <paramref name="workflow"/> (registering it) and returns the execution's id.</summary>
     public Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, string? executionId = null) =>
         DispatchAsync(workflow, input, new DispatchOptions { ExecutionId = executionId });

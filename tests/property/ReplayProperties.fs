@@ -190,7 +190,7 @@ let resumeReusesFinishedWork kind prog =
     let first = e.RunAsync(definition (Env(Calls(), behaviors prog)) prog, (), id).Result
     let healedCalls = Calls()
     let healed = definition (Env(healedCalls, Map.empty)) prog
-    e.Register healed |> ignore
+    e.Register(healed).RestartWorker()
     if first.IsOk then
         throws<InvalidOperationException> (fun () -> e.Client.ResumeAsync(id).Wait()) |> ignore
     else

@@ -182,7 +182,10 @@ public sealed partial class Worker
                         new InvalidOperationException($"Unknown durable function '{task.Name}': no function of that name exists in worker '{_options.WorkerId}'."), task.Name, task.Position));
                 else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
                 var elapsed = _time.GetElapsedTime(running.Started);
-                lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, running.ClaimedAt + elapsed, _random));
+                var at = running.ClaimedAt + elapsed;
+                if (_options.Seed is { } seed)
+                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, StepRandom(seed, task)));
+                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, _random));
                 Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
                 if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
             }
@@ -201,6 +204,14 @@ public sealed partial class Worker
                 _wake.Release();
             }
         });
+    }
+
+    /// <summary>With a seed, a step's jitter depends on the step and attempt, not on which concurrent step finished first.</summary>
+    private static Random StepRandom(int seed, StepTask task)
+    {
+        var hash = 2166136261u ^ (uint)seed;
+        foreach (var c in $"{task.ExecutionId}/{task.Position}#{task.Attempt}") hash = (hash ^ c) * 16777619u;
+        return new Random((int)hash);
     }
 
     private async Task<bool> FlushAsync(CancellationToken ct)
