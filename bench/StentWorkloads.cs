@@ -67,7 +67,7 @@ public static class StentWorkloads
             history = await store.ReadAsync(executionId);
             var d = Interpreter.Decide(Workflows.FanOut, history, PayloadSerializer.Default, DateTimeOffset.UtcNow, new Random(1));
             replay = Math.Min(replay, w.Elapsed.TotalSeconds);
-            if (d.Status != ExecutionStatus.Completed) throw new InvalidOperationException($"replay ended {d.Status}");
+            if (d.State != ExecutionState.Completed) throw new InvalidOperationException($"replay ended {d.State}");
         }
         return (read, replay, events);
     }

@@ -65,7 +65,11 @@ public static class Commands
                     var state = Option("--state") is { } s
                         ? Enum.TryParse<ExecutionState>(s, ignoreCase: true, out var parsed) ? parsed : throw new UsageException($"Unknown state '{s}': one of {string.Join(", ", Enum.GetNames<ExecutionState>())}.")
                         : (ExecutionState?)null;
-                    view.Executions(await client.ListAsync(new ExecutionFilter(state, Option("--workflow"), Count(Option("--limit"), "--limit", 20)), ct));
+                    var listed = await client.ListAsync(new ExecutionFilter(state, Option("--workflow"), Count(Option("--limit"), "--limit", 20)), ct);
+                    var notes = new Dictionary<string, string>(StringComparer.Ordinal);
+                    foreach (var e in listed)
+                        if (await client.UnservedAsync(e, ct) is { } unserved) notes[e.Id] = unserved;
+                    view.Executions(listed, notes);
                     return 0;
                 case "show":
                     view.Execution(await client.GetAsync(Arg(1, "an execution id"), ct));

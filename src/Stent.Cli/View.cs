@@ -10,10 +10,11 @@ internal sealed class View(TextWriter output)
 {
     private static string Time(DateTimeOffset? t) => t?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
 
-    public void Executions(IReadOnlyList<ExecutionInfo> list)
+    public void Executions(IReadOnlyList<ExecutionInfo> list, IReadOnlyDictionary<string, string> notes)
     {
         output.WriteLine($"{"ID",-34} {"WORKFLOW",-24} {"STATE",-10} {"CREATED",-19}");
-        foreach (var e in list) output.WriteLine($"{e.Id,-34} {e.Workflow,-24} {e.State,-10} {Time(e.CreatedAt)}");
+        foreach (var e in list)
+            output.WriteLine($"{e.Id,-34} {e.Workflow,-24} {e.State,-10} {Time(e.CreatedAt)}{(notes.TryGetValue(e.Id, out var n) ? "  " + n : "")}");
         output.WriteLine($"{list.Count} execution(s)");
     }
 
@@ -28,6 +29,7 @@ internal sealed class View(TextWriter output)
         if (i.ParentId is { } parent) output.WriteLine($"  child of {parent}");
         if (i.Output is { } result) output.WriteLine($"  result {result}");
         if (i.Error is { } error) output.WriteLine($"  {(error.IsBusiness ? "business error" : "error")}: {error.Message}");
+        if (d.Unserved is { } unserved) output.WriteLine($"  {unserved}");
         Progress(d);
         output.WriteLine("  " + string.Join(", ", d.Counters.Select(c => $"{c.Key} {c.Value}")));
         foreach (var (k, v) in d.CustomState) output.WriteLine($"  state {k} = {v}");

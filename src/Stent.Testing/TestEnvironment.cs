@@ -17,7 +17,7 @@ namespace Stent.Testing;
 /// </summary>
 public sealed class TestEnvironment : IAsyncDisposable, IDisposable
 {
-    private readonly List<Action<Worker>> _registrations = [];
+    private readonly Dictionary<string, Action<Worker>> _registrations = new(StringComparer.Ordinal);
     private readonly WorkerOptions _options;
     private int _writes;
     private (int Write, bool After, string? Operation)? _crash;
@@ -64,18 +64,25 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     /// <summary>Store writes since the last <see cref="CrashAt"/> (or since the start), of its operation if it named one.</summary>
     public int Writes => _writes;
 
-    /// <summary>Makes a workflow runnable by this environment's workers.</summary>
+    /// <summary>
+    /// Makes a workflow runnable by this environment's workers. Registering another workflow of a name already taken
+    /// replaces it from the next worker on (<see cref="RestartWorker"/>), as a deploy would.
+    /// </summary>
     public TestEnvironment Register<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)
     {
-        _registrations.Add(w => w.Register(workflow));
+        ArgumentNullException.ThrowIfNull(workflow);
+        _registrations[$"workflow:{workflow.Name}"] = w => w.Register(workflow);
+        if (Worker.Registry.Workflows.Contains(workflow.Name)) return this;
         Worker.Register(workflow);
         return this;
     }
 
-    /// <summary>Makes a durable function runnable by this environment's workers.</summary>
+    /// <summary>Makes a durable function runnable by this environment's workers (replacing one of its name, as above).</summary>
     public TestEnvironment Register<TIn, TOut>(Durable<TIn, TOut> function)
     {
-        _registrations.Add(w => w.Register(function));
+        ArgumentNullException.ThrowIfNull(function);
+        _registrations[$"function:{function.Name}"] = w => w.Register(function);
+        if (Worker.Registry.Functions.Contains(function.Name)) return this;
         Worker.Register(function);
         return this;
     }
@@ -107,7 +114,7 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     private Worker NewWorker()
     {
         var worker = new Worker(Store, _options with { WorkerId = $"test-worker-{++_workers}" });
-        foreach (var register in _registrations) register(worker);
+        foreach (var register in _registrations.Values) register(worker);
         return worker;
     }
 

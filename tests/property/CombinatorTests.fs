@@ -86,7 +86,7 @@ let tests =
             Expect.stringContains (value r) "boom 2" "the failure seen first wins, though item 1 failed later with a lower index"
             Expect.isTrue (h |> Seq.exists (function :? StepFailed as f -> f.Error.Message.Contains "boom 1" | _ -> false)) "item 1 did fail later"
             let replay = Interpreter.Decide(w, h, Json.serializer, DateTimeOffset.MaxValue, Random 1, true)
-            Expect.equal replay.Status ExecutionStatus.Completed "replays with every input as recorded"
+            Expect.equal replay.State ExecutionState.Completed "replays with every input as recorded"
         }
         test "traverseAll gives one Result per item in input order" {
             let f = failing "bad" (Calls()) 99
@@ -124,12 +124,18 @@ let tests =
                 let e = throws<ArgumentOutOfRangeException> (fun () -> [ 1; 2 ] |> Workflow.chunk size None (Workflow.traverse Workflow.ret) |> ignore)
                 Expect.stringContains e.Message (string size) "names size"
         }
-        test "a durable function may be remade with its types, but a name already used for other types is rejected naming it" {
-            Durable.createSync "registry-probe" (fun (x: int) _ -> x) |> ignore
-            Durable.createSync "registry-probe" (fun (x: int) _ -> x + 1) |> ignore
-            let e = throws<ArgumentException> (fun () -> Durable.createSync "registry-probe" (fun (x: int) _ -> string x) |> ignore)
+        test "a registry takes one thing per name, and dispatch by an unknown name lists the registered ones, closest first" {
+            let probe = Durable.createSync "registry-probe" (fun (x: int) _ -> x)
+            let registry = Registry().Add(probe).Add(probe)
+            let e = throws<ArgumentException> (fun () -> registry.Add(Durable.createSync "registry-probe" (fun (x: int) _ -> x + 1)) |> ignore)
             Expect.stringContains e.Message "'registry-probe'" "names the function"
-            Expect.stringContains e.Message "System.Int32 → System.String" "and the clashing types"
+            let batch = Workflow.define "nightly_batch" (fun (x: int) -> Workflow.ret x)
+            let client = StentClient(SqliteWorkStore.InMemory(), Json.serializer).Register(batch).Register(Workflow.define "weekly_report" (fun (x: int) -> Workflow.ret x))
+            let e = throws<Collections.Generic.KeyNotFoundException> (fun () -> client.DispatchAsync("nightly_bach", 1).Wait())
+            Expect.stringContains e.Message "Unknown workflow 'nightly_bach' (registered: 'nightly_batch', 'weekly_report')" "closest first"
+            let e = throws<ArgumentException> (fun () -> client.DispatchAsync("nightly_batch", "one").Wait())
+            Expect.stringContains e.Message "takes System.Int32, not System.String" "a wrong input type is named"
+            Expect.isNonEmpty (client.DispatchAsync("nightly_batch", 1).Result) "a registered name dispatches"
         }
         test "null items are rejected naming the index" {
             let e = throws<ArgumentNullException> (fun () -> [ "a"; null ] |> Workflow.traverse Workflow.ret |> ignore)
@@ -153,7 +159,7 @@ let tests =
             let r, h = runFresh (Workflow.define "r" (fun () -> once.Call 7 |> Workflow.retry (RetryPolicy.Fixed(5, Duration.Parse "1m")))) ()
             Expect.equal (value r) 7 "third run"
             Expect.equal runs 3 "three runs"
-            Expect.equal (h |> Seq.filter (function :? TimerStarted as t -> t.Purpose = "retry" | _ -> false) |> Seq.length) 2 "two back-offs"
+            Expect.equal (h |> Seq.filter (function :? TimerStarted as t -> t.Purpose = TimerPurpose.Retry | _ -> false) |> Seq.length) 2 "two back-offs"
             let mutable biz = 0
             let w = Workflow.delay (fun () -> biz <- biz + 1; Workflow.fail<int> "no") |> Workflow.retry (RetryPolicy.Fixed(5, Duration.Parse "1s"))
             Expect.isTrue (error (run w)).IsBusiness "business error passes"
@@ -193,7 +199,7 @@ let tests =
                 })
             let r, h = runFresh w ()
             let d = Interpreter.Decide(w, h, Json.serializer, DateTimeOffset.MaxValue, Random 99)
-            Expect.equal d.Status ExecutionStatus.Completed "replayed"
+            Expect.equal d.State ExecutionState.Completed "replayed"
             Expect.equal (Json.serializer.Deserialize(d.Output, typeof<DateTimeOffset * Guid * int>) :?> DateTimeOffset * Guid * int) (value r) "same values"
         }
         test "progress is recorded once and reported once" {

@@ -12,6 +12,7 @@ open Stent.Execution
 open Stent.Replay
 open Stent.Serialization
 open Stent.Storage
+open Stent.Storage.Relational
 open Support
 
 let private folder =

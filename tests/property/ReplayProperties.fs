@@ -57,7 +57,7 @@ let replayIsDeterministic kind prog =
     let final = Interpreter.Decide(def, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5, true)
     Expect.isEmpty final.NewEvents "a finished history needs nothing more"
     let replayed =
-        if final.Status = ExecutionStatus.Completed then $"ok {Json.serializer.Deserialize(final.Output, typeof<int>)}"
+        if final.State = ExecutionState.Completed then $"ok {Json.serializer.Deserialize(final.Output, typeof<int>)}"
         else $"error {final.Error}"
     Expect.equal replayed (resultText r) "same result"
 
@@ -136,7 +136,7 @@ let crashAnywhereLosesNothing kind (prog, crashFraction: float) =
     let callsBefore = recorded |> List.map (fun p -> p, calls.For $"{id}/{p}")
     e.RunUntilIdleAsync().Wait()
     let info = e.Store.GetExecutionAsync(id).Result
-    Expect.isTrue (info.State <> Stent.Storage.ExecutionState.Running && info.State <> Stent.Storage.ExecutionState.Pending) "it ended"
+    Expect.isTrue (info.State <> ExecutionState.Running && info.State <> ExecutionState.Pending) "it ended"
     let after = List.ofSeq (e.Store.ReadAsync(id).Result)
     let ended = after |> List.choose (function :? StepCompleted as c -> Some c.Position | :? StepFailed as f -> Some f.Position | _ -> None)
     Expect.equal ended (List.distinct ended) "every step recorded once"

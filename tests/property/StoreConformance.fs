@@ -13,7 +13,7 @@ open Support
 
 let private sample : HistoryEvent list =
     [ StepScheduled("0.1/0", "process_item", "2")
-      TimerStarted("1", DateTimeOffset(2026, 1, 1, 0, 0, 1, TimeSpan.Zero), "sleep")
+      TimerStarted("1", DateTimeOffset(2026, 1, 1, 0, 0, 1, TimeSpan.Zero), TimerPurpose.Sleep)
       ValueRecorded("2", "guid", "\"6f1c\"")
       ProgressReported("3", ProgressReport("chunk 1/2", 5L, 10L))
       DecisionCompleted 1

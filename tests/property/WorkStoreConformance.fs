@@ -48,6 +48,8 @@ type private FailingCompletions(inner: IWorkStore, healthyAt: DateTime) =
         member _.GetDeadLetterAsync(id, ct) = inner.GetDeadLetterAsync(id, ct)
         member _.DiscardDeadLetterAsync(id, ct) = inner.DiscardDeadLetterAsync(id, ct)
         member _.DeleteEndedAsync(age, ct) = inner.DeleteEndedAsync(age, ct)
+        member _.AnnounceWorkerAsync(w, ct) = inner.AnnounceWorkerAsync(w, ct)
+        member _.ListWorkersAsync(within, ct) = inner.ListWorkersAsync(within, ct)
         member _.RoundTrips = inner.RoundTrips
 
 let private newExec id = NewExecution(id, "wf", 1, "null", null, TimeSpan.Zero, Nullable(), null, [], 0)
@@ -352,27 +354,31 @@ let private suite kind =
             Expect.equal (value r) (List.sumBy (fun x -> x * x) [ 1..30 ]) "result"
             Expect.equal peak.Value 3 "three at once, never more"
         }
-        test "a workflow or function no worker knows fails with an error naming it" {
+        test "work of a workflow or function no worker has stays pending, is reported, and runs once a worker that has it comes" {
             let store = fresh ()
             let known = Workflow.define "known" (fun (x: int) -> Workflow.ret x)
+            let late = Durable.createSync $"{kind.Name}-late-function" (fun (x: int) _ -> x * 3)
+            let later = Workflow.define $"{kind.Name}-later" (fun (x: int) -> late.Call x)
             store.CreateExecutionAsync(newExec "orphan-step").Wait()
             let claim = store.ClaimAsync(ClaimRequest("setup", 10, 0, TimeSpan.FromMinutes 1.0)).Result
             let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = "orphan-step")
-            let commit = DecisionCommit("orphan-step", d.LeaseToken, d.Version, [ StepScheduled("0", "no_such_function", "1"); DecisionCompleted 1 ],
-                                        ExecutionState.Running, Steps = [ NewStep("0", "no_such_function", "1", null, [], 0, Nullable()) ])
-            Expect.isTrue (store.CommitDecisionAsync(commit).Result) "a step of an unknown function is scheduled"
-            let r = withWorkers 1 store opts (fun w -> w.Register known) (fun c -> task {
-                let! _ = store.CreateExecutionAsync(NewExecution("lost", "never_defined", 1, "1", null, TimeSpan.Zero, Nullable(), null, [], 0))
-                let! r = c.WaitAsync<int>("lost", TimeSpan.FromSeconds 30.0)
-                let mutable letters = [||]
-                while letters.Length = 0 do
-                    let! l = c.ListDeadLettersAsync()
-                    letters <- Array.ofSeq l
-                    if letters.Length = 0 then do! Task.Delay 20
-                return r, letters })
-            let r, letters = r
-            Expect.stringContains (error r).Message "Unknown workflow 'never_defined'" "the workflow is named"
-            Expect.stringContains letters[0].Failure.Error.Message "Unknown durable function 'no_such_function'" "the function is named"
+            let commit = DecisionCommit("orphan-step", d.LeaseToken, d.Version, [ StepScheduled("0", $"{kind.Name}-late-function", "1"); DecisionCompleted 1 ],
+                                        ExecutionState.Running, Steps = [ NewStep("0", $"{kind.Name}-late-function", "1", null, [], 0, Nullable()) ])
+            Expect.isTrue (store.CommitDecisionAsync(commit).Result) "a step of a function no worker has is scheduled"
+            let client = StentClient(store, Json.serializer)
+            let id = client.DispatchAsync(later, 5).Result
+            let unserved, info = withWorkers 1 store opts (fun w -> w.Register known) (fun c -> task {
+                do! Task.Delay 500
+                let! d = c.GetAsync id
+                let! info = store.GetExecutionAsync id
+                return d.Unserved, info })
+            Expect.equal info.State ExecutionState.Pending "the execution waits; it is not failed"
+            Expect.stringContains unserved $"no worker has workflow '{kind.Name}-later'" "and says why"
+            let r = withWorkers 1 store opts (fun w -> w.Register(later).Register(late)) (fun c -> c.WaitAsync(later, id, TimeSpan.FromSeconds 30.0))
+            Expect.equal (value r) 15 "a worker that has it runs it"
+            let orphan = (store.ReadAsync "orphan-step").Result
+            Expect.isTrue (store.ListDeadLettersAsync().Result |> Seq.isEmpty) "nothing was failed for being unknown"
+            Expect.isNonEmpty orphan "the orphan step's execution is intact"
         }
         test "steps that finished while completions could not be written keep their lease and never run again" {
             let inner = fresh ()

@@ -19,6 +19,9 @@ public sealed record StepInfo(string Position, string Name, string Status, int A
 /// <param name="CustomState">Values the workflow set with <c>Workflow.SetState</c>, as JSON, by key.</param>
 /// <param name="Events">How many events its stream holds.</param>
 /// <param name="ResumedFrom">The ended execution this one resumes (its finished steps show as reused), if any.</param>
+/// <param name="Unserved">
+/// For an execution that has not ended, why no worker can advance it (no live worker has its workflow), else null.
+/// </param>
 public sealed record ExecutionDetails(
     ExecutionInfo Info, IReadOnlyList<StepInfo> Steps, ProgressReport? Progress, IReadOnlyDictionary<string, long> Counters,
-    IReadOnlyDictionary<string, string> CustomState, int Events, string? ResumedFrom);
+    IReadOnlyDictionary<string, string> CustomState, int Events, string? ResumedFrom, string? Unserved = null);

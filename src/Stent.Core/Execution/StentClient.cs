@@ -5,11 +5,41 @@ using Stent.Storage;
 
 namespace Stent.Execution;
 
-/// <summary>Starts and observes executions in a shared <see cref="IWorkStore"/>; workers run them.</summary>
-public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer = null)
+/// <summary>
+/// Starts and observes executions in a shared <see cref="IWorkStore"/>; workers run them. A workflow passed to
+/// <see cref="DispatchAsync{TIn, TOut}(WorkflowDef{TIn, TOut}, TIn, DispatchOptions?, CancellationToken)"/> needs no
+/// registration; dispatching by name needs the workflow in <paramref name="registry"/>.
+/// </summary>
+public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer = null, Registry? registry = null)
 {
     private readonly IWorkStore _store = store ?? throw new ArgumentNullException(nameof(store));
     private readonly PayloadSerializer _serializer = serializer ?? PayloadSerializer.Default;
+
+    /// <summary>The workflows this client dispatches by name.</summary>
+    public Registry Registry { get; } = registry ?? new Registry();
+
+    /// <summary>Makes a workflow dispatchable by name.</summary>
+    public StentClient Register<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)
+    {
+        Registry.Add(workflow);
+        return this;
+    }
+
+    /// <summary>
+    /// Starts an execution of the registered workflow named <paramref name="workflow"/> on <paramref name="input"/>,
+    /// which must be of (or convertible to) its input type.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No workflow of that name is registered (the message lists those that are, closest first).</exception>
+    /// <exception cref="ArgumentException">The input is not of the workflow's input type.</exception>
+    public Task<string> DispatchAsync<TIn>(string workflow, TIn input, DispatchOptions? options = null, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(workflow);
+        var definition = Registry.Workflow(workflow) ?? throw Registry.UnknownWorkflow(workflow);
+        if (input is not null && !definition.InputType.IsInstanceOfType(input))
+            throw new ArgumentException(
+                $"Workflow '{workflow}' takes {definition.InputType.FullName}, not {input.GetType().FullName}.", nameof(input));
+        return DispatchAsync(definition, input, options, ct);
+    }
 
     /// <summary>
     /// Starts an execution of <paramref name="workflow"/> (built once first, so bad input is rejected
@@ -17,12 +47,17 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// unless the one holding the key failed, was cancelled or timed out: then the new execution resumes it,
     /// reusing every step it completed, and runs only the rest (<see cref="ExecutionDetails.ResumedFrom"/> says so).
     /// </summary>
-    public async Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, DispatchOptions? options = null, CancellationToken ct = default)
+    public Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, DispatchOptions? options = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(workflow);
+        return DispatchAsync((IWorkflowDefinition)workflow, input, options, ct);
+    }
+
+    private async Task<string> DispatchAsync(IWorkflowDefinition workflow, object? input, DispatchOptions? options, CancellationToken ct)
+    {
         options ??= new DispatchOptions();
         _ = workflow.Build(input);
-        var json = _serializer.Serialize(input, typeof(TIn));
+        var json = _serializer.Serialize(input, workflow.InputType);
         var id = options.ExecutionId ?? Guid.NewGuid().ToString("N");
         var (existing, _) = await _store.CreateExecutionAsync(new NewExecution(
             id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay?.Value ?? TimeSpan.Zero, options.MaxDuration?.Value,
@@ -106,7 +141,21 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
                 case StateSet st: state[st.Key] = st.Value; break;
             }
         }
-        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count, ((ExecutionStarted)events[0]).ResumedFrom);
+        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count, ((ExecutionStarted)events[0]).ResumedFrom,
+            await UnservedAsync(info, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>How long a worker counts as alive after its last heartbeat.</summary>
+    public static TimeSpan WorkerSeenWithin { get; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>"no worker has workflow 'X'" for an execution that has not ended and that no live worker can run.</summary>
+    public async Task<string?> UnservedAsync(ExecutionInfo info, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        if (info.State is not (ExecutionState.Pending or ExecutionState.Running)) return null;
+        var workers = await _store.ListWorkersAsync(WorkerSeenWithin, ct).ConfigureAwait(false);
+        return workers.Any(w => w.Workflows.Contains(info.Workflow)) ? null
+            : $"no worker has workflow '{info.Workflow}' ({workers.Count} live workers); it waits for one that does";
     }
 
     /// <summary>Executions matching the filter, newest first.</summary>

@@ -38,17 +38,15 @@ public sealed partial class Worker
         Interpreter.Checkpoint? checkpoint)
     {
         // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
-        var stopping = task.CancelRequested ? "cancelled" : task.Deadline is { } deadline && deadline <= now ? "timed out" : null;
+        var stopping = task.CancelRequested ? Cancellation.Cancelled
+            : task.Deadline is { } deadline && deadline <= now ? Cancellation.TimedOut : null;
         if (stopping is not null && !history.Any(e => e is ExecutionCancelRequested))
             outcomes.Add(new ExecutionCancelRequested(stopping));
 
         var started = (ExecutionStarted)history[0];
-        IWorkflowDefinition? definition;
-        lock (_gate) definition = _workflows.GetValueOrDefault(started.Workflow) ?? WorkflowRegistry.Find(started.Workflow);
-        if (definition is null)
-            return (Fail(task, history, outcomes, new InvalidOperationException(
-                $"Unknown workflow '{started.Workflow}': worker '{_options.WorkerId}' has no workflow of that name registered, " +
-                "and none is defined in its process.")), null);
+        // Claims are filtered by the registry, so the workflow is known (registries only grow).
+        var definition = _registry.Workflow(started.Workflow)
+            ?? throw new InvalidOperationException($"Worker '{_options.WorkerId}' claimed a decision of unknown workflow '{started.Workflow}'.");
 
         Decision decision;
         try
@@ -63,11 +61,7 @@ public sealed partial class Worker
             return (Fail(task, history, outcomes, e), null);
         }
 
-        lock (_gate)
-        {
-            foreach (var (name, fn) in decision.Functions) _functions.TryAdd(name, fn);
-            foreach (var (name, child) in decision.Children) _workflows.TryAdd(name, child);
-        }
+        _registry.Learn(decision.Functions, decision.Children);
         // Children inherit their parent's route.
         var children = decision.NewChildren.Select(c => new NewExecution(
             ChildStarted.ChildId(task.ExecutionId, c.Position), c.Workflow, decision.Children[c.Workflow].Version, c.Input, null,
@@ -78,14 +72,7 @@ public sealed partial class Worker
             var o = decision.Functions[s.Name].Options;
             return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, o.Priority, o.MaxConcurrent, o.MaxPerSecond);
         }).ToList();
-        var state = decision.Status switch
-        {
-            ExecutionStatus.Completed => ExecutionState.Completed,
-            ExecutionStatus.Failed when decision.Error is Cancellation { Reason: "timed out" } => ExecutionState.TimedOut,
-            ExecutionStatus.Failed when decision.Error is Cancellation => ExecutionState.Cancelled,
-            ExecutionStatus.Failed => ExecutionState.Failed,
-            _ => ExecutionState.Running,
-        };
+        var state = decision.State;
         // Work made moot by cancellation: scheduled steps are dropped, children are asked to cancel.
         IReadOnlyList<HistoryEvent> all = [.. history, .. outcomes, .. decision.NewEvents];
         var childPositions = all.OfType<ChildStarted>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
@@ -104,7 +91,7 @@ public sealed partial class Worker
         return (commit, decision.Checkpoint);
     }
 
-    /// <summary>An execution that cannot go on (unknown workflow, non-determinism) fails with <paramref name="e"/>.</summary>
+    /// <summary>An execution that no longer matches its workflow fails with <paramref name="e"/>.</summary>
     private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, Exception e)
     {
         var error = Failure.FromException(e);

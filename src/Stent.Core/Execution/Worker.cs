@@ -20,8 +20,7 @@ public sealed partial class Worker
     private readonly StepRunner _runner;
     private readonly Random _random;
     private readonly TimeProvider _time;
-    private readonly Dictionary<string, IWorkflowDefinition> _workflows = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
+    private readonly Registry _registry;
     private readonly Lock _gate = new();
     private readonly Dictionary<long, Running> _running = [];
     private readonly List<Finished> _done = [];
@@ -31,9 +30,10 @@ public sealed partial class Worker
     private sealed record Running(StepTask Task, CancellationTokenSource Cancel, RetryPolicy Policy, DateTimeOffset ClaimedAt, long Started);
     private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);
 
-    /// <summary>A worker on <paramref name="store"/>.</summary>
-    public Worker(IWorkStore store, WorkerOptions? options = null)
+    /// <summary>A worker on <paramref name="store"/> that runs the workflows of <paramref name="registry"/> (and those registered later).</summary>
+    public Worker(IWorkStore store, WorkerOptions? options = null, Registry? registry = null)
     {
+        _registry = registry ?? new Registry();
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _options = (options ?? new WorkerOptions()).Validated();
         _logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Stent.Worker");
@@ -45,19 +45,23 @@ public sealed partial class Worker
     /// <summary>This worker's id.</summary>
     public string Id => _options.WorkerId;
 
-    /// <summary>Makes a workflow runnable by this worker.</summary>
+    /// <summary>The workflows and functions this worker runs.</summary>
+    public Registry Registry => _registry;
+
+    /// <summary>
+    /// Makes a workflow runnable by this worker: it claims decisions of that workflow only once registered (others
+    /// stay pending for a worker that has them), and learns the functions and child workflows it uses as it runs it.
+    /// </summary>
     public Worker Register<TIn, TOut>(WorkflowDef<TIn, TOut> definition)
     {
-        ArgumentNullException.ThrowIfNull(definition);
-        lock (_gate) _workflows[definition.Name] = definition;
+        _registry.Add(definition);
         return this;
     }
 
-    /// <summary>Makes a durable function runnable by this worker (functions also register themselves when created).</summary>
+    /// <summary>Makes a durable function runnable by this worker before it meets the function in a decision.</summary>
     public Worker Register<TIn, TOut>(Durable<TIn, TOut> function)
     {
-        ArgumentNullException.ThrowIfNull(function);
-        lock (_gate) _functions[function.Name] = function;
+        _registry.Add(function);
         return this;
     }
 
@@ -127,8 +131,13 @@ public sealed partial class Worker
         return worked || claim.Decisions.Count > 0 || claim.Steps.Count > 0;
     }
 
+    /// <summary>Claims work of the workflows and functions this worker has; the rest stays for workers that have it.</summary>
     private Task<ClaimResult> ClaimAsync(int decisions, int steps, CancellationToken ct) => _store.ClaimAsync(new ClaimRequest(
-        _options.WorkerId, decisions, steps, _options.LeaseDuration, _options.Queues, _options.Tags), ct);
+        _options.WorkerId, decisions, steps, _options.LeaseDuration, _options.Queues, _options.Tags)
+    {
+        Workflows = _registry.Workflows,
+        Functions = _registry.Functions,
+    }, ct);
 
     private async Task WaitAsync(TimeSpan idle, CancellationToken ct)
     {
@@ -159,10 +168,7 @@ public sealed partial class Worker
         }
     }
 
-    private IDurableFunction? Function(string name)
-    {
-        lock (_gate) return _functions.GetValueOrDefault(name) ?? DurableRegistry.Find(name);
-    }
+    private IDurableFunction? Function(string name) => _registry.Function(name);
 
     private Task Start(StepTask task, DateTimeOffset now)
     {
@@ -240,11 +246,25 @@ public sealed partial class Worker
         return true;
     }
 
+    /// <summary>Tells the store this worker is alive and what it has, so an execution nobody can run is reported as such.</summary>
+    private async Task AnnounceAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _store.AnnounceWorkerAsync(new WorkerInfo(_options.WorkerId, _registry.Workflows, _registry.Functions), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning(e, "Worker {WorkerId}: announcing itself failed; retrying", _options.WorkerId);
+        }
+    }
+
     private async Task HeartbeatAsync(CancellationToken ct)
     {
         var every = _options.HeartbeatInterval ?? TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3);
         while (!ct.IsCancellationRequested)
         {
+            await AnnounceAsync(ct).ConfigureAwait(false);
             await Task.Delay(every, ct).ConfigureAwait(false);
             List<Running> running;
             List<LeasedStep> leases;

@@ -2,7 +2,6 @@
 using Stent.Execution;
 using Stent.Serialization;
 using Stent.Storage;
-using Stent.Workflows;
 
 namespace Stent.Hosting;
 
@@ -10,7 +9,8 @@ namespace Stent.Hosting;
 public sealed class StentBuilder
 {
     internal Func<IServiceProvider, IWorkStore>? Store { get; private set; }
-    internal List<Action<Worker>> Registrations { get; } = [];
+    /// <summary>The workflows and functions the hosted worker runs and the client dispatches by name.</summary>
+    public Registry Registry { get; } = new();
 
     /// <summary>Options of the hosted worker.</summary>
     public WorkerOptions Worker { get; set; } = new();
@@ -28,19 +28,17 @@ public sealed class StentBuilder
         return this;
     }
 
-    /// <summary>Makes a workflow runnable by the hosted worker.</summary>
+    /// <summary>Makes a workflow runnable by the hosted worker and dispatchable by name through the client.</summary>
     public StentBuilder AddWorkflow<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)
     {
-        ArgumentNullException.ThrowIfNull(workflow);
-        Registrations.Add(w => w.Register(workflow));
+        Registry.Add(workflow);
         return this;
     }
 
-    /// <summary>Makes a durable function runnable by the hosted worker (functions also register themselves when created).</summary>
+    /// <summary>Makes a durable function runnable by the hosted worker before it meets it in a workflow.</summary>
     public StentBuilder AddFunction<TIn, TOut>(Durable<TIn, TOut> function)
     {
-        ArgumentNullException.ThrowIfNull(function);
-        Registrations.Add(w => w.Register(function));
+        Registry.Add(function);
         return this;
     }
 }

@@ -33,11 +33,11 @@ internal sealed class Carryover
             {
                 case StepScheduled s: scheduled[s.Position] = s; break;
                 case StepCompleted c when scheduled.TryGetValue(c.Position, out var s): _steps[c.Position] = (s, c); break;
-                case TimerStarted { Purpose: "sleep" } t: _sleeps[t.Position] = t; break;
+                case TimerStarted { Purpose: TimerPurpose.Sleep } t: _sleeps[t.Position] = t; break;
                 case ValueRecorded v: _values[v.Position] = v; break;
                 case ChildStarted c: children[c.Position] = c; break;
                 case SignalReceived r: received[r.Sequence] = r.Payload; break;
-                case SignalConsumed { Sequence: -1 } t: _signals[t.Position] = (t.Name, null, true); break;
+                case SignalConsumed { TimedOut: true } t: _signals[t.Position] = (t.Name, null, true); break;
                 case SignalConsumed t when received.TryGetValue(t.Sequence, out var payload): _signals[t.Position] = (t.Name, payload, false); break;
                 case ChildEnded { Error: null } d when children.TryGetValue(d.Position, out var c): _children[d.Position] = (c, d); break;
             }

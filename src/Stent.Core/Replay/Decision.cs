@@ -3,20 +3,9 @@ using Stent.Workflows;
 
 namespace Stent.Replay;
 
-/// <summary>The state of an execution after a decision.</summary>
-public enum ExecutionStatus
-{
-    /// <summary>Waiting on steps, timers or signals.</summary>
-    Running,
-    /// <summary>Finished with a value.</summary>
-    Completed,
-    /// <summary>Finished with a business error or a failure.</summary>
-    Failed,
-}
-
 /// <summary>The result of replaying a history and advancing the workflow as far as it can go.</summary>
 /// <param name="NewEvents">Events to append (commands and the decision marker), empty when nothing changed.</param>
-/// <param name="Status">Where the execution stands.</param>
+/// <param name="State">Where the execution stands: Running, Completed, Failed, Cancelled or TimedOut.</param>
 /// <param name="Output">The result as JSON when completed.</param>
 /// <param name="Error">The error when failed.</param>
 /// <param name="CancelledSteps">Scheduled steps whose results cancellation made moot (their work can be dropped).</param>
@@ -24,7 +13,7 @@ public enum ExecutionStatus
 /// <param name="Children">The child workflows met, by name (the runtime runs child executions through them).</param>
 /// <param name="Checkpoint">Where the workflow waits, for the next decision to start from (null when it ended).</param>
 internal sealed record Decision(
-    IReadOnlyList<HistoryEvent> NewEvents, ExecutionStatus Status, string? Output, WorkflowError? Error,
+    IReadOnlyList<HistoryEvent> NewEvents, ExecutionState State, string? Output, WorkflowError? Error,
     IReadOnlyList<string> CancelledSteps, IReadOnlyDictionary<string, IDurableFunction> Functions,
     IReadOnlyDictionary<string, IWorkflowDefinition> Children, Interpreter.Checkpoint? Checkpoint)
 {

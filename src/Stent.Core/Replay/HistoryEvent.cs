@@ -61,8 +61,22 @@ public sealed record StepCompleted(string Position, string? Output, string? Busi
 /// <summary>A step failed for good, after <paramref name="Attempts"/> attempts.</summary>
 public sealed record StepFailed(string Position, Failure Error, int Attempts) : PositionedEvent(Position);
 
-/// <summary>A durable timer was started (a sleep, or a back-off of a workflow-level retry).</summary>
-public sealed record TimerStarted(string Position, DateTimeOffset DueAt, string Purpose) : PositionedEvent(Position);
+/// <summary>A durable timer was started (a sleep, a back-off of a workflow-level retry, or a signal wait's timeout).</summary>
+public sealed record TimerStarted(string Position, DateTimeOffset DueAt, TimerPurpose Purpose) : PositionedEvent(Position);
+
+/// <summary>Why a durable timer was started (stored as "sleep", "retry" or "signal timeout").</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TimerPurpose>))]
+public enum TimerPurpose
+{
+    /// <summary>A workflow sleeps.</summary>
+    [JsonStringEnumMemberName("sleep")] Sleep,
+
+    /// <summary>A workflow-level retry waits before its next attempt.</summary>
+    [JsonStringEnumMemberName("retry")] Retry,
+
+    /// <summary>A signal wait gives up.</summary>
+    [JsonStringEnumMemberName("signal timeout")] SignalTimeout,
+}
 
 /// <summary>A durable timer fired.</summary>
 public sealed record TimerFired(string Position) : PositionedEvent(Position);
@@ -92,8 +106,25 @@ public sealed record ExecutionCancelled(string Reason) : HistoryEvent;
 /// <param name="Sequence">Delivery order within the execution.</param>
 public sealed record SignalReceived(string Name, string Payload, long Sequence) : HistoryEvent;
 
-/// <summary>The wait at a position took the signal with <paramref name="Sequence"/> (or timed out when it is -1).</summary>
-public sealed record SignalConsumed(string Position, string Name, long Sequence) : PositionedEvent(Position);
+/// <summary>
+/// The wait at a position took the signal with <paramref name="Sequence"/>: a delivered signal (positive), one carried
+/// over from the execution this one resumes (below <see cref="TimedOutSequence"/>), or none because it timed out
+/// (<see cref="TimedOutSequence"/>).
+/// </summary>
+public sealed record SignalConsumed(string Position, string Name, long Sequence) : PositionedEvent(Position)
+{
+    /// <summary>The sequence recorded when a wait timed out.</summary>
+    public const long TimedOutSequence = -1;
+
+    /// <summary>The sequence of the <paramref name="n"/>th signal (from 0) carried over into a resumed execution.</summary>
+    public static long CarriedSequence(int n) => TimedOutSequence - 1 - n;
+
+    /// <summary>True when the wait timed out.</summary>
+    [JsonIgnore] public bool TimedOut => Sequence == TimedOutSequence;
+
+    /// <summary>True when the signal was carried over from the execution this one resumes.</summary>
+    [JsonIgnore] public bool Carried => Sequence < TimedOutSequence;
+}
 
 /// <summary>The execution was asked to stop (cancelled, or its MaxDuration passed): waits end, Finally blocks run, then it ends.</summary>
 /// <param name="Reason">"cancelled" or "timed out".</param>

@@ -92,16 +92,16 @@ internal sealed class Interpreter
                 throw new NonDeterminismException(position, Describe(_history.At(position)!.Start), "nothing (the workflow no longer reaches this position)");
 
         string? output = null;
-        var status = ExecutionStatus.Running;
+        var status = ExecutionState.Running;
         if (outcome.Kind == OutcomeKind.Done)
         {
-            status = ExecutionStatus.Completed;
+            status = ExecutionState.Completed;
             output = _serializer.Serialize(outcome.Value, definition.OutputType);
             if (_history.Final is null) _pending.Add(new ExecutionCompleted(output));
         }
         else if (outcome.Kind == OutcomeKind.Error)
         {
-            status = ExecutionStatus.Failed;
+            status = outcome.Error is Cancellation ended ? ended.State : ExecutionState.Failed;
             if (_history.Final is null)
                 _pending.Add(outcome.Error is Cancellation c ? new ExecutionCancelled(c.Reason) : new ExecutionFailed(outcome.Error!));
         }
@@ -109,7 +109,7 @@ internal sealed class Interpreter
         var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted)
             .Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived or ExecutionCancelRequested);
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
-        var checkpoint = _checkpoint is { } stop && status == ExecutionStatus.Running
+        var checkpoint = _checkpoint is { } stop && status == ExecutionState.Running
             ? stop with { Definition = definition, Events = _history.Events.Count + _pending.Count, Visited = _visited }
             : null;
         return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children, checkpoint);
@@ -175,7 +175,7 @@ internal sealed class Interpreter
                         o = UserCode(() => Outcome.Ok(done.Kind == OutcomeKind.Done ? a.Ok(done.Value) : a.Error(done.Error!), thread.Time), thread);
                         break;
                     case RetryFrame r when o.Kind == OutcomeKind.Error && o.Error is not Cancellation && r.Policy.ShouldRetry(o.Error!, r.Attempt):
-                        var timer = Timer(thread.Next(), () => r.Policy.DelayAfter(r.Attempt, _record.Random), "retry", thread);
+                        var timer = Timer(thread.Next(), () => r.Policy.DelayAfter(r.Attempt, _record.Random), TimerPurpose.Retry, thread);
                         if (timer.Kind == OutcomeKind.Blocked) return timer;
                         thread.Time = Math.Max(thread.Time, timer.Time);
                         if (timer.Kind == OutcomeKind.Error) { o = timer; break; }
@@ -203,7 +203,7 @@ internal sealed class Interpreter
         PureNode p => Outcome.Ok(p.Value, thread.Time),
         FailNode f => Outcome.Err(f.Error, thread.Time),
         StepNode s => Step(thread.Next(), s, thread),
-        SleepNode s => Timer(thread.Next(), () => s.Duration, "sleep", thread),
+        SleepNode s => Timer(thread.Next(), () => s.Duration, TimerPurpose.Sleep, thread),
         RecordNode r => Record(thread.Next(), r, thread),
         ProgressNode p => Progress(thread.Next(), p),
         SignalNode s => Signal(thread.Next(), s, thread),
@@ -277,13 +277,13 @@ internal sealed class Interpreter
         };
     }
 
-    private Outcome Timer(string position, Func<TimeSpan> delay, string purpose, Thread thread)
+    private Outcome Timer(string position, Func<TimeSpan> delay, TimerPurpose purpose, Thread thread)
     {
-        var entry = Visit(position, purpose, e => e is TimerStarted t && t.Purpose == purpose, $"{purpose} timer");
+        var entry = Visit(position, Describe(purpose), e => e is TimerStarted t && t.Purpose == purpose, $"{Describe(purpose)} timer");
         if (Cancelled(entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
-            var due = (purpose == "sleep" ? _carryover.SleepDue(position) : null) ?? _record.Now + delay();
+            var due = (purpose == TimerPurpose.Sleep ? _carryover.SleepDue(position) : null) ?? _record.Now + delay();
             _pending.Add(new TimerStarted(position, due, purpose));
             return Outcome.Blocked;
         }
@@ -337,20 +337,21 @@ internal sealed class Interpreter
         if (entry is not null)
         {
             var taken = (SignalConsumed)entry.Start;
-            if (taken.Sequence == -1) return Outcome.Ok(node.TimedOut(), entry.Time);
+            if (taken.TimedOut) return Outcome.Ok(node.TimedOut(), entry.Time);
             var payload = _history.Signals.First(s => s.Signal.Sequence == taken.Sequence).Signal.Payload;
             return Outcome.Ok(node.Found(_serializer.Deserialize(payload, node.Type)), entry.Time);
         }
         if (_carryover.Signal(position, node.Name) is { } carried)
         {
             // The execution this one resumes took a signal here (or timed out): take the same one again. Carried
-            // signals get sequences below -1, apart from the store's (positive) and a timeout's (-1).
+            // signals get sequences of their own (SignalConsumed.CarriedSequence), apart from the store's and a timeout's.
             if (carried.TimedOut)
             {
-                _pending.Add(new SignalConsumed(position, node.Name, -1));
+                _pending.Add(new SignalConsumed(position, node.Name, SignalConsumed.TimedOutSequence));
                 return Outcome.Ok(node.TimedOut(), _decision);
             }
-            var sequence = -2L - _history.Signals.Count(s => s.Signal.Sequence < -1) - _carriedSignals++;
+            var sequence = SignalConsumed.CarriedSequence(
+                _history.Signals.Count(s => s.Signal.Sequence < SignalConsumed.TimedOutSequence) + _carriedSignals++);
             _pending.Add(new SignalReceived(node.Name, carried.Payload!, sequence));
             _pending.Add(new SignalConsumed(position, node.Name, sequence));
             return Outcome.Ok(node.Found(_serializer.Deserialize(carried.Payload!, node.Type)), _decision);
@@ -362,9 +363,9 @@ internal sealed class Interpreter
             return Outcome.Ok(node.Found(_serializer.Deserialize(signal.Payload, node.Type)), _decision);
         }
         if (node.Timeout is not { } timeout) return Outcome.Blocked;
-        var timer = Timer(position + "t", () => timeout, "signal timeout", thread);
+        var timer = Timer(position + "t", () => timeout, TimerPurpose.SignalTimeout, thread);
         if (timer.Kind == OutcomeKind.Blocked) return timer;
-        _pending.Add(new SignalConsumed(position, node.Name, -1));
+        _pending.Add(new SignalConsumed(position, node.Name, SignalConsumed.TimedOutSequence));
         return Outcome.Ok(node.TimedOut(), _decision);
     }
 
@@ -439,7 +440,7 @@ internal sealed class Interpreter
     private static string Describe(PositionedEvent e) => e switch
     {
         StepScheduled s => $"step '{s.Name}'",
-        TimerStarted t => $"{t.Purpose} timer",
+        TimerStarted t => $"{Describe(t.Purpose)} timer",
         ValueRecorded v => $"recorded {v.Kind}",
         SignalConsumed c => $"wait for signal '{c.Name}'",
         ProgressReported => "progress report",
@@ -447,6 +448,13 @@ internal sealed class Interpreter
         LogRecorded => "log line",
         ChildStarted c => $"child workflow '{c.Workflow}'",
         _ => e.GetType().Name,
+    };
+
+    private static string Describe(TimerPurpose purpose) => purpose switch
+    {
+        TimerPurpose.Sleep => "sleep",
+        TimerPurpose.Retry => "retry",
+        _ => "signal timeout",
     };
 
     private sealed class Thread(string prefix, int counter = 0)

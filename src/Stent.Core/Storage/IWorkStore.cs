@@ -78,6 +78,12 @@ public interface IWorkStore
     /// </summary>
     Task<int> DeleteEndedAsync(TimeSpan olderThan, CancellationToken ct = default);
 
+    /// <summary>Records that a worker is alive and which workflows and functions it has (a heartbeat).</summary>
+    Task AnnounceWorkerAsync(WorkerInfo worker, CancellationToken ct = default);
+
+    /// <summary>Workers that announced themselves within <paramref name="seenWithin"/> (store clock).</summary>
+    Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(TimeSpan seenWithin, CancellationToken ct = default);
+
     /// <summary>Database round trips performed by this store object so far.</summary>
     long RoundTrips { get; }
 }

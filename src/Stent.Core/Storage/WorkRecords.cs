@@ -3,23 +3,6 @@ using Stent.Replay;
 
 namespace Stent.Storage;
 
-/// <summary>Where an execution stands.</summary>
-public enum ExecutionState
-{
-    /// <summary>Dispatched; no decision has run yet (or it is delayed).</summary>
-    Pending,
-    /// <summary>Started and not finished (running steps or waiting).</summary>
-    Running,
-    /// <summary>Finished with a value.</summary>
-    Completed,
-    /// <summary>Finished with a business error or a failure.</summary>
-    Failed,
-    /// <summary>Cancelled.</summary>
-    Cancelled,
-    /// <summary>Its MaxDuration passed.</summary>
-    TimedOut,
-}
-
 /// <summary>An execution to create.</summary>
 /// <param name="Id">Its id.</param>
 /// <param name="Workflow">The workflow's name.</param>
@@ -91,7 +74,15 @@ public sealed record ExecutionFilter(ExecutionState? State = null, string? Workf
 /// <param name="Lease">How long the claims last unless renewed.</param>
 /// <param name="Queues">Only work of these queues (and the default queue); null: every queue.</param>
 /// <param name="Tags">Only work with no tags or sharing one of these; null: everything.</param>
-public sealed record ClaimRequest(string WorkerId, int MaxDecisions, int MaxSteps, TimeSpan Lease, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Tags = null);
+public sealed record ClaimRequest(
+    string WorkerId, int MaxDecisions, int MaxSteps, TimeSpan Lease, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Tags = null)
+{
+    /// <summary>Only decisions of these workflows; null: any.</summary>
+    public IReadOnlyList<string>? Workflows { get; init; }
+
+    /// <summary>Only steps of these durable functions; null: any.</summary>
+    public IReadOnlyList<string>? Functions { get; init; }
+}
 
 /// <summary>An execution claimed for a decision.</summary>
 /// <param name="ExecutionId">The execution.</param>
@@ -191,3 +182,10 @@ public sealed record LeasedStep(long Id, long LeaseToken);
 /// <param name="Failure">The failure recorded (error and attempts).</param>
 /// <param name="At">When it was recorded.</param>
 public sealed record DeadLetter(long Id, string ExecutionId, string Position, string Name, string Input, StepFailed Failure, DateTimeOffset At);
+
+/// <summary>A worker's heartbeat: who it is, what it runs, when it was last seen (set by the store's clock).</summary>
+/// <param name="Id">The worker's id.</param>
+/// <param name="Workflows">The workflows it has.</param>
+/// <param name="Functions">The durable functions it has.</param>
+/// <param name="SeenAt">When it last announced itself (ignored when announcing).</param>
+public sealed record WorkerInfo(string Id, IReadOnlyList<string> Workflows, IReadOnlyList<string> Functions, DateTimeOffset SeenAt = default);

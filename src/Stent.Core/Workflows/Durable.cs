@@ -20,7 +20,6 @@ public sealed class Durable<TIn, TOut> : IDurableFunction
         Name = name;
         _run = run ?? throw new ArgumentNullException(nameof(run));
         Options = (options ?? DurableOptions.Default).Validated(name);
-        DurableRegistry.Add(this);
     }
 
     /// <summary>The function's registered name: it identifies the step in histories.</summary>

@@ -17,7 +17,6 @@ public sealed class WorkflowDef<TIn, TOut> : IWorkflowDefinition
         Name = name;
         Version = version;
         _body = body ?? throw new ArgumentNullException(nameof(body));
-        WorkflowRegistry.Add(this);
     }
 
     /// <summary>The workflow's name, recorded in every execution it starts.</summary>

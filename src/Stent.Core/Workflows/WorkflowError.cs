@@ -34,11 +34,20 @@ public sealed record BusinessError(string Message) : WorkflowError
 }
 
 /// <summary>The execution was cancelled or timed out; catch, retry and TraverseAll let it through so Finally blocks run and it ends.</summary>
-/// <param name="Reason">"cancelled" or "timed out".</param>
+/// <param name="Reason"><see cref="Cancelled"/> or <see cref="TimedOut"/>.</param>
 public sealed record Cancellation(string Reason) : WorkflowError
 {
+    /// <summary>The reason of an execution cancelled by a client (or with its parent).</summary>
+    public const string Cancelled = "cancelled";
+
+    /// <summary>The reason of an execution whose MaxDuration passed.</summary>
+    public const string TimedOut = "timed out";
+
     /// <inheritdoc />
     public override string Message => Reason;
+
+    /// <summary>The state an execution ends in when this stops it.</summary>
+    public ExecutionState State => Reason == TimedOut ? ExecutionState.TimedOut : ExecutionState.Cancelled;
 }
 
 /// <summary>A failure: code threw an exception (for a step: after its last retry).</summary>

@@ -62,6 +62,32 @@ public partial class RelationalWorkStore
         }, ct);
     }
 
+    /// <inheritdoc />
+    public Task AnnounceWorkerAsync(WorkerInfo worker, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return WriteAsync("announce", s =>
+        {
+            var sql = new Sql();
+            sql.Append($"""
+                INSERT INTO {_t}stent_workers (id, workflows, functions, seen_at) VALUES ({sql.P(worker.Id)},
+                    {sql.P(StoreJson.Tags(worker.Workflows))}, {sql.P(StoreJson.Tags(worker.Functions))}, {sql.P(s.Now)})
+                ON CONFLICT (id) DO UPDATE SET workflows = excluded.workflows, functions = excluded.functions, seen_at = excluded.seen_at
+                """);
+            return s.ExecAsync(sql, ct);
+        }, ct);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(TimeSpan seenWithin, CancellationToken ct = default) =>
+        ReadAsync<IReadOnlyList<WorkerInfo>>(async s =>
+        {
+            var sql = new Sql();
+            sql.Append($"SELECT id, workflows, functions, seen_at FROM {_t}stent_workers WHERE seen_at >= {sql.P(s.Now - Ms(seenWithin))} ORDER BY id");
+            return await s.QueryAsync(sql, r => new WorkerInfo(r.GetString(0), StoreJson.Tags(r.GetString(1)), StoreJson.Tags(r.GetString(2)),
+                Time(r.GetInt64(3))), ct).ConfigureAwait(false);
+        }, ct, clock: true);
+
     /// <summary>Ends the leases <paramref name="workerId"/> holds, as if they had expired (the test kit's "process died").</summary>
     internal Task ExpireLeasesAsync(string workerId, CancellationToken ct = default) => WriteAsync("expire", s =>
     {

@@ -20,6 +20,10 @@ public partial class RelationalWorkStore
         return where;
     }
 
+    /// <summary>Only the names a claimer has (a worker claims work of the workflows and functions it registered).</summary>
+    private static string Names(Sql sql, string column, IReadOnlyList<string>? names) =>
+        names is null ? "" : names.Count == 0 ? " AND 1 = 0" : $" AND {column} IN ({sql.List(names)})";
+
     private static string Escape(string tag) => tag.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
 
     private static StepTask ReadStep(DbDataReader r, long token) =>
@@ -42,7 +46,7 @@ public partial class RelationalWorkStore
                 UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END,
                     lease_token = {sql.P(token)}, lease_until = {sql.P(until)}, worker = {sql.P(q.WorkerId)}
                 WHERE id IN (SELECT id FROM {_t}stent_steps WHERE max_concurrent IS NULL AND max_per_second IS NULL
-                    AND {string.Format(null, Ready, now)}{Routing(sql, q)}
+                    AND {string.Format(null, Ready, now)}{Routing(sql, q)}{Names(sql, "name", q.Functions)}
                     ORDER BY priority DESC, id LIMIT {sql.P(q.MaxSteps)}{_dialect.SkipLocked})
                 """);
             sql.Append(StepReturning);
@@ -61,7 +65,7 @@ public partial class RelationalWorkStore
             UPDATE {_t}stent_executions SET lease_token = {sql.P(token)}, lease_until = {sql.P(until)},
                 lease_owner = {sql.P(q.WorkerId)}, updated_at = {now}
             WHERE id IN (SELECT id FROM {_t}stent_executions WHERE runnable_at <= {now}
-                AND (lease_until IS NULL OR lease_until < {now}) AND state IN {Live}{Routing(sql, q)}
+                AND (lease_until IS NULL OR lease_until < {now}) AND state IN {Live}{Routing(sql, q)}{Names(sql, "workflow", q.Workflows)}
                 ORDER BY priority DESC, runnable_at LIMIT {sql.P(q.MaxDecisions)}{_dialect.SkipLocked})
             RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority
             """);
@@ -89,7 +93,7 @@ public partial class RelationalWorkStore
     private async Task<List<StepTask>> ClaimCappedAsync(Session s, ClaimRequest q, int room, long token, CancellationToken ct)
     {
         var any = new Sql();
-        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, any.P(s.Now))} LIMIT 1");
+        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, any.P(s.Now))}{Names(any, "name", q.Functions)} LIMIT 1");
         if ((await s.QueryAsync(any, r => r.GetInt64(0), ct).ConfigureAwait(false)).Count == 0) return [];
         if (_dialect.SerializeCaps is { } serialize)
         {
@@ -123,7 +127,7 @@ public partial class RelationalWorkStore
         var pick = new Sql();
         pick.Append($"""
             SELECT id, name FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, pick.P(s.Now))}
-                AND name IN ({pick.List(open)}){Routing(pick, q)} ORDER BY priority DESC, id LIMIT {pick.P(room * 4)}
+                AND name IN ({pick.List(open)}){Routing(pick, q)}{Names(pick, "name", q.Functions)} ORDER BY priority DESC, id LIMIT {pick.P(room * 4)}
             """);
         var picked = new List<long>();
         foreach (var (id, name) in await s.QueryAsync(pick, r => (r.GetInt64(0), r.GetString(1)), ct).ConfigureAwait(false))

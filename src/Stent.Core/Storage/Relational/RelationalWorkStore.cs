@@ -65,6 +65,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             id {_dialect.IdColumn}, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
             input TEXT NOT NULL, failure TEXT NOT NULL, at BIGINT NOT NULL);
         CREATE TABLE IF NOT EXISTS {_t}stent_rates (name TEXT PRIMARY KEY, window_start BIGINT NOT NULL, used INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS {_t}stent_workers (
+            id TEXT PRIMARY KEY, workflows TEXT NOT NULL, functions TEXT NOT NULL, seen_at BIGINT NOT NULL);
         {_dialect.Streams.Ddl(_t)}
         """;
 
@@ -150,12 +152,16 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         return result;
     }
 
-    /// <summary>Runs <paramref name="work"/> outside a transaction.</summary>
-    private async Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct)
+    /// <summary>Runs <paramref name="work"/> outside a transaction (reading the store's clock first when it needs it).</summary>
+    private async Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock = false)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
         var c = await _dialect.OpenAsync(ct).ConfigureAwait(false);
-        try { return await work(new Session(this, c, null, 0)).ConfigureAwait(false); }
+        try
+        {
+            var now = clock ? await _dialect.NowAsync(c, null, ct).ConfigureAwait(false) : 0;
+            return await work(new Session(this, c, null, now)).ConfigureAwait(false);
+        }
         finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
     }
 

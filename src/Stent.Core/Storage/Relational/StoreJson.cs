@@ -3,10 +3,10 @@ using System.Text.Json;
 using Stent.Replay;
 using Stent.Serialization;
 
-namespace Stent.Storage;
+namespace Stent.Storage.Relational;
 
 /// <summary>Serialization shared by the database stores.</summary>
-public static class StoreJson
+internal static class StoreJson
 {
     private static readonly JsonSerializerOptions Options = PayloadSerializer.CreateDefaultOptions();
 
@@ -28,8 +28,4 @@ public static class StoreJson
 
     /// <summary>Tags from JSON.</summary>
     public static IReadOnlyList<string> Tags(string? json) => json is null ? [] : JsonSerializer.Deserialize<string[]>(json, Options) ?? [];
-
-    /// <summary>True when work with <paramref name="queue"/> and <paramref name="tags"/> is for a worker serving <paramref name="queues"/> and <paramref name="wanted"/>.</summary>
-    public static bool Routed(string? queue, IReadOnlyList<string> tags, IReadOnlyList<string>? queues, IReadOnlyList<string>? wanted) =>
-        (queues is null || queue is null || queues.Contains(queue)) && (wanted is null || tags.Count == 0 || tags.Any(wanted.Contains));
 }
