@@ -141,9 +141,14 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     /// </summary>
     public async Task RunUntilIdleAsync(CancellationToken ct = default)
     {
+        var stalled = 0;
         for (var rounds = 0; ; rounds++)
         {
             if (rounds > 1_000_000) throw new InvalidOperationException("The environment did not become idle after a million rounds.");
+            if (stalled > 36_000)
+                throw new InvalidOperationException(
+                    "Work has been due for an hour of skipped time and no worker of the environment can claim it: is a workflow or " +
+                    "durable function it needs registered?");
             bool worked;
             try
             {
@@ -158,11 +163,16 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
                 if (!RestartAfterCrash) throw;
                 continue;
             }
-            if (worked) continue;
+            if (worked)
+            {
+                stalled = 0;
+                continue;
+            }
             var next = await Store.NextDueAsync(ct).ConfigureAwait(false);
             if (next is null) return;
             // Due now but not claimable (a rate window is full): let a little time pass.
             var now = Time.GetUtcNow();
+            stalled = next > now ? 0 : stalled + 1;
             Time.Advance(next > now ? next.Value - now : TimeSpan.FromMilliseconds(100));
         }
     }

@@ -25,6 +25,7 @@ let all =
         GoldenHistories.tests
         CliTests.tests
         TelemetryTests.tests
+        ReadmeTests.tests
     ]
 
 [<EntryPoint>]

@@ -13,6 +13,7 @@ public sealed partial class Worker
         using var activity = Diagnostics.StentTelemetry.StartDecision(task.ExecutionId);
         var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
         if (!_options.Incremental) checkpoint = null;
+        if (_registry.Workflow(((ExecutionStarted)history[0]).Workflow) is null) await LearnAsync(history, ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         var started = (ExecutionStarted)history[0];
@@ -44,7 +45,7 @@ public sealed partial class Worker
             outcomes.Add(new ExecutionCancelRequested(stopping));
 
         var started = (ExecutionStarted)history[0];
-        // Claims are filtered by the registry, so the workflow is known (registries only grow).
+        // Claims are filtered by the registry: the workflow is registered, or learned from the root of its tree.
         var definition = _registry.Workflow(started.Workflow)
             ?? throw new InvalidOperationException($"Worker '{_options.WorkerId}' claimed a decision of unknown workflow '{started.Workflow}'.");
 
@@ -66,7 +67,7 @@ public sealed partial class Worker
         var children = decision.NewChildren.Select(c => new NewExecution(
             ChildStarted.ChildId(task.ExecutionId, c.Position), c.Workflow, decision.Children[c.Workflow].Version, c.Input, null,
             TimeSpan.Zero, null, task.Route.Queue, task.Route.Tags, task.Route.Priority, ParentId: task.ExecutionId,
-            ParentPosition: c.Position)).ToList();
+            ParentPosition: c.Position, Root: task.Root ?? started.Workflow)).ToList();
         var steps = decision.NewSteps.Select(s =>
         {
             var o = decision.Functions[s.Name].Options;
@@ -87,9 +88,36 @@ public sealed partial class Worker
             Children = children,
             Output = decision.Output,
             Error = decision.Error,
+            Root = task.Root,
         });
         return (commit, decision.Checkpoint);
     }
+
+    /// <summary>
+    /// Learns the durable functions and child workflows an execution uses by replaying it (and, for a child whose
+    /// workflow is not known yet, its parents first): a worker that just started knows only what was registered.
+    /// Replay has no effects, so nothing is written; an execution that cannot be replayed teaches nothing.
+    /// </summary>
+    private async Task LearnAsync(IReadOnlyList<HistoryEvent> history, CancellationToken ct)
+    {
+        var started = (ExecutionStarted)history[0];
+        if (_registry.Workflow(started.Workflow) is null && started.ParentId is { } parent)
+            await LearnAsync(await _store.ReadAsync(parent, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+        if (_registry.Workflow(started.Workflow) is not { } definition) return;
+        try
+        {
+            var replay = Interpreter.Decide(definition, history, _options.Serializer, started.StartedAt, new Random(0));
+            _registry.Learn(replay.Functions, replay.Children);
+        }
+        catch (Exception e) when (e is NonDeterminismException or InvalidOperationException)
+        {
+            _logger.LogWarning(e, "Worker {WorkerId} could not replay {Workflow} to learn what it uses", _options.WorkerId, started.Workflow);
+        }
+    }
+
+    /// <summary>Learns what the execution of <paramref name="executionId"/> uses (see <see cref="LearnAsync(IReadOnlyList{HistoryEvent}, CancellationToken)"/>).</summary>
+    private async Task LearnAsync(string executionId, CancellationToken ct) =>
+        await LearnAsync(await _store.ReadAsync(executionId, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
 
     /// <summary>An execution that no longer matches its workflow fails with <paramref name="e"/>.</summary>
     private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, Exception e)

@@ -27,7 +27,7 @@ public sealed partial class Worker
     private readonly SemaphoreSlim _wake = new(0);
     private readonly HistoryCache _histories = new(256);
 
-    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, RetryPolicy Policy, DateTimeOffset ClaimedAt, long Started);
+    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt, long Started);
     private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);
 
     /// <summary>A worker on <paramref name="store"/> that runs the workflows of <paramref name="registry"/> (and those registered later).</summary>
@@ -172,9 +172,8 @@ public sealed partial class Worker
 
     private Task Start(StepTask task, DateTimeOffset now)
     {
-        var fn = Function(task.Name);
         var cancel = new CancellationTokenSource();
-        var running = new Running(task, cancel, fn?.Options.Retry ?? RetryPolicy.None, now, _time.GetTimestamp());
+        var running = new Running(task, cancel, now, _time.GetTimestamp());
         lock (_gate) _running[task.Id] = running;
         return Task.Run(async () =>
         {
@@ -182,16 +181,21 @@ public sealed partial class Worker
             try
             {
                 using var activity = Diagnostics.StentTelemetry.StartStep(task.ExecutionId, task.Name, task.Position, task.Attempt);
+                // A step of a registered workflow's tree whose function this worker has not met yet: learn it by replaying.
+                var fn = Function(task.Name);
+                if (fn is null) await LearnAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
+                fn ??= Function(task.Name);
+                var policy = fn?.Options.Retry ?? RetryPolicy.None;
                 StepRunner.Attempt a;
                 if (fn is null)
                     a = new StepRunner.Attempt(null, null, Failure.FromException(
-                        new InvalidOperationException($"Unknown durable function '{task.Name}': no function of that name exists in worker '{_options.WorkerId}'."), task.Name, task.Position));
+                        new InvalidOperationException($"Unknown durable function '{task.Name}': worker '{_options.WorkerId}' has no function of that name, and its workflow does not use one."), task.Name, task.Position));
                 else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
                 var elapsed = _time.GetElapsedTime(running.Started);
                 var at = running.ClaimedAt + elapsed;
                 if (_options.Seed is { } seed)
-                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, StepRandom(seed, task)));
-                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, running.Policy, at, _random));
+                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, policy, at, StepRandom(seed, task)));
+                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, policy, at, _random));
                 Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
                 if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
             }

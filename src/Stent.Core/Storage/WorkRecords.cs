@@ -20,10 +20,11 @@ namespace Stent.Storage;
 /// </param>
 /// <param name="ParentId">For a child execution, its parent (which receives its result).</param>
 /// <param name="ParentPosition">For a child execution, the position of the child instruction in the parent.</param>
+/// <param name="Root">The workflow at the root of its execution tree (null: its own); a worker with the root has its work.</param>
 public sealed record NewExecution(
     string Id, string Workflow, int Version, string Input, string? IdempotencyKey, TimeSpan Delay, TimeSpan? MaxDuration,
     string? Queue, IReadOnlyList<string> Tags, int Priority, string? ResumedFrom = null, string? ParentId = null,
-    string? ParentPosition = null)
+    string? ParentPosition = null, string? Root = null)
 {
     /// <summary>The first event of the execution's stream.</summary>
     public ExecutionStarted Started(DateTimeOffset at, string? resumedFrom) =>
@@ -95,7 +96,11 @@ public sealed record ClaimRequest(
 /// <param name="Route">Its queue, tags and priority (its children inherit them).</param>
 public sealed record DecisionTask(
     string ExecutionId, long LeaseToken, long Version, IReadOnlyList<(long Id, HistoryEvent Event)> Inbox,
-    IReadOnlyList<string> FiredTimers, DateTimeOffset? Deadline, bool CancelRequested, Route Route);
+    IReadOnlyList<string> FiredTimers, DateTimeOffset? Deadline, bool CancelRequested, Route Route)
+{
+    /// <summary>The workflow at the root of its execution tree (its own, unless it is a child).</summary>
+    public string? Root { get; init; }
+}
 
 /// <summary>Where work goes: a queue (null: the default queue), tags, and a priority (higher first).</summary>
 public sealed record Route(string? Queue, IReadOnlyList<string> Tags, int Priority)
@@ -160,6 +165,9 @@ public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long Ex
 
     /// <summary>The error when failed, cancelled or timed out.</summary>
     public WorkflowError? Error { get; init; }
+
+    /// <summary>The workflow at the root of the execution's tree (recorded with its steps; null: the execution's own).</summary>
+    public string? Root { get; init; }
 
     /// <summary>True when the execution ends with this commit (its remaining steps and timers go with it).</summary>
     public bool Finished => State is not (ExecutionState.Running or ExecutionState.Pending);

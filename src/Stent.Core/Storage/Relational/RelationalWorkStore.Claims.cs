@@ -20,9 +20,13 @@ public partial class RelationalWorkStore
         return where;
     }
 
-    /// <summary>Only the names a claimer has (a worker claims work of the workflows and functions it registered).</summary>
-    private static string Names(Sql sql, string column, IReadOnlyList<string>? names) =>
-        names is null ? "" : names.Count == 0 ? " AND 1 = 0" : $" AND {column} IN ({sql.List(names)})";
+    /// <summary>
+    /// Only work a claimer can do: decisions of its workflows, steps of its functions — or any work of an execution tree
+    /// whose root workflow it has (it learns the functions and child workflows it does not know yet by replaying).
+    /// </summary>
+    private static string Names(Sql sql, string column, IReadOnlyList<string>? names, IReadOnlyList<string>? roots) =>
+        names is null || roots is null ? ""
+            : $" AND ({column} IN ({(names.Count == 0 ? "NULL" : sql.List(names))}) OR root IN ({(roots.Count == 0 ? "NULL" : sql.List(roots))}))";
 
     private static string Escape(string tag) => tag.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
 
@@ -46,7 +50,7 @@ public partial class RelationalWorkStore
                 UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END,
                     lease_token = {sql.P(token)}, lease_until = {sql.P(until)}, worker = {sql.P(q.WorkerId)}
                 WHERE id IN (SELECT id FROM {_t}stent_steps WHERE max_concurrent IS NULL AND max_per_second IS NULL
-                    AND {string.Format(null, Ready, now)}{Routing(sql, q)}{Names(sql, "name", q.Functions)}
+                    AND {string.Format(null, Ready, now)}{Routing(sql, q)}{Names(sql, "name", q.Functions, q.Workflows)}
                     ORDER BY priority DESC, id LIMIT {sql.P(q.MaxSteps)}{_dialect.SkipLocked})
                 """);
             sql.Append(StepReturning);
@@ -65,12 +69,13 @@ public partial class RelationalWorkStore
             UPDATE {_t}stent_executions SET lease_token = {sql.P(token)}, lease_until = {sql.P(until)},
                 lease_owner = {sql.P(q.WorkerId)}, updated_at = {now}
             WHERE id IN (SELECT id FROM {_t}stent_executions WHERE runnable_at <= {now}
-                AND (lease_until IS NULL OR lease_until < {now}) AND state IN {Live}{Routing(sql, q)}{Names(sql, "workflow", q.Workflows)}
+                AND (lease_until IS NULL OR lease_until < {now}) AND state IN {Live}{Routing(sql, q)}{Names(sql, "workflow", q.Workflows, q.Workflows)}
                 ORDER BY priority DESC, runnable_at LIMIT {sql.P(q.MaxDecisions)}{_dialect.SkipLocked})
-            RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority
+            RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority, root
             """);
         var claimed = await s.QueryAsync(sql, r => (Id: r.GetString(0), Deadline: Time(r, 1), Cancel: r.GetInt32(2) != 0,
-            Version: r.GetInt64(3), Route: new Route(Text(r, 4), Tags(r.GetString(5)), r.GetInt32(6))), ct).ConfigureAwait(false);
+            Version: r.GetInt64(3), Route: new Route(Text(r, 4), Tags(r.GetString(5)), r.GetInt32(6)), Root: r.GetString(7)), ct)
+            .ConfigureAwait(false);
         if (claimed.Count == 0) return [];
         var read = new Sql();
         var ids = read.List(claimed.Select(c => c.Id));
@@ -82,7 +87,7 @@ public partial class RelationalWorkStore
         var inboxBy = inbox.ToLookup(i => i.Item1, i => i.Item2);
         var timersBy = timers.ToLookup(t => t.Item1, t => t.Item2);
         return claimed.Select(c => new DecisionTask(c.Id, token, c.Version, [.. inboxBy[c.Id]], [.. timersBy[c.Id]], c.Deadline,
-            c.Cancel, c.Route)).ToList();
+            c.Cancel, c.Route) { Root = c.Root }).ToList();
     }
 
     /// <summary>
@@ -93,7 +98,7 @@ public partial class RelationalWorkStore
     private async Task<List<StepTask>> ClaimCappedAsync(Session s, ClaimRequest q, int room, long token, CancellationToken ct)
     {
         var any = new Sql();
-        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, any.P(s.Now))}{Names(any, "name", q.Functions)} LIMIT 1");
+        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, any.P(s.Now))}{Names(any, "name", q.Functions, q.Workflows)} LIMIT 1");
         if ((await s.QueryAsync(any, r => r.GetInt64(0), ct).ConfigureAwait(false)).Count == 0) return [];
         if (_dialect.SerializeCaps is { } serialize)
         {
@@ -127,7 +132,7 @@ public partial class RelationalWorkStore
         var pick = new Sql();
         pick.Append($"""
             SELECT id, name FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, pick.P(s.Now))}
-                AND name IN ({pick.List(open)}){Routing(pick, q)}{Names(pick, "name", q.Functions)} ORDER BY priority DESC, id LIMIT {pick.P(room * 4)}
+                AND name IN ({pick.List(open)}){Routing(pick, q)}{Names(pick, "name", q.Functions, q.Workflows)} ORDER BY priority DESC, id LIMIT {pick.P(room * 4)}
             """);
         var picked = new List<long>();
         foreach (var (id, name) in await s.QueryAsync(pick, r => (r.GetInt64(0), r.GetString(1)), ct).ConfigureAwait(false))

@@ -30,6 +30,7 @@ public partial class RelationalWorkStore
         var sql = new Sql();
         var self = sql.P(id);
         var now = sql.P(s.Now);
+        var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
         if (d.FoldedInbox.Count > 0) sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(d.FoldedInbox)});");
         if (d.FiredTimers.Count > 0)
             sql.Append($"DELETE FROM {_t}stent_timers WHERE execution_id = {self} AND position IN ({sql.List(d.FiredTimers)});");
@@ -37,11 +38,11 @@ public partial class RelationalWorkStore
         {
             sql.Append($"""
                 INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
-                    max_per_second, available_at) VALUES
+                    max_per_second, available_at, root) VALUES
                 """);
             sql.Append(string.Join(", ", chunk.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, {sql.P(st.Input)}, "
                 + $"{sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, {sql.P(st.MaxConcurrent)}, "
-                + $"{sql.P(st.MaxPerSecond)}, {now})")));
+                + $"{sql.P(st.MaxPerSecond)}, {now}, {root})")));
             sql.Append(";");
         }
         if (d.Timers.Count > 0)

@@ -45,7 +45,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
             runnable_at BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, lease_until BIGINT, lease_owner TEXT,
             cancel_requested INTEGER NOT NULL DEFAULT 0, output TEXT, error TEXT, stream_version BIGINT NOT NULL,
-            signals BIGINT NOT NULL DEFAULT 0, resumed_by TEXT, parent_id TEXT, parent_position TEXT);
+            signals BIGINT NOT NULL DEFAULT 0, resumed_by TEXT, parent_id TEXT, parent_position TEXT, root TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS stent_executions_runnable ON {_t}stent_executions (priority, runnable_at)
             WHERE runnable_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS stent_executions_created ON {_t}stent_executions (created_at);
@@ -53,7 +53,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             id {_dialect.IdColumn}, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
             input TEXT NOT NULL, queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER,
             max_per_second INTEGER, attempt INTEGER NOT NULL DEFAULT 1, available_at BIGINT NOT NULL,
-            running INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, worker TEXT);
+            running INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, worker TEXT,
+            root TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
         CREATE TABLE IF NOT EXISTS {_t}stent_timers (

@@ -1,0 +1,17 @@
+/// The README's F# sample, compiled: README.md quotes the region between the readme markers verbatim (a test checks).
+module Stent.Examples.Readme
+
+// <readme:fsharp>
+open Stent
+open Stent.Dsl
+
+type Item = { Id: int; Status: string }
+
+let processItem = Durable.createSync "readme_process_item" (fun (id: int) _ -> { Id = id; Status = "processed" })
+
+let batch = Workflow.define "readme_batch" (fun (ids: int list) -> workflow {
+    let! results = ids |> Workflow.traverseAll processItem.Call
+    let ok = results |> List.choose Result.toOption
+    if ok.IsEmpty then return! Workflow.fail "nothing succeeded"
+    else return ok.Length })
+// </readme:fsharp>
