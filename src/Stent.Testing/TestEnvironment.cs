@@ -145,9 +145,9 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
         for (var rounds = 0; ; rounds++)
         {
             if (rounds > 1_000_000) throw new InvalidOperationException("The environment did not become idle after a million rounds.");
-            if (stalled > 36_000)
+            if (stalled > 600)
                 throw new InvalidOperationException(
-                    "Work has been due for an hour of skipped time and no worker of the environment can claim it: is a workflow or " +
+                    "Work has been due for a minute of skipped time and no worker of the environment can claim it: is a workflow or " +
                     "durable function it needs registered?");
             bool worked;
             try
