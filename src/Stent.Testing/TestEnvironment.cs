@@ -71,19 +71,20 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     public TestEnvironment Register<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)
     {
         ArgumentNullException.ThrowIfNull(workflow);
-        _registrations[$"workflow:{workflow.Name}"] = w => w.Register(workflow);
-        if (Worker.Registry.Workflows.Contains(workflow.Name)) return this;
-        Worker.Register(workflow);
-        return this;
+        return Register($"workflow:{workflow.Name}", Worker.Registry.Workflows.Contains(workflow.Name), w => w.Register(workflow));
     }
 
     /// <summary>Makes a durable function runnable by this environment's workers (replacing one of its name, as above).</summary>
     public TestEnvironment Register<TIn, TOut>(Durable<TIn, TOut> function)
     {
         ArgumentNullException.ThrowIfNull(function);
-        _registrations[$"function:{function.Name}"] = w => w.Register(function);
-        if (Worker.Registry.Functions.Contains(function.Name)) return this;
-        Worker.Register(function);
+        return Register($"function:{function.Name}", Worker.Registry.Functions.Contains(function.Name), w => w.Register(function));
+    }
+
+    private TestEnvironment Register(string key, bool known, Action<Worker> register)
+    {
+        _registrations[key] = register;
+        if (!known) register(Worker);
         return this;
     }
 
