@@ -8,7 +8,8 @@ using Stent.Storage.Relational;
 
 namespace Stent.Marten;
 
-/// <summary>Executions' histories as Marten event streams, written in the same PostgreSQL transaction as the work tables.</summary>
+/// <summary>Executions' histories as Marten event streams, written in the same PostgreSQL transaction as the work
+/// tables.</summary>
 internal sealed class MartenStreams(DocumentStore marten, string schema) : IStreamStore
 {
     public DocumentStore Marten => marten;

@@ -32,6 +32,7 @@ internal sealed class PostgresDialect : ISqlDialect
     public string IdColumn => "BIGSERIAL PRIMARY KEY";
     public string SkipLocked => " FOR UPDATE SKIP LOCKED";
     public string ForUpdate => " FOR UPDATE";
+    public int MaxParameters => 30000;
     public string Least => "LEAST";
     public string SerializeCaps => $"SELECT pg_advisory_xact_lock({_lockKey})";
     public string Notify => $"SELECT pg_notify('{Channel}', '')";

@@ -13,7 +13,8 @@ public sealed class PostgresWorkStore : RelationalWorkStore
 {
     /// <summary>A store on <paramref name="connectionString"/> in the schema <paramref name="schema"/>.</summary>
     /// <param name="connectionString">An Npgsql connection string.</param>
-    /// <param name="schema">The schema for Stent's tables and Marten's (lower-case letters, digits, underscores).</param>
+    /// <param name="schema">The schema for Stent's tables and Marten's (lower-case letters, digits,
+    /// underscores).</param>
     /// <param name="time">A clock to use instead of the database's (tests that skip time).</param>
     public PostgresWorkStore(string connectionString, string schema = "stent", TimeProvider? time = null)
         : base(new PostgresDialect(Check(connectionString), schema, time))

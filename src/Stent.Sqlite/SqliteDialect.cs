@@ -41,6 +41,7 @@ internal sealed class SqliteDialect : ISqlDialect
     public string IdColumn => "INTEGER PRIMARY KEY";
     public string SkipLocked => "";
     public string ForUpdate => "";
+    public int MaxParameters => 500;
     public string Least => "min";
     public string? SerializeCaps => null;
     public string? Notify => null;
@@ -71,7 +72,8 @@ internal sealed class SqliteDialect : ISqlDialect
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>Other processes on the file are found by polling; this process's writers pulse its workers directly.</summary>
+    /// <summary>Other processes on the file are found by polling; this process's writers pulse its workers
+    /// directly.</summary>
     public async Task ListenAsync(Action wake, CancellationToken ct)
     {
         try { await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false); }

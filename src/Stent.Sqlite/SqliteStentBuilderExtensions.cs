@@ -6,7 +6,8 @@ namespace Stent.Sqlite;
 /// <summary>Registers the SQLite store with <c>AddStent</c>.</summary>
 public static class SqliteStentBuilderExtensions
 {
-    /// <summary>Uses the SQLite file at <paramref name="path"/> (default <c>stent.db</c> in the working directory).</summary>
+    /// <summary>Uses the SQLite file at <paramref name="path"/> (default <c>stent.db</c> in the working
+    /// directory).</summary>
     public static StentBuilder UseSqlite(this StentBuilder builder, string path = "stent.db")
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -53,15 +53,18 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     public Worker Worker { get; private set; }
 
     /// <summary>
-    /// When true (default), a planned crash replaces the worker and <see cref="RunUntilIdleAsync"/> goes on; when false,
-    /// it replaces the worker and throws the <see cref="SimulatedCrashException"/> (to look at the store as the crash left it).
+    /// When true (default), a planned crash replaces the worker and <see cref="RunUntilIdleAsync"/> goes on; when
+    /// false,
+    /// it replaces the worker and throws the <see cref="SimulatedCrashException"/> (to look at the store as the crash
+    /// left it).
     /// </summary>
     public bool RestartAfterCrash { get; set; } = true;
 
     /// <summary>Crashes so far.</summary>
     public int Crashes { get; private set; }
 
-    /// <summary>Store writes since the last <see cref="CrashAt"/> (or since the start), of its operation if it named one.</summary>
+    /// <summary>Store writes since the last <see cref="CrashAt"/> (or since the start), of its operation if it named
+    /// one.</summary>
     public int Writes => _writes;
 
     /// <summary>
@@ -74,7 +77,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
         return Register($"workflow:{workflow.Name}", Worker.Registry.Workflows.Contains(workflow.Name), w => w.Register(workflow));
     }
 
-    /// <summary>Makes a durable function runnable by this environment's workers (replacing one of its name, as above).</summary>
+    /// <summary>Makes a durable function runnable by this environment's workers (replacing one of its name, as
+    /// above).</summary>
     public TestEnvironment Register<TIn, TOut>(Durable<TIn, TOut> function)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -138,7 +142,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Works until nothing can advance without outside input (a signal, a cancellation): every execution has ended or
-    /// waits for a signal. The clock skips to each next due time. A planned crash replaces the worker, as a restart would.
+    /// waits for a signal. The clock skips to each next due time. A planned crash replaces the worker, as a restart
+    /// would.
     /// </summary>
     public async Task RunUntilIdleAsync(CancellationToken ct = default)
     {

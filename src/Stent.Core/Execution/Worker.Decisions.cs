@@ -115,7 +115,8 @@ public sealed partial class Worker
         }
     }
 
-    /// <summary>Learns what the execution of <paramref name="executionId"/> uses (see <see cref="LearnAsync(IReadOnlyList{HistoryEvent}, CancellationToken)"/>).</summary>
+    /// <summary>Learns what the execution of <paramref name="executionId"/> uses (see <see
+    /// cref="LearnAsync(IReadOnlyList{HistoryEvent}, CancellationToken)"/>).</summary>
     private async Task LearnAsync(string executionId, CancellationToken ct) =>
         await LearnAsync(await _store.ReadAsync(executionId, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
 

@@ -17,7 +17,8 @@ public interface IWorkStore
     /// the same id or idempotency key exists; returns the id of the execution that exists now and whether it is new.
     /// An idempotency key held by an execution that failed, was cancelled or timed out is not a duplicate: the new
     /// execution resumes that one (and takes the key). An execution is resumed at most once: resuming it again
-    /// returns the execution that resumed it. Resuming one that has not ended unsuccessfully is an <see cref="InvalidOperationException"/>.
+    /// returns the execution that resumed it. Resuming one that has not ended unsuccessfully is an <see
+    /// cref="InvalidOperationException"/>.
     /// </summary>
     Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution execution, CancellationToken ct = default);
 
@@ -30,7 +31,8 @@ public interface IWorkStore
     /// <summary>The execution's events, in order.</summary>
     Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default);
 
-    /// <summary>The execution's events after the first <paramref name="after"/> (a worker's cached prefix), in order.</summary>
+    /// <summary>The execution's events after the first <paramref name="after"/> (a worker's cached prefix), in
+    /// order.</summary>
     Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default);
 
     /// <summary>
@@ -50,14 +52,16 @@ public interface IWorkStore
     /// <summary>
     /// Records step outcomes (group commit): each goes to its execution's inbox and wakes it, in one
     /// transaction. An outcome whose lease was lost (expired and reclaimed, or the execution ended) is
-    /// rejected: the returned list says, per outcome, whether it was accepted. A final failure also becomes a dead letter.
+    /// rejected: the returned list says, per outcome, whether it was accepted. A final failure also becomes a dead
+    /// letter.
     /// </summary>
     Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default);
 
     /// <summary>Extends the leases of running steps; returns the ids of the steps whose lease was lost.</summary>
     Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct = default);
 
-    /// <summary>Delivers a signal (kept in order until consumed). Throws <see cref="KeyNotFoundException"/> for an unknown execution and <see cref="InvalidOperationException"/> for a finished one.</summary>
+    /// <summary>Delivers a signal (kept in order until consumed). Throws <see cref="KeyNotFoundException"/> for an
+    /// unknown execution and <see cref="InvalidOperationException"/> for a finished one.</summary>
     Task SignalAsync(string executionId, string name, string payload, CancellationToken ct = default);
 
     /// <summary>Asks an execution to stop: its next decision cancels it. False when it had already finished.</summary>
@@ -73,8 +77,10 @@ public interface IWorkStore
     Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default);
 
     /// <summary>
-    /// Deletes executions that ended more than <paramref name="olderThan"/> ago (store clock): their rows, streams, inbox
-    /// and dead letters. An execution whose resumption is still running is kept (the resumption reads it). Returns how many went.
+    /// Deletes executions that ended more than <paramref name="olderThan"/> ago (store clock): their rows, streams,
+    /// inbox
+    /// and dead letters. An execution whose resumption is still running is kept (the resumption reads it). Returns how
+    /// many went.
     /// </summary>
     Task<int> DeleteEndedAsync(TimeSpan olderThan, CancellationToken ct = default);
 

@@ -16,11 +16,13 @@ namespace Stent.Storage;
 /// <param name="Priority">Higher runs first.</param>
 /// <param name="ResumedFrom">
 /// An ended execution (failed, cancelled or timed out) this one resumes, reusing its finished work. The store also
-/// resumes, by itself, an ended execution that holds <paramref name="IdempotencyKey"/>; the key then moves to the new one.
+/// resumes, by itself, an ended execution that holds <paramref name="IdempotencyKey"/>; the key then moves to the new
+/// one.
 /// </param>
 /// <param name="ParentId">For a child execution, its parent (which receives its result).</param>
 /// <param name="ParentPosition">For a child execution, the position of the child instruction in the parent.</param>
-/// <param name="Root">The workflow at the root of its execution tree (null: its own); a worker with the root has its work.</param>
+/// <param name="Root">The workflow at the root of its execution tree (null: its own); a worker with the root has its
+/// work.</param>
 public sealed record NewExecution(
     string Id, string Workflow, int Version, string Input, string? IdempotencyKey, TimeSpan Delay, TimeSpan? MaxDuration,
     string? Queue, IReadOnlyList<string> Tags, int Priority, string? ResumedFrom = null, string? ParentId = null,
@@ -88,8 +90,10 @@ public sealed record ClaimRequest(
 /// <summary>An execution claimed for a decision.</summary>
 /// <param name="ExecutionId">The execution.</param>
 /// <param name="LeaseToken">Proof of the lease; the commit must present it.</param>
-/// <param name="Version">Events in its stream (read them with <see cref="IWorkStore.ReadAfterAsync"/>; the lease keeps other writers away).</param>
-/// <param name="Inbox">Events waiting to be folded into the stream (step outcomes, signals), with their inbox ids.</param>
+/// <param name="Version">Events in its stream (read them with <see cref="IWorkStore.ReadAfterAsync"/>; the lease keeps
+/// other writers away).</param>
+/// <param name="Inbox">Events waiting to be folded into the stream (step outcomes, signals), with their inbox
+/// ids.</param>
 /// <param name="FiredTimers">Positions of timers that are due.</param>
 /// <param name="Deadline">When it times out, if ever.</param>
 /// <param name="CancelRequested">True when a client asked to cancel it.</param>
@@ -115,12 +119,14 @@ public sealed record StepTask(long Id, string ExecutionId, string Position, stri
 /// <summary>A claim: the store's clock reading and the work claimed.</summary>
 public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask> Decisions, IReadOnlyList<StepTask> Steps);
 
-/// <summary>A step to schedule, with its function's routing and limits (a concurrency cap, a rate per second).</summary>
+/// <summary>A step to schedule, with its function's routing and limits (a concurrency cap, a rate per
+/// second).</summary>
 public sealed record NewStep(
     string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int? MaxConcurrent,
     int? MaxPerSecond = null);
 
-/// <summary>An event for another execution's inbox (a parent learning that its child ended); dropped if that one ended.</summary>
+/// <summary>An event for another execution's inbox (a parent learning that its child ended); dropped if that one
+/// ended.</summary>
 public sealed record Message(string ExecutionId, HistoryEvent Event);
 
 /// <summary>
@@ -166,7 +172,8 @@ public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long Ex
     /// <summary>The error when failed, cancelled or timed out.</summary>
     public WorkflowError? Error { get; init; }
 
-    /// <summary>The workflow at the root of the execution's tree (recorded with its steps; null: the execution's own).</summary>
+    /// <summary>The workflow at the root of the execution's tree (recorded with its steps; null: the execution's
+    /// own).</summary>
     public string? Root { get; init; }
 
     /// <summary>True when the execution ends with this commit (its remaining steps and timers go with it).</summary>
@@ -175,7 +182,8 @@ public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long Ex
 
 /// <summary>What one run of a step produced.</summary>
 /// <param name="Step">The step and its lease.</param>
-/// <param name="Event">StepCompleted, StepFailed, or StepAttemptFailed (then the step runs again at its RetryAt).</param>
+/// <param name="Event">StepCompleted, StepFailed, or StepAttemptFailed (then the step runs again at its
+/// RetryAt).</param>
 public sealed record StepOutcome(LeasedStep Step, HistoryEvent Event);
 
 /// <summary>A step and the lease it runs under.</summary>

@@ -66,7 +66,8 @@ public sealed class Registry
         lock (_gate) return _functions.GetValueOrDefault(name);
     }
 
-    /// <summary>Learns functions and child workflows met while running a registered workflow (what is known stays).</summary>
+    /// <summary>Learns functions and child workflows met while running a registered workflow (what is known
+    /// stays).</summary>
     internal void Learn(IEnumerable<KeyValuePair<string, IDurableFunction>> functions,
         IEnumerable<KeyValuePair<string, IWorkflowDefinition>> children)
     {

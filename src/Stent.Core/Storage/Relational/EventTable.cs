@@ -32,7 +32,7 @@ public sealed class EventTable(string prefix = "") : IStreamStore
     public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken ct)
     {
         var rows = appends.SelectMany(a => a.Events.Select((e, i) => (a.Stream, Version: a.ExpectedVersion + i + 1, e))).ToList();
-        foreach (var chunk in rows.Chunk(300))
+        foreach (var chunk in rows.Chunk(150))
         {
             var sql = new Sql($"INSERT INTO {Table} (execution_id, version, data) VALUES ");
             sql.Append(string.Join(", ", chunk.Select(r => $"({sql.P(r.Stream)}, {sql.P(r.Version)}, {sql.P(StoreJson.Event(r.e))})")));

@@ -16,19 +16,29 @@ public interface ISqlDialect : IAsyncDisposable
     /// <summary>The column definition of a generated integer primary key.</summary>
     string IdColumn { get; }
 
-    /// <summary>Appended to a query that claims rows other claimers must skip (" FOR UPDATE SKIP LOCKED", or "").</summary>
+    /// <summary>Appended to a query that claims rows other claimers must skip (" FOR UPDATE SKIP LOCKED", or
+    /// "").</summary>
     string SkipLocked { get; }
 
-    /// <summary>Appended to a query that locks the rows it reads until the transaction ends (" FOR UPDATE", or "").</summary>
+    /// <summary>Appended to a query that locks the rows it reads until the transaction ends (" FOR UPDATE", or
+    /// "").</summary>
     string ForUpdate { get; }
 
     /// <summary>The scalar function giving the smaller of two values ("min" or "LEAST").</summary>
     string Least { get; }
 
-    /// <summary>A statement that serializes claims of capped work across processes, or null when writes are serialized anyway.</summary>
+    /// <summary>
+    /// Parameters one command may carry; a write of more statements is split into commands of about this many
+    /// (SQLite binds every parameter of a command for each of its statements, so it wants small commands).
+    /// </summary>
+    int MaxParameters { get; }
+
+    /// <summary>A statement that serializes claims of capped work across processes, or null when writes are serialized
+    /// anyway.</summary>
     string? SerializeCaps { get; }
 
-    /// <summary>A statement that wakes listening workers in other processes when its transaction commits, or null.</summary>
+    /// <summary>A statement that wakes listening workers in other processes when its transaction commits, or
+    /// null.</summary>
     string? Notify { get; }
 
     /// <summary>Where the event streams live.</summary>
@@ -40,15 +50,18 @@ public interface ISqlDialect : IAsyncDisposable
     /// <summary>Gives back a connection from <see cref="OpenAsync"/>.</summary>
     ValueTask ReleaseAsync(DbConnection connection);
 
-    /// <summary>A transaction that writes (on SQLite it takes the write lock at once: <c>BEGIN IMMEDIATE</c>).</summary>
+    /// <summary>A transaction that writes (on SQLite it takes the write lock at once: <c>BEGIN
+    /// IMMEDIATE</c>).</summary>
     Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken ct);
 
     /// <summary>The store's clock, in Unix milliseconds.</summary>
     Task<long> NowAsync(DbConnection connection, DbTransaction? tx, CancellationToken ct);
 
-    /// <summary>Creates the tables (<paramref name="ddl"/> and the streams'), once, even when many processes start together.</summary>
+    /// <summary>Creates the tables (<paramref name="ddl"/> and the streams'), once, even when many processes start
+    /// together.</summary>
     Task CreateSchemaAsync(DbConnection connection, string ddl, CancellationToken ct);
 
-    /// <summary>Calls <paramref name="wake"/> whenever another process notifies; returns when <paramref name="ct"/> is cancelled.</summary>
+    /// <summary>Calls <paramref name="wake"/> whenever another process notifies; returns when <paramref name="ct"/> is
+    /// cancelled.</summary>
     Task ListenAsync(Action wake, CancellationToken ct);
 }

@@ -88,7 +88,8 @@ public partial class RelationalWorkStore
                 Time(r.GetInt64(3))), ct).ConfigureAwait(false);
         }, ct, clock: true);
 
-    /// <summary>Ends the leases <paramref name="workerId"/> holds, as if they had expired (the test kit's "process died").</summary>
+    /// <summary>Ends the leases <paramref name="workerId"/> holds, as if they had expired (the test kit's "process
+    /// died").</summary>
     internal Task ExpireLeasesAsync(string workerId, CancellationToken ct = default) => WriteAsync("expire", s =>
     {
         var sql = new Sql();

@@ -1,4 +1,5 @@
-// Claims: decisions and steps under one lease token per claim, routed by queue and tags, with exact caps and rate windows.
+// Claims: decisions and steps under one lease token per claim, routed by queue and tags, with exact caps and rate
+// windows.
 using System.Data.Common;
 using Stent.Replay;
 
@@ -21,7 +22,8 @@ public partial class RelationalWorkStore
     }
 
     /// <summary>
-    /// Only work a claimer can do: decisions of its workflows, steps of its functions — or any work of an execution tree
+    /// Only work a claimer can do: decisions of its workflows, steps of its functions — or any work of an execution
+    /// tree
     /// whose root workflow it has (it learns the functions and child workflows it does not know yet by replaying).
     /// </summary>
     private static string Names(Sql sql, string column, IReadOnlyList<string>? names, IReadOnlyList<string>? roots) =>

@@ -31,10 +31,12 @@ public partial class RelationalWorkStore
         var self = sql.P(id);
         var now = sql.P(s.Now);
         var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
-        if (d.FoldedInbox.Count > 0) sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(d.FoldedInbox)});");
+        var rows = Math.Clamp(_dialect.MaxParameters / 10, 1, 200);
+        foreach (var chunk in d.FoldedInbox.Chunk(rows * 4))
+            sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(chunk)});");
         if (d.FiredTimers.Count > 0)
             sql.Append($"DELETE FROM {_t}stent_timers WHERE execution_id = {self} AND position IN ({sql.List(d.FiredTimers)});");
-        foreach (var chunk in d.Steps.Chunk(200))
+        foreach (var chunk in d.Steps.Chunk(rows))
         {
             sql.Append($"""
                 INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
@@ -69,7 +71,8 @@ public partial class RelationalWorkStore
                 """);
         if (d.Finished)
             sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self}; DELETE FROM {_t}stent_timers WHERE execution_id = {self};");
-        // Next due: never once finished; at once with a cancellation or unfolded inbox items; else the first timer or deadline.
+        // Next due: never once finished; at once with a cancellation or unfolded inbox items; else the first timer or
+        // deadline.
         sql.Append($"""
             UPDATE {_t}stent_executions SET runnable_at = CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL
                 WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN {now}

@@ -57,7 +57,8 @@ public partial class RelationalWorkStore
             return ((await s.QueryAsync(find, r => r.GetString(0), ct).ConfigureAwait(false))[0], false);
         }, ct);
 
-    /// <summary>Writes executions' rows and first events, skipping ids or keys already taken; returns the ids written.</summary>
+    /// <summary>Writes executions' rows and first events, skipping ids or keys already taken; returns the ids
+    /// written.</summary>
     private async Task<List<string>> InsertAsync(Session s, IReadOnlyList<(NewExecution New, string? ResumedFrom)> executions, CancellationToken ct)
     {
         var sql = new Sql($"""

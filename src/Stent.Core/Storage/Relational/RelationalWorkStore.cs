@@ -30,7 +30,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     /// <inheritdoc />
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
-    /// <summary>Called before each write transaction commits, with the operation's name (tests inject crashes here).</summary>
+    /// <summary>Called before each write transaction commits, with the operation's name (tests inject crashes
+    /// here).</summary>
     internal Action<string>? BeforeCommit { get; set; }
 
     /// <summary>Called after each write transaction commits, with the operation's name.</summary>
@@ -81,12 +82,18 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
         public void Trip() => Interlocked.Increment(ref store._roundTrips);
 
+        /// <summary>Runs statements, grouped into commands as large as the dialect takes; returns the rows affected.</summary>
         public async Task<int> ExecAsync(Sql sql, CancellationToken ct)
         {
             if (sql.IsEmpty) return 0;
-            Trip();
-            await using var cmd = sql.Command(Connection, Tx);
-            return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            var rows = 0;
+            foreach (var part in sql.Commands(store._dialect.MaxParameters))
+            {
+                Trip();
+                await using var cmd = part.Command(Connection, Tx);
+                rows += await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            return rows;
         }
 
         public async Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct)
@@ -153,7 +160,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         return result;
     }
 
-    /// <summary>Runs <paramref name="work"/> outside a transaction (reading the store's clock first when it needs it).</summary>
+    /// <summary>Runs <paramref name="work"/> outside a transaction (reading the store's clock first when it needs
+    /// it).</summary>
     private async Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock = false)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
@@ -202,7 +210,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             return _dialect.Streams.ReadAsync(s.Connection, id, after, ct);
         }, ct);
 
-    /// <summary>When the next piece of work becomes claimable (a timer, a retry, a delayed start, an expiring lease), if any.</summary>
+    /// <summary>When the next piece of work becomes claimable (a timer, a retry, a delayed start, an expiring lease),
+    /// if any.</summary>
     public Task<DateTimeOffset?> NextDueAsync(CancellationToken ct = default) => ReadAsync(async s =>
     {
         var sql = new Sql($"""

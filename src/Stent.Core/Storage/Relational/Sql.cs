@@ -53,6 +53,42 @@ public sealed class Sql
         return name;
     }
 
+    /// <summary>Parameters added so far.</summary>
+    public int ParameterCount => _args.Count;
+
+    /// <summary>
+    /// The statements (separated by <c>;</c>, which never occurs in a value: values are parameters) grouped into
+    /// commands of at most about <paramref name="maxParameters"/> parameters each, every command binding only the
+    /// parameters it uses. One statement is never split.
+    /// </summary>
+    public IEnumerable<Sql> Commands(int maxParameters)
+    {
+        if (_args.Count <= maxParameters) { yield return this; yield break; }
+        var current = new Sql();
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var statement in _text.ToString().Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (string.IsNullOrWhiteSpace(statement)) continue;
+            var used = Placeholder.Matches(statement).Select(m => m.Value).Distinct().Count();
+            if (current.ParameterCount > 0 && current.ParameterCount + used > maxParameters)
+            {
+                yield return current;
+                (current, names) = (new Sql(), new Dictionary<string, string>(StringComparer.Ordinal));
+            }
+            var target = current;
+            var map = names;
+            target.Append(Placeholder.Replace(statement, m =>
+            {
+                if (map.TryGetValue(m.Value, out var renamed)) return renamed;
+                var (_, value, type) = _args[int.Parse(m.Value.AsSpan(2), CultureInfo.InvariantCulture)];
+                return map[m.Value] = target.Add(value, type);
+            })).Append(";");
+        }
+        if (!current.IsEmpty) yield return current;
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex Placeholder = new(@"@p\d+");
+
     /// <summary>A command on <paramref name="connection"/> in <paramref name="tx"/>.</summary>
     public DbCommand Command(DbConnection connection, DbTransaction? tx)
     {

@@ -1,4 +1,5 @@
-// How long a finished step lets its execution wait before the next decision, so completions of a big fan-out are folded together.
+// How long a finished step lets its execution wait before the next decision, so completions of a big fan-out are folded
+// together.
 namespace Stent.Storage.Relational;
 
 /// <summary>
