@@ -40,9 +40,15 @@ internal sealed class PostgresDialect : ISqlDialect
 
     private string Channel => $"stent_{_schema}";
 
-    public async Task<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+    public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
 
     public ValueTask ReleaseAsync(DbConnection connection) => connection.DisposeAsync();
+
+    public DbCommand Command(DbConnection connection, string text, out bool kept)
+    {
+        kept = false;
+        return new NpgsqlCommand(text, (NpgsqlConnection)connection);
+    }
 
     public async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken ct) =>
         await connection.BeginTransactionAsync(ct).ConfigureAwait(false);

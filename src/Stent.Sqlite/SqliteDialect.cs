@@ -6,7 +6,8 @@ using Stent.Storage.Relational;
 namespace Stent.Sqlite;
 
 /// <summary>
-/// One SQLite connection per store object, used by one operation at a time; writes take the database's write lock
+/// One writing SQLite connection per store object, used by one write at a time (reads of a file use pooled connections
+/// of their own, which WAL lets run beside the writer); writes take the database's write lock
 /// at once (<c>BEGIN IMMEDIATE</c>), so claims and caps are exact across processes sharing the file. Time is this
 /// process's <see cref="TimeProvider"/>: processes sharing a file must have agreeing clocks.
 /// </summary>
@@ -15,6 +16,8 @@ internal sealed class SqliteDialect : ISqlDialect
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _time;
+    private readonly string? _readers;
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
 
     public SqliteDialect(string dataSource, TimeProvider time, bool inMemory)
     {
@@ -24,6 +27,11 @@ internal sealed class SqliteDialect : ISqlDialect
             DataSource = dataSource, Pooling = false, DefaultTimeout = 30,
             Mode = inMemory ? SqliteOpenMode.Memory : SqliteOpenMode.ReadWriteCreate,
         }.ToString());
+        // A file is read on pooled connections of their own (WAL readers never wait for the writer); memory has one.
+        _readers = inMemory ? null : new SqliteConnectionStringBuilder
+        {
+            DataSource = dataSource, Pooling = true, DefaultTimeout = 30, Mode = SqliteOpenMode.ReadWrite,
+        }.ToString();
         try
         {
             _connection.Open();
@@ -47,16 +55,37 @@ internal sealed class SqliteDialect : ISqlDialect
     public string? Notify => null;
     public IStreamStore Streams { get; } = new EventTable();
 
-    public async Task<DbConnection> OpenAsync(CancellationToken ct)
+    public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct)
     {
+        if (!write && _readers is not null)
+        {
+            var reader = new SqliteConnection(_readers);
+            await reader.OpenAsync(ct).ConfigureAwait(false);
+            return reader;
+        }
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         return _connection;
     }
 
     public ValueTask ReleaseAsync(DbConnection connection)
     {
+        if (!ReferenceEquals(connection, _connection)) return connection.DisposeAsync();
         _gate.Release();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The writer's commands are kept, so SQLite plans each statement once (up to 256 texts, then afresh).</summary>
+    public DbCommand Command(DbConnection connection, string text, out bool kept)
+    {
+        kept = ReferenceEquals(connection, _connection);
+        if (!kept) return new SqliteCommand(text, (SqliteConnection)connection);
+        if (_prepared.TryGetValue(text, out var cmd)) return cmd;
+        if (_prepared.Count >= 256)
+        {
+            foreach (var old in _prepared.Values) old.Dispose();
+            _prepared.Clear();
+        }
+        return _prepared[text] = new SqliteCommand(text, _connection);
     }
 
     public Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken ct) =>
@@ -83,6 +112,7 @@ internal sealed class SqliteDialect : ISqlDialect
     public async ValueTask DisposeAsync()
     {
         await _gate.WaitAsync().ConfigureAwait(false);
+        foreach (var cmd in _prepared.Values) await cmd.DisposeAsync().ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
         _gate.Dispose();
     }

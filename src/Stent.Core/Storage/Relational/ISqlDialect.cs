@@ -44,11 +44,20 @@ public interface ISqlDialect : IAsyncDisposable
     /// <summary>Where the event streams live.</summary>
     IStreamStore Streams { get; }
 
-    /// <summary>A connection for one operation; give it back with <see cref="ReleaseAsync"/>.</summary>
-    Task<DbConnection> OpenAsync(CancellationToken ct);
+    /// <summary>
+    /// A connection for one operation that writes (<paramref name="write"/>) or only reads; give it back with
+    /// <see cref="ReleaseAsync"/>.
+    /// </summary>
+    Task<DbConnection> OpenAsync(bool write, CancellationToken ct);
 
     /// <summary>Gives back a connection from <see cref="OpenAsync"/>.</summary>
     ValueTask ReleaseAsync(DbConnection connection);
+
+    /// <summary>
+    /// A command for <paramref name="text"/> on <paramref name="connection"/>: one the dialect keeps prepared (then
+    /// <paramref name="kept"/> is true and the caller must not dispose it), or a new one.
+    /// </summary>
+    DbCommand Command(DbConnection connection, string text, out bool kept);
 
     /// <summary>A transaction that writes (on SQLite it takes the write lock at once: <c>BEGIN
     /// IMMEDIATE</c>).</summary>

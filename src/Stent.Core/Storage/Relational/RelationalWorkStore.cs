@@ -88,30 +88,31 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             if (sql.IsEmpty) return 0;
             var rows = 0;
             foreach (var part in sql.Commands(store._dialect.MaxParameters))
-            {
-                Trip();
-                await using var cmd = part.Command(Connection, Tx);
-                rows += await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
+                rows += await RunAsync(part, cmd => cmd.ExecuteNonQueryAsync(ct)).ConfigureAwait(false);
             return rows;
         }
 
-        public async Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct)
+        /// <summary>Runs <paramref name="use"/> on a command for <paramref name="sql"/> (a prepared one when the dialect keeps it).</summary>
+        private async Task<T> RunAsync<T>(Sql sql, Func<DbCommand, Task<T>> use)
         {
             Trip();
-            await using var cmd = sql.Command(Connection, Tx);
+            var cmd = sql.Command(store._dialect, Connection, Tx, out var kept);
+            try { return await use(cmd).ConfigureAwait(false); }
+            finally { if (!kept) await cmd.DisposeAsync().ConfigureAwait(false); }
+        }
+
+        public Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct) => RunAsync(sql, async cmd =>
+        {
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             var list = new List<T>();
             while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(read(r));
             return list;
-        }
+        });
 
         /// <summary>Runs a command of two queries and reads both result sets.</summary>
-        public async Task<(List<T1>, List<T2>)> QueryTwoAsync<T1, T2>(
-            Sql sql, Func<DbDataReader, T1> first, Func<DbDataReader, T2> second, CancellationToken ct)
+        public Task<(List<T1>, List<T2>)> QueryTwoAsync<T1, T2>(
+            Sql sql, Func<DbDataReader, T1> first, Func<DbDataReader, T2> second, CancellationToken ct) => RunAsync(sql, async cmd =>
         {
-            Trip();
-            await using var cmd = sql.Command(Connection, Tx);
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             var a = new List<T1>();
             while (await r.ReadAsync(ct).ConfigureAwait(false)) a.Add(first(r));
@@ -119,7 +120,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             var b = new List<T2>();
             while (await r.ReadAsync(ct).ConfigureAwait(false)) b.Add(second(r));
             return (a, b);
-        }
+        });
     }
 
     private async Task EnsureSchemaAsync(CancellationToken ct)
@@ -129,7 +130,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         try
         {
             if (_created) return;
-            var c = await _dialect.OpenAsync(ct).ConfigureAwait(false);
+            var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
             try { await _dialect.CreateSchemaAsync(c, Ddl, ct).ConfigureAwait(false); }
             finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
             _created = true;
@@ -141,7 +142,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     private async Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
-        var c = await _dialect.OpenAsync(ct).ConfigureAwait(false);
+        var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
         Session session;
         T result;
         try
@@ -165,7 +166,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     private async Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock = false)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
-        var c = await _dialect.OpenAsync(ct).ConfigureAwait(false);
+        var c = await _dialect.OpenAsync(write: false, ct).ConfigureAwait(false);
         try
         {
             var now = clock ? await _dialect.NowAsync(c, null, ct).ConfigureAwait(false) : 0;

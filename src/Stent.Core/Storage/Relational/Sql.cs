@@ -89,12 +89,25 @@ public sealed class Sql
 
     private static readonly System.Text.RegularExpressions.Regex Placeholder = new(@"@p\d+");
 
-    /// <summary>A command on <paramref name="connection"/> in <paramref name="tx"/>.</summary>
+    /// <summary>A new command on <paramref name="connection"/> in <paramref name="tx"/>.</summary>
     public DbCommand Command(DbConnection connection, DbTransaction? tx)
     {
         var cmd = connection.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = _text.ToString();
+        return Bind(cmd, tx);
+    }
+
+    /// <summary>A command from <paramref name="dialect"/> (prepared, when it keeps one: <paramref name="kept"/>) with these parameters.</summary>
+    public DbCommand Command(ISqlDialect dialect, DbConnection connection, DbTransaction? tx, out bool kept)
+    {
+        ArgumentNullException.ThrowIfNull(dialect);
+        return Bind(dialect.Command(connection, _text.ToString(), out kept), tx);
+    }
+
+    private DbCommand Bind(DbCommand cmd, DbTransaction? tx)
+    {
+        cmd.Transaction = tx;
+        cmd.Parameters.Clear();
         foreach (var (name, value, type) in _args)
         {
             var p = cmd.CreateParameter();
