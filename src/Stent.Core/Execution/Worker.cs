@@ -26,6 +26,7 @@ public sealed partial class Worker
     private readonly List<Finished> _done = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly HistoryCache _histories = new(256);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task>> _learning = new(StringComparer.Ordinal);
 
     private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt, long Started);
     private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);
