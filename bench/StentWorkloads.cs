@@ -7,14 +7,16 @@ using Stent.Serialization;
 namespace Stent.Bench;
 
 /// <summary>One fan-out measurement.</summary>
-public sealed record FanOutResult(string Store, int N, int Workers, double Seconds, double ItemsPerSecond, long RoundTrips,
+public sealed record FanOutResult(string Store, int N, int Workers, double Seconds, double ItemsPerSecond, long
+    RoundTrips,
     double RoundTripsPerItem, double BytesPerItem, IReadOnlyList<double> PeakMiB, int Decisions, string ExecutionId,
     [property: System.Text.Json.Serialization.JsonIgnore] Target Target);
 
 /// <summary>Stent workloads.</summary>
 public static class StentWorkloads
 {
-    /// <summary>Maps a trivial step over <paramref name="n"/> items with <paramref name="workers"/> worker processes.</summary>
+    /// <summary>Maps a trivial step over <paramref name="n"/> items with <paramref name="workers"/> worker
+    /// processes.</summary>
     public static async Task<FanOutResult> FanOutAsync(Target t, int n, int workers)
     {
         var store = t.Open();
@@ -32,11 +34,13 @@ public static class StentWorkloads
         if (!r.IsOk || r.Value != n) throw new InvalidOperationException($"fan-out of {n} gave {r}");
         var decisions = (await store.ReadAsync(id)).Count(e => e is DecisionCompleted);
         var trips = clientTrips + workerTrips;
-        return new FanOutResult(t.Kind, n, workers, watch.Elapsed.TotalSeconds, n / watch.Elapsed.TotalSeconds, trips, (double)trips / n,
+        return new FanOutResult(t.Kind, n, workers, watch.Elapsed.TotalSeconds, n / watch.Elapsed.TotalSeconds, trips,
+            (double)trips / n,
             (double)written / n, peaks, decisions, id, t);
     }
 
-    /// <summary>Seconds per step of a chain of <paramref name="n"/> sequential trivial steps (one worker process).</summary>
+    /// <summary>Seconds per step of a chain of <paramref name="n"/> sequential trivial steps (one worker
+    /// process).</summary>
     public static async Task<double> ChainAsync(Target t, int n)
     {
         var store = t.Open();
@@ -51,7 +55,8 @@ public static class StentWorkloads
         return watch.Elapsed.TotalSeconds / n;
     }
 
-    /// <summary>Seconds to read and deserialize an execution's stream, and to read it and replay it through its workflow (best of 3).</summary>
+    /// <summary>Seconds to read and deserialize an execution's stream, and to read it and replay it through its
+    /// workflow (best of 3).</summary>
     public static async Task<(double Read, double Replay, int Events)> ReplayAsync(Target t, string executionId)
     {
         var store = t.Open();
@@ -65,7 +70,8 @@ public static class StentWorkloads
             events = history.Count;
             w.Restart();
             history = await store.ReadAsync(executionId);
-            var d = Interpreter.Decide(Workflows.FanOut, history, PayloadSerializer.Default, DateTimeOffset.UtcNow, new Random(1));
+            var d = Interpreter.Decide(Workflows.FanOut, history, PayloadSerializer.Default, DateTimeOffset.UtcNow, new
+                Random(1));
             replay = Math.Min(replay, w.Elapsed.TotalSeconds);
             if (d.State != ExecutionState.Completed) throw new InvalidOperationException($"replay ended {d.State}");
         }

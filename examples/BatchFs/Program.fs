@@ -10,13 +10,20 @@ open Stent.Examples.Patterns
 
 [<EntryPoint>]
 let main argv =
-    let count = argv |> Array.tryHead |> Option.bind (fun a -> match Int32.TryParse a with | true, n -> Some n | _ -> None) |> Option.defaultValue 200
+    let count =
+        argv
+        |> Array.tryHead
+        |> Option.bind (fun a -> match Int32.TryParse a with | true, n -> Some n | _ -> None)
+        |> Option.defaultValue 200
     use store = SqliteWorkStore.InMemory()
     use stop = new Threading.CancellationTokenSource()
-    let options = WorkerOptions(Serializer = Json.serializer, OnProgress = Action<_, _>(fun _ p -> printfn $"  progress: {p.Message} {p.Done}/{p.Total}"))
-    let serving = Worker(store, options).Register(batch).Register(imagePipeline).Register(chunked).ServeAsync(stop.Token)
+    let report = Action<string, ProgressReport>(fun _ p -> printfn $"  progress: {p.Message} {p.Done}/{p.Total}")
+    let options = WorkerOptions(Serializer = Json.serializer, OnProgress = report)
+    let worker = Worker(store, options).Register(batch).Register(imagePipeline).Register(chunked)
+    let serving = worker.ServeAsync(stop.Token)
     let client = StentClient(store, Json.serializer)
-    let run (def: WorkflowDef<'I, 'O>) (input: 'I) = client.WaitAsync(def, client.DispatchAsync(def, input).Result).Result
+    let run (def: WorkflowDef<'I, 'O>) (input: 'I) =
+        client.WaitAsync(def, client.DispatchAsync(def, input).Result).Result
     let ids = [ 1..count ]
     let s = (run batch ids).Value
     printfn $"basic batch: {s.Total} items, {s.Succeeded} succeeded, {s.Failed} failed"

@@ -26,7 +26,8 @@ public static class Commands
         The store defaults to stent.db in this folder; STENT_DB or STENT_POSTGRES set it too.
         """;
 
-    /// <summary>Runs <paramref name="args"/>: 0 on success, 1 when the operation failed, 2 for a bad command line.</summary>
+    /// <summary>Runs <paramref name="args"/>: 0 on success, 1 when the operation failed, 2 for a bad command
+    /// line.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter errors, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -51,13 +52,16 @@ public static class Commands
                 await output.WriteLineAsync(Usage);
                 return rest.Count == 0 ? 2 : 0;
             }
-            if (postgres is null && !File.Exists(db)) throw new UsageException($"No database '{Path.GetFullPath(db)}' (use --db FILE or --postgres CONNECTION).");
+            if (postgres is null && !File.Exists(db)) throw new
+                UsageException($"No database '{Path.GetFullPath(db)}' (use --db FILE or --postgres CONNECTION).");
             store = postgres is null ? new SqliteWorkStore(db) : new PostgresWorkStore(postgres);
             var client = new StentClient(store);
             var view = new View(output);
-            string Arg(int i, string what) => rest.Count > i ? rest[i] : throw new UsageException($"'{string.Join(' ', rest.Take(i))}' needs {what}.");
+            string Arg(int i, string what) => rest.Count > i ? rest[i] : throw new
+                UsageException($"'{string.Join(' ', rest.Take(i))}' needs {what}.");
             int Count(string? text, string name, int fallback) =>
-                text is null ? fallback : int.TryParse(text, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException($"{name} must be a positive number, got '{text}'.");
+                text is null ? fallback : int.TryParse(text, CultureInfo.InvariantCulture, out var n) && n > 0 ? n :
+                    throw new UsageException($"{name} must be a positive number, got '{text}'.");
 
             switch (rest[0])
             {
@@ -65,7 +69,8 @@ public static class Commands
                     var state = Option("--state") is { } s
                         ? Enum.TryParse<ExecutionState>(s, ignoreCase: true, out var parsed) ? parsed : throw new UsageException($"Unknown state '{s}': one of {string.Join(", ", Enum.GetNames<ExecutionState>())}.")
                         : (ExecutionState?)null;
-                    var listed = await client.ListAsync(new ExecutionFilter(state, Option("--workflow"), Count(Option("--limit"), "--limit", 20)), ct);
+                    var listed = await client.ListAsync(new ExecutionFilter(state, Option("--workflow"),
+                        Count(Option("--limit"), "--limit", 20)), ct);
                     var notes = new Dictionary<string, string>(StringComparer.Ordinal);
                     foreach (var e in listed)
                         if (await client.UnservedAsync(e, ct) is { } unserved) notes[e.Id] = unserved;
@@ -85,14 +90,16 @@ public static class Commands
                         await Task.Delay(interval, ct);
                     }
                 case "cancel":
-                    await output.WriteLineAsync(await client.CancelAsync(Arg(1, "an execution id"), ct) ? "cancellation requested" : "it had already finished");
+                    await output.WriteLineAsync(await client.CancelAsync(Arg(1, "an execution id"), ct) ?
+                        "cancellation requested" : "it had already finished");
                     return 0;
                 case "resume":
                     await output.WriteLineAsync($"resumed by {await client.ResumeAsync(Arg(1, "an execution id"), ct)}");
                     return 0;
                 case "signal":
                     using (var payload = JsonDocument.Parse(rest.Count > 3 ? rest[3] : "null"))
-                        await client.SignalAsync(Arg(1, "an execution id"), Arg(2, "a signal name"), payload.RootElement, ct);
+                        await client.SignalAsync(Arg(1, "an execution id"), Arg(2, "a signal name"),
+                            payload.RootElement, ct);
                     await output.WriteLineAsync("signal sent");
                     return 0;
                 case "stats":
@@ -100,12 +107,16 @@ public static class Commands
                         await output.WriteLineAsync($"{st,-10} {(await client.ListAsync(new ExecutionFilter(st, Limit: int.MaxValue), ct)).Count}");
                     return 0;
                 case "cleanup":
-                    var age = Option("--older-than") ?? throw new UsageException("cleanup needs --older-than DURATION (e.g. 30d).");
-                    var olderThan = Duration.TryParse(age, out var parsedAge) ? parsedAge : throw new UsageException($"Invalid duration '{age}' (e.g. 12h, 30d).");
-                    await output.WriteLineAsync($"deleted {await client.CleanupAsync(olderThan, ct)} ended execution(s)");
+                    var age = Option("--older-than") ?? throw new
+                        UsageException("cleanup needs --older-than DURATION (e.g. 30d).");
+                    var olderThan = Duration.TryParse(age, out var parsedAge) ? parsedAge : throw new
+                        UsageException($"Invalid duration '{age}' (e.g. 12h, 30d).");
+                    await
+                        output.WriteLineAsync($"deleted {await client.CleanupAsync(olderThan, ct)} ended execution(s)");
                     return 0;
                 case "dlq":
-                    return await DeadLettersAsync(client, view, Arg(1, "list, show, replay or discard"), rest, Option, output, ct);
+                    return await DeadLettersAsync(client, view, Arg(1, "list, show, replay or discard"), rest, Option,
+                        output, ct);
                 default:
                     throw new UsageException($"Unknown command '{rest[0]}'.");
             }
@@ -127,9 +138,11 @@ public static class Commands
     }
 
     private static async Task<int> DeadLettersAsync(
-        StentClient client, View view, string action, List<string> rest, Func<string, string?> option, TextWriter output, CancellationToken ct)
+        StentClient client, View view, string action, List<string> rest, Func<string, string?> option, TextWriter
+            output, CancellationToken ct)
     {
-        long Id() => rest.Count > 2 && long.TryParse(rest[2], CultureInfo.InvariantCulture, out var id) ? id : throw new UsageException($"'dlq {action}' needs a dead letter id (a number).");
+        long Id() => rest.Count > 2 && long.TryParse(rest[2], CultureInfo.InvariantCulture, out var id) ? id : throw new
+            UsageException($"'dlq {action}' needs a dead letter id (a number).");
         switch (action)
         {
             case "list":
@@ -143,7 +156,8 @@ public static class Commands
                 await output.WriteLineAsync($"replayed: execution {await client.ReplayDeadLetterAsync(Id(), ct)} runs it again");
                 return 0;
             case "discard":
-                if (!await client.DiscardDeadLetterAsync(Id(), ct)) throw new KeyNotFoundException($"No dead letter {rest[2]}.");
+                if (!await client.DiscardDeadLetterAsync(Id(), ct)) throw new
+                    KeyNotFoundException($"No dead letter {rest[2]}.");
                 await output.WriteLineAsync("discarded");
                 return 0;
             default:

@@ -8,7 +8,8 @@ namespace Stent.Cli;
 /// <summary>Plain-text rendering for the command line.</summary>
 internal sealed class View(TextWriter output)
 {
-    private static string Time(DateTimeOffset? t) => t?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
+    private static string Time(DateTimeOffset? t) => t?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ??
+        "-";
 
     public void Executions(IReadOnlyList<ExecutionInfo> list, IReadOnlyDictionary<string, string> notes)
     {
@@ -34,7 +35,8 @@ internal sealed class View(TextWriter output)
         output.WriteLine("  " + string.Join(", ", d.Counters.Select(c => $"{c.Key} {c.Value}")));
         foreach (var (k, v) in d.CustomState) output.WriteLine($"  state {k} = {v}");
         output.WriteLine($"  {"POSITION",-14} {"STEP",-28} {"STATUS",-15} {"ATTEMPTS",8}  ERROR");
-        foreach (var s in d.Steps) output.WriteLine($"  {s.Position,-14} {s.Name,-28} {s.Status,-15} {s.Attempts,8}  {s.Error}");
+        foreach (var s in d.Steps)
+            output.WriteLine($"  {s.Position,-14} {s.Name,-28} {s.Status,-15} {s.Attempts,8}  {s.Error}");
     }
 
     public void Progress(ExecutionDetails d)
@@ -47,7 +49,8 @@ internal sealed class View(TextWriter output)
     public void DeadLetters(IReadOnlyList<DeadLetter> list)
     {
         output.WriteLine($"{"ID",6} {"EXECUTION",-34} {"POSITION",-12} {"STEP",-24} ERROR");
-        foreach (var l in list) output.WriteLine($"{l.Id,6} {l.ExecutionId,-34} {l.Position,-12} {l.Name,-24} {l.Failure.Error.Message}");
+        foreach (var l in list)
+            output.WriteLine($"{l.Id,6} {l.ExecutionId,-34} {l.Position,-12} {l.Name,-24} {l.Failure.Error.Message}");
         output.WriteLine($"{list.Count} dead letter(s)");
     }
 

@@ -16,14 +16,17 @@ internal sealed class MartenStreams(DocumentStore marten, string schema) : IStre
 
     public string Ddl(string prefix) => "";
 
-    public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after, CancellationToken ct)
+    public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after,
+        CancellationToken ct)
     {
         await using var session = marten.QuerySession();
-        var events = await session.Events.FetchStreamAsync(stream, fromVersion: after + 1, token: ct).ConfigureAwait(false);
+        var events = await session.Events.FetchStreamAsync(stream, fromVersion: after + 1, token:
+            ct).ConfigureAwait(false);
         return events.Where(e => e.Version > after).Select(e => (HistoryEvent)e.Data).ToList();
     }
 
-    public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken ct)
+    public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends,
+        CancellationToken ct)
     {
         await using var session = marten.LightweightSession(SessionOptions.ForTransaction((NpgsqlTransaction)tx));
         foreach (var a in appends)
@@ -35,7 +38,8 @@ internal sealed class MartenStreams(DocumentStore marten, string schema) : IStre
         await session.SaveChangesAsync(ct).ConfigureAwait(false);
     }
 
-    public async Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams, CancellationToken ct)
+    public async Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams,
+        CancellationToken ct)
     {
         // A stream's row cascades to its events.
         var sql = new Sql();

@@ -23,7 +23,8 @@ internal sealed class PostgresDialect : ISqlDialect
         _schema = schema;
         _time = time;
         // Connections go back to the pool as they are: no DISCARD ALL, so prepared plans survive.
-        _dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ToString());
+        _dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose =
+            true }.ToString());
         _streams = new MartenStreams(MartenSetup.CreateStore(_dataSource, schema), schema);
         _lockKey = schema.Aggregate(727272L, (h, c) => unchecked(h * 31 + c));
     }
@@ -40,7 +41,8 @@ internal sealed class PostgresDialect : ISqlDialect
 
     private string Channel => $"stent_{_schema}";
 
-    public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+    public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct) => await
+        _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
 
     public ValueTask ReleaseAsync(DbConnection connection) => connection.DisposeAsync();
 
@@ -88,7 +90,8 @@ internal sealed class PostgresDialect : ISqlDialect
             {
                 await using var c = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
                 c.Notification += (_, _) => wake();
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", c)) await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", c)) await
+                    listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 wake();
                 while (!ct.IsCancellationRequested) await c.WaitAsync(ct).ConfigureAwait(false);
             }
@@ -96,7 +99,8 @@ internal sealed class PostgresDialect : ISqlDialect
             catch (Exception)
             {
                 // The connection dropped (e.g. the database restarted): polling covers the gap; listen again shortly.
-                try { await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                try { await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false); } catch
+                    (OperationCanceledException) { return; }
             }
         }
     }

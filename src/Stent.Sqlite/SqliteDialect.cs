@@ -41,7 +41,8 @@ internal sealed class SqliteDialect : ISqlDialect
             throw new IOException($"Cannot open the SQLite database '{dataSource}': {e.Message}", e);
         }
         using var cmd = _connection.CreateCommand();
-        cmd.CommandText = (inMemory ? "" : "PRAGMA journal_mode = WAL; ") + "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;";
+        cmd.CommandText = (inMemory ? "" : "PRAGMA journal_mode = WAL; ") +
+            "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;";
         cmd.ExecuteNonQuery();
     }
 
@@ -74,7 +75,8 @@ internal sealed class SqliteDialect : ISqlDialect
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>The writer's commands are kept, so SQLite plans each statement once (up to 256 texts, then afresh).</summary>
+    /// <summary>The writer's commands are kept, so SQLite plans each statement once (up to 256 texts, then
+    /// afresh).</summary>
     public DbCommand Command(DbConnection connection, string text, out bool kept)
     {
         kept = ReferenceEquals(connection, _connection);

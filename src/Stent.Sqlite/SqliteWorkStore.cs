@@ -12,9 +12,11 @@ public sealed class SqliteWorkStore : RelationalWorkStore
     /// <summary>A store on the SQLite file at <paramref name="path"/> (created if missing), timed by <paramref
     /// name="time"/>.</summary>
     public SqliteWorkStore(string path = "stent.db", TimeProvider? time = null)
-        : base(new SqliteDialect(FullPath(path), time ?? TimeProvider.System, inMemory: false)) => Path = FullPath(path);
+        : base(new SqliteDialect(FullPath(path), time ?? TimeProvider.System, inMemory: false)) => Path =
+            FullPath(path);
 
-    private SqliteWorkStore(TimeProvider time) : base(new SqliteDialect(":memory:", time, inMemory: true)) => Path = ":memory:";
+    private SqliteWorkStore(TimeProvider time) : base(new SqliteDialect(":memory:", time, inMemory: true)) => Path =
+        ":memory:";
 
     /// <summary>A store in this process's memory: nothing survives the process. <paramref name="time"/> times it (tests
     /// skip time).</summary>

@@ -38,7 +38,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     }
 
     /// <summary>An environment on a fresh in-memory store.</summary>
-    public static TestEnvironment InMemory(WorkerOptions? options = null) => new(t => SqliteWorkStore.InMemory(t), options);
+    public static TestEnvironment InMemory(WorkerOptions? options = null) => new(t => SqliteWorkStore.InMemory(t),
+        options);
 
     /// <summary>The clock: moves only when the environment skips to due work, or when a test moves it.</summary>
     public FakeTimeProvider Time { get; }
@@ -74,7 +75,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     public TestEnvironment Register<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)
     {
         ArgumentNullException.ThrowIfNull(workflow);
-        return Register($"workflow:{workflow.Name}", Worker.Registry.Workflows.Contains(workflow.Name), w => w.Register(workflow));
+        return Register($"workflow:{workflow.Name}", Worker.Registry.Workflows.Contains(workflow.Name), w =>
+            w.Register(workflow));
     }
 
     /// <summary>Makes a durable function runnable by this environment's workers (replacing one of its name, as
@@ -82,7 +84,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     public TestEnvironment Register<TIn, TOut>(Durable<TIn, TOut> function)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Register($"function:{function.Name}", Worker.Registry.Functions.Contains(function.Name), w => w.Register(function));
+        return Register($"function:{function.Name}", Worker.Registry.Functions.Contains(function.Name), w =>
+            w.Register(function));
     }
 
     private TestEnvironment Register(string key, bool known, Action<Worker> register)
@@ -130,7 +133,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     public void RestartWorker() => Worker = NewWorker();
 
     /// <summary>Dispatches <paramref name="workflow"/> (registering it) and returns the execution's id.</summary>
-    public Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, string? executionId = null) =>
+    public Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, string? executionId = null)
+        =>
         DispatchAsync(workflow, input, new DispatchOptions { ExecutionId = executionId });
 
     /// <summary>Dispatches <paramref name="workflow"/> (registering it) with <paramref name="options"/>.</summary>
@@ -150,7 +154,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
         var stalled = 0;
         for (var rounds = 0; ; rounds++)
         {
-            if (rounds > 1_000_000) throw new InvalidOperationException("The environment did not become idle after a million rounds.");
+            if (rounds > 1_000_000) throw new
+                InvalidOperationException("The environment did not become idle after a million rounds.");
             if (stalled > 600)
                 throw new InvalidOperationException(
                     "Work has been due for a minute of skipped time and no worker of the environment can claim it: is a workflow or " +
@@ -184,7 +189,8 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Dispatches, runs until idle, and returns the result.</summary>
-    public async Task<Result<TOut>> RunAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, string? executionId = null)
+    public async Task<Result<TOut>> RunAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, string? executionId
+        = null)
     {
         var id = await DispatchAsync(workflow, input, executionId).ConfigureAwait(false);
         await RunUntilIdleAsync().ConfigureAwait(false);

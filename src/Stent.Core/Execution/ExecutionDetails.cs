@@ -6,7 +6,8 @@ namespace Stent.Execution;
 /// <summary>One step in an execution's timeline.</summary>
 /// <param name="Position">Its position.</param>
 /// <param name="Name">The durable function.</param>
-/// <param name="Status">scheduled, retrying, completed, reused (from the execution this one resumes), failed or business-error.</param>
+/// <param name="Status">scheduled, retrying, completed, reused (from the execution this one resumes), failed or
+/// business-error.</param>
 /// <param name="Attempts">Attempts made.</param>
 /// <param name="Error">The last error message, if any.</param>
 public sealed record StepInfo(string Position, string Name, string Status, int Attempts, string? Error);
@@ -15,7 +16,8 @@ public sealed record StepInfo(string Position, string Name, string Status, int A
 /// <param name="Info">Its row: state, timestamps, result.</param>
 /// <param name="Steps">Every step, in the order scheduled.</param>
 /// <param name="Progress">The last progress report, if any.</param>
-/// <param name="Counters">Counts: steps scheduled, completed, reused, failed, retried; timers; signals; children.</param>
+/// <param name="Counters">Counts: steps scheduled, completed, reused, failed, retried; timers; signals;
+/// children.</param>
 /// <param name="CustomState">Values the workflow set with <c>Workflow.SetState</c>, as JSON, by key.</param>
 /// <param name="Events">How many events its stream holds.</param>
 /// <param name="ResumedFrom">The ended execution this one resumes (its finished steps show as reused), if any.</param>
@@ -23,5 +25,6 @@ public sealed record StepInfo(string Position, string Name, string Status, int A
 /// For an execution that has not ended, why no worker can advance it (no live worker has its workflow), else null.
 /// </param>
 public sealed record ExecutionDetails(
-    ExecutionInfo Info, IReadOnlyList<StepInfo> Steps, ProgressReport? Progress, IReadOnlyDictionary<string, long> Counters,
+    ExecutionInfo Info, IReadOnlyList<StepInfo> Steps, ProgressReport? Progress, IReadOnlyDictionary<string, long>
+        Counters,
     IReadOnlyDictionary<string, string> CustomState, int Events, string? ResumedFrom, string? Unserved = null);

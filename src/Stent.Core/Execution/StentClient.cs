@@ -29,15 +29,18 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// Starts an execution of the registered workflow named <paramref name="workflow"/> on <paramref name="input"/>,
     /// which must be of (or convertible to) its input type.
     /// </summary>
-    /// <exception cref="KeyNotFoundException">No workflow of that name is registered (the message lists those that are, closest first).</exception>
+    /// <exception cref="KeyNotFoundException">No workflow of that name is registered (the message lists those that are,
+    /// closest first).</exception>
     /// <exception cref="ArgumentException">The input is not of the workflow's input type.</exception>
-    public Task<string> DispatchAsync<TIn>(string workflow, TIn input, DispatchOptions? options = null, CancellationToken ct = default)
+    public Task<string> DispatchAsync<TIn>(string workflow, TIn input, DispatchOptions? options = null,
+        CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(workflow);
         var definition = Registry.Workflow(workflow) ?? throw Registry.UnknownWorkflow(workflow);
         if (input is not null && !definition.InputType.IsInstanceOfType(input))
             throw new ArgumentException(
-                $"Workflow '{workflow}' takes {definition.InputType.FullName}, not {input.GetType().FullName}.", nameof(input));
+                $"Workflow '{workflow}' takes {definition.InputType.FullName}, not {input.GetType().FullName}.",
+                    nameof(input));
         return DispatchAsync(definition, input, options, ct);
     }
 
@@ -47,20 +50,23 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// unless the one holding the key failed, was cancelled or timed out: then the new execution resumes it,
     /// reusing every step it completed, and runs only the rest (<see cref="ExecutionDetails.ResumedFrom"/> says so).
     /// </summary>
-    public Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, DispatchOptions? options = null, CancellationToken ct = default)
+    public Task<string> DispatchAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, DispatchOptions? options =
+        null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(workflow);
         return DispatchAsync((IWorkflowDefinition)workflow, input, options, ct);
     }
 
-    private async Task<string> DispatchAsync(IWorkflowDefinition workflow, object? input, DispatchOptions? options, CancellationToken ct)
+    private async Task<string> DispatchAsync(IWorkflowDefinition workflow, object? input, DispatchOptions? options,
+        CancellationToken ct)
     {
         options ??= new DispatchOptions();
         _ = workflow.Build(input);
         var json = _serializer.Serialize(input, workflow.InputType);
         var id = options.ExecutionId ?? Guid.NewGuid().ToString("N");
         var (existing, _) = await _store.CreateExecutionAsync(new NewExecution(
-            id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay?.Value ?? TimeSpan.Zero, options.MaxDuration?.Value,
+            id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay?.Value ?? TimeSpan.Zero,
+                options.MaxDuration?.Value,
             options.Queue, options.Tags, options.Priority), ct).ConfigureAwait(false);
         return existing;
     }
@@ -68,25 +74,31 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// <summary>
     /// Resumes an execution that failed, was cancelled or timed out: a new execution of the same workflow and
     /// input (and idempotency key) that reuses every step the old one completed — same position, function and
-    /// input — its sleeps' due times, recorded values and taken signals, and runs only the rest. Resuming the same execution
+    /// input — its sleeps' due times, recorded values and taken signals, and runs only the rest. Resuming the same
+    /// execution
     /// twice returns the first resumption. Returns the new execution's id.
     /// </summary>
     /// <exception cref="KeyNotFoundException">No such execution.</exception>
     /// <exception cref="InvalidOperationException">It is still running or completed.</exception>
     public async Task<string> ResumeAsync(string executionId, CancellationToken ct = default)
     {
-        var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No execution '{executionId}' to resume.");
+        var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false) ?? throw new
+            KeyNotFoundException($"No execution '{executionId}' to resume.");
         if (info.ResumedBy is { } by) return by;
         if (!NewExecution.CanResume(info.State)) throw NewExecution.NotResumable(executionId, info.State);
         var started = (ExecutionStarted)(await _store.ReadAsync(executionId, ct).ConfigureAwait(false))[0];
         var (id, _) = await _store.CreateExecutionAsync(new NewExecution(
-            Guid.NewGuid().ToString("N"), info.Workflow, info.Version, started.Input, info.IdempotencyKey, TimeSpan.Zero,
-            info.Deadline is { } deadline ? deadline - info.CreatedAt : null, info.Queue, info.Tags, info.Priority, ResumedFrom: executionId), ct).ConfigureAwait(false);
+            Guid.NewGuid().ToString("N"), info.Workflow, info.Version, started.Input, info.IdempotencyKey,
+                TimeSpan.Zero,
+            info.Deadline is { } deadline ? deadline - info.CreatedAt : null, info.Queue, info.Tags, info.Priority,
+                ResumedFrom: executionId), ct).ConfigureAwait(false);
         return id;
     }
 
-    /// <summary>The result once the execution ends (a cancelled or timed-out one gives its error); <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
-    public async Task<Result<TOut>> WaitAsync<TOut>(string executionId, TimeSpan? timeout = null, CancellationToken ct = default)
+    /// <summary>The result once the execution ends (a cancelled or timed-out one gives its error); <see
+    /// cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public async Task<Result<TOut>> WaitAsync<TOut>(string executionId, TimeSpan? timeout = null, CancellationToken ct =
+        default)
     {
         var until = DateTime.UtcNow + (timeout ?? Timeout.InfiniteTimeSpan);
         var delay = TimeSpan.FromMilliseconds(5);
@@ -96,59 +108,73 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
                 ?? throw new KeyNotFoundException($"No execution '{executionId}'.");
             switch (info.State)
             {
-                case ExecutionState.Completed: return Result<TOut>.Ok((TOut)_serializer.Deserialize(info.Output!, typeof(TOut))!);
+                case ExecutionState.Completed: return Result<TOut>.Ok((TOut)_serializer.Deserialize(info.Output!,
+                    typeof(TOut))!);
                 case ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut:
                     return Result<TOut>.Fail(info.Error ?? new BusinessError(info.State.ToString()));
             }
             if (timeout is not null && DateTime.UtcNow >= until)
-                throw new TimeoutException($"Execution '{executionId}' did not finish within {timeout}; it is {info.State}.");
-            // Wake on the store's notifications (a decision that ends an execution notifies); polling is the safety net.
-            if (_store is IWorkNotifications notifications) await notifications.WaitForWorkAsync(delay, ct).ConfigureAwait(false);
+                throw new
+                    TimeoutException($"Execution '{executionId}' did not finish within {timeout}; it is {info.State}.");
+            // Wake on the store's notifications (a decision that ends an execution notifies); polling is the safety
+            // net.
+            if (_store is IWorkNotifications notifications) await notifications.WaitForWorkAsync(delay,
+                ct).ConfigureAwait(false);
             else await Task.Delay(delay, ct).ConfigureAwait(false);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
         }
     }
 
     /// <summary>The result of an execution of <paramref name="workflow"/>.</summary>
-    public Task<Result<TOut>> WaitAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, string executionId, TimeSpan? timeout = null, CancellationToken ct = default) =>
+    public Task<Result<TOut>> WaitAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, string executionId, TimeSpan?
+        timeout = null, CancellationToken ct = default) =>
         WaitAsync<TOut>(executionId, timeout, ct);
 
     /// <summary>State, step timeline, progress, counters and timestamps of an execution.</summary>
     public async Task<ExecutionDetails> GetAsync(string executionId, CancellationToken ct = default)
     {
-        var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No execution '{executionId}'.");
+        var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false) ?? throw new
+            KeyNotFoundException($"No execution '{executionId}'.");
         var events = await _store.ReadAsync(executionId, ct).ConfigureAwait(false);
         var steps = new Dictionary<string, StepInfo>(StringComparer.Ordinal);
-        var counters = new Dictionary<string, long> { ["scheduled"] = 0, ["completed"] = 0, ["reused"] = 0, ["failed"] = 0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0, ["children"] = 0 };
+        var counters = new Dictionary<string, long> { ["scheduled"] = 0, ["completed"] = 0, ["reused"] = 0, ["failed"] =
+            0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0, ["children"] = 0 };
         ProgressReport? progress = null;
         var state = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var e in events)
         {
             switch (e)
             {
-                case StepScheduled s: steps[s.Position] = new StepInfo(s.Position, s.Name, "scheduled", 0, null); counters["scheduled"]++; break;
-                case StepAttemptFailed f: steps[f.Position] = steps[f.Position] with { Status = "retrying", Attempts = f.Attempt, Error = f.Error.Message }; counters["retried"]++; break;
+                case StepScheduled s: steps[s.Position] = new StepInfo(s.Position, s.Name, "scheduled", 0, null);
+                    counters["scheduled"]++; break;
+                case StepAttemptFailed f: steps[f.Position] = steps[f.Position] with { Status = "retrying", Attempts =
+                    f.Attempt, Error = f.Error.Message }; counters["retried"]++; break;
                 case StepCompleted c:
-                    var status = c.ReusedFrom is not null ? "reused" : c.BusinessError is null ? "completed" : "business-error";
-                    steps[c.Position] = steps[c.Position] with { Status = status, Attempts = c.Attempt, Error = c.BusinessError };
+                    var status = c.ReusedFrom is not null ? "reused" : c.BusinessError is null ? "completed" :
+                        "business-error";
+                    steps[c.Position] = steps[c.Position] with { Status = status, Attempts = c.Attempt, Error =
+                        c.BusinessError };
                     counters[c.ReusedFrom is null ? "completed" : "reused"]++;
                     break;
                 case ChildStarted: counters["children"]++; break;
-                case StepFailed f: steps[f.Position] = steps[f.Position] with { Status = "failed", Attempts = f.Attempts, Error = f.Error.Message }; counters["failed"]++; break;
+                case StepFailed f: steps[f.Position] = steps[f.Position] with { Status = "failed", Attempts =
+                    f.Attempts, Error = f.Error.Message }; counters["failed"]++; break;
                 case TimerStarted: counters["timers"]++; break;
                 case SignalReceived: counters["signals"]++; break;
                 case ProgressReported p: progress = p.Report; break;
                 case StateSet st: state[st.Key] = st.Value; break;
             }
         }
-        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count, ((ExecutionStarted)events[0]).ResumedFrom,
+        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count,
+            ((ExecutionStarted)events[0]).ResumedFrom,
             await UnservedAsync(info, ct).ConfigureAwait(false));
     }
 
     /// <summary>How long a worker counts as alive after its last heartbeat.</summary>
     public static TimeSpan WorkerSeenWithin { get; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>"no worker has workflow 'X'" for an execution that has not ended and that no live worker can run.</summary>
+    /// <summary>"no worker has workflow 'X'" for an execution that has not ended and that no live worker can
+    /// run.</summary>
     public async Task<string?> UnservedAsync(ExecutionInfo info, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(info);
@@ -159,29 +185,37 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     }
 
     /// <summary>Executions matching the filter, newest first.</summary>
-    public Task<IReadOnlyList<ExecutionInfo>> ListAsync(ExecutionFilter? filter = null, CancellationToken ct = default) =>
+    public Task<IReadOnlyList<ExecutionInfo>> ListAsync(ExecutionFilter? filter = null, CancellationToken ct = default)
+        =>
         _store.ListExecutionsAsync(filter ?? new ExecutionFilter(), ct);
 
-    /// <summary>Cancels an execution: steps not started never start, running ones see their cancellation token, late results are ignored. False when it had finished.</summary>
-    public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => _store.CancelAsync(executionId, ct);
+    /// <summary>Cancels an execution: steps not started never start, running ones see their cancellation token, late
+    /// results are ignored. False when it had finished.</summary>
+    public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => _store.CancelAsync(executionId,
+        ct);
 
     /// <summary>Steps that failed for good (after their last attempt), newest first.</summary>
-    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) => _store.ListDeadLettersAsync(limit, ct);
+    public Task<IReadOnlyList<DeadLetter>> ListDeadLettersAsync(int limit = 50, CancellationToken ct = default) =>
+        _store.ListDeadLettersAsync(limit, ct);
 
     /// <summary>One dead letter: the function, its input, the failure with its stack trace and attempts.</summary>
     /// <exception cref="KeyNotFoundException">No dead letter with that id.</exception>
     public async Task<DeadLetter> GetDeadLetterAsync(long id, CancellationToken ct = default) =>
-        await _store.GetDeadLetterAsync(id, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No dead letter {id}.");
+        await _store.GetDeadLetterAsync(id, ct).ConfigureAwait(false) ?? throw new
+            KeyNotFoundException($"No dead letter {id}.");
 
-    /// <summary>Removes a dead letter (the failure stays in its execution's history); false when there was none.</summary>
-    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) => _store.DiscardDeadLetterAsync(id, ct);
+    /// <summary>Removes a dead letter (the failure stays in its execution's history); false when there was
+    /// none.</summary>
+    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) =>
+        _store.DiscardDeadLetterAsync(id, ct);
 
     /// <summary>
     /// Runs a dead-lettered step again, where its result can still count: its execution, which must have ended
     /// unsuccessfully (failed, cancelled, timed out), is resumed — finished work is reused and the dead step runs
     /// afresh with a new set of attempts — and the dead letter is removed. Returns the resuming execution's id.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The step's execution is still running or completed (it handled the failure; nothing would take a new result).</exception>
+    /// <exception cref="InvalidOperationException">The step's execution is still running or completed (it handled the
+    /// failure; nothing would take a new result).</exception>
     public async Task<string> ReplayDeadLetterAsync(long id, CancellationToken ct = default)
     {
         var letter = await GetDeadLetterAsync(id, ct).ConfigureAwait(false);
@@ -200,9 +234,11 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// Deletes executions that ended more than <paramref name="olderThan"/> ago, with their histories and dead letters
     /// (one still being resumed is kept). Returns how many were deleted.
     /// </summary>
-    public Task<int> CleanupAsync(Duration olderThan, CancellationToken ct = default) => _store.DeleteEndedAsync(olderThan.Value, ct);
+    public Task<int> CleanupAsync(Duration olderThan, CancellationToken ct = default) =>
+        _store.DeleteEndedAsync(olderThan.Value, ct);
 
-    /// <summary>Sends a signal; every send is delivered, in order. An unknown or finished execution is an error.</summary>
+    /// <summary>Sends a signal; every send is delivered, in order. An unknown or finished execution is an
+    /// error.</summary>
     public Task SignalAsync<T>(string executionId, string name, T payload, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);

@@ -11,18 +11,22 @@ public sealed partial class Worker
     private async Task DecideAsync(DecisionTask task, DateTimeOffset now, CancellationToken ct)
     {
         using var activity = Diagnostics.StentTelemetry.StartDecision(task.ExecutionId);
-        var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version, ct).ConfigureAwait(false);
+        var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version,
+            ct).ConfigureAwait(false);
         if (!_options.Incremental) checkpoint = null;
-        if (_registry.Workflow(((ExecutionStarted)history[0]).Workflow) is null) await LearnAsync(history, ct).ConfigureAwait(false);
+        if (_registry.Workflow(((ExecutionStarted)history[0]).Workflow) is null) await LearnAsync(history,
+            ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         var started = (ExecutionStarted)history[0];
-        var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from, ct).ConfigureAwait(false) : null;
+        var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from,
+            ct).ConfigureAwait(false) : null;
         var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
         if (!await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false))
         {
             _histories.Forget(task.ExecutionId);
-            _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on", task.ExecutionId);
+            _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on",
+                task.ExecutionId);
             return;
         }
         Diagnostics.StentTelemetry.Decided(started.Workflow, commit.State);
@@ -31,11 +35,13 @@ public sealed partial class Worker
         else _histories.Forget(task.ExecutionId);
         RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);
         if (commit.Finished)
-            _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State, commit.Error?.Message);
+            _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State,
+                commit.Error?.Message);
     }
 
     private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(
-        DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover,
+        DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now,
+            Carryover? carryover,
         Interpreter.Checkpoint? checkpoint)
     {
         // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
@@ -53,7 +59,8 @@ public sealed partial class Worker
         try
         {
             lock (_random)
-                decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random, carryover: carryover,
+                decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random,
+                    carryover: carryover,
                     resume: checkpoint);
         }
         catch (NonDeterminismException e)
@@ -65,26 +72,30 @@ public sealed partial class Worker
         _registry.Learn(decision.Functions, decision.Children);
         // Children inherit their parent's route.
         var children = decision.NewChildren.Select(c => new NewExecution(
-            ChildStarted.ChildId(task.ExecutionId, c.Position), c.Workflow, decision.Children[c.Workflow].Version, c.Input, null,
+            ChildStarted.ChildId(task.ExecutionId, c.Position), c.Workflow, decision.Children[c.Workflow].Version,
+                c.Input, null,
             TimeSpan.Zero, null, task.Route.Queue, task.Route.Tags, task.Route.Priority, ParentId: task.ExecutionId,
             ParentPosition: c.Position, Root: task.Root ?? started.Workflow)).ToList();
         var steps = decision.NewSteps.Select(s =>
         {
             var o = decision.Functions[s.Name].Options;
-            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, o.Priority, o.MaxConcurrent, o.MaxPerSecond);
+            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, o.Priority, o.MaxConcurrent,
+                o.MaxPerSecond);
         }).ToList();
         var state = decision.State;
         // Work made moot by cancellation: scheduled steps are dropped, children are asked to cancel.
         IReadOnlyList<HistoryEvent> all = [.. history, .. outcomes, .. decision.NewEvents];
         var childPositions = all.OfType<ChildStarted>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
-        var commit = Ending(task, all, new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [.. outcomes, .. decision.NewEvents], state)
+        var commit = Ending(task, all, new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [..
+            outcomes, .. decision.NewEvents], state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
             FiredTimers = task.FiredTimers,
             Steps = steps,
             Timers = decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
             DropSteps = decision.CancelledSteps.Where(p => !childPositions.Contains(p)).ToList(),
-            Cancel = decision.CancelledSteps.Where(childPositions.Contains).Select(p => ChildStarted.ChildId(task.ExecutionId, p)).ToList(),
+            Cancel = decision.CancelledSteps.Where(childPositions.Contains).Select(p =>
+                ChildStarted.ChildId(task.ExecutionId, p)).ToList(),
             Children = children,
             Output = decision.Output,
             Error = decision.Error,
@@ -111,7 +122,8 @@ public sealed partial class Worker
         }
         catch (Exception e) when (e is NonDeterminismException or InvalidOperationException)
         {
-            _logger.LogWarning(e, "Worker {WorkerId} could not replay {Workflow} to learn what it uses", _options.WorkerId, started.Workflow);
+            _logger.LogWarning(e, "Worker {WorkerId} could not replay {Workflow} to learn what it uses",
+                _options.WorkerId, started.Workflow);
         }
     }
 
@@ -121,11 +133,13 @@ public sealed partial class Worker
         await LearnAsync(await _store.ReadAsync(executionId, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
 
     /// <summary>An execution that no longer matches its workflow fails with <paramref name="e"/>.</summary>
-    private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, Exception e)
+    private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent>
+        outcomes, Exception e)
     {
         var error = Failure.FromException(e);
         var decisions = history.Count(x => x is DecisionCompleted) + 1;
-        return Ending(task, [.. history, .. outcomes], new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count,
+        return Ending(task, [.. history, .. outcomes], new DecisionCommit(task.ExecutionId, task.LeaseToken,
+            history.Count,
             [.. outcomes, new ExecutionFailed(error), new DecisionCompleted(decisions)], ExecutionState.Failed)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),

@@ -26,12 +26,15 @@ public sealed partial class Worker
     private readonly List<Finished> _done = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly HistoryCache _histories = new(256);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task>> _learning = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task>> _learning =
+        new(StringComparer.Ordinal);
 
-    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt, long Started);
+    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt, long
+        Started);
     private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);
 
-    /// <summary>A worker on <paramref name="store"/> that runs the workflows of <paramref name="registry"/> (and those registered later).</summary>
+    /// <summary>A worker on <paramref name="store"/> that runs the workflows of <paramref name="registry"/> (and those
+    /// registered later).</summary>
     public Worker(IWorkStore store, WorkerOptions? options = null, Registry? registry = null)
     {
         _registry = registry ?? new Registry();
@@ -86,7 +89,8 @@ public sealed partial class Worker
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
-                    // The store is unreachable or refused a write: nothing recorded is lost (leases expire, outcomes are kept), so back off and try again.
+                    // The store is unreachable or refused a write: nothing recorded is lost (leases expire, outcomes
+                    // are kept), so back off and try again.
                     _logger.LogWarning(e, "Worker {WorkerId}: store call failed; retrying", _options.WorkerId);
                     worked = false;
                     idle = _options.PollMax;
@@ -132,8 +136,10 @@ public sealed partial class Worker
         return worked || claim.Decisions.Count > 0 || claim.Steps.Count > 0;
     }
 
-    /// <summary>Claims work of the workflows and functions this worker has; the rest stays for workers that have it.</summary>
-    private Task<ClaimResult> ClaimAsync(int decisions, int steps, CancellationToken ct) => _store.ClaimAsync(new ClaimRequest(
+    /// <summary>Claims work of the workflows and functions this worker has; the rest stays for workers that have
+    /// it.</summary>
+    private Task<ClaimResult> ClaimAsync(int decisions, int steps, CancellationToken ct) => _store.ClaimAsync(new
+        ClaimRequest(
         _options.WorkerId, decisions, steps, _options.LeaseDuration, _options.Queues, _options.Tags)
     {
         Workflows = _registry.Workflows,
@@ -145,7 +151,8 @@ public sealed partial class Worker
         try
         {
             var local = _wake.WaitAsync(idle, ct);
-            if (_store is IWorkNotifications notifications) await Task.WhenAny(local, notifications.WaitForWorkAsync(idle, ct)).ConfigureAwait(false);
+            if (_store is IWorkNotifications notifications) await Task.WhenAny(local,
+                notifications.WaitForWorkAsync(idle, ct)).ConfigureAwait(false);
             else await local.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
@@ -160,7 +167,8 @@ public sealed partial class Worker
             try { await FlushAsync(CancellationToken.None).ConfigureAwait(false); }
             catch (Exception e) when (++failures < 20)
             {
-                _logger.LogWarning(e, "Worker {WorkerId}: recording outcomes while draining failed; retrying", _options.WorkerId);
+                _logger.LogWarning(e, "Worker {WorkerId}: recording outcomes while draining failed; retrying",
+                    _options.WorkerId);
                 await Task.Delay(_options.PollMax).ConfigureAwait(false);
                 continue;
             }
@@ -181,8 +189,10 @@ public sealed partial class Worker
             Finished? finished = null;
             try
             {
-                using var activity = Diagnostics.StentTelemetry.StartStep(task.ExecutionId, task.Name, task.Position, task.Attempt);
-                // A step of a registered workflow's tree whose function this worker has not met yet: learn it by replaying.
+                using var activity = Diagnostics.StentTelemetry.StartStep(task.ExecutionId, task.Name, task.Position,
+                    task.Attempt);
+                // A step of a registered workflow's tree whose function this worker has not met yet: learn it by
+                // replaying.
                 var fn = Function(task.Name);
                 if (fn is null) await LearnAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
                 fn ??= Function(task.Name);
@@ -191,14 +201,18 @@ public sealed partial class Worker
                 if (fn is null)
                     a = new StepRunner.Attempt(null, null, Failure.FromException(
                         new InvalidOperationException($"Unknown durable function '{task.Name}': worker '{_options.WorkerId}' has no function of that name, and its workflow does not use one."), task.Name, task.Position));
-                else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt, cancel.Token).ConfigureAwait(false);
+                else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt,
+                    cancel.Token).ConfigureAwait(false);
                 var elapsed = _time.GetElapsedTime(running.Started);
                 var at = running.ClaimedAt + elapsed;
                 if (_options.Seed is { } seed)
-                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, policy, at, StepRandom(seed, task)));
-                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, policy, at, _random));
+                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, policy, at,
+                        StepRandom(seed, task)));
+                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt,
+                    policy, at, _random));
                 Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
-                if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
+                if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error,
+                    failure.Message);
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
@@ -217,7 +231,8 @@ public sealed partial class Worker
         });
     }
 
-    /// <summary>With a seed, a step's jitter depends on the step and attempt, not on which concurrent step finished first.</summary>
+    /// <summary>With a seed, a step's jitter depends on the step and attempt, not on which concurrent step finished
+    /// first.</summary>
     private static Random StepRandom(int seed, StepTask task)
     {
         var hash = 2166136261u ^ (uint)seed;
@@ -238,7 +253,8 @@ public sealed partial class Worker
         IReadOnlyList<bool> accepted;
         try
         {
-            accepted = await _store.CompleteStepsAsync(batch.Select(f => new StepOutcome(new LeasedStep(f.Task.Id, f.Task.LeaseToken), f.Event)).ToList(), ct).ConfigureAwait(false);
+            accepted = await _store.CompleteStepsAsync(batch.Select(f => new StepOutcome(new LeasedStep(f.Task.Id,
+                f.Task.LeaseToken), f.Event)).ToList(), ct).ConfigureAwait(false);
         }
         catch
         {
@@ -251,12 +267,14 @@ public sealed partial class Worker
         return true;
     }
 
-    /// <summary>Tells the store this worker is alive and what it has, so an execution nobody can run is reported as such.</summary>
+    /// <summary>Tells the store this worker is alive and what it has, so an execution nobody can run is reported as
+    /// such.</summary>
     private async Task AnnounceAsync(CancellationToken ct)
     {
         try
         {
-            await _store.AnnounceWorkerAsync(new WorkerInfo(_options.WorkerId, _registry.Workflows, _registry.Functions), ct).ConfigureAwait(false);
+            await _store.AnnounceWorkerAsync(new WorkerInfo(_options.WorkerId, _registry.Workflows,
+                _registry.Functions), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -278,7 +296,8 @@ public sealed partial class Worker
                 running = [.. _running.Values];
                 // Finished steps keep their lease until their outcome is written: a slow or failing store must not
                 // let another worker run them again.
-                leases = [.. running.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken)), .. _done.Select(f => new LeasedStep(f.Task.Id, f.Task.LeaseToken))];
+                leases = [.. running.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken)), .. _done.Select(f => new
+                    LeasedStep(f.Task.Id, f.Task.LeaseToken))];
             }
             if (leases.Count == 0) continue;
             try
@@ -286,7 +305,8 @@ public sealed partial class Worker
                 var lost = await _store.RenewLeasesAsync(leases, _options.LeaseDuration, ct).ConfigureAwait(false);
                 foreach (var r in running.Where(r => lost.Contains(r.Task.Id)))
                 {
-                    _logger.LogWarning("Lease of step {Step} at {Position} of {ExecutionId} was lost; cancelling it", r.Task.Name, r.Task.Position, r.Task.ExecutionId);
+                    _logger.LogWarning("Lease of step {Step} at {Position} of {ExecutionId} was lost; cancelling it",
+                        r.Task.Name, r.Task.Position, r.Task.ExecutionId);
                     try { r.Cancel.Cancel(); } catch (ObjectDisposedException) { }
                 }
             }

@@ -46,7 +46,8 @@ public sealed record WorkerOptions
     /// <summary>Seed for retry jitter and <see cref="Workflow.Random"/>; null: random.</summary>
     public int? Seed { get; init; }
 
-    /// <summary>How the worker measures how long steps take (the store's clock says when). Default: the system's.</summary>
+    /// <summary>How the worker measures how long steps take (the store's clock says when). Default: the
+    /// system's.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Each round waits for the steps it started and records them (deterministic runs for tests).</summary>
@@ -57,8 +58,10 @@ public sealed record WorkerOptions
 
     internal WorkerOptions Validated()
     {
-        if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, $"MaxConcurrency must be positive, got {MaxConcurrency}.");
-        if (LeaseDuration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, $"LeaseDuration must be positive, got {LeaseDuration}.");
+        if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency,
+            $"MaxConcurrency must be positive, got {MaxConcurrency}.");
+        if (LeaseDuration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration,
+            $"LeaseDuration must be positive, got {LeaseDuration}.");
         return this;
     }
 }

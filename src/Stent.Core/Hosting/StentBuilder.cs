@@ -5,7 +5,8 @@ using Stent.Storage;
 
 namespace Stent.Hosting;
 
-/// <summary>Configures Stent in a service collection; the store comes from <c>UseInMemory</c> or <c>UseSqlite</c> (Stent.Sqlite) or <c>UseMarten</c>.</summary>
+/// <summary>Configures Stent in a service collection; the store comes from <c>UseInMemory</c> or <c>UseSqlite</c>
+/// (Stent.Sqlite) or <c>UseMarten</c>.</summary>
 public sealed class StentBuilder
 {
     internal Func<IServiceProvider, IWorkStore>? Store { get; private set; }

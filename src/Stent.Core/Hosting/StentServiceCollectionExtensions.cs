@@ -22,10 +22,12 @@ public static class StentServiceCollectionExtensions
         configure(builder);
         var store = builder.Store ?? throw new InvalidOperationException("AddStent needs a store: call UseInMemory(), UseSqlite(path) or UseMarten(connectionString).");
         services.AddSingleton(store);
-        services.AddSingleton(sp => new StentClient(sp.GetRequiredService<IWorkStore>(), builder.Serializer, builder.Registry));
+        services.AddSingleton(sp => new StentClient(sp.GetRequiredService<IWorkStore>(), builder.Serializer,
+            builder.Registry));
         services.AddSingleton(sp =>
         {
-            var options = builder.Worker.LoggerFactory is null && sp.GetService<ILoggerFactory>() is { } logs ? builder.Worker with { LoggerFactory = logs } : builder.Worker;
+            var options = builder.Worker.LoggerFactory is null && sp.GetService<ILoggerFactory>() is { } logs ?
+                builder.Worker with { LoggerFactory = logs } : builder.Worker;
             return new Worker(sp.GetRequiredService<IWorkStore>(), options, builder.Registry);
         });
         if (builder.RunWorker) services.AddSingleton<IHostedService, StentWorkerService>();

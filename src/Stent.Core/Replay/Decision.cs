@@ -8,7 +8,8 @@ namespace Stent.Replay;
 /// <param name="State">Where the execution stands: Running, Completed, Failed, Cancelled or TimedOut.</param>
 /// <param name="Output">The result as JSON when completed.</param>
 /// <param name="Error">The error when failed.</param>
-/// <param name="CancelledSteps">Scheduled steps whose results cancellation made moot (their work can be dropped).</param>
+/// <param name="CancelledSteps">Scheduled steps whose results cancellation made moot (their work can be
+/// dropped).</param>
 /// <param name="Functions">The durable functions met, by name (the runtime runs steps through them).</param>
 /// <param name="Children">The child workflows met, by name (the runtime runs child executions through them).</param>
 /// <param name="Checkpoint">Where the workflow waits, for the next decision to start from (null when it ended).</param>
@@ -19,13 +20,16 @@ internal sealed record Decision(
 {
     private IReadOnlyList<PositionedEvent>? _opened;
 
-    /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed execution); computed once.</summary>
+    /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed
+    /// execution); computed once.</summary>
     public IReadOnlyList<PositionedEvent> Opened => _opened ??= ComputeOpened();
 
     private List<PositionedEvent> ComputeOpened()
     {
-        var closed = NewEvents.OfType<PositionedEvent>().Where(e => e is StepCompleted or ChildEnded).Select(e => e.Position).ToHashSet(StringComparer.Ordinal);
-        return NewEvents.OfType<PositionedEvent>().Where(e => e is StepScheduled or TimerStarted or ChildStarted && !closed.Contains(e.Position)).ToList();
+        var closed = NewEvents.OfType<PositionedEvent>().Where(e => e is StepCompleted or ChildEnded).Select(e =>
+            e.Position).ToHashSet(StringComparer.Ordinal);
+        return NewEvents.OfType<PositionedEvent>().Where(e => e is StepScheduled or TimerStarted or ChildStarted &&
+            !closed.Contains(e.Position)).ToList();
     }
 
     /// <summary>Steps to run, scheduled in this decision.</summary>

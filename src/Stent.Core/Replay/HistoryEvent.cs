@@ -35,11 +35,13 @@ public abstract record PositionedEvent(string Position) : HistoryEvent;
 /// <param name="Version">The workflow definition's version.</param>
 /// <param name="Input">The input, as JSON.</param>
 /// <param name="StartedAt">When it was dispatched.</param>
-/// <param name="ResumedFrom">The ended execution this one resumes: its completed steps, fired sleeps and recorded values are reused, not run again.</param>
+/// <param name="ResumedFrom">The ended execution this one resumes: its completed steps, fired sleeps and recorded
+/// values are reused, not run again.</param>
 /// <param name="ParentId">The execution that started this one as a child (it receives the result), if any.</param>
 /// <param name="ParentPosition">The child instruction's position in the parent.</param>
 public sealed record ExecutionStarted(
-    string Workflow, int Version, string Input, DateTimeOffset StartedAt, string? ResumedFrom = null, string? ParentId = null, string? ParentPosition = null) : HistoryEvent;
+    string Workflow, int Version, string Input, DateTimeOffset StartedAt, string? ResumedFrom = null, string? ParentId =
+        null, string? ParentPosition = null) : HistoryEvent;
 
 /// <summary>A step was scheduled at a position.</summary>
 /// <param name="Position">The instruction position.</param>
@@ -47,8 +49,10 @@ public sealed record ExecutionStarted(
 /// <param name="Input">The input, as JSON.</param>
 public sealed record StepScheduled(string Position, string Name, string Input) : PositionedEvent(Position);
 
-/// <summary>An attempt of a step failed and will be retried at <paramref name="RetryAt"/> (the delay chosen, jitter included).</summary>
-public sealed record StepAttemptFailed(string Position, int Attempt, Failure Error, DateTimeOffset RetryAt) : PositionedEvent(Position);
+/// <summary>An attempt of a step failed and will be retried at <paramref name="RetryAt"/> (the delay chosen, jitter
+/// included).</summary>
+public sealed record StepAttemptFailed(string Position, int Attempt, Failure Error, DateTimeOffset RetryAt) :
+    PositionedEvent(Position);
 
 /// <summary>A step produced its output (or returned a business error).</summary>
 /// <param name="Position">The instruction position.</param>
@@ -56,13 +60,16 @@ public sealed record StepAttemptFailed(string Position, int Attempt, Failure Err
 /// <param name="BusinessError">The business error the step returned, if any.</param>
 /// <param name="Attempt">The attempt that produced it.</param>
 /// <param name="ReusedFrom">Set when the outcome was not run but reused from the execution this one resumes.</param>
-public sealed record StepCompleted(string Position, string? Output, string? BusinessError, int Attempt, string? ReusedFrom = null) : PositionedEvent(Position);
+public sealed record StepCompleted(string Position, string? Output, string? BusinessError, int Attempt, string?
+    ReusedFrom = null) : PositionedEvent(Position);
 
 /// <summary>A step failed for good, after <paramref name="Attempts"/> attempts.</summary>
 public sealed record StepFailed(string Position, Failure Error, int Attempts) : PositionedEvent(Position);
 
-/// <summary>A durable timer was started (a sleep, a back-off of a workflow-level retry, or a signal wait's timeout).</summary>
-public sealed record TimerStarted(string Position, DateTimeOffset DueAt, TimerPurpose Purpose) : PositionedEvent(Position);
+/// <summary>A durable timer was started (a sleep, a back-off of a workflow-level retry, or a signal wait's
+/// timeout).</summary>
+public sealed record TimerStarted(string Position, DateTimeOffset DueAt, TimerPurpose Purpose) :
+    PositionedEvent(Position);
 
 /// <summary>Why a durable timer was started (stored as "sleep", "retry" or "signal timeout").</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<TimerPurpose>))]
@@ -116,7 +123,8 @@ public sealed record SignalConsumed(string Position, string Name, long Sequence)
     /// <summary>The sequence recorded when a wait timed out.</summary>
     public const long TimedOutSequence = -1;
 
-    /// <summary>The sequence of the <paramref name="n"/>th signal (from 0) carried over into a resumed execution.</summary>
+    /// <summary>The sequence of the <paramref name="n"/>th signal (from 0) carried over into a resumed
+    /// execution.</summary>
     public static long CarriedSequence(int n) => TimedOutSequence - 1 - n;
 
     /// <summary>True when the wait timed out.</summary>
@@ -126,7 +134,8 @@ public sealed record SignalConsumed(string Position, string Name, long Sequence)
     [JsonIgnore] public bool Carried => Sequence < TimedOutSequence;
 }
 
-/// <summary>The execution was asked to stop (cancelled, or its MaxDuration passed): waits end, Finally blocks run, then it ends.</summary>
+/// <summary>The execution was asked to stop (cancelled, or its MaxDuration passed): waits end, Finally blocks run, then
+/// it ends.</summary>
 /// <param name="Reason">"cancelled" or "timed out".</param>
 public sealed record ExecutionCancelRequested(string Reason) : HistoryEvent;
 
@@ -141,15 +150,18 @@ public sealed record StateSet(string Position, string Key, string Value) : Posit
 /// <param name="Level">The log level.</param>
 /// <param name="Template">The message template.</param>
 /// <param name="Args">The template's arguments, as text.</param>
-public sealed record LogRecorded(string Position, Microsoft.Extensions.Logging.LogLevel Level, string Template, IReadOnlyList<string?> Args) : PositionedEvent(Position);
+public sealed record LogRecorded(string Position, Microsoft.Extensions.Logging.LogLevel Level, string Template,
+    IReadOnlyList<string?> Args) : PositionedEvent(Position);
 
 /// <summary>A child workflow was started at a position; it runs as its own execution with its own stream.</summary>
-/// <param name="Position">The instruction position (the child's id is <see cref="ChildId"/> of the parent's id and this).</param>
+/// <param name="Position">The instruction position (the child's id is <see cref="ChildId"/> of the parent's id and
+/// this).</param>
 /// <param name="Workflow">The child workflow's name.</param>
 /// <param name="Input">Its input, as JSON.</param>
 public sealed record ChildStarted(string Position, string Workflow, string Input) : PositionedEvent(Position)
 {
-    /// <summary>The id of the child started at <paramref name="position"/> of execution <paramref name="parentId"/>.</summary>
+    /// <summary>The id of the child started at <paramref name="position"/> of execution <paramref
+    /// name="parentId"/>.</summary>
     public static string ChildId(string parentId, string position) => $"{parentId}/{position}";
 }
 

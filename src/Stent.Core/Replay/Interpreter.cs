@@ -1,4 +1,5 @@
-// The replay interpreter: walks a workflow against its history, feeds back recorded outcomes, and turns the first missing ones into commands.
+// The replay interpreter: walks a workflow against its history, feeds back recorded outcomes, and turns the first
+// missing ones into commands.
 using Unit = LanguageExt.Unit;
 using Stent.Serialization;
 using Stent.Workflows;
@@ -31,7 +32,8 @@ internal sealed class Interpreter
     private readonly Dictionary<string, IWorkflowDefinition> _children = new(StringComparer.Ordinal);
     private List<HistoryEvent> _pending = [];
 
-    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool verifyInputs, Carryover carryover, Checkpoint? resume)
+    private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool
+        verifyInputs, Carryover carryover, Checkpoint? resume)
     {
         _verifyInputs = verifyInputs;
         _carryover = carryover;
@@ -48,29 +50,37 @@ internal sealed class Interpreter
         _decision = history.DecisionCount + 1;
     }
 
-    /// <summary>Replays <paramref name="events"/> through <paramref name="definition"/> and decides what comes next.</summary>
+    /// <summary>Replays <paramref name="events"/> through <paramref name="definition"/> and decides what comes
+    /// next.</summary>
     /// <param name="definition">The workflow.</param>
     /// <param name="events">Its history so far.</param>
     /// <param name="serializer">Payload serializer.</param>
     /// <param name="now">The clock reading for new timers and recorded values.</param>
     /// <param name="random">Randomness for jitter and recorded values.</param>
-    /// <param name="verifyInputs">Also check that every replayed step gets the input it was recorded with (costs a serialization per step).</param>
-    /// <param name="carryover">For a resumed execution, the finished work of the execution it resumes (reused instead of run).</param>
+    /// <param name="verifyInputs">Also check that every replayed step gets the input it was recorded with (costs a
+    /// serialization per step).</param>
+    /// <param name="carryover">For a resumed execution, the finished work of the execution it resumes (reused instead
+    /// of run).</param>
     /// <param name="resume">
-    /// Where the previous decision over a prefix of <paramref name="events"/> stopped (<see cref="Decision.Checkpoint"/>):
-    /// evaluation starts there instead of replaying everything before it, so a long chain costs O(1) per decision, not O(n).
+    /// Where the previous decision over a prefix of <paramref name="events"/> stopped (<see
+    /// cref="Decision.Checkpoint"/>):
+    /// evaluation starts there instead of replaying everything before it, so a long chain costs O(1) per decision, not
+    /// O(n).
     /// </param>
     /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
     public static Decision Decide(
-        IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset now, Random random,
+        IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset
+            now, Random random,
         bool verifyInputs = false, Carryover? carryover = null, Checkpoint? resume = null)
     {
         var history = new History(events);
-        var started = history.Started ?? throw new InvalidOperationException("History does not begin with ExecutionStarted.");
+        var started = history.Started ?? throw new
+            InvalidOperationException("History does not begin with ExecutionStarted.");
         if (started.Workflow != definition.Name)
             throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
         if (resume is not null && (resume.Definition != definition || resume.Events > events.Count)) resume = null;
-        return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None, resume).Run(definition, started);
+        return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None,
+            resume).Run(definition, started);
     }
 
     private Decision Run(IWorkflowDefinition definition, ExecutionStarted started)
@@ -79,8 +89,10 @@ internal sealed class Interpreter
         try
         {
             outcome = _resume is { } r
-                ? RunThread(r.Node, new Thread("", r.Counter) { Time = r.Time, CleanupDepth = r.CleanupDepth }, new Stack<Frame>(r.Stack.Reverse()))
-                : RunThread(definition.Build(_serializer.Deserialize(started.Input, definition.InputType)), new Thread(""));
+                ? RunThread(r.Node, new Thread("", r.Counter) { Time = r.Time, CleanupDepth = r.CleanupDepth }, new
+                    Stack<Frame>(r.Stack.Reverse()))
+                : RunThread(definition.Build(_serializer.Deserialize(started.Input, definition.InputType)), new
+                    Thread(""));
         }
         catch (Exception e) when (e is not NonDeterminismException)
         {
@@ -89,7 +101,8 @@ internal sealed class Interpreter
 
         foreach (var position in _history.Positions)
             if (!_visited.Contains(position))
-                throw new NonDeterminismException(position, Describe(_history.At(position)!.Start), "nothing (the workflow no longer reaches this position)");
+                throw new NonDeterminismException(position, Describe(_history.At(position)!.Start),
+                    "nothing (the workflow no longer reaches this position)");
 
         string? output = null;
         var status = ExecutionState.Running;
@@ -103,16 +116,19 @@ internal sealed class Interpreter
         {
             status = outcome.Error is Cancellation ended ? ended.State : ExecutionState.Failed;
             if (_history.Final is null)
-                _pending.Add(outcome.Error is Cancellation c ? new ExecutionCancelled(c.Reason) : new ExecutionFailed(outcome.Error!));
+                _pending.Add(outcome.Error is Cancellation c ? new ExecutionCancelled(c.Reason) : new
+                    ExecutionFailed(outcome.Error!));
         }
 
         var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted)
-            .Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived or ExecutionCancelRequested);
+            .Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived or
+                ExecutionCancelRequested);
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
         var checkpoint = _checkpoint is { } stop && status == ExecutionState.Running
             ? stop with { Definition = definition, Events = _history.Events.Count + _pending.Count, Visited = _visited }
             : null;
-        return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children, checkpoint);
+        return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children,
+            checkpoint);
     }
 
     private Outcome RunThread(Node start, Thread thread, Stack<Frame>? resumed = null)
@@ -138,7 +154,8 @@ internal sealed class Interpreter
                 // Where the root thread waits is where the next decision can start (everything before it is settled).
                 if (o.Kind == OutcomeKind.Blocked && thread.Prefix.Length == 0)
                     _checkpoint = new Checkpoint(node, stack.ToArray(), counter, thread.Time, thread.CleanupDepth,
-                        new Dictionary<string, IDurableFunction>(_functions), new Dictionary<string, IWorkflowDefinition>(_children));
+                        new Dictionary<string, IDurableFunction>(_functions), new Dictionary<string,
+                            IWorkflowDefinition>(_children));
                 break;
             }
             if (o.Kind == OutcomeKind.Blocked) return o;
@@ -172,10 +189,13 @@ internal sealed class Interpreter
                         break;
                     case AttemptFrame a when o.Error is not Cancellation:
                         var done = o;
-                        o = UserCode(() => Outcome.Ok(done.Kind == OutcomeKind.Done ? a.Ok(done.Value) : a.Error(done.Error!), thread.Time), thread);
+                        o = UserCode(() => Outcome.Ok(done.Kind == OutcomeKind.Done ? a.Ok(done.Value) :
+                            a.Error(done.Error!), thread.Time), thread);
                         break;
-                    case RetryFrame r when o.Kind == OutcomeKind.Error && o.Error is not Cancellation && r.Policy.ShouldRetry(o.Error!, r.Attempt):
-                        var timer = Timer(thread.Next(), () => r.Policy.DelayAfter(r.Attempt, _record.Random), TimerPurpose.Retry, thread);
+                    case RetryFrame r when o.Kind == OutcomeKind.Error && o.Error is not Cancellation &&
+                        r.Policy.ShouldRetry(o.Error!, r.Attempt):
+                        var timer = Timer(thread.Next(), () => r.Policy.DelayAfter(r.Attempt, _record.Random),
+                            TimerPurpose.Retry, thread);
                         if (timer.Kind == OutcomeKind.Blocked) return timer;
                         thread.Time = Math.Max(thread.Time, timer.Time);
                         if (timer.Kind == OutcomeKind.Error) { o = timer; break; }
@@ -214,7 +234,8 @@ internal sealed class Interpreter
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
 
-    /// <summary>When the execution is being cancelled, outside Finally cleanups, a wait that had not finished by then ends with the cancellation.</summary>
+    /// <summary>When the execution is being cancelled, outside Finally cleanups, a wait that had not finished by then
+    /// ends with the cancellation.</summary>
     private Outcome? Cancelled(History.Entry? entry, Thread thread)
     {
         if (_history.Cancel is not { } cancel || thread.CleanupDepth > 0) return null;
@@ -231,7 +252,8 @@ internal sealed class Interpreter
     }
 
     /// <summary>The input as JSON, or (as the error outcome) why it cannot be serialized.</summary>
-    private Outcome? SerializeInput(object? value, Type type, string name, string position, Thread thread, out string json)
+    private Outcome? SerializeInput(object? value, Type type, string name, string position, Thread thread, out string
+        json)
     {
         try
         {
@@ -253,7 +275,8 @@ internal sealed class Interpreter
         if (CancelledWork(position, entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
-            if (SerializeInput(step.Input, fn.InputType, fn.Name, position, thread, out var input) is { } unserializable) return unserializable;
+            if (SerializeInput(step.Input, fn.InputType, fn.Name, position, thread, out var input) is { }
+                unserializable) return unserializable;
             _pending.Add(new StepScheduled(position, fn.Name, input));
             if (_carryover.Step(position, fn.Name, input) is not { } reused) return Outcome.Blocked;
             _pending.Add(reused);
@@ -279,7 +302,8 @@ internal sealed class Interpreter
 
     private Outcome Timer(string position, Func<TimeSpan> delay, TimerPurpose purpose, Thread thread)
     {
-        var entry = Visit(position, Describe(purpose), e => e is TimerStarted t && t.Purpose == purpose, $"{Describe(purpose)} timer");
+        var entry = Visit(position, Describe(purpose), e => e is TimerStarted t && t.Purpose == purpose,
+            $"{Describe(purpose)} timer");
         if (Cancelled(entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
@@ -292,7 +316,8 @@ internal sealed class Interpreter
 
     private Outcome Record(string position, RecordNode node, Thread thread)
     {
-        var entry = Visit(position, node.Kind, e => e is ValueRecorded v && v.Kind == node.Kind, $"recorded {node.Kind}");
+        var entry = Visit(position, node.Kind, e => e is ValueRecorded v && v.Kind == node.Kind,
+            $"recorded {node.Kind}");
         if (entry is not null)
             return Outcome.Ok(_serializer.Deserialize(((ValueRecorded)entry.Start).Value, node.Type), entry.Time);
         if (_carryover.Value(position, node.Kind) is { } old)
@@ -331,7 +356,8 @@ internal sealed class Interpreter
     private Outcome Signal(string position, SignalNode node, Thread thread)
     {
         var entry = Visit(position, "signal", e => e is SignalConsumed c && c.Name == node.Name, $"wait for signal '{node.Name}'");
-        // The timeout timer (position + "t") belongs to this wait whichever way it ends: a signal, the timeout, or cancellation.
+        // The timeout timer (position + "t") belongs to this wait whichever way it ends: a signal, the timeout, or
+        // cancellation.
         if (node.Timeout is not null) _visited.Add(position + "t");
         if (Cancelled(entry, thread) is { } cancelled) return cancelled;
         if (entry is not null)
@@ -344,7 +370,8 @@ internal sealed class Interpreter
         if (_carryover.Signal(position, node.Name) is { } carried)
         {
             // The execution this one resumes took a signal here (or timed out): take the same one again. Carried
-            // signals get sequences of their own (SignalConsumed.CarriedSequence), apart from the store's and a timeout's.
+            // signals get sequences of their own (SignalConsumed.CarriedSequence), apart from the store's and a
+            // timeout's.
             if (carried.TimedOut)
             {
                 _pending.Add(new SignalConsumed(position, node.Name, SignalConsumed.TimedOutSequence));
@@ -358,7 +385,8 @@ internal sealed class Interpreter
         }
         foreach (var (signal, _) in _history.Signals)
         {
-            if (signal.Name != node.Name || _history.IsConsumed(signal.Sequence) || !_takenNow.Add(signal.Sequence)) continue;
+            if (signal.Name != node.Name || _history.IsConsumed(signal.Sequence) || !_takenNow.Add(signal.Sequence))
+                continue;
             _pending.Add(new SignalConsumed(position, node.Name, signal.Sequence));
             return Outcome.Ok(node.Found(_serializer.Deserialize(signal.Payload, node.Type)), _decision);
         }
@@ -372,12 +400,14 @@ internal sealed class Interpreter
     private Outcome Child(string position, ChildNode node, Thread thread)
     {
         var child = node.Definition;
-        var entry = Visit(position, child.Name, e => e is ChildStarted c && c.Workflow == child.Name, $"child workflow '{child.Name}'");
+        var entry = Visit(position, child.Name, e => e is ChildStarted c && c.Workflow == child.Name,
+            $"child workflow '{child.Name}'");
         _children[child.Name] = child;
         if (CancelledWork(position, entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
         {
-            if (SerializeInput(node.Input, child.InputType, child.Name, position, thread, out var input) is { } unserializable) return unserializable;
+            if (SerializeInput(node.Input, child.InputType, child.Name, position, thread, out var input) is { }
+                unserializable) return unserializable;
             _pending.Add(new ChildStarted(position, child.Name, input));
             if (_carryover.Child(position, child.Name, input) is not { } reused) return Outcome.Blocked;
             _pending.Add(reused);
@@ -386,7 +416,8 @@ internal sealed class Interpreter
         return entry.Outcome switch
         {
             null => Outcome.Blocked,
-            // A child that was cancelled or timed out on its own is a failure the parent can handle, not the parent's cancellation.
+            // A child that was cancelled or timed out on its own is a failure the parent can handle, not the parent's
+            // cancellation.
             ChildEnded { Error: Cancellation c } => Outcome.Err(new Failure(
                 "Stent.ChildCancelled", $"Child workflow '{child.Name}' at {position} ended: {c.Reason}", ["Stent.ChildCancelled"], null, child.Name, position), entry.Time),
             ChildEnded { Error: { } error } => Outcome.Err(error, entry.Time),
@@ -403,7 +434,8 @@ internal sealed class Interpreter
         for (var i = 0; i < outcomes.Length; i++)
         {
             _pending = events[i] = [];
-            outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth = cleanupDepth });
+            outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth =
+                cleanupDepth });
         }
         _pending = outer;
 
@@ -425,7 +457,8 @@ internal sealed class Interpreter
         }
         foreach (var e in events) _pending.AddRange(e);
         if (outcomes.Any(o => o.Kind == OutcomeKind.Blocked)) return Outcome.Blocked;
-        return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), outcomes.Length == 0 ? floor : outcomes.Max(o => o.Time));
+        return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), outcomes.Length == 0 ? floor : outcomes.Max(o =>
+            o.Time));
     }
 
     private History.Entry? Visit(string position, string name, Func<PositionedEvent, bool> matches, string found)
@@ -481,7 +514,8 @@ internal sealed class Interpreter
     /// </summary>
     internal sealed record Checkpoint(
         Node Node, Frame[] Stack, int Counter, int Time, int CleanupDepth,
-        IReadOnlyDictionary<string, IDurableFunction> Functions, IReadOnlyDictionary<string, IWorkflowDefinition> Children)
+        IReadOnlyDictionary<string, IDurableFunction> Functions, IReadOnlyDictionary<string, IWorkflowDefinition>
+            Children)
     {
         /// <summary>The workflow it belongs to.</summary>
         public IWorkflowDefinition? Definition { get; init; }

@@ -58,7 +58,8 @@ public interface IWorkStore
     Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default);
 
     /// <summary>Extends the leases of running steps; returns the ids of the steps whose lease was lost.</summary>
-    Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct = default);
+    Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct =
+        default);
 
     /// <summary>Delivers a signal (kept in order until consumed). Throws <see cref="KeyNotFoundException"/> for an
     /// unknown execution and <see cref="InvalidOperationException"/> for a finished one.</summary>

@@ -24,7 +24,8 @@ namespace Stent.Storage;
 /// <param name="Root">The workflow at the root of its execution tree (null: its own); a worker with the root has its
 /// work.</param>
 public sealed record NewExecution(
-    string Id, string Workflow, int Version, string Input, string? IdempotencyKey, TimeSpan Delay, TimeSpan? MaxDuration,
+    string Id, string Workflow, int Version, string Input, string? IdempotencyKey, TimeSpan Delay, TimeSpan?
+        MaxDuration,
     string? Queue, IReadOnlyList<string> Tags, int Priority, string? ResumedFrom = null, string? ParentId = null,
     string? ParentPosition = null, string? Root = null)
 {
@@ -68,7 +69,8 @@ public sealed record ExecutionInfo(
 /// <param name="Workflow">Only this workflow (null: any).</param>
 /// <param name="Limit">At most this many.</param>
 /// <param name="Offset">Skip this many first.</param>
-public sealed record ExecutionFilter(ExecutionState? State = null, string? Workflow = null, int Limit = 50, int Offset = 0);
+public sealed record ExecutionFilter(ExecutionState? State = null, string? Workflow = null, int Limit = 50, int Offset =
+    0);
 
 /// <summary>What a worker asks for.</summary>
 /// <param name="WorkerId">Who claims (recorded on leases).</param>
@@ -78,7 +80,8 @@ public sealed record ExecutionFilter(ExecutionState? State = null, string? Workf
 /// <param name="Queues">Only work of these queues (and the default queue); null: every queue.</param>
 /// <param name="Tags">Only work with no tags or sharing one of these; null: everything.</param>
 public sealed record ClaimRequest(
-    string WorkerId, int MaxDecisions, int MaxSteps, TimeSpan Lease, IReadOnlyList<string>? Queues = null, IReadOnlyList<string>? Tags = null)
+    string WorkerId, int MaxDecisions, int MaxSteps, TimeSpan Lease, IReadOnlyList<string>? Queues = null,
+        IReadOnlyList<string>? Tags = null)
 {
     /// <summary>Only decisions of these workflows; null: any.</summary>
     public IReadOnlyList<string>? Workflows { get; init; }
@@ -114,15 +117,18 @@ public sealed record Route(string? Queue, IReadOnlyList<string> Tags, int Priori
 }
 
 /// <summary>A step claimed to run once.</summary>
-public sealed record StepTask(long Id, string ExecutionId, string Position, string Name, string Input, int Attempt, long LeaseToken);
+public sealed record StepTask(long Id, string ExecutionId, string Position, string Name, string Input, int Attempt, long
+    LeaseToken);
 
 /// <summary>A claim: the store's clock reading and the work claimed.</summary>
-public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask> Decisions, IReadOnlyList<StepTask> Steps);
+public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask> Decisions, IReadOnlyList<StepTask>
+    Steps);
 
 /// <summary>A step to schedule, with its function's routing and limits (a concurrency cap, a rate per
 /// second).</summary>
 public sealed record NewStep(
-    string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int? MaxConcurrent,
+    string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int?
+        MaxConcurrent,
     int? MaxPerSecond = null);
 
 /// <summary>An event for another execution's inbox (a parent learning that its child ended); dropped if that one
@@ -140,7 +146,8 @@ public sealed record Message(string ExecutionId, HistoryEvent Event);
 /// <param name="ExpectedVersion">Events in the stream before this append.</param>
 /// <param name="Events">Events to append.</param>
 /// <param name="State">The execution's state after it.</param>
-public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long ExpectedVersion, IReadOnlyList<HistoryEvent> Events, ExecutionState State)
+public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long ExpectedVersion,
+    IReadOnlyList<HistoryEvent> Events, ExecutionState State)
 {
     /// <summary>Inbox ids folded into <see cref="Events"/>.</summary>
     public IReadOnlyList<long> FoldedInbox { get; init; } = [];
@@ -197,11 +204,13 @@ public sealed record LeasedStep(long Id, long LeaseToken);
 /// <param name="Input">The input, as JSON.</param>
 /// <param name="Failure">The failure recorded (error and attempts).</param>
 /// <param name="At">When it was recorded.</param>
-public sealed record DeadLetter(long Id, string ExecutionId, string Position, string Name, string Input, StepFailed Failure, DateTimeOffset At);
+public sealed record DeadLetter(long Id, string ExecutionId, string Position, string Name, string Input, StepFailed
+    Failure, DateTimeOffset At);
 
 /// <summary>A worker's heartbeat: who it is, what it runs, when it was last seen (set by the store's clock).</summary>
 /// <param name="Id">The worker's id.</param>
 /// <param name="Workflows">The workflows it has.</param>
 /// <param name="Functions">The durable functions it has.</param>
 /// <param name="SeenAt">When it last announced itself (ignored when announcing).</param>
-public sealed record WorkerInfo(string Id, IReadOnlyList<string> Workflows, IReadOnlyList<string> Functions, DateTimeOffset SeenAt = default);
+public sealed record WorkerInfo(string Id, IReadOnlyList<string> Workflows, IReadOnlyList<string> Functions,
+    DateTimeOffset SeenAt = default);

@@ -16,7 +16,8 @@ public sealed class Durable<TIn, TOut> : IDurableFunction
 
     internal Durable(string name, Func<TIn, StepContext, Task<StepOutput>> run, DurableOptions? options)
     {
-        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"A durable function needs a name, got '{name}'.", nameof(name));
+        if (string.IsNullOrWhiteSpace(name)) throw new
+            ArgumentException($"A durable function needs a name, got '{name}'.", nameof(name));
         Name = name;
         _run = run ?? throw new ArgumentNullException(nameof(run));
         Options = (options ?? DurableOptions.Default).Validated(name);
@@ -43,58 +44,72 @@ public sealed class Durable<TIn, TOut> : IDurableFunction
     public override string ToString() => $"durable '{Name}'";
 }
 
-/// <summary>Factories for durable functions. Each kind of implementation has its own name, so F# never meets an ambiguous overload.</summary>
+/// <summary>Factories for durable functions. Each kind of implementation has its own name, so F# never meets an
+/// ambiguous overload.</summary>
 public static class Durable
 {
     /// <summary>A durable function from an asynchronous implementation.</summary>
-    public static Durable<TIn, TOut> Create<TIn, TOut>(string name, Func<TIn, StepContext, Task<TOut>> run, DurableOptions? options = null)
+    public static Durable<TIn, TOut> Create<TIn, TOut>(string name, Func<TIn, StepContext, Task<TOut>> run,
+        DurableOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         return new(name, async (i, c) => StepOutput.Of(await run(i, c).ConfigureAwait(false)), options);
     }
 
     /// <summary>A durable function from a synchronous implementation.</summary>
-    public static Durable<TIn, TOut> CreateSync<TIn, TOut>(string name, Func<TIn, StepContext, TOut> run, DurableOptions? options = null)
+    public static Durable<TIn, TOut> CreateSync<TIn, TOut>(string name, Func<TIn, StepContext, TOut> run,
+        DurableOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         return new(name, (i, c) => Task.FromResult(StepOutput.Of(run(i, c))), options);
     }
 
-    /// <summary>A durable function from a LanguageExt <see cref="Aff{A}"/>: a <c>Fail</c> is a failure (retried by policy).</summary>
-    public static Durable<TIn, TOut> FromAff<TIn, TOut>(string name, Func<TIn, StepContext, Aff<TOut>> run, DurableOptions? options = null)
+    /// <summary>A durable function from a LanguageExt <see cref="Aff{A}"/>: a <c>Fail</c> is a failure (retried by
+    /// policy).</summary>
+    public static Durable<TIn, TOut> FromAff<TIn, TOut>(string name, Func<TIn, StepContext, Aff<TOut>> run,
+        DurableOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         return new(name, async (i, c) => StepOutput.Of(Unwrap(await run(i, c).Run().ConfigureAwait(false))), options);
     }
 
-    /// <summary>A durable function from a LanguageExt <see cref="Eff{A}"/>: a <c>Fail</c> is a failure (retried by policy).</summary>
-    public static Durable<TIn, TOut> FromEff<TIn, TOut>(string name, Func<TIn, StepContext, Eff<TOut>> run, DurableOptions? options = null)
+    /// <summary>A durable function from a LanguageExt <see cref="Eff{A}"/>: a <c>Fail</c> is a failure (retried by
+    /// policy).</summary>
+    public static Durable<TIn, TOut> FromEff<TIn, TOut>(string name, Func<TIn, StepContext, Eff<TOut>> run,
+        DurableOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         return new(name, (i, c) => Task.FromResult(StepOutput.Of(Unwrap(run(i, c).Run()))), options);
     }
 
-    /// <summary>A durable function returning <see cref="Fin{A}"/>: <c>Fail</c> is a failure (retried by policy).</summary>
-    public static Durable<TIn, TOut> FromFin<TIn, TOut>(string name, Func<TIn, StepContext, Task<Fin<TOut>>> run, DurableOptions? options = null)
+    /// <summary>A durable function returning <see cref="Fin{A}"/>: <c>Fail</c> is a failure (retried by
+    /// policy).</summary>
+    public static Durable<TIn, TOut> FromFin<TIn, TOut>(string name, Func<TIn, StepContext, Task<Fin<TOut>>> run,
+        DurableOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         return new(name, async (i, c) => StepOutput.Of(Unwrap(await run(i, c).ConfigureAwait(false))), options);
     }
 
-    /// <summary>A durable function returning <see cref="Either{L,R}"/>: <c>Left</c> is a business error (recorded, not retried).</summary>
-    public static Durable<TIn, TOut> FromEither<TIn, TLeft, TOut>(string name, Func<TIn, StepContext, Task<Either<TLeft, TOut>>> run, DurableOptions? options = null)
+    /// <summary>A durable function returning <see cref="Either{L,R}"/>: <c>Left</c> is a business error (recorded, not
+    /// retried).</summary>
+    public static Durable<TIn, TOut> FromEither<TIn, TLeft, TOut>(string name, Func<TIn, StepContext, Task<Either<TLeft,
+        TOut>>> run, DurableOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         return new(name, async (i, c) => (await run(i, c).ConfigureAwait(false)).Match(
             Right: r => StepOutput.Of(r), Left: l => StepOutput.Business(l?.ToString() ?? "error")), options);
     }
 
-    /// <summary>A durable function returning <see cref="Option{A}"/>: <c>None</c> is recorded as absence (a null value).</summary>
-    public static Durable<TIn, TOut?> FromOption<TIn, TOut>(string name, Func<TIn, StepContext, Task<Option<TOut>>> run, DurableOptions? options = null)
+    /// <summary>A durable function returning <see cref="Option{A}"/>: <c>None</c> is recorded as absence (a null
+    /// value).</summary>
+    public static Durable<TIn, TOut?> FromOption<TIn, TOut>(string name, Func<TIn, StepContext, Task<Option<TOut>>> run,
+        DurableOptions? options = null)
         where TOut : class
     {
         ArgumentNullException.ThrowIfNull(run);
-        return new(name, async (i, c) => StepOutput.Of((await run(i, c).ConfigureAwait(false)).MatchUnsafe(v => v, () => null)), options);
+        return new(name, async (i, c) => StepOutput.Of((await run(i, c).ConfigureAwait(false)).MatchUnsafe(v => v, () =>
+            null)), options);
     }
 
     private static T Unwrap<T>(Fin<T> fin) => fin.Match(v => v, e => throw e.ToException());

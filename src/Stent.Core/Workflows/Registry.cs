@@ -39,7 +39,9 @@ public sealed class Registry
         lock (_gate)
         {
             if (into.TryGetValue(name, out var old) && !ReferenceEquals(old, item))
-                throw new ArgumentException($"A {kind} named '{name}' is already registered; each name names one {kind}.", nameof(item));
+                throw new
+                    ArgumentException($"A {kind} named '{name}' is already registered; each name names one {kind}.",
+                    nameof(item));
             into[name] = item;
         }
     }

@@ -3,7 +3,8 @@ using Stent.Workflows;
 
 namespace Stent;
 
-/// <summary>A named workflow: a body from an input to a <see cref="Workflow{T}"/>. Make one with <see cref="Workflow.Define{TIn, TOut}"/>.</summary>
+/// <summary>A named workflow: a body from an input to a <see cref="Workflow{T}"/>. Make one with <see
+/// cref="Workflow.Define{TIn, TOut}"/>.</summary>
 /// <typeparam name="TIn">Input type (serialized as JSON).</typeparam>
 /// <typeparam name="TOut">Result type (serialized as JSON).</typeparam>
 public sealed class WorkflowDef<TIn, TOut> : IWorkflowDefinition
@@ -12,8 +13,10 @@ public sealed class WorkflowDef<TIn, TOut> : IWorkflowDefinition
 
     internal WorkflowDef(string name, int version, Func<TIn, Workflow<TOut>> body)
     {
-        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"A workflow needs a name, got '{name}'.", nameof(name));
-        if (version < 1) throw new ArgumentOutOfRangeException(nameof(version), version, $"Workflow version must be at least 1, got {version}.");
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"A workflow needs a name, got '{name}'.",
+            nameof(name));
+        if (version < 1) throw new ArgumentOutOfRangeException(nameof(version), version,
+            $"Workflow version must be at least 1, got {version}.");
         Name = name;
         Version = version;
         _body = body ?? throw new ArgumentNullException(nameof(body));

@@ -1,4 +1,5 @@
-// The two ways a workflow can go wrong, kept apart: a business error (a returned error) and a failure (a thrown exception).
+// The two ways a workflow can go wrong, kept apart: a business error (a returned error) and a failure (a thrown
+// exception).
 using System.Text.Json.Serialization;
 
 namespace Stent;
@@ -33,7 +34,8 @@ public sealed record BusinessError(string Message) : WorkflowError
     public override string Message { get; } = Message;
 }
 
-/// <summary>The execution was cancelled or timed out; catch, retry and TraverseAll let it through so Finally blocks run and it ends.</summary>
+/// <summary>The execution was cancelled or timed out; catch, retry and TraverseAll let it through so Finally blocks run
+/// and it ends.</summary>
 /// <param name="Reason"><see cref="Cancelled"/> or <see cref="TimedOut"/>.</param>
 public sealed record Cancellation(string Reason) : WorkflowError
 {
@@ -58,7 +60,8 @@ public sealed record Cancellation(string Reason) : WorkflowError
 /// <param name="Step">The step that failed, or null when workflow code threw.</param>
 /// <param name="Position">The position of the failing instruction.</param>
 public sealed record Failure(
-    string ErrorType, string Message, IReadOnlyList<string> TypeChain, string? StackTrace, string? Step, string? Position)
+    string ErrorType, string Message, IReadOnlyList<string> TypeChain, string? StackTrace, string? Step, string?
+        Position)
     : WorkflowError
 {
     /// <inheritdoc />
@@ -77,7 +80,8 @@ public sealed record Failure(
 
     /// <inheritdoc />
     public bool Equals(Failure? other) =>
-        other is not null && ErrorType == other.ErrorType && Message == other.Message && Step == other.Step && Position == other.Position;
+        other is not null && ErrorType == other.ErrorType && Message == other.Message && Step == other.Step && Position
+            == other.Position;
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(ErrorType, Message, Step, Position);

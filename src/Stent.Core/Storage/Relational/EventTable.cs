@@ -13,11 +13,13 @@ public sealed class EventTable(string prefix = "") : IStreamStore
     /// <inheritdoc />
     public string Ddl(string prefix) => $"""
         CREATE TABLE IF NOT EXISTS {prefix}stent_events (
-            execution_id TEXT NOT NULL, version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (execution_id, version));
+            execution_id TEXT NOT NULL, version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (execution_id,
+                version));
         """;
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after, CancellationToken ct)
+    public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after,
+        CancellationToken ct)
     {
         var sql = new Sql();
         sql.Append($"SELECT data FROM {Table} WHERE execution_id = {sql.P(stream)} AND version > {sql.P(after)} ORDER BY version");
@@ -29,9 +31,11 @@ public sealed class EventTable(string prefix = "") : IStreamStore
     }
 
     /// <inheritdoc />
-    public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken ct)
+    public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends,
+        CancellationToken ct)
     {
-        var rows = appends.SelectMany(a => a.Events.Select((e, i) => (a.Stream, Version: a.ExpectedVersion + i + 1, e))).ToList();
+        var rows = appends.SelectMany(a => a.Events.Select((e, i) => (a.Stream, Version: a.ExpectedVersion + i + 1,
+            e))).ToList();
         foreach (var chunk in rows.Chunk(150))
         {
             var sql = new Sql($"INSERT INTO {Table} (execution_id, version, data) VALUES ");
@@ -42,7 +46,8 @@ public sealed class EventTable(string prefix = "") : IStreamStore
     }
 
     /// <inheritdoc />
-    public async Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams, CancellationToken ct)
+    public async Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams,
+        CancellationToken ct)
     {
         foreach (var chunk in streams.Chunk(500))
         {

@@ -14,10 +14,12 @@ public interface IStreamStore
     string Ddl(string prefix);
 
     /// <summary>The events of <paramref name="stream"/> after the first <paramref name="after"/>, in order.</summary>
-    Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after, CancellationToken ct);
+    Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after, CancellationToken
+        ct);
 
     /// <summary>Appends to each stream, which must hold exactly its expected number of events (0 starts it).</summary>
-    Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken ct);
+    Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken
+        ct);
 
     /// <summary>Deletes whole streams.</summary>
     Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams, CancellationToken ct);

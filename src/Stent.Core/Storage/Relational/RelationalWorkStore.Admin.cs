@@ -9,13 +9,15 @@ public partial class RelationalWorkStore
     private Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(Func<Sql, string> where, CancellationToken ct) =>
         ReadAsync<IReadOnlyList<DeadLetter>>(async s =>
         {
-            var sql = new Sql($"SELECT id, execution_id, position, name, input, failure, at FROM {_t}stent_dead_letters ");
+            var sql = new
+                Sql($"SELECT id, execution_id, position, name, input, failure, at FROM {_t}stent_dead_letters ");
             sql.Append(where(sql));
             return await s.QueryAsync(sql, ReadDeadLetter, ct).ConfigureAwait(false);
         }, ct);
 
     private static DeadLetter ReadDeadLetter(DbDataReader r) => new(
-        r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), (StepFailed)StoreJson.Event(r.GetString(5)),
+        r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
+            (StepFailed)StoreJson.Event(r.GetString(5)),
         Time(r.GetInt64(6)));
 
     /// <inheritdoc />
@@ -27,7 +29,8 @@ public partial class RelationalWorkStore
         (await DeadLettersAsync(sql => $"WHERE id = {sql.P(id)}", ct).ConfigureAwait(false)).FirstOrDefault();
 
     /// <inheritdoc />
-    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) => WriteAsync("discard", async s =>
+    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) => WriteAsync("discard", async s
+        =>
     {
         var sql = new Sql();
         sql.Append($"DELETE FROM {_t}stent_dead_letters WHERE id = {sql.P(id)}");
@@ -72,7 +75,8 @@ public partial class RelationalWorkStore
             sql.Append($"""
                 INSERT INTO {_t}stent_workers (id, workflows, functions, seen_at) VALUES ({sql.P(worker.Id)},
                     {sql.P(StoreJson.Tags(worker.Workflows))}, {sql.P(StoreJson.Tags(worker.Functions))}, {sql.P(s.Now)})
-                ON CONFLICT (id) DO UPDATE SET workflows = excluded.workflows, functions = excluded.functions, seen_at = excluded.seen_at
+                ON CONFLICT (id) DO UPDATE SET workflows = excluded.workflows, functions = excluded.functions, seen_at =
+                    excluded.seen_at
                 """);
             return s.ExecAsync(sql, ct);
         }, ct);
@@ -84,7 +88,8 @@ public partial class RelationalWorkStore
         {
             var sql = new Sql();
             sql.Append($"SELECT id, workflows, functions, seen_at FROM {_t}stent_workers WHERE seen_at >= {sql.P(s.Now - Ms(seenWithin))} ORDER BY id");
-            return await s.QueryAsync(sql, r => new WorkerInfo(r.GetString(0), StoreJson.Tags(r.GetString(1)), StoreJson.Tags(r.GetString(2)),
+            return await s.QueryAsync(sql, r => new WorkerInfo(r.GetString(0), StoreJson.Tags(r.GetString(1)),
+                StoreJson.Tags(r.GetString(2)),
                 Time(r.GetInt64(3))), ct).ConfigureAwait(false);
         }, ct, clock: true);
 
@@ -95,7 +100,8 @@ public partial class RelationalWorkStore
         var sql = new Sql();
         var (worker, past) = (sql.P(workerId), sql.P(s.Now - 1));
         sql.Append($"""
-            UPDATE {_t}stent_executions SET lease_until = {past} WHERE lease_owner = {worker} AND lease_until IS NOT NULL;
+            UPDATE {_t}stent_executions SET lease_until = {past} WHERE lease_owner = {worker} AND lease_until IS NOT
+                NULL;
             UPDATE {_t}stent_steps SET lease_until = {past} WHERE worker = {worker} AND running = 1
             """);
         return s.ExecAsync(sql, ct);

@@ -38,18 +38,21 @@ public partial class RelationalWorkStore
     private const string StepReturning = " RETURNING id, execution_id, position, name, input, attempt";
 
     /// <inheritdoc />
-    public Task<ClaimResult> ClaimAsync(ClaimRequest q, CancellationToken ct = default) => WriteAsync("claim", async s =>
+    public Task<ClaimResult> ClaimAsync(ClaimRequest q, CancellationToken ct = default) => WriteAsync("claim", async s
+        =>
     {
         var token = Random.Shared.NextInt64(1, long.MaxValue);
         var until = s.Now + Ms(q.Lease);
-        var decisions = q.MaxDecisions > 0 ? await ClaimDecisionsAsync(s, q, token, until, ct).ConfigureAwait(false) : [];
+        var decisions = q.MaxDecisions > 0 ? await ClaimDecisionsAsync(s, q, token, until, ct).ConfigureAwait(false) :
+            [];
         var steps = new List<StepTask>();
         if (q.MaxSteps > 0)
         {
             var sql = new Sql();
             var now = sql.P(s.Now);
             sql.Append($"""
-                UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END,
+                UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt
+                    END,
                     lease_token = {sql.P(token)}, lease_until = {sql.P(until)}, worker = {sql.P(q.WorkerId)}
                 WHERE id IN (SELECT id FROM {_t}stent_steps WHERE max_concurrent IS NULL AND max_per_second IS NULL
                     AND {string.Format(null, Ready, now)}{Routing(sql, q)}{Names(sql, "name", q.Functions, q.Workflows)}
@@ -63,7 +66,8 @@ public partial class RelationalWorkStore
         return new ClaimResult(Time(s.Now), decisions, steps);
     }, ct);
 
-    private async Task<List<DecisionTask>> ClaimDecisionsAsync(Session s, ClaimRequest q, long token, long until, CancellationToken ct)
+    private async Task<List<DecisionTask>> ClaimDecisionsAsync(Session s, ClaimRequest q, long token, long until,
+        CancellationToken ct)
     {
         var sql = new Sql();
         var now = sql.P(s.Now);
@@ -71,12 +75,15 @@ public partial class RelationalWorkStore
             UPDATE {_t}stent_executions SET lease_token = {sql.P(token)}, lease_until = {sql.P(until)},
                 lease_owner = {sql.P(q.WorkerId)}, updated_at = {now}
             WHERE id IN (SELECT id FROM {_t}stent_executions WHERE runnable_at <= {now}
-                AND (lease_until IS NULL OR lease_until < {now}) AND state IN {Live}{Routing(sql, q)}{Names(sql, "workflow", q.Workflows, q.Workflows)}
+                AND (lease_until IS NULL OR lease_until < {now}) AND state IN
+                    {Live}{Routing(sql, q)}{Names(sql, "workflow", q.Workflows, q.Workflows)}
                 ORDER BY priority DESC, runnable_at LIMIT {sql.P(q.MaxDecisions)}{_dialect.SkipLocked})
             RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority, root
             """);
-        var claimed = await s.QueryAsync(sql, r => (Id: r.GetString(0), Deadline: Time(r, 1), Cancel: r.GetInt32(2) != 0,
-            Version: r.GetInt64(3), Route: new Route(Text(r, 4), Tags(r.GetString(5)), r.GetInt32(6)), Root: r.GetString(7)), ct)
+        var claimed = await s.QueryAsync(sql, r => (Id: r.GetString(0), Deadline: Time(r, 1), Cancel: r.GetInt32(2) !=
+            0,
+            Version: r.GetInt64(3), Route: new Route(Text(r, 4), Tags(r.GetString(5)), r.GetInt32(6)), Root:
+                r.GetString(7)), ct)
             .ConfigureAwait(false);
         if (claimed.Count == 0) return [];
         var read = new Sql();
@@ -84,11 +91,13 @@ public partial class RelationalWorkStore
         read.Append($"SELECT execution_id, id, data FROM {_t}stent_inbox WHERE execution_id IN ({ids}) ORDER BY id;");
         read.Append($"SELECT execution_id, position FROM {_t}stent_timers WHERE execution_id IN ({ids}) ");
         read.Append($"AND due_at <= {read.P(s.Now)} ORDER BY due_at, position");
-        var (inbox, timers) = await s.QueryTwoAsync(read, r => (r.GetString(0), (r.GetInt64(1), StoreJson.Event(r.GetString(2)))),
+        var (inbox, timers) = await s.QueryTwoAsync(read, r => (r.GetString(0), (r.GetInt64(1),
+            StoreJson.Event(r.GetString(2)))),
             r => (r.GetString(0), r.GetString(1)), ct).ConfigureAwait(false);
         var inboxBy = inbox.ToLookup(i => i.Item1, i => i.Item2);
         var timersBy = timers.ToLookup(t => t.Item1, t => t.Item2);
-        return claimed.Select(c => new DecisionTask(c.Id, token, c.Version, [.. inboxBy[c.Id]], [.. timersBy[c.Id]], c.Deadline,
+        return claimed.Select(c => new DecisionTask(c.Id, token, c.Version, [.. inboxBy[c.Id]], [.. timersBy[c.Id]],
+            c.Deadline,
             c.Cancel, c.Route) { Root = c.Root }).ToList();
     }
 
@@ -97,7 +106,8 @@ public partial class RelationalWorkStore
     /// its starts in the current one-second window, so a cap or a rate holds exactly. Full functions are skipped, so
     /// their backlog never blocks other work.
     /// </summary>
-    private async Task<List<StepTask>> ClaimCappedAsync(Session s, ClaimRequest q, int room, long token, CancellationToken ct)
+    private async Task<List<StepTask>> ClaimCappedAsync(Session s, ClaimRequest q, int room, long token,
+        CancellationToken ct)
     {
         var any = new Sql();
         any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, any.P(s.Now))}{Names(any, "name", q.Functions, q.Workflows)} LIMIT 1");
@@ -117,7 +127,8 @@ public partial class RelationalWorkStore
             SELECT name, window_start, used FROM {_t}stent_rates WHERE window_start > {limits.P(s.Now - 1000)}
             """);
         var (caps, windows) = await s.QueryTwoAsync(limits,
-            r => (Name: r.GetString(0), Cap: r.IsDBNull(1) ? (long?)null : r.GetInt64(1), Rate: r.IsDBNull(2) ? (long?)null : r.GetInt64(2),
+            r => (Name: r.GetString(0), Cap: r.IsDBNull(1) ? (long?)null : r.GetInt64(1), Rate: r.IsDBNull(2) ?
+                (long?)null : r.GetInt64(2),
                 Running: r.GetInt64(3)),
             r => (Name: r.GetString(0), Start: r.GetInt64(1), Used: r.GetInt64(2)), ct).ConfigureAwait(false);
         var budget = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -134,10 +145,12 @@ public partial class RelationalWorkStore
         var pick = new Sql();
         pick.Append($"""
             SELECT id, name FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, pick.P(s.Now))}
-                AND name IN ({pick.List(open)}){Routing(pick, q)}{Names(pick, "name", q.Functions, q.Workflows)} ORDER BY priority DESC, id LIMIT {pick.P(room * 4)}
+                AND name IN ({pick.List(open)}){Routing(pick, q)}{Names(pick, "name", q.Functions, q.Workflows)} ORDER
+                    BY priority DESC, id LIMIT {pick.P(room * 4)}
             """);
         var picked = new List<long>();
-        foreach (var (id, name) in await s.QueryAsync(pick, r => (r.GetInt64(0), r.GetString(1)), ct).ConfigureAwait(false))
+        foreach (var (id, name) in await s.QueryAsync(pick, r => (r.GetInt64(0), r.GetString(1)),
+            ct).ConfigureAwait(false))
         {
             if (picked.Count >= room || budget[name] <= 0) continue;
             budget[name]--;
@@ -147,15 +160,18 @@ public partial class RelationalWorkStore
         var claim = new Sql();
         claim.Append($"""
             UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END,
-                lease_token = {claim.P(token)}, lease_until = {claim.P(s.Now + Ms(q.Lease))}, worker = {claim.P(q.WorkerId)}
+                lease_token = {claim.P(token)}, lease_until = {claim.P(s.Now + Ms(q.Lease))}, worker =
+                    {claim.P(q.WorkerId)}
             WHERE id IN ({claim.List(picked)})
             """);
         claim.Append(StepReturning + ", max_per_second");
-        var steps = await s.QueryAsync(claim, r => (Step: ReadStep(r, token), Rated: !r.IsDBNull(6)), ct).ConfigureAwait(false);
+        var steps = await s.QueryAsync(claim, r => (Step: ReadStep(r, token), Rated: !r.IsDBNull(6)),
+            ct).ConfigureAwait(false);
         var rates = new Sql();
         foreach (var g in steps.Where(x => x.Rated).GroupBy(x => x.Step.Name))
         {
-            var (start, count) = used.TryGetValue(g.Key, out var w) ? (w.Start, w.Used + g.Count()) : (s.Now, g.Count());
+            var (start, count) = used.TryGetValue(g.Key, out var w) ? (w.Start, w.Used + g.Count()) : (s.Now,
+                g.Count());
             rates.Append($"INSERT INTO {_t}stent_rates (name, window_start, used) VALUES ({rates.P(g.Key)}, {rates.P(start)}, ");
             rates.Append($"{rates.P(count)}) ON CONFLICT (name) DO UPDATE SET window_start = excluded.window_start, used = excluded.used;");
         }

@@ -6,7 +6,8 @@ namespace Stent.Storage.Relational;
 public partial class RelationalWorkStore
 {
     /// <inheritdoc />
-    public Task<bool> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default) => WriteAsync("decision", async s =>
+    public Task<bool> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default) => WriteAsync("decision",
+        async s =>
     {
         var id = d.ExecutionId;
         var row = new Sql();
@@ -19,11 +20,13 @@ public partial class RelationalWorkStore
                 AND stream_version = {row.P(d.ExpectedVersion)}
             """);
         if (await s.ExecAsync(row, ct).ConfigureAwait(false) != 1) return false;
-        if (d.Children.Count > 0) await InsertAsync(s, d.Children.Select(c => (c, (string?)null)).ToList(), ct).ConfigureAwait(false);
+        if (d.Children.Count > 0) await InsertAsync(s, d.Children.Select(c => (c, (string?)null)).ToList(),
+            ct).ConfigureAwait(false);
         if (d.Events.Count > 0)
         {
             s.Trip();
-            await _dialect.Streams.AppendAsync(s.Connection, s.Tx!, [new StreamAppend(id, d.ExpectedVersion, d.Events)], ct)
+            await _dialect.Streams.AppendAsync(s.Connection, s.Tx!, [new StreamAppend(id, d.ExpectedVersion, d.Events)],
+                ct)
                 .ConfigureAwait(false);
         }
 
@@ -60,7 +63,8 @@ public partial class RelationalWorkStore
             var target = sql.P(m.ExecutionId);
             sql.Append($"""
                 INSERT INTO {_t}stent_inbox (execution_id, data)
-                    SELECT id, {sql.P(StoreJson.Event(m.Event))} FROM {_t}stent_executions WHERE id = {target} AND state IN {Live};
+                    SELECT id, {sql.P(StoreJson.Event(m.Event))} FROM {_t}stent_executions WHERE id = {target} AND state
+                        IN {Live};
                 UPDATE {_t}stent_executions SET runnable_at = {now} WHERE id = {target} AND state IN {Live};
                 """);
         }
@@ -75,7 +79,8 @@ public partial class RelationalWorkStore
         // deadline.
         sql.Append($"""
             UPDATE {_t}stent_executions SET runnable_at = CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL
-                WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN {now}
+                WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN
+                    {now}
                 ELSE (SELECT min(t) FROM (SELECT min(due_at) AS t FROM {_t}stent_timers WHERE execution_id = {self}
                     UNION ALL SELECT deadline FROM {_t}stent_executions x WHERE x.id = {self}) AS due) END
             WHERE id = {self}
@@ -86,8 +91,10 @@ public partial class RelationalWorkStore
     }, ct);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default) =>
-        outcomes.Count == 0 ? Task.FromResult<IReadOnlyList<bool>>([]) : WriteAsync<IReadOnlyList<bool>>("complete", async s =>
+    public Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct =
+        default) =>
+        outcomes.Count == 0 ? Task.FromResult<IReadOnlyList<bool>>([]) : WriteAsync<IReadOnlyList<bool>>("complete",
+            async s =>
         {
             var find = new Sql();
             find.Append($"""
@@ -95,9 +102,12 @@ public partial class RelationalWorkStore
                 WHERE id IN ({find.List(outcomes.Select(o => o.Step.Id).Distinct())}) AND running = 1
                     AND lease_until >= {find.P(s.Now)}{_dialect.ForUpdate}
                 """);
-            var held = (await s.QueryAsync(find, r => (Id: r.GetInt64(0), Execution: r.GetString(1), Position: r.GetString(2),
-                Name: r.GetString(3), Input: r.GetString(4), Token: r.GetInt64(5)), ct).ConfigureAwait(false)).ToDictionary(h => h.Id);
-            var accepted = outcomes.Select(o => held.TryGetValue(o.Step.Id, out var h) && h.Token == o.Step.LeaseToken).ToList();
+            var held = (await s.QueryAsync(find, r => (Id: r.GetInt64(0), Execution: r.GetString(1), Position:
+                r.GetString(2),
+                Name: r.GetString(3), Input: r.GetString(4), Token: r.GetInt64(5)),
+                    ct).ConfigureAwait(false)).ToDictionary(h => h.Id);
+            var accepted = outcomes.Select(o => held.TryGetValue(o.Step.Id, out var h) && h.Token ==
+                o.Step.LeaseToken).ToList();
             var ok = outcomes.Where((_, i) => accepted[i]).Select(o => (o.Event, Step: held[o.Step.Id])).ToList();
             if (ok.Count == 0) return accepted;
 
@@ -125,9 +135,11 @@ public partial class RelationalWorkStore
                 // completions are folded together; the last one, or a step of a sequential chain, wakes it at once.
                 var least = _dialect.Least;
                 sql.Append($"""
-                    UPDATE {_t}stent_executions SET runnable_at = {least}(coalesce(runnable_at, {now} + 86400000), {now} +
+                    UPDATE {_t}stent_executions SET runnable_at = {least}(coalesce(runnable_at, {now} + 86400000), {now}
+                        +
                         CASE WHEN EXISTS (SELECT 1 FROM {_t}stent_steps o WHERE o.execution_id = stent_executions.id)
-                        THEN {least}({sql.P(Ms(WakeDelay.Max))}, stream_version / {sql.P(WakeDelay.EventsPerMillisecond)}) ELSE 0 END)
+                        THEN {least}({sql.P(Ms(WakeDelay.Max))}, stream_version /
+                            {sql.P(WakeDelay.EventsPerMillisecond)}) ELSE 0 END)
                     WHERE id IN ({sql.List(done.Select(o => o.Step.Execution).Distinct())}) AND state IN {Live}
                     """);
                 s.Wakes = true;
@@ -137,8 +149,10 @@ public partial class RelationalWorkStore
         }, ct);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct = default) =>
-        steps.Count == 0 ? Task.FromResult<IReadOnlyList<long>>([]) : WriteAsync<IReadOnlyList<long>>("renew", async s =>
+    public Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken
+        ct = default) =>
+        steps.Count == 0 ? Task.FromResult<IReadOnlyList<long>>([]) : WriteAsync<IReadOnlyList<long>>("renew", async s
+            =>
         {
             var kept = new HashSet<long>();
             foreach (var chunk in steps.Chunk(400))

@@ -6,7 +6,8 @@ namespace Stent.Storage.Relational;
 
 public partial class RelationalWorkStore
 {
-    private const string InfoColumns = "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, "
+    private const string InfoColumns =
+        "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, "
         + "tags, priority, output, error, idempotency_key, resumed_by, parent_id";
 
     private static ExecutionInfo ReadInfo(DbDataReader r) => new(
@@ -22,7 +23,8 @@ public partial class RelationalWorkStore
             {
                 var sql = new Sql();
                 sql.Append($"SELECT id, state, resumed_by FROM {_t}stent_executions WHERE {column} = {sql.P(value)}{_dialect.ForUpdate}");
-                var rows = await s.QueryAsync(sql, r => (r.GetString(0), Enum.Parse<ExecutionState>(r.GetString(1)), Text(r, 2)), ct)
+                var rows = await s.QueryAsync(sql, r => (r.GetString(0), Enum.Parse<ExecutionState>(r.GetString(1)),
+                    Text(r, 2)), ct)
                     .ConfigureAwait(false);
                 return rows.Count == 0 ? null : rows[0];
             }
@@ -59,10 +61,12 @@ public partial class RelationalWorkStore
 
     /// <summary>Writes executions' rows and first events, skipping ids or keys already taken; returns the ids
     /// written.</summary>
-    private async Task<List<string>> InsertAsync(Session s, IReadOnlyList<(NewExecution New, string? ResumedFrom)> executions, CancellationToken ct)
+    private async Task<List<string>> InsertAsync(Session s, IReadOnlyList<(NewExecution New, string? ResumedFrom)>
+        executions, CancellationToken ct)
     {
         var sql = new Sql($"""
-            INSERT INTO {_t}stent_executions (id, workflow, version, state, created_at, updated_at, deadline, queue, tags,
+            INSERT INTO {_t}stent_executions (id, workflow, version, state, created_at, updated_at, deadline, queue,
+                tags,
                 priority, idempotency_key, runnable_at, stream_version, parent_id, parent_position, root) VALUES
             """);
         sql.Append(string.Join(", ", executions.Select(e =>
@@ -75,7 +79,8 @@ public partial class RelationalWorkStore
                 + $"{sql.P(start)}, 1, {sql.P(n.ParentId)}, {sql.P(n.ParentPosition)}, {sql.P(n.Root ?? n.Workflow)})";
         })));
         sql.Append(" ON CONFLICT DO NOTHING RETURNING id");
-        var created = (await s.QueryAsync(sql, r => r.GetString(0), ct).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+        var created = (await s.QueryAsync(sql, r => r.GetString(0),
+            ct).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
         var appends = executions.Where(e => created.Contains(e.New.Id))
             .Select(e => new StreamAppend(e.New.Id, 0, [e.New.Started(Time(s.Now), e.ResumedFrom)])).ToList();
         if (appends.Count > 0)
@@ -95,7 +100,8 @@ public partial class RelationalWorkStore
     }, ct);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<ExecutionInfo>> ListExecutionsAsync(ExecutionFilter filter, CancellationToken ct = default) =>
+    public Task<IReadOnlyList<ExecutionInfo>> ListExecutionsAsync(ExecutionFilter filter, CancellationToken ct =
+        default) =>
         ReadAsync<IReadOnlyList<ExecutionInfo>>(async s =>
         {
             var sql = new Sql($"SELECT {InfoColumns} FROM {_t}stent_executions WHERE 1 = 1");
@@ -139,7 +145,8 @@ public partial class RelationalWorkStore
     public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => WriteAsync("cancel", async s =>
     {
         if (await RequestCancelAsync(s, [executionId], ct).ConfigureAwait(false) > 0) return s.Wakes = true;
-        _ = await StateAsync(s, executionId, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No execution '{executionId}' to cancel.");
+        _ = await StateAsync(s, executionId, ct).ConfigureAwait(false) ?? throw new
+            KeyNotFoundException($"No execution '{executionId}' to cancel.");
         return false;
     }, ct);
 

@@ -9,7 +9,8 @@ namespace Stent.Storage.Relational;
 /// same statements. Every write is one transaction; times are Unix milliseconds from the dialect's clock; a claim
 /// takes many rows at once under one lease token. Each rule of the contract is written here once.
 /// </summary>
-public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkNotifications, IAsyncDisposable, IDisposable
+public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkNotifications, IAsyncDisposable,
+    IDisposable
 {
     private readonly ISqlDialect _dialect;
     private readonly string _t;
@@ -46,7 +47,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
             runnable_at BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, lease_until BIGINT, lease_owner TEXT,
             cancel_requested INTEGER NOT NULL DEFAULT 0, output TEXT, error TEXT, stream_version BIGINT NOT NULL,
-            signals BIGINT NOT NULL DEFAULT 0, resumed_by TEXT, parent_id TEXT, parent_position TEXT, root TEXT NOT NULL);
+            signals BIGINT NOT NULL DEFAULT 0, resumed_by TEXT, parent_id TEXT, parent_position TEXT, root TEXT NOT
+                NULL);
         CREATE INDEX IF NOT EXISTS stent_executions_runnable ON {_t}stent_executions (priority, runnable_at)
             WHERE runnable_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS stent_executions_created ON {_t}stent_executions (created_at);
@@ -59,14 +61,17 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
         CREATE TABLE IF NOT EXISTS {_t}stent_timers (
-            execution_id TEXT NOT NULL, position TEXT NOT NULL, due_at BIGINT NOT NULL, PRIMARY KEY (execution_id, position));
-        CREATE TABLE IF NOT EXISTS {_t}stent_inbox (id {_dialect.IdColumn}, execution_id TEXT NOT NULL, data TEXT NOT NULL);
+            execution_id TEXT NOT NULL, position TEXT NOT NULL, due_at BIGINT NOT NULL, PRIMARY KEY (execution_id,
+                position));
+        CREATE TABLE IF NOT EXISTS {_t}stent_inbox (id {_dialect.IdColumn}, execution_id TEXT NOT NULL, data TEXT NOT
+            NULL);
         CREATE INDEX IF NOT EXISTS stent_inbox_execution ON {_t}stent_inbox (execution_id);
         CREATE TABLE IF NOT EXISTS {_t}stent_results (key TEXT PRIMARY KEY, output TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS {_t}stent_dead_letters (
             id {_dialect.IdColumn}, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
             input TEXT NOT NULL, failure TEXT NOT NULL, at BIGINT NOT NULL);
-        CREATE TABLE IF NOT EXISTS {_t}stent_rates (name TEXT PRIMARY KEY, window_start BIGINT NOT NULL, used INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS {_t}stent_rates (name TEXT PRIMARY KEY, window_start BIGINT NOT NULL, used INTEGER
+            NOT NULL);
         CREATE TABLE IF NOT EXISTS {_t}stent_workers (
             id TEXT PRIMARY KEY, workflows TEXT NOT NULL, functions TEXT NOT NULL, seen_at BIGINT NOT NULL);
         {_dialect.Streams.Ddl(_t)}
@@ -82,7 +87,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
         public void Trip() => Interlocked.Increment(ref store._roundTrips);
 
-        /// <summary>Runs statements, grouped into commands as large as the dialect takes; returns the rows affected.</summary>
+        /// <summary>Runs statements, grouped into commands as large as the dialect takes; returns the rows
+        /// affected.</summary>
         public async Task<int> ExecAsync(Sql sql, CancellationToken ct)
         {
             if (sql.IsEmpty) return 0;
@@ -92,7 +98,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             return rows;
         }
 
-        /// <summary>Runs <paramref name="use"/> on a command for <paramref name="sql"/> (a prepared one when the dialect keeps it).</summary>
+        /// <summary>Runs <paramref name="use"/> on a command for <paramref name="sql"/> (a prepared one when the
+        /// dialect keeps it).</summary>
         private async Task<T> RunAsync<T>(Sql sql, Func<DbCommand, Task<T>> use)
         {
             Trip();
@@ -101,7 +108,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             finally { if (!kept) await cmd.DisposeAsync().ConfigureAwait(false); }
         }
 
-        public Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct) => RunAsync(sql, async cmd =>
+        public Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct) => RunAsync(sql,
+            async cmd =>
         {
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             var list = new List<T>();
@@ -111,7 +119,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
         /// <summary>Runs a command of two queries and reads both result sets.</summary>
         public Task<(List<T1>, List<T2>)> QueryTwoAsync<T1, T2>(
-            Sql sql, Func<DbDataReader, T1> first, Func<DbDataReader, T2> second, CancellationToken ct) => RunAsync(sql, async cmd =>
+            Sql sql, Func<DbDataReader, T1> first, Func<DbDataReader, T2> second, CancellationToken ct) => RunAsync(sql,
+                async cmd =>
         {
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             var a = new List<T1>();
@@ -150,7 +159,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             await using var tx = await _dialect.BeginAsync(c, ct).ConfigureAwait(false);
             session = new Session(this, c, tx, await _dialect.NowAsync(c, tx, ct).ConfigureAwait(false));
             result = await work(session).ConfigureAwait(false);
-            if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify), ct).ConfigureAwait(false);
+            if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify),
+                ct).ConfigureAwait(false);
             BeforeCommit?.Invoke(operation);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             session.Trip();
@@ -201,7 +211,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) => ReadAfterAsync(id, 0, ct);
+    public Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) => ReadAfterAsync(id,
+        0, ct);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default) =>
@@ -218,7 +229,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         var sql = new Sql($"""
             SELECT min(t) FROM (
                 SELECT min(runnable_at) AS t FROM {_t}stent_executions WHERE state IN {Live} AND runnable_at IS NOT NULL
-                UNION ALL SELECT min(lease_until) FROM {_t}stent_executions WHERE state IN {Live} AND lease_until IS NOT NULL
+                UNION ALL SELECT min(lease_until) FROM {_t}stent_executions WHERE state IN {Live} AND lease_until IS NOT
+                    NULL
                 UNION ALL SELECT min(available_at) FROM {_t}stent_steps WHERE running = 0
                 UNION ALL SELECT min(lease_until) FROM {_t}stent_steps WHERE running = 1) AS due
             """);

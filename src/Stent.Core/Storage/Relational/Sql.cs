@@ -97,7 +97,8 @@ public sealed class Sql
         return Bind(cmd, tx);
     }
 
-    /// <summary>A command from <paramref name="dialect"/> (prepared, when it keeps one: <paramref name="kept"/>) with these parameters.</summary>
+    /// <summary>A command from <paramref name="dialect"/> (prepared, when it keeps one: <paramref name="kept"/>) with
+    /// these parameters.</summary>
     public DbCommand Command(ISqlDialect dialect, DbConnection connection, DbTransaction? tx, out bool kept)
     {
         ArgumentNullException.ThrowIfNull(dialect);

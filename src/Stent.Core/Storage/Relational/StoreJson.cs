@@ -15,17 +15,20 @@ internal static class StoreJson
 
     /// <summary>An event from JSON.</summary>
     public static HistoryEvent Event(string json) =>
-        JsonSerializer.Deserialize<HistoryEvent>(json, Options) ?? throw new InvalidOperationException("A stored event is empty.");
+        JsonSerializer.Deserialize<HistoryEvent>(json, Options) ?? throw new
+            InvalidOperationException("A stored event is empty.");
 
     /// <summary>An error as JSON, or null.</summary>
     public static string? Error(WorkflowError? e) => e is null ? null : JsonSerializer.Serialize(e, Options);
 
     /// <summary>An error from JSON, or null.</summary>
-    public static WorkflowError? Error(string? json) => json is null ? null : JsonSerializer.Deserialize<WorkflowError>(json, Options);
+    public static WorkflowError? Error(string? json) => json is null ? null :
+        JsonSerializer.Deserialize<WorkflowError>(json, Options);
 
     /// <summary>Tags as JSON.</summary>
     public static string Tags(IReadOnlyList<string> tags) => JsonSerializer.Serialize(tags, Options);
 
     /// <summary>Tags from JSON.</summary>
-    public static IReadOnlyList<string> Tags(string? json) => json is null ? [] : JsonSerializer.Deserialize<string[]>(json, Options) ?? [];
+    public static IReadOnlyList<string> Tags(string? json) => json is null ? [] :
+        JsonSerializer.Deserialize<string[]>(json, Options) ?? [];
 }

@@ -17,5 +17,6 @@ internal static class WakeDelay
 
     /// <summary>The wait before the next decision.</summary>
     public static TimeSpan After(bool othersInFlight, long historyEvents) =>
-        othersInFlight ? TimeSpan.FromMilliseconds(Math.Min(Max.TotalMilliseconds, historyEvents / (double)EventsPerMillisecond)) : TimeSpan.Zero;
+        othersInFlight ? TimeSpan.FromMilliseconds(Math.Min(Max.TotalMilliseconds, historyEvents /
+            (double)EventsPerMillisecond)) : TimeSpan.Zero;
 }
