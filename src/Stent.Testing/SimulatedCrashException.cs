@@ -3,7 +3,8 @@ namespace Stent.Testing;
 
 /// <summary>A simulated process death at store write number <see cref="Write"/>.</summary>
 public sealed class SimulatedCrashException(int write, string operation, bool afterCommit)
-    : Exception($"Simulated crash at store write {write} ({operation}, {(afterCommit ? "after" : "before")} it committed).")
+    : Exception($"Simulated crash at store write {write} ({operation}, {(afterCommit ? "after" : "before")} it " +
+        $"committed).")
 {
     /// <summary>The write, counted from 1 since the crash was planned.</summary>
     public int Write { get; } = write;

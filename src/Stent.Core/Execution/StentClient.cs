@@ -220,10 +220,12 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     {
         var letter = await GetDeadLetterAsync(id, ct).ConfigureAwait(false);
         var info = await _store.GetExecutionAsync(letter.ExecutionId, ct).ConfigureAwait(false)
-            ?? throw new KeyNotFoundException($"Dead letter {id} belongs to execution '{letter.ExecutionId}', which no longer exists.");
+            ?? throw new KeyNotFoundException($"Dead letter {id} belongs to execution '{letter.ExecutionId}', which " +
+                $"no longer exists.");
         if (info.ResumedBy is null && !NewExecution.CanResume(info.State))
             throw new InvalidOperationException(
-                $"Dead letter {id} ('{letter.Name}' at {letter.Position}) belongs to execution '{letter.ExecutionId}', which is {info.State}: " +
+                $"Dead letter {id} ('{letter.Name}' at {letter.Position}) belongs to execution " +
+                    $"'{letter.ExecutionId}', which is {info.State}: " +
                 "it took the failure and carried on, so a new result would have nowhere to go. Discard it, or dispatch the work anew.");
         var resumed = await ResumeAsync(letter.ExecutionId, ct).ConfigureAwait(false);
         await _store.DiscardDeadLetterAsync(id, ct).ConfigureAwait(false);

@@ -53,7 +53,8 @@ public sealed partial class Worker
         var started = (ExecutionStarted)history[0];
         // Claims are filtered by the registry: the workflow is registered, or learned from the root of its tree.
         var definition = _registry.Workflow(started.Workflow)
-            ?? throw new InvalidOperationException($"Worker '{_options.WorkerId}' claimed a decision of unknown workflow '{started.Workflow}'.");
+            ?? throw new InvalidOperationException($"Worker '{_options.WorkerId}' claimed a decision of unknown " +
+                $"workflow '{started.Workflow}'.");
 
         Decision decision;
         try

@@ -200,7 +200,9 @@ public sealed partial class Worker
                 StepRunner.Attempt a;
                 if (fn is null)
                     a = new StepRunner.Attempt(null, null, Failure.FromException(
-                        new InvalidOperationException($"Unknown durable function '{task.Name}': worker '{_options.WorkerId}' has no function of that name, and its workflow does not use one."), task.Name, task.Position));
+                        new InvalidOperationException($"Unknown durable function '{task.Name}': worker " +
+                            $"'{_options.WorkerId}' has no function of that name, and its workflow does not use " +
+                                $"one."), task.Name, task.Position));
                 else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt,
                     cancel.Token).ConfigureAwait(false);
                 var elapsed = _time.GetElapsedTime(running.Started);

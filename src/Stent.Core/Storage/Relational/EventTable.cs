@@ -22,7 +22,8 @@ public sealed class EventTable(string prefix = "") : IStreamStore
         CancellationToken ct)
     {
         var sql = new Sql();
-        sql.Append($"SELECT data FROM {Table} WHERE execution_id = {sql.P(stream)} AND version > {sql.P(after)} ORDER BY version");
+        sql.Append($"SELECT data FROM {Table} WHERE execution_id = {sql.P(stream)} AND version > {sql.P(after)} " +
+            $"ORDER BY version");
         await using var cmd = sql.Command(connection, null);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         var list = new List<HistoryEvent>();
@@ -39,7 +40,8 @@ public sealed class EventTable(string prefix = "") : IStreamStore
         foreach (var chunk in rows.Chunk(150))
         {
             var sql = new Sql($"INSERT INTO {Table} (execution_id, version, data) VALUES ");
-            sql.Append(string.Join(", ", chunk.Select(r => $"({sql.P(r.Stream)}, {sql.P(r.Version)}, {sql.P(StoreJson.Event(r.e))})")));
+            sql.Append(string.Join(", ", chunk.Select(r => $"({sql.P(r.Stream)}, {sql.P(r.Version)}, " +
+                $"{sql.P(StoreJson.Event(r.e))})")));
             await using var cmd = sql.Command(connection, tx);
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }

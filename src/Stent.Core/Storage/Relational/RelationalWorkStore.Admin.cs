@@ -87,7 +87,8 @@ public partial class RelationalWorkStore
         ReadAsync<IReadOnlyList<WorkerInfo>>(async s =>
         {
             var sql = new Sql();
-            sql.Append($"SELECT id, workflows, functions, seen_at FROM {_t}stent_workers WHERE seen_at >= {sql.P(s.Now - Ms(seenWithin))} ORDER BY id");
+            sql.Append($"SELECT id, workflows, functions, seen_at FROM {_t}stent_workers WHERE seen_at >= " +
+                $"{sql.P(s.Now - Ms(seenWithin))} ORDER BY id");
             return await s.QueryAsync(sql, r => new WorkerInfo(r.GetString(0), StoreJson.Tags(r.GetString(1)),
                 StoreJson.Tags(r.GetString(2)),
                 Time(r.GetInt64(3))), ct).ConfigureAwait(false);
@@ -119,7 +120,8 @@ public partial class RelationalWorkStore
     public Task PutAsync(string key, string output, CancellationToken ct = default) => WriteAsync("result", s =>
     {
         var sql = new Sql();
-        sql.Append($"INSERT INTO {_t}stent_results (key, output) VALUES ({sql.P(key)}, {sql.P(output)}) ON CONFLICT DO NOTHING");
+        sql.Append($"INSERT INTO {_t}stent_results (key, output) VALUES ({sql.P(key)}, {sql.P(output)}) ON CONFLICT " +
+            $"DO NOTHING");
         return s.ExecAsync(sql, ct);
     }, ct);
 }

@@ -15,9 +15,11 @@ public partial class RelationalWorkStore
     {
         var where = "";
         if (q.Queues is { } queues)
-            where += queues.Count == 0 ? " AND queue IS NULL" : $" AND (queue IS NULL OR queue IN ({sql.List(queues)}))";
+            where += queues.Count == 0 ? " AND queue IS NULL" : $" AND (queue IS NULL OR queue IN " +
+                $"({sql.List(queues)}))";
         if (q.Tags is { } tags)
-            where += $" AND (tags = ''{string.Concat(tags.Select(t => $" OR tags LIKE {sql.P($"%|{Escape(t)}|%")} ESCAPE '!'"))})";
+            where += $" AND (tags = " +
+                $"''{string.Concat(tags.Select(t => $" OR tags LIKE {sql.P($"%|{Escape(t)}|%")} ESCAPE '!'"))})";
         return where;
     }
 
@@ -28,7 +30,8 @@ public partial class RelationalWorkStore
     /// </summary>
     private static string Names(Sql sql, string column, IReadOnlyList<string>? names, IReadOnlyList<string>? roots) =>
         names is null || roots is null ? ""
-            : $" AND ({column} IN ({(names.Count == 0 ? "NULL" : sql.List(names))}) OR root IN ({(roots.Count == 0 ? "NULL" : sql.List(roots))}))";
+            : $" AND ({column} IN ({(names.Count == 0 ? "NULL" : sql.List(names))}) OR root IN " +
+                $"({(roots.Count == 0 ? "NULL" : sql.List(roots))}))";
 
     private static string Escape(string tag) => tag.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
 
@@ -110,7 +113,8 @@ public partial class RelationalWorkStore
         CancellationToken ct)
     {
         var any = new Sql();
-        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, any.P(s.Now))}{Names(any, "name", q.Functions, q.Workflows)} LIMIT 1");
+        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND " +
+            $"{string.Format(null, Ready, any.P(s.Now))}{Names(any, "name", q.Functions, q.Workflows)} LIMIT 1");
         if ((await s.QueryAsync(any, r => r.GetInt64(0), ct).ConfigureAwait(false)).Count == 0) return [];
         if (_dialect.SerializeCaps is { } serialize)
         {
@@ -172,8 +176,10 @@ public partial class RelationalWorkStore
         {
             var (start, count) = used.TryGetValue(g.Key, out var w) ? (w.Start, w.Used + g.Count()) : (s.Now,
                 g.Count());
-            rates.Append($"INSERT INTO {_t}stent_rates (name, window_start, used) VALUES ({rates.P(g.Key)}, {rates.P(start)}, ");
-            rates.Append($"{rates.P(count)}) ON CONFLICT (name) DO UPDATE SET window_start = excluded.window_start, used = excluded.used;");
+            rates.Append($"INSERT INTO {_t}stent_rates (name, window_start, used) VALUES ({rates.P(g.Key)}, " +
+                $"{rates.P(start)}, ");
+            rates.Append($"{rates.P(count)}) ON CONFLICT (name) DO UPDATE SET window_start = excluded.window_start, " +
+                $"used = excluded.used;");
         }
         await s.ExecAsync(rates, ct).ConfigureAwait(false);
         return steps.Select(x => x.Step).ToList();

@@ -38,14 +38,16 @@ public partial class RelationalWorkStore
         foreach (var chunk in d.FoldedInbox.Chunk(rows * 4))
             sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(chunk)});");
         if (d.FiredTimers.Count > 0)
-            sql.Append($"DELETE FROM {_t}stent_timers WHERE execution_id = {self} AND position IN ({sql.List(d.FiredTimers)});");
+            sql.Append($"DELETE FROM {_t}stent_timers WHERE execution_id = {self} AND position IN " +
+                $"({sql.List(d.FiredTimers)});");
         foreach (var chunk in d.Steps.Chunk(rows))
         {
             sql.Append($"""
                 INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
                     max_per_second, available_at, root) VALUES
                 """);
-            sql.Append(string.Join(", ", chunk.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, {sql.P(st.Input)}, "
+            sql.Append(string.Join(", ", chunk.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
+                $"{sql.P(st.Input)}, "
                 + $"{sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, {sql.P(st.MaxConcurrent)}, "
                 + $"{sql.P(st.MaxPerSecond)}, {now}, {root})")));
             sql.Append(";");
@@ -57,7 +59,8 @@ public partial class RelationalWorkStore
             sql.Append(" ON CONFLICT (execution_id, position) DO UPDATE SET due_at = excluded.due_at;");
         }
         if (d.DropSteps.Count > 0)
-            sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self} AND position IN ({sql.List(d.DropSteps)});");
+            sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self} AND position IN " +
+                $"({sql.List(d.DropSteps)});");
         foreach (var m in d.Messages)
         {
             var target = sql.P(m.ExecutionId);
@@ -74,7 +77,8 @@ public partial class RelationalWorkStore
                 WHERE id IN ({sql.List(d.Cancel)}) AND state IN {Live};
                 """);
         if (d.Finished)
-            sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self}; DELETE FROM {_t}stent_timers WHERE execution_id = {self};");
+            sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self}; DELETE FROM {_t}stent_timers WHERE " +
+                $"execution_id = {self};");
         // Next due: never once finished; at once with a cancellation or unfolded inbox items; else the first timer or
         // deadline.
         sql.Append($"""
@@ -114,13 +118,16 @@ public partial class RelationalWorkStore
             var sql = new Sql();
             var now = sql.P(s.Now);
             sql.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ");
-            sql.Append(string.Join(", ", ok.Select(o => $"({sql.P(o.Step.Execution)}, {sql.P(StoreJson.Event(o.Event))})")) + ";");
+            sql.Append(string.Join(", ", ok.Select(o => $"({sql.P(o.Step.Execution)}, " +
+                $"{sql.P(StoreJson.Event(o.Event))})")) + ";");
             var dead = ok.Where(o => o.Event is StepFailed).ToList();
             if (dead.Count > 0)
             {
-                sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) VALUES ");
+                sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) " +
+                    $"VALUES ");
                 sql.Append(string.Join(", ", dead.Select(o => $"({sql.P(o.Step.Execution)}, {sql.P(o.Step.Position)}, "
-                    + $"{sql.P(o.Step.Name)}, {sql.P(o.Step.Input)}, {sql.P(StoreJson.Event(o.Event))}, {now})")) + ";");
+                    + $"{sql.P(o.Step.Name)}, {sql.P(o.Step.Input)}, {sql.P(StoreJson.Event(o.Event))}, " +
+                        $"{now})")) + ";");
             }
             foreach (var (e, step) in ok.Where(o => o.Event is StepAttemptFailed))
                 sql.Append($"""
@@ -159,8 +166,10 @@ public partial class RelationalWorkStore
             {
                 var sql = new Sql();
                 var now = sql.P(s.Now);
-                sql.Append($"UPDATE {_t}stent_steps SET lease_until = {sql.P(s.Now + Ms(lease))} WHERE running = 1 AND lease_until >= {now} AND (");
-                sql.Append(string.Join(" OR ", chunk.Select(l => $"(id = {sql.P(l.Id)} AND lease_token = {sql.P(l.LeaseToken)})")));
+                sql.Append($"UPDATE {_t}stent_steps SET lease_until = {sql.P(s.Now + Ms(lease))} WHERE running = 1 " +
+                    $"AND lease_until >= {now} AND (");
+                sql.Append(string.Join(" OR ", chunk.Select(l => $"(id = {sql.P(l.Id)} AND lease_token = " +
+                    $"{sql.P(l.LeaseToken)})")));
                 sql.Append(") RETURNING id");
                 kept.UnionWith(await s.QueryAsync(sql, r => r.GetInt64(0), ct).ConfigureAwait(false));
             }

@@ -22,7 +22,8 @@ public partial class RelationalWorkStore
             async Task<(string Id, ExecutionState State, string? ResumedBy)?> Row(string column, string value)
             {
                 var sql = new Sql();
-                sql.Append($"SELECT id, state, resumed_by FROM {_t}stent_executions WHERE {column} = {sql.P(value)}{_dialect.ForUpdate}");
+                sql.Append($"SELECT id, state, resumed_by FROM {_t}stent_executions WHERE {column} = " +
+                    $"{sql.P(value)}{_dialect.ForUpdate}");
                 var rows = await s.QueryAsync(sql, r => (r.GetString(0), Enum.Parse<ExecutionState>(r.GetString(1)),
                     Text(r, 2)), ct)
                     .ConfigureAwait(false);
@@ -46,7 +47,8 @@ public partial class RelationalWorkStore
                 mark.Append($"UPDATE {_t}stent_executions SET resumed_by = {mark.P(n.Id)}, idempotency_key = NULL ");
                 mark.Append($"WHERE id = {mark.P(resumedFrom)} AND resumed_by IS NULL");
                 if (await s.ExecAsync(mark, ct).ConfigureAwait(false) == 0)
-                    throw new InvalidOperationException($"Execution '{resumedFrom}' is being resumed concurrently; try again.");
+                    throw new InvalidOperationException($"Execution '{resumedFrom}' is being resumed concurrently; " +
+                        $"try again.");
             }
             if ((await InsertAsync(s, [(n, resumedFrom)], ct).ConfigureAwait(false)).Count == 1)
             {
@@ -55,7 +57,8 @@ public partial class RelationalWorkStore
             }
             // A concurrent dispatch with the same id or key won the race: its execution is the one.
             var find = new Sql();
-            find.Append($"SELECT id FROM {_t}stent_executions WHERE id = {find.P(n.Id)} OR idempotency_key = {find.P(n.IdempotencyKey)}");
+            find.Append($"SELECT id FROM {_t}stent_executions WHERE id = {find.P(n.Id)} OR idempotency_key = " +
+                $"{find.P(n.IdempotencyKey)}");
             return ((await s.QueryAsync(find, r => r.GetString(0), ct).ConfigureAwait(false))[0], false);
         }, ct);
 
@@ -74,8 +77,10 @@ public partial class RelationalWorkStore
             var n = e.New;
             var start = s.Now + Ms(n.Delay);
             long? deadline = n.MaxDuration is { } m ? start + Ms(m) : null;
-            return $"({sql.P(n.Id)}, {sql.P(n.Workflow)}, {sql.P(n.Version)}, 'Pending', {sql.P(s.Now)}, {sql.P(s.Now)}, "
-                + $"{sql.P(deadline)}, {sql.P(n.Queue)}, {sql.P(Tags(n.Tags))}, {sql.P(n.Priority)}, {sql.P(n.IdempotencyKey)}, "
+            return $"({sql.P(n.Id)}, {sql.P(n.Workflow)}, {sql.P(n.Version)}, 'Pending', {sql.P(s.Now)}, " +
+                $"{sql.P(s.Now)}, "
+                + $"{sql.P(deadline)}, {sql.P(n.Queue)}, {sql.P(Tags(n.Tags))}, {sql.P(n.Priority)}, " +
+                    $"{sql.P(n.IdempotencyKey)}, "
                 + $"{sql.P(start)}, 1, {sql.P(n.ParentId)}, {sql.P(n.ParentPosition)}, {sql.P(n.Root ?? n.Workflow)})";
         })));
         sql.Append(" ON CONFLICT DO NOTHING RETURNING id");
@@ -131,7 +136,8 @@ public partial class RelationalWorkStore
             {
                 var state = await StateAsync(s, executionId, ct).ConfigureAwait(false)
                     ?? throw new KeyNotFoundException($"No execution '{executionId}' to signal.");
-                throw new InvalidOperationException($"Execution '{executionId}' has finished ({state}); signal '{name}' was not delivered.");
+                throw new InvalidOperationException($"Execution '{executionId}' has finished ({state}); signal " +
+                    $"'{name}' was not delivered.");
             }
             var insert = new Sql();
             insert.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ({insert.P(executionId)}, ");
