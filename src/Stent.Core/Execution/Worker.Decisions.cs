@@ -128,10 +128,25 @@ public sealed partial class Worker
         }
     }
 
-    /// <summary>Learns what the execution of <paramref name="executionId"/> uses (see <see
-    /// cref="LearnAsync(IReadOnlyList{HistoryEvent}, CancellationToken)"/>).</summary>
-    private async Task LearnAsync(string executionId, CancellationToken ct) =>
-        await LearnAsync(await _store.ReadAsync(executionId, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+    /// <summary>
+    /// Learns what the execution of <paramref name="executionId"/> uses (see <see
+    /// cref="LearnAsync(IReadOnlyList{HistoryEvent}, CancellationToken)"/>), once however many of its steps ask at the
+    /// same time: the steps of a fan-out all start together, and each replay reads the whole stream.
+    /// </summary>
+    private async Task LearnOnceAsync(string executionId, CancellationToken ct)
+    {
+        var learning = _learning.GetOrAdd(executionId, id => new Lazy<Task>(async () =>
+            await LearnAsync(await _store.ReadAsync(id, CancellationToken.None).ConfigureAwait(false),
+                CancellationToken.None).ConfigureAwait(false)));
+        try
+        {
+            await learning.Value.WaitAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _learning.TryRemove(new KeyValuePair<string, Lazy<Task>>(executionId, learning));
+        }
+    }
 
     /// <summary>An execution that no longer matches its workflow fails with <paramref name="e"/>.</summary>
     private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent>

@@ -194,7 +194,7 @@ public sealed partial class Worker
                 // A step of a registered workflow's tree whose function this worker has not met yet: learn it by
                 // replaying.
                 var fn = Function(task.Name);
-                if (fn is null) await LearnAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
+                if (fn is null) await LearnOnceAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
                 fn ??= Function(task.Name);
                 var policy = fn?.Options.Retry ?? RetryPolicy.None;
                 StepRunner.Attempt a;

@@ -1,0 +1,28 @@
+// One workload on one store, printed: for profiling ("one fanout postgres 1000 2", "one chain sqlite 500 1").
+using System.Globalization;
+
+namespace Stent.Bench;
+
+/// <summary>Runs a single workload.</summary>
+public static class OneWorkload
+{
+    /// <summary>Runs <paramref name="which"/> (fanout or chain) on <paramref name="store"/> (sqlite or postgres) with
+    /// <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
+    public static async Task<int> RunAsync(string which, string store, int n, int workers)
+    {
+        var target = store == "sqlite" ? Target.Sqlite()
+            : Target.Postgres(Environment.GetEnvironmentVariable("STENT_PG")
+                ?? throw new InvalidOperationException("STENT_PG is not set."));
+        if (which == "chain")
+        {
+            var step = await StentWorkloads.ChainAsync(target, n);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chain {store} n={n}: {step * 1000:F2} ms/step"));
+            return 0;
+        }
+        var r = await StentWorkloads.FanOutAsync(target, n, workers);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"fanout {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, " +
+            $"{r.RoundTripsPerItem:F2} trips/item, {r.Decisions} decisions, peak {string.Join("/", r.PeakMiB)} MiB"));
+        return 0;
+    }
+}
