@@ -138,7 +138,7 @@ type Env(calls: Calls, behaviors: Map<int, Behavior>, ?nameOf: int -> string) =
                         | Transient n -> ctx.Attempt <= n
                         | Permanent | SlowPermanent -> true
                         | ByPosition -> (ctx.Position |> Seq.sumBy int) % 2 = 0
-                    if fails then raise (InvalidOperationException $"step {id} failed at {ctx.Position} attempt {ctx.Attempt}")
+                    if fails then raise (InvalidOperationException $"step {id} failed at {ctx.Position}")
                     x + id)
             cache[id] <- d
             d

@@ -77,20 +77,8 @@ let incrementalEqualsFullReplay kind prog =
         resultText r, comparable h, calls.Total
     Expect.equal (run true) (run false) "same result, history and calls"
 
-/// A history as its decision segments, each sorted: events seen by one decision are unordered among themselves.
-let private segments (events: HistoryEvent list) =
-    let out = Collections.Generic.List<string list>()
-    let mutable current = []
-    for e in comparable events do
-        current <- string e :: current
-        if e :? DecisionCompleted then
-            out.Add(List.sort current)
-            current <- []
-    out.Add(List.sort current)
-    List.ofSeq out
-
 /// Invariant 2: a crash at an event boundary (a decision's write, before or after it commits), then recovery by a new
-/// worker: same result, same history, no completed step run again.
+/// worker: same result, the same facts recorded, no completed step run again.
 let crashRecovers kind (prog, crashFraction: float) =
     let r, history, _ = runProg kind prog
     let decisions = (decisionBounds history).Length
@@ -108,8 +96,21 @@ let crashRecovers kind (prog, crashFraction: float) =
     let completed = before |> List.choose (function :? StepCompleted as c -> Some c.Position | _ -> None)
     let callsBefore = completed |> List.map (fun p -> p, calls.For $"{id}/{p}")
     e.RunUntilIdleAsync().Wait()
+    // A decision's write also records the outcomes of the steps its worker ran and claims the steps it runs next: a
+    // step whose run was lost with the crashed worker runs again as its next attempt. So attempt numbers of steps not
+    // ended before the crash may be higher, with fewer failed attempts recorded, and outcomes that came in apart may
+    // now be decided on together: the history holds the same facts, not always in the same decisions.
+    let ended = set [ for e in before do match e with :? StepCompleted as c -> c.Position | :? StepFailed as f -> f.Position | _ -> () ]
+    let rerun (events: HistoryEvent list) =
+        events |> List.choose (function
+            | :? StepAttemptFailed as a when not (ended.Contains a.Position) -> None
+            | :? StepCompleted as c when not (ended.Contains c.Position) -> Some (StepCompleted(c.Position, c.Output, c.BusinessError, 0) :> HistoryEvent)
+            | :? StepFailed as f when not (ended.Contains f.Position) -> Some (StepFailed(f.Position, Failure(f.Error.ErrorType, "rerun", [], null, null, f.Position), 0))
+            | :? DecisionCompleted -> None
+            | e -> Some e)
+        |> comparable |> List.map string |> List.sort
     Expect.equal (resultText (e.ResultAsync<int>(id).Result)) (resultText r) "same result"
-    Expect.equal (segments (List.ofSeq (e.Store.ReadAsync(id).Result))) (segments history) "same history"
+    Expect.equal (rerun (List.ofSeq (e.Store.ReadAsync(id).Result))) (rerun history) "same history"
     for p, n in callsBefore do
         Expect.equal (calls.For $"{id}/{p}") n $"completed step at {p} not run again"
 
@@ -225,7 +226,7 @@ let private onStore kind =
             Prop.forAll arbProg (replayIsDeterministic kind)
         testPropertyWithConfig config "1b. decisions that start where the last one stopped write the history that full replays write" <|
             Prop.forAll arbProg (incrementalEqualsFullReplay kind)
-        testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and history without re-running completed steps" <|
+        testPropertyWithConfig config "2. a crash at any event boundary recovers to the same result and recorded facts without re-running completed steps" <|
             Prop.forAll (arbProgWith fraction) (crashRecovers kind)
         testPropertyWithConfig config "2c. a crash at any store write loses nothing: the execution ends, each step recorded once, none recorded run again" <|
             Prop.forAll (arbProgWith fraction) (crashAnywhereLosesNothing kind)

@@ -60,7 +60,7 @@ let private scheduleLimited (store: IWorkStore) id name (cap: int option) (rate:
     let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
     let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
     let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap, Option.toNullable rate) ]
-    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], ExecutionState.Running, Steps = steps)).Result
+    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], ExecutionState.Running, Steps = steps)).Result.Accepted
     Expect.isTrue ok "setup decision committed"
 
 let private scheduleSteps store id name cap count = scheduleLimited store id name cap None count
@@ -75,10 +75,10 @@ let private suite kind =
             store.CreateExecutionAsync(newExec "e").Wait()
             let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions[0]
             let commit v token = DecisionCommit("e", token, v, [ DecisionCompleted 1 ], ExecutionState.Running)
-            Expect.isFalse (store.CommitDecisionAsync(commit 5L d.LeaseToken).Result) "stale version"
-            Expect.isFalse (store.CommitDecisionAsync(commit 1L (d.LeaseToken + 1000L)).Result) "wrong lease"
-            Expect.isTrue (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "right version and lease"
-            Expect.isFalse (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result) "a lease is used once"
+            Expect.isFalse (store.CommitDecisionAsync(commit 5L d.LeaseToken).Result.Accepted) "stale version"
+            Expect.isFalse (store.CommitDecisionAsync(commit 1L (d.LeaseToken + 1000L)).Result.Accepted) "wrong lease"
+            Expect.isTrue (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result.Accepted) "right version and lease"
+            Expect.isFalse (store.CommitDecisionAsync(commit 1L d.LeaseToken).Result.Accepted) "a lease is used once"
             Expect.equal (store.ReadAsync("e").Result.Count) 2 "one append"
             Expect.equal (store.ReadAfterAsync("e", 1L).Result |> List.ofSeq |> List.map string) [ string (DecisionCompleted 1) ] "reads after a version"
             Expect.isEmpty (store.ReadAfterAsync("e", 2L).Result) "nothing after the end"
@@ -364,7 +364,7 @@ let private suite kind =
             let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = "orphan-step")
             let commit = DecisionCommit("orphan-step", d.LeaseToken, d.Version, [ StepScheduled("0", $"{kind.Name}-late-function", "1"); DecisionCompleted 1 ],
                                         ExecutionState.Running, Steps = [ NewStep("0", $"{kind.Name}-late-function", "1", null, [], 0, Nullable()) ])
-            Expect.isTrue (store.CommitDecisionAsync(commit).Result) "a step of a function no worker has is scheduled"
+            Expect.isTrue (store.CommitDecisionAsync(commit).Result.Accepted) "a step of a function no worker has is scheduled"
             let client = StentClient(store, Json.serializer)
             let id = client.DispatchAsync(later, 5).Result
             let unserved, info = withWorkers 1 store opts (fun w -> w.Register known) (fun c -> task {

@@ -8,7 +8,14 @@ namespace Stent.Execution;
 
 public sealed partial class Worker
 {
-    private async Task DecideAsync(DecisionTask task, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Decides <paramref name="task"/> and commits the decision; returns the new steps claimed for this worker in that
+    /// commit (to start at once), or null when the commit was refused. With <paramref name="ran"/> the worker goes on
+    /// with an execution whose last decision it wrote, holding no lease: the outcomes of the steps it ran are recorded
+    /// in the same commit as the decision that follows them.
+    /// </summary>
+    private async Task<IReadOnlyList<StepTask>?> DecideAsync(DecisionTask task, DateTimeOffset now,
+        CancellationToken ct, IReadOnlyList<Finished>? ran = null)
     {
         using var activity = Diagnostics.StentTelemetry.StartDecision(task.ExecutionId);
         var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version,
@@ -18,25 +25,112 @@ public sealed partial class Worker
             ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
+        if (ran is not null) outcomes.AddRange(ran.Select(f => f.Event));
         var started = (ExecutionStarted)history[0];
         var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from,
             ct).ConfigureAwait(false) : null;
         var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
-        if (!await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false))
+        commit = commit with
+        {
+            Optimistic = ran is not null,
+            Outcomes = ran?.Select(f => new StepOutcome(new LeasedStep(f.Task.Id, f.Task.LeaseToken), f.Event))
+                .ToList() ?? [],
+            Claim = EagerClaim(commit),
+        };
+        var result = await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false);
+        if (!result.Accepted)
         {
             _histories.Forget(task.ExecutionId);
-            _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on",
-                task.ExecutionId);
-            return;
+            lock (_gate) _sticky.Remove(task.ExecutionId);
+            if (ran is null)
+                _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on",
+                    task.ExecutionId);
+            return null;
         }
         Diagnostics.StentTelemetry.Decided(started.Workflow, commit.State);
         activity?.SetTag("stent.state", commit.State.ToString());
-        if (!commit.Finished) _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
-        else _histories.Forget(task.ExecutionId);
+        Remember(task, history, commit, next);
         RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);
         if (commit.Finished)
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State,
                 commit.Error?.Message);
+        return result.Claimed;
+    }
+
+    /// <summary>
+    /// After a commit, keeps what the next decision needs: the history and where replay stopped, and which steps the
+    /// execution still waits for, so this worker can go on with it when it has their outcomes.
+    /// </summary>
+    private void Remember(DecisionTask task, List<HistoryEvent> history, DecisionCommit commit,
+        Interpreter.Checkpoint? next)
+    {
+        lock (_gate)
+        {
+            var known = _sticky.Remove(task.ExecutionId, out var before) && before.Version == commit.ExpectedVersion;
+            if (commit.Finished)
+            {
+                _histories.Forget(task.ExecutionId);
+                return;
+            }
+            _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
+            var pending = known ? new HashSet<string>(before!.Pending, StringComparer.Ordinal) : Pending(history);
+            Pending(pending, commit.Events);
+            pending.ExceptWith(commit.DropSteps);
+            if (_sticky.Count < StickyCapacity)
+                _sticky[task.ExecutionId] = new Sticky(task, commit.ExpectedVersion + commit.Events.Count, pending);
+        }
+    }
+
+    private static HashSet<string> Pending(IEnumerable<HistoryEvent> events)
+    {
+        var pending = new HashSet<string>(StringComparer.Ordinal);
+        Pending(pending, events);
+        return pending;
+    }
+
+    /// <summary>Adds the steps <paramref name="events"/> schedule to <paramref name="pending"/> and removes those they
+    /// end.</summary>
+    private static void Pending(HashSet<string> pending, IEnumerable<HistoryEvent> events)
+    {
+        foreach (var e in events)
+            switch (e)
+            {
+                case StepScheduled s: pending.Add(s.Position); break;
+                case StepCompleted c: pending.Remove(c.Position); break;
+                case StepFailed f: pending.Remove(f.Position); break;
+            }
+    }
+
+    /// <summary>
+    /// The new steps of <paramref name="commit"/> this worker claims in the commit itself, to run them at once: those
+    /// of functions it has, that no cap or rate limits and that its queues and tags take, up to its free slots.
+    /// </summary>
+    private StepClaim? EagerClaim(DecisionCommit commit)
+    {
+        if (commit.Finished || commit.Steps.Count == 0 || _draining) return null;
+        int free;
+        lock (_gate) free = _options.MaxConcurrency - _running.Count;
+        var positions = commit.Steps.Where(s => s.MaxConcurrent is null && s.MaxPerSecond is null
+                && Function(s.Name) is not null
+                && (s.Queue is null || _options.Queues is null || _options.Queues.Contains(s.Queue))
+                && (s.Tags.Count == 0 || _options.Tags is null || s.Tags.Intersect(_options.Tags).Any()))
+            .Take(Math.Max(0, free)).Select(s => s.Position).ToList();
+        return positions.Count == 0 ? null : new StepClaim(_options.WorkerId, _options.LeaseDuration, positions);
+    }
+
+    /// <summary>
+    /// Goes on with an execution whose last decision this worker wrote, when <paramref name="ran"/> holds the outcomes
+    /// of every step it waits for: one commit records them and the decision after them. Null when that does not
+    /// apply or the store refused (someone else decided meanwhile); the outcomes are then recorded the usual way.
+    /// </summary>
+    private async Task<IReadOnlyList<StepTask>?> ContinueAsync(List<Finished> ran, CancellationToken ct)
+    {
+        Sticky? sticky;
+        lock (_gate) _sticky.TryGetValue(ran[0].Task.ExecutionId, out sticky);
+        if (sticky is null || ran.Any(f => f.Event is not (StepCompleted or StepFailed))
+            || !sticky.Pending.IsSubsetOf(ran.Select(f => f.Task.Position))) return null;
+        var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
+        return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
     }
 
     private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(

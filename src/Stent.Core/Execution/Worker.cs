@@ -31,7 +31,15 @@ public sealed partial class Worker
 
     private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt, long
         Started);
-    private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event);
+    private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event, DateTimeOffset At);
+
+    /// <summary>An execution whose last decision this worker wrote: the claim it came from, its stream's version
+    /// after that commit, and the steps it still waits for.</summary>
+    private sealed record Sticky(DecisionTask Task, long Version, HashSet<string> Pending);
+
+    private const int StickyCapacity = 4096;
+    private volatile bool _draining;
+    private readonly Dictionary<string, Sticky> _sticky = new(StringComparer.Ordinal);
 
     /// <summary>A worker on <paramref name="store"/> that runs the workflows of <paramref name="registry"/> (and those
     /// registered later).</summary>
@@ -78,6 +86,8 @@ public sealed partial class Worker
         using var stopHeartbeat = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(stopHeartbeat.Token);
         var idle = _options.PollMin;
+        var claim = true;
+        var lastClaim = _time.GetTimestamp();
         try
         {
             while (!ct.IsCancellationRequested)
@@ -85,7 +95,11 @@ public sealed partial class Worker
                 bool worked;
                 try
                 {
-                    worked = await RoundAsync(ct).ConfigureAwait(false);
+                    // A wake by this worker's own finished steps only records them (going on with their executions
+                    // where it can); the store is polled for other work at the usual pace, not once per step.
+                    claim = claim || _time.GetElapsedTime(lastClaim) >= idle;
+                    if (claim) lastClaim = _time.GetTimestamp();
+                    worked = await RoundAsync(ct, claim).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
@@ -95,9 +109,9 @@ public sealed partial class Worker
                     worked = false;
                     idle = _options.PollMax;
                 }
-                if (worked) { idle = _options.PollMin; continue; }
-                await WaitAsync(idle, ct).ConfigureAwait(false);
-                idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, _options.PollMax.Ticks));
+                if (worked) { (idle, claim) = (_options.PollMin, true); continue; }
+                claim = !await WaitAsync(idle, ct).ConfigureAwait(false);
+                if (claim) idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, _options.PollMax.Ticks));
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
@@ -114,27 +128,42 @@ public sealed partial class Worker
     /// happened. With <see cref="WorkerOptions.InlineSteps"/> the round also waits for its steps and records them, so
     /// the same work always writes the same history (the test kit drives workers this way).
     /// </summary>
-    internal async Task<bool> RoundAsync(CancellationToken ct)
+    internal async Task<bool> RoundAsync(CancellationToken ct, bool claim = true)
     {
-        var worked = await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        var (worked, _) = await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        if (!claim) return worked;
         if (_options.InlineSteps)
         {
-            // Decisions first, then the steps they scheduled, each claimed apart: a crash at a decision's commit then
-            // leaves no step of this round claimed, and the decision is made again on exactly what it saw.
+            // Decisions first, then the steps they scheduled and claimed, then other steps, each claimed apart: a
+            // crash at a decision's commit then leaves no other step of this round claimed, and the decision is made
+            // again on exactly what it saw. Outcomes are recorded (and the decisions after them made) until no step
+            // of this round runs.
             var decisions = await ClaimAsync(_options.MaxDecisionsPerClaim, 0, ct).ConfigureAwait(false);
-            foreach (var d in decisions.Decisions) await DecideAsync(d, decisions.Now, ct).ConfigureAwait(false);
-            var claimed = await ClaimAsync(0, _options.MaxConcurrency, ct).ConfigureAwait(false);
-            await Task.WhenAll(claimed.Steps.Select(s => Start(s, claimed.Now))).ConfigureAwait(false);
-            await FlushAsync(ct).ConfigureAwait(false);
+            var running = new List<Task>();
+            foreach (var d in decisions.Decisions)
+                running.AddRange(StartAll(await DecideAsync(d, decisions.Now, ct).ConfigureAwait(false),
+                    decisions.Now));
+            int free;
+            lock (_gate) free = _options.MaxConcurrency - _running.Count;
+            var claimed = await ClaimAsync(0, Math.Max(0, free), ct).ConfigureAwait(false);
+            running.AddRange(StartAll(claimed.Steps, claimed.Now));
+            while (running.Count > 0)
+            {
+                await Task.WhenAll(running).ConfigureAwait(false);
+                (_, running) = await FlushAsync(ct).ConfigureAwait(false);
+            }
             return worked || decisions.Decisions.Count > 0 || claimed.Steps.Count > 0;
         }
-        int free;
-        lock (_gate) free = _options.MaxConcurrency - _running.Count;
-        var claim = await ClaimAsync(_options.MaxDecisionsPerClaim, Math.Max(0, free), ct).ConfigureAwait(false);
-        foreach (var s in claim.Steps) _ = Start(s, claim.Now);
-        foreach (var d in claim.Decisions) await DecideAsync(d, claim.Now, ct).ConfigureAwait(false);
-        return worked || claim.Decisions.Count > 0 || claim.Steps.Count > 0;
+        int slots;
+        lock (_gate) slots = _options.MaxConcurrency - _running.Count;
+        var got = await ClaimAsync(_options.MaxDecisionsPerClaim, Math.Max(0, slots), ct).ConfigureAwait(false);
+        StartAll(got.Steps, got.Now);
+        foreach (var d in got.Decisions) StartAll(await DecideAsync(d, got.Now, ct).ConfigureAwait(false), got.Now);
+        return worked || got.Decisions.Count > 0 || got.Steps.Count > 0;
     }
+
+    private List<Task> StartAll(IReadOnlyList<StepTask>? steps, DateTimeOffset now) =>
+        steps is null ? [] : [.. steps.Select(s => Start(s, now))];
 
     /// <summary>Claims work of the workflows and functions this worker has; the rest stays for workers that have
     /// it.</summary>
@@ -146,20 +175,23 @@ public sealed partial class Worker
         Functions = _registry.Functions,
     }, ct);
 
-    private async Task WaitAsync(TimeSpan idle, CancellationToken ct)
+    /// <summary>Waits for work; true when only a step of this worker finished.</summary>
+    private async Task<bool> WaitAsync(TimeSpan idle, CancellationToken ct)
     {
         try
         {
             var local = _wake.WaitAsync(idle, ct);
-            if (_store is IWorkNotifications notifications) await Task.WhenAny(local,
-                notifications.WaitForWorkAsync(idle, ct)).ConfigureAwait(false);
-            else await local.ConfigureAwait(false);
+            if (_store is not IWorkNotifications notifications) return await local.ConfigureAwait(false);
+            var store = notifications.WaitForWorkAsync(idle, ct);
+            await Task.WhenAny(local, store).ConfigureAwait(false);
+            return local.IsCompletedSuccessfully && local.Result && !store.IsCompleted;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { return false; }
     }
 
     private async Task DrainAsync()
     {
+        _draining = true;
         for (var failures = 0; ;)
         {
             int running;
@@ -209,9 +241,9 @@ public sealed partial class Worker
                 var at = running.ClaimedAt + elapsed;
                 if (_options.Seed is { } seed)
                     finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, policy, at,
-                        StepRandom(seed, task)));
+                        StepRandom(seed, task)), at);
                 else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt,
-                    policy, at, _random));
+                    policy, at, _random), at);
                 Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
                 if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error,
                     failure.Message);
@@ -242,31 +274,57 @@ public sealed partial class Worker
         return new Random((int)hash);
     }
 
-    private async Task<bool> FlushAsync(CancellationToken ct)
+    /// <summary>
+    /// Records finished steps: where this worker wrote an execution's last decision and now holds the outcomes of
+    /// every step it waits for, in one commit with the next decision (whose new steps it runs at once: returned);
+    /// the rest in one group commit that wakes their executions.
+    /// </summary>
+    private async Task<(bool Worked, List<Task> Started)> FlushAsync(CancellationToken ct)
     {
         List<Finished> batch;
         lock (_gate)
         {
-            if (_done.Count == 0) return false;
+            if (_done.Count == 0) return (false, []);
             // In claim order, so the same work records the same history whichever step finished first.
             batch = [.. _done.OrderBy(f => f.Task.Id)];
             _done.Clear();
         }
+        var started = new List<Task>();
+        var rest = new List<Finished>();
+        var groups = batch.GroupBy(f => f.Task.ExecutionId).Select(g => g.ToList()).ToList();
+        for (var i = 0; i < groups.Count; i++)
+        {
+            IReadOnlyList<StepTask>? next;
+            try
+            {
+                next = await ContinueAsync(groups[i], ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                lock (_gate) _done.InsertRange(0, [.. rest, .. groups.Skip(i).SelectMany(g => g)]);
+                throw;
+            }
+            if (next is null) rest.AddRange(groups[i]);
+            else started.AddRange(StartAll(next, groups[i].Max(f => f.At)));
+        }
+        // Outcomes recorded with the decision after them leave nothing to claim.
+        if (rest.Count == 0) return (false, started);
         IReadOnlyList<bool> accepted;
         try
         {
-            accepted = await _store.CompleteStepsAsync(batch.Select(f => new StepOutcome(new LeasedStep(f.Task.Id,
+            accepted = await _store.CompleteStepsAsync(rest.Select(f => new StepOutcome(new LeasedStep(f.Task.Id,
                 f.Task.LeaseToken), f.Event)).ToList(), ct).ConfigureAwait(false);
         }
         catch
         {
-            lock (_gate) _done.InsertRange(0, batch);
+            lock (_gate) _done.InsertRange(0, rest);
             throw;
         }
-        for (var i = 0; i < batch.Count; i++)
+        for (var i = 0; i < rest.Count; i++)
             if (!accepted[i])
-                _logger.LogWarning("Outcome of step {Step} at {Position} of {ExecutionId} was rejected: its lease was lost", batch[i].Task.Name, batch[i].Task.Position, batch[i].Task.ExecutionId);
-        return true;
+                _logger.LogWarning("Outcome of step {Step} at {Position} of {ExecutionId} was rejected: its lease " +
+                    "was lost", rest[i].Task.Name, rest[i].Task.Position, rest[i].Task.ExecutionId);
+        return (true, started);
     }
 
     /// <summary>Tells the store this worker is alive and what it has, so an execution nobody can run is reported as

@@ -43,11 +43,12 @@ public interface IWorkStore
     Task<ClaimResult> ClaimAsync(ClaimRequest request, CancellationToken ct = default);
 
     /// <summary>
-    /// Appends a decision's events to the stream at the expected version, folds the inbox items and
-    /// timers it consumed, schedules its new steps and timers, sets the execution's state and releases the
-    /// lease — atomically. False (and nothing written) when the lease was lost or the stream moved on.
+    /// Appends a decision's events to the stream at the expected version, folds the inbox items, timers and step
+    /// outcomes it consumed, schedules its new steps (claiming those it is asked to) and timers, sets the execution's
+    /// state and releases the lease — atomically. Refused (and nothing written) when the lease was lost or the stream
+    /// moved on.
     /// </summary>
-    Task<bool> CommitDecisionAsync(DecisionCommit commit, CancellationToken ct = default);
+    Task<DecisionResult> CommitDecisionAsync(DecisionCommit commit, CancellationToken ct = default);
 
     /// <summary>
     /// Records step outcomes (group commit): each goes to its execution's inbox and wakes it, in one

@@ -183,8 +183,42 @@ public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long Ex
     /// own).</summary>
     public string? Root { get; init; }
 
+    /// <summary>
+    /// The committing worker holds no lease on the execution: it decides on the history it last wrote itself, so the
+    /// commit holds only while nobody leases the execution and its stream has not moved (<see cref="LeaseToken"/> is
+    /// ignored). This is how a worker goes on with an execution whose steps it ran, without claiming it again.
+    /// </summary>
+    public bool Optimistic { get; init; }
+
+    /// <summary>
+    /// Outcomes (<see cref="StepCompleted"/> or <see cref="StepFailed"/>) of steps the committing worker ran under
+    /// its own leases, already among <see cref="Events"/>: their steps are removed (a failure becomes a dead letter)
+    /// and the whole commit is refused if any of these leases was lost.
+    /// </summary>
+    public IReadOnlyList<StepOutcome> Outcomes { get; init; } = [];
+
+    /// <summary>Claims the new steps at these positions for the committing worker in the same commit, so it runs
+    /// them at once; null: claim none.</summary>
+    public StepClaim? Claim { get; init; }
+
     /// <summary>True when the execution ends with this commit (its remaining steps and timers go with it).</summary>
     public bool Finished => State is not (ExecutionState.Running or ExecutionState.Pending);
+}
+
+/// <summary>New steps of a decision that the deciding worker claims in its commit.</summary>
+/// <param name="WorkerId">The worker (recorded on the leases).</param>
+/// <param name="Lease">How long the claims last unless renewed.</param>
+/// <param name="Positions">Positions of new steps to claim.</param>
+public sealed record StepClaim(string WorkerId, TimeSpan Lease, IReadOnlyList<string> Positions);
+
+/// <summary>What a decision's commit did.</summary>
+/// <param name="Accepted">False (and nothing written) when the lease was lost or the stream moved on.</param>
+/// <param name="Claimed">The new steps claimed for the committing worker (see <see cref="DecisionCommit.Claim"/>).
+/// </param>
+public sealed record DecisionResult(bool Accepted, IReadOnlyList<StepTask> Claimed)
+{
+    /// <summary>A refused commit.</summary>
+    public static DecisionResult Refused { get; } = new(false, []);
 }
 
 /// <summary>What one run of a step produced.</summary>

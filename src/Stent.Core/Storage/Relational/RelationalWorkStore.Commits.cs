@@ -6,20 +6,29 @@ namespace Stent.Storage.Relational;
 public partial class RelationalWorkStore
 {
     /// <inheritdoc />
-    public Task<bool> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default) => WriteAsync("decision",
-        async s =>
+    public Task<DecisionResult> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default) =>
+        WriteAsync("decision", async s =>
     {
         var id = d.ExecutionId;
         var row = new Sql();
+        // Without a lease, the decision holds only if nothing else came in since: nobody leases the execution and
+        // its inbox is empty (a signal or a retried attempt is folded by a claimed decision, in order).
+        var lease = d.Optimistic ? $"(lease_until IS NULL OR lease_until < {row.P(s.Now)}) AND state IN {Live} AND " +
+                $"NOT EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {row.P(id)})"
+            : $"lease_token = {row.P(d.LeaseToken)} AND lease_until >= {row.P(s.Now)}";
         row.Append($"""
             UPDATE {_t}stent_executions SET state = {row.P(d.State.ToString())}, updated_at = {row.P(s.Now)},
                 stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
                 completed_at = {(d.Finished ? row.P(s.Now) : "NULL")}, output = {row.P(d.Output)},
                 error = {row.P(StoreJson.Error(d.Error))}
-            WHERE id = {row.P(id)} AND lease_token = {row.P(d.LeaseToken)} AND lease_until >= {row.P(s.Now)}
-                AND stream_version = {row.P(d.ExpectedVersion)}
+            WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)}
             """);
-        if (await s.ExecAsync(row, ct).ConfigureAwait(false) != 1) return false;
+        if (await s.ExecAsync(row, ct).ConfigureAwait(false) != 1) return DecisionResult.Refused;
+        if (d.Outcomes.Count > 0 && !await TakeOutcomesAsync(s, d.Outcomes, ct).ConfigureAwait(false))
+        {
+            s.Refused = true;
+            return DecisionResult.Refused;
+        }
         if (d.Children.Count > 0) await InsertAsync(s, d.Children.Select(c => (c, (string?)null)).ToList(),
             ct).ConfigureAwait(false);
         if (d.Events.Count > 0)
@@ -40,7 +49,8 @@ public partial class RelationalWorkStore
         if (d.FiredTimers.Count > 0)
             sql.Append($"DELETE FROM {_t}stent_timers WHERE execution_id = {self} AND position IN " +
                 $"({sql.List(d.FiredTimers)});");
-        foreach (var chunk in d.Steps.Chunk(rows))
+        var claimed = d.Claim?.Positions.ToHashSet(StringComparer.Ordinal) ?? [];
+        foreach (var chunk in d.Steps.Where(st => !claimed.Contains(st.Position)).Chunk(rows))
         {
             sql.Append($"""
                 INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
@@ -90,9 +100,64 @@ public partial class RelationalWorkStore
             WHERE id = {self}
             """);
         await s.ExecAsync(sql, ct).ConfigureAwait(false);
-        s.Wakes = true;
-        return true;
+        // Other workers (and waiting clients) are woken only when there is something for them.
+        s.Wakes = d.Finished || d.Steps.Count > claimed.Count || d.Children.Count > 0 || d.Messages.Count > 0
+            || d.Cancel.Count > 0 || d.Timers.Count > 0 || d.FoldedInbox.Count > 0 || !d.Optimistic;
+        var mine = d.Claim is { } claim && !d.Finished
+            ? await InsertClaimedAsync(s, d, claim, d.Steps.Where(st => claimed.Contains(st.Position)).ToList(),
+                ct).ConfigureAwait(false)
+            : [];
+        return new DecisionResult(true, mine);
     }, ct);
+
+    /// <summary>Removes the steps whose outcomes a commit records, if every lease still holds (false: one was lost);
+    /// failures become dead letters.</summary>
+    private async Task<bool> TakeOutcomesAsync(Session s, IReadOnlyList<StepOutcome> outcomes, CancellationToken ct)
+    {
+        var take = new Sql();
+        take.Append($"DELETE FROM {_t}stent_steps WHERE running = 1 AND lease_until >= {take.P(s.Now)} AND (");
+        take.Append(string.Join(" OR ", outcomes.Select(o => $"(id = {take.P(o.Step.Id)} AND lease_token = " +
+            $"{take.P(o.Step.LeaseToken)})")));
+        take.Append(") RETURNING id, execution_id, position, name, input");
+        var taken = (await s.QueryAsync(take, r => (Id: r.GetInt64(0), Execution: r.GetString(1), Position:
+            r.GetString(2), Name: r.GetString(3), Input: r.GetString(4)), ct).ConfigureAwait(false))
+            .ToDictionary(t => t.Id);
+        if (taken.Count != outcomes.Count) return false;
+        var dead = outcomes.Where(o => o.Event is StepFailed).ToList();
+        if (dead.Count == 0) return true;
+        var sql = new Sql();
+        sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) VALUES ");
+        sql.Append(string.Join(", ", dead.Select(o => (Step: taken[o.Step.Id], o.Event)).Select(x =>
+            $"({sql.P(x.Step.Execution)}, {sql.P(x.Step.Position)}, {sql.P(x.Step.Name)}, {sql.P(x.Step.Input)}, " +
+            $"{sql.P(StoreJson.Event(x.Event))}, {sql.P(s.Now)})")));
+        await s.ExecAsync(sql, ct).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Inserts new steps already claimed by the committing worker, under one new lease token.</summary>
+    private async Task<IReadOnlyList<StepTask>> InsertClaimedAsync(Session s, DecisionCommit d, StepClaim claim,
+        List<NewStep> steps, CancellationToken ct)
+    {
+        if (steps.Count == 0) return [];
+        var token = Random.Shared.NextInt64(1, long.MaxValue);
+        var sql = new Sql();
+        var (self, now, until, worker) = (sql.P(d.ExecutionId), sql.P(s.Now), sql.P(s.Now + Ms(claim.Lease)),
+            sql.P(claim.WorkerId));
+        var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
+        sql.Append($"""
+            INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
+                max_per_second, available_at, root, running, lease_token, lease_until, worker) VALUES
+            """);
+        sql.Append(string.Join(", ", steps.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
+            $"{sql.P(st.Input)}, {sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, " +
+            $"{sql.P(st.MaxConcurrent)}, {sql.P(st.MaxPerSecond)}, {now}, {root}, 1, {sql.P(token)}, {until}, " +
+            $"{worker})")));
+        sql.Append(" RETURNING id, position");
+        var ids = (await s.QueryAsync(sql, r => (Id: r.GetInt64(0), Position: r.GetString(1)), ct)
+            .ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id, StringComparer.Ordinal);
+        return steps.Select(st => new StepTask(ids[st.Position], d.ExecutionId, st.Position, st.Name, st.Input, 1,
+            token)).ToList();
+    }
 
     /// <inheritdoc />
     public Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct =

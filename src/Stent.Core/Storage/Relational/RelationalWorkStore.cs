@@ -85,6 +85,9 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         public long Now { get; set; } = now;
         public bool Wakes { get; set; }
 
+        /// <summary>Set when the operation found it must not happen: its transaction is rolled back.</summary>
+        public bool Refused { get; set; }
+
         public void Trip() => Interlocked.Increment(ref store._roundTrips);
 
         /// <summary>Runs statements, grouped into commands as large as the dialect takes; returns the rows
@@ -151,6 +154,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     private async Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
+        var TRACEW = System.Diagnostics.Stopwatch.StartNew(); var TRACE0 = RoundTrips;
         var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
         Session session;
         T result;
@@ -159,6 +163,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             await using var tx = await _dialect.BeginAsync(c, ct).ConfigureAwait(false);
             session = new Session(this, c, tx, await _dialect.NowAsync(c, tx, ct).ConfigureAwait(false));
             result = await work(session).ConfigureAwait(false);
+            if (session.Refused) return result;
             if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify),
                 ct).ConfigureAwait(false);
             BeforeCommit?.Invoke(operation);
@@ -168,6 +173,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
         if (session.Wakes) _pulse.Pulse();
         AfterCommit?.Invoke(operation);
+        if (Environment.GetEnvironmentVariable("STENT_TRACE") is not null) Console.Error.WriteLine($"TRACE {DateTime.UtcNow:ss.ffff} {operation} {TRACEW.Elapsed.TotalMilliseconds:F2}ms trips={RoundTrips - TRACE0}");
         return result;
     }
 
