@@ -47,7 +47,8 @@ internal sealed class SqliteDialect : ISqlDialect
     }
 
     public string Prefix => "";
-    public string IdColumn => "INTEGER PRIMARY KEY";
+    // AUTOINCREMENT: an id is never used again after its row is deleted (a step, an inbox item, a dead letter).
+    public string IdColumn => "INTEGER PRIMARY KEY AUTOINCREMENT";
     public string SkipLocked => "";
     public string ForUpdate => "";
     public int MaxParameters => 500;

@@ -13,7 +13,7 @@ public interface ISqlDialect : IAsyncDisposable
     /// <summary>What comes before a table name ("" or "schema.").</summary>
     string Prefix { get; }
 
-    /// <summary>The column definition of a generated integer primary key.</summary>
+    /// <summary>The column definition of a generated integer primary key; an id is never generated twice.</summary>
     string IdColumn { get; }
 
     /// <summary>Appended to a query that claims rows other claimers must skip (" FOR UPDATE SKIP LOCKED", or
