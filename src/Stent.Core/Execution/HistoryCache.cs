@@ -36,6 +36,13 @@ internal sealed class HistoryCache(int capacity)
         return (cached, checkpoint);
     }
 
+    /// <summary>True when the history of <paramref name="id"/> is at hand with exactly <paramref name="version"/>
+    /// events.</summary>
+    public bool Holds(string id, long version)
+    {
+        lock (_gate) return _byId.TryGetValue(id, out var node) && node.Value.Events.Count == version;
+    }
+
     /// <summary>Remembers a history (after a commit appended to it) and where its last decision stopped.</summary>
     public void Put(string id, List<HistoryEvent> events, Interpreter.Checkpoint? checkpoint)
     {

@@ -127,10 +127,24 @@ public sealed partial class Worker
     {
         Sticky? sticky;
         lock (_gate) _sticky.TryGetValue(ran[0].Task.ExecutionId, out sticky);
+        // Exactly the steps its last decision waits for (a step scheduled by someone else's later decision means
+        // this worker's history is behind), and that history still at hand.
         if (sticky is null || ran.Any(f => f.Event is not (StepCompleted or StepFailed))
-            || !sticky.Pending.IsSubsetOf(ran.Select(f => f.Task.Position))) return null;
+            || !sticky.Pending.SetEquals(ran.Select(f => f.Task.Position))
+            || !_histories.Holds(sticky.Task.ExecutionId, sticky.Version)) return null;
         var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
-        return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
+        try
+        {
+            return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Whatever went wrong, the outcomes are recorded the usual way and a claimed decision follows.
+            _logger.LogWarning(e, "Going on with {ExecutionId} after its steps failed; recording them apart",
+                task.ExecutionId);
+            lock (_gate) _sticky.Remove(task.ExecutionId);
+            return null;
+        }
     }
 
     private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(
