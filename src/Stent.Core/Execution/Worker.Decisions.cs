@@ -133,18 +133,7 @@ public sealed partial class Worker
             || !sticky.Pending.SetEquals(ran.Select(f => f.Task.Position))
             || !_histories.Holds(sticky.Task.ExecutionId, sticky.Version)) return null;
         var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
-        try
-        {
-            return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Whatever went wrong, the outcomes are recorded the usual way and a claimed decision follows.
-            _logger.LogWarning(e, "Going on with {ExecutionId} after its steps failed; recording them apart",
-                task.ExecutionId);
-            lock (_gate) _sticky.Remove(task.ExecutionId);
-            return null;
-        }
+        return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
     }
 
     private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(
