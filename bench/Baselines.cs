@@ -49,6 +49,27 @@ public static class Baselines
         return rows / watch.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// Sets the PostgreSQL server's durability: production (fsync on; synchronous_commit stays the default, on) or
+    /// the tests' fsync off. Needs a superuser and fsync set in the configuration file, not on the command line.
+    /// </summary>
+    public static void SetDurability(string connection, bool durable)
+    {
+        using var c = new NpgsqlConnection(connection);
+        c.Open();
+        using (var set = new NpgsqlCommand($"ALTER SYSTEM SET fsync = {(durable ? "on" : "off")}", c)) set.ExecuteNonQuery();
+        using (var reload = new NpgsqlCommand("SELECT pg_reload_conf()", c)) reload.ExecuteNonQuery();
+        for (var i = 0; i < 50; i++)
+        {
+            using var show = new NpgsqlConnection(connection);
+            show.Open();
+            using var cmd = new NpgsqlCommand("SHOW fsync", show);
+            if ((string)cmd.ExecuteScalar()! == (durable ? "on" : "off")) return;
+            Thread.Sleep(100);
+        }
+        throw new InvalidOperationException($"PostgreSQL did not take fsync = {durable}: is it set on its command line?");
+    }
+
     /// <summary>Seconds per single-row commit, <paramref name="count"/> of them one after another.</summary>
     public static double SingleRowCommitSeconds(Target t, int count)
     {

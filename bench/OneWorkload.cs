@@ -15,14 +15,17 @@ public static class OneWorkload
                 ?? throw new InvalidOperationException("STENT_PG is not set."));
         if (which == "chain")
         {
-            var step = await StentWorkloads.ChainAsync(target, n);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chain {store} n={n}: {step * 1000:F2} ms/step"));
+            var c = await StentWorkloads.ChainAsync(target, n, "as configured");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"chain {store} n={n}: {c.SecondsPerStep * 1000:F2} ms/step, {c.CommitsPerStep:F2} commits/step, " +
+                $"{c.RoundTripsPerStep:F1} trips/step"));
             return 0;
         }
-        var r = await StentWorkloads.FanOutAsync(target, n, workers);
+        var r = await StentWorkloads.FanOutAsync(target, n, workers, "as configured");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"fanout {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, " +
-            $"{r.RoundTripsPerItem:F2} trips/item, {r.Decisions} decisions, peak {string.Join("/", r.PeakMiB)} MiB"));
+            $"fanout {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
+            $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.Decisions} decisions, peak " +
+            $"{string.Join("/", r.PeakMiB)} MiB"));
         return 0;
     }
 }

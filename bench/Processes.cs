@@ -17,7 +17,7 @@ public static class Processes
         await Console.In.ReadToEndAsync();
         stop.Cancel();
         await serving;
-        Console.WriteLine($"trips {store.RoundTrips}");
+        Console.WriteLine($"trips {store.RoundTrips} commits {((Stent.Storage.Relational.RelationalWorkStore)store).Commits}");
         return 0;
     }
 
@@ -51,16 +51,20 @@ public static class Processes
         return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
     }
 
-    /// <summary>Reads each process's peak memory, then stops them (drain); <paramref name="roundTrips"/> is the sum of their store round trips.</summary>
-    public static List<double> Stop(List<Process> processes, out long roundTrips)
+    /// <summary>Reads each process's peak memory, then stops them (drain); <paramref name="roundTrips"/> and
+    /// <paramref name="commits"/> are the sums of their store round trips and committed write transactions.</summary>
+    public static List<double> Stop(List<Process> processes, out long roundTrips, out long commits)
     {
         var peaks = processes.Select(p => PeakMiB(p.Id)).ToList();
-        roundTrips = 0;
+        (roundTrips, commits) = (0, 0);
         foreach (var p in processes) p.StandardInput.Close();
         foreach (var p in processes)
         {
-            var line = p.StandardOutput.ReadLine();
-            if (line?.StartsWith("trips ", StringComparison.Ordinal) == true) roundTrips += long.Parse(line[6..], System.Globalization.CultureInfo.InvariantCulture);
+            if (p.StandardOutput.ReadLine()?.Split(' ') is ["trips", var trips, "commits", var done])
+            {
+                roundTrips += long.Parse(trips, System.Globalization.CultureInfo.InvariantCulture);
+                commits += long.Parse(done, System.Globalization.CultureInfo.InvariantCulture);
+            }
             if (!p.WaitForExit(30_000)) p.Kill();
         }
         return peaks;

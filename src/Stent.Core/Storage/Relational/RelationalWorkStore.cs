@@ -20,6 +20,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     private Task? _listener;
     private bool _created;
     private long _roundTrips;
+    private long _commits;
 
     /// <summary>A store on <paramref name="dialect"/>'s database; its tables are created on first use.</summary>
     public RelationalWorkStore(ISqlDialect dialect)
@@ -30,6 +31,10 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
     /// <inheritdoc />
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>Write transactions this store object committed so far (a refused or failed write is not
+    /// counted).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
 
     /// <summary>Called before each write transaction commits, with the operation's name (tests inject crashes
     /// here).</summary>
@@ -154,7 +159,6 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     private async Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
-        var TRACEW = System.Diagnostics.Stopwatch.StartNew(); var TRACE0 = RoundTrips;
         var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
         Session session;
         T result;
@@ -169,11 +173,11 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             BeforeCommit?.Invoke(operation);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             session.Trip();
+            Interlocked.Increment(ref _commits);
         }
         finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
         if (session.Wakes) _pulse.Pulse();
         AfterCommit?.Invoke(operation);
-        if (Environment.GetEnvironmentVariable("STENT_TRACE") is not null) Console.Error.WriteLine($"TRACE {DateTime.UtcNow:ss.ffff} {operation} {TRACEW.Elapsed.TotalMilliseconds:F2}ms trips={RoundTrips - TRACE0}");
         return result;
     }
 
