@@ -76,8 +76,9 @@ public sealed partial class Worker
             var pending = known ? new HashSet<string>(before!.Pending, StringComparer.Ordinal) : Pending(history);
             Pending(pending, commit.Events);
             pending.ExceptWith(commit.DropSteps);
-            if (_sticky.Count < StickyCapacity)
-                _sticky[task.ExecutionId] = new Sticky(task, commit.ExpectedVersion + commit.Events.Count, pending);
+            // Entries of executions others went on with are stale: when too many pile up, start afresh.
+            if (_sticky.Count >= StickyCapacity) _sticky.Clear();
+            _sticky[task.ExecutionId] = new Sticky(task, commit.ExpectedVersion + commit.Events.Count, pending);
         }
     }
 

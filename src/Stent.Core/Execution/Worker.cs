@@ -37,7 +37,7 @@ public sealed partial class Worker
     /// after that commit, and the steps it still waits for.</summary>
     private sealed record Sticky(DecisionTask Task, long Version, HashSet<string> Pending);
 
-    private const int StickyCapacity = 4096;
+    private const int StickyCapacity = 1024;
     private volatile bool _draining;
     private readonly Dictionary<string, Sticky> _sticky = new(StringComparer.Ordinal);
 
