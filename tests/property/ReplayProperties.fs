@@ -100,12 +100,19 @@ let crashRecovers kind (prog, crashFraction: float) =
     // step whose run was lost with the crashed worker runs again as its next attempt. So attempt numbers of steps not
     // ended before the crash may be higher, with fewer failed attempts recorded, and outcomes that came in apart may
     // now be decided on together: the history holds the same facts, not always in the same decisions.
-    let ended = set [ for e in before do match e with :? StepCompleted as c -> c.Position | :? StepFailed as f -> f.Position | _ -> () ]
+    let ended =
+        set [ for e in before do
+                match e with
+                | :? StepCompleted as c -> c.Position
+                | :? StepFailed as f -> f.Position
+                | _ -> () ]
     let rerun (events: HistoryEvent list) =
         events |> List.choose (function
             | :? StepAttemptFailed as a when not (ended.Contains a.Position) -> None
-            | :? StepCompleted as c when not (ended.Contains c.Position) -> Some (StepCompleted(c.Position, c.Output, c.BusinessError, 0) :> HistoryEvent)
-            | :? StepFailed as f when not (ended.Contains f.Position) -> Some (StepFailed(f.Position, Failure(f.Error.ErrorType, "rerun", [], null, null, f.Position), 0))
+            | :? StepCompleted as c when not (ended.Contains c.Position) ->
+                Some (StepCompleted(c.Position, c.Output, c.BusinessError, 0) :> HistoryEvent)
+            | :? StepFailed as f when not (ended.Contains f.Position) ->
+                Some (StepFailed(f.Position, Failure(f.Error.ErrorType, "rerun", [], null, null, f.Position), 0))
             | :? DecisionCompleted -> None
             | e -> Some e)
         |> comparable |> List.map string |> List.sort

@@ -99,47 +99,58 @@ let private suite kind =
         }
         test "a decision claims the new steps it is asked to in its commit; only those, for its worker" {
             let store = fresh ()
+            let minute = TimeSpan.FromMinutes 1.0
             store.CreateExecutionAsync(newExec "s").Wait()
-            let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions[0]
+            let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, minute)).Result).Decisions[0]
             let steps = [ for p in [ "0"; "1" ] -> NewStep(p, "f", p, null, [], 0, Nullable()) ]
-            let r = store.CommitDecisionAsync(DecisionCommit("s", d.LeaseToken, d.Version, [ DecisionCompleted 1 ], ExecutionState.Running,
-                                                             Steps = steps, Claim = StepClaim("a", TimeSpan.FromMinutes 1.0, [ "0" ]))).Result
+            let commit =
+                DecisionCommit("s", d.LeaseToken, d.Version, [ DecisionCompleted 1 ], ExecutionState.Running,
+                               Steps = steps, Claim = StepClaim("a", minute, [ "0" ]))
+            let r = store.CommitDecisionAsync(commit).Result
             Expect.isTrue r.Accepted "committed"
-            Expect.equal [ for s in r.Claimed -> s.Position, s.Attempt ] [ "0", 1 ] "the step asked for, at its first attempt"
-            let others = store.ClaimAsync(ClaimRequest("b", 0, 10, TimeSpan.FromMinutes 1.0)).Result
+            Expect.equal [ for s in r.Claimed -> s.Position, s.Attempt ] [ "0", 1 ] "the step asked for, first attempt"
+            let others = store.ClaimAsync(ClaimRequest("b", 0, 10, minute)).Result
             Expect.equal [ for s in others.Steps -> s.Position ] [ "1" ] "another worker gets only the other step"
-            Expect.isEmpty (store.RenewLeasesAsync([ LeasedStep(r.Claimed[0].Id, r.Claimed[0].LeaseToken) ], TimeSpan.FromMinutes 1.0).Result) "its lease is held"
+            let lease = LeasedStep(r.Claimed[0].Id, r.Claimed[0].LeaseToken)
+            Expect.isEmpty (store.RenewLeasesAsync([ lease ], minute).Result) "its lease is held"
         }
-        test "a commit without a lease records its steps' outcomes with the next decision, unless something came in first" {
+        test "a commit without a lease records its steps' outcomes with the next decision, unless something came in" {
             let store = fresh ()
+            let minute = TimeSpan.FromMinutes 1.0
             let start id =
                 store.CreateExecutionAsync(newExec id).Wait()
-                let d = (store.ClaimAsync(ClaimRequest("a", 10, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions |> Seq.find (fun d -> d.ExecutionId = id)
-                let r = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ StepScheduled("0", "f", "1"); DecisionCompleted 1 ], ExecutionState.Running,
-                                                                 Steps = [ NewStep("0", "f", "1", null, [], 0, Nullable()) ],
-                                                                 Claim = StepClaim("a", TimeSpan.FromMinutes 1.0, [ "0" ]))).Result
-                d.Version + 2L, r.Claimed[0]
+                let claimed = store.ClaimAsync(ClaimRequest("a", 10, 0, minute)).Result
+                let d = claimed.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
+                let commit =
+                    DecisionCommit(id, d.LeaseToken, d.Version, [ StepScheduled("0", "f", "1"); DecisionCompleted 1 ],
+                                   ExecutionState.Running, Steps = [ NewStep("0", "f", "1", null, [], 0, Nullable()) ],
+                                   Claim = StepClaim("a", minute, [ "0" ]))
+                d.Version + 2L, (store.CommitDecisionAsync(commit).Result).Claimed[0]
+            let done' = StepCompleted("0", "2", null, 1)
             let goOn id version (step: StepTask) token =
-                let outcome = StepOutcome(LeasedStep(step.Id, token), StepCompleted("0", "2", null, 1))
-                store.CommitDecisionAsync(DecisionCommit(id, 0L, version, [ outcome.Event; DecisionCompleted 2 ], ExecutionState.Running,
-                                                         Optimistic = true, Outcomes = [ outcome ])).Result.Accepted
+                let outcome = StepOutcome(LeasedStep(step.Id, token), done')
+                let commit =
+                    DecisionCommit(id, 0L, version, [ done'; DecisionCompleted 2 ], ExecutionState.Running,
+                                   Optimistic = true, Outcomes = [ outcome ])
+                (store.CommitDecisionAsync(commit).Result).Accepted
             let v, step = start "quiet"
             Expect.isFalse (goOn "quiet" v step (step.LeaseToken + 1L)) "refused with a step lease it does not hold"
             Expect.isFalse (goOn "quiet" (v - 1L) step step.LeaseToken) "refused at a stale version"
             Expect.isTrue (goOn "quiet" v step step.LeaseToken) "accepted: nothing came in"
             Expect.equal (store.ReadAfterAsync("quiet", v).Result |> Seq.map string |> List.ofSeq)
-                [ string (StepCompleted("0", "2", null, 1)); string (DecisionCompleted 2) ] "outcome and decision appended together"
-            Expect.equal (store.RenewLeasesAsync([ LeasedStep(step.Id, step.LeaseToken) ], TimeSpan.FromMinutes 1.0).Result |> List.ofSeq) [ step.Id ] "the step is gone"
+                [ string done'; string (DecisionCompleted 2) ] "outcome and decision appended together"
+            let lease = LeasedStep(step.Id, step.LeaseToken)
+            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ lease ], minute).Result)) [ step.Id ] "the step is gone"
             let v, step = start "signalled"
             store.SignalAsync("signalled", "go", "1").Wait()
             Expect.isFalse (goOn "signalled" v step step.LeaseToken) "refused while a signal waits in the inbox"
-            let completed = store.CompleteStepsAsync([ StepOutcome(LeasedStep(step.Id, step.LeaseToken), StepCompleted("0", "2", null, 1)) ]).Result
-            Expect.equal (List.ofSeq completed) [ true ] "the refused commit wrote nothing: the outcome is recorded the usual way"
+            let outcome = StepOutcome(LeasedStep(step.Id, step.LeaseToken), done')
+            Expect.equal (List.ofSeq (store.CompleteStepsAsync([ outcome ]).Result)) [ true ]
+                "the refused commit wrote nothing: the outcome is recorded the usual way"
             let v, step = start "leased"
-            let other = (store.ClaimAsync(ClaimRequest("c", 10, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions
-            Expect.isEmpty other "nothing to decide yet"
+            Expect.isEmpty (store.ClaimAsync(ClaimRequest("c", 10, 0, minute)).Result).Decisions "nothing to decide yet"
             store.CancelAsync("leased").Wait()
-            let taken = (store.ClaimAsync(ClaimRequest("c", 10, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions
+            let taken = (store.ClaimAsync(ClaimRequest("c", 10, 0, minute)).Result).Decisions
             Expect.equal [ for d in taken -> d.ExecutionId ] [ "leased" ] "another worker claims it to cancel it"
             Expect.isFalse (goOn "leased" v step step.LeaseToken) "refused while another worker leases the execution"
         }
