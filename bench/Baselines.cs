@@ -57,7 +57,8 @@ public static class Baselines
     {
         using var c = new NpgsqlConnection(connection);
         c.Open();
-        using (var set = new NpgsqlCommand($"ALTER SYSTEM SET fsync = {(durable ? "on" : "off")}", c)) set.ExecuteNonQuery();
+        using (var set = new NpgsqlCommand($"ALTER SYSTEM SET fsync = {(durable ? "on" : "off")}", c))
+            set.ExecuteNonQuery();
         using (var reload = new NpgsqlCommand("SELECT pg_reload_conf()", c)) reload.ExecuteNonQuery();
         for (var i = 0; i < 50; i++)
         {
@@ -67,7 +68,8 @@ public static class Baselines
             if ((string)cmd.ExecuteScalar()! == (durable ? "on" : "off")) return;
             Thread.Sleep(100);
         }
-        throw new InvalidOperationException($"PostgreSQL did not take fsync = {durable}: is it set on its command line?");
+        throw new InvalidOperationException(
+            $"PostgreSQL did not take fsync = {durable}: is it set on its command line?");
     }
 
     /// <summary>Seconds per single-row commit, <paramref name="count"/> of them one after another.</summary>

@@ -17,7 +17,8 @@ public static class Processes
         await Console.In.ReadToEndAsync();
         stop.Cancel();
         await serving;
-        Console.WriteLine($"trips {store.RoundTrips} commits {((Stent.Storage.Relational.RelationalWorkStore)store).Commits}");
+        var commits = ((Stent.Storage.Relational.RelationalWorkStore)store).Commits;
+        Console.WriteLine($"trips {store.RoundTrips} commits {commits}");
         return 0;
     }
 

@@ -37,7 +37,10 @@ foreach (var (make, durability) in runs)
             if (n == 100_000 && workers == 2) continue;
             var r = await StentWorkloads.FanOutAsync(make(), n, workers, durability);
             fanouts.Add(r);
-            Console.WriteLine($"{key,-18} fan-out n={n,7} workers={workers}: {r.ItemsPerSecond,8:F0} items/s, {r.CommitsPerItem:F3} commits/item, {r.RoundTripsPerItem:F3} round trips/item, {r.BytesPerItem,6:F0} B/item, peak {string.Join("/", r.PeakMiB.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)))} MiB, {r.Decisions} decisions");
+            var peaks = string.Join("/", r.PeakMiB.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)));
+            Console.WriteLine($"{key,-18} fan-out n={n,7} workers={workers}: {r.ItemsPerSecond,8:F0} items/s, " +
+                $"{r.CommitsPerItem:F3} commits/item, {r.RoundTripsPerItem:F3} round trips/item, " +
+                $"{r.BytesPerItem,6:F0} B/item, peak {peaks} MiB, {r.Decisions} decisions");
         }
     var floor = Baselines.FloorRowsPerSecond(make(), 10_000);
     var chain = await StentWorkloads.ChainAsync(make(), chainLength, durability);
@@ -52,7 +55,10 @@ foreach (var (make, durability) in runs)
         ["chain_bytes_per_step"] = chain.BytesPerStep, ["single_row_commit_seconds"] = commit,
         ["replay_seconds"] = replay, ["read_seconds"] = read, ["replay_events"] = events,
     };
-    Console.WriteLine($"{key,-18} floor: {floor:F0} rows/s; chain: {chain.SecondsPerStep * 1000:F2} ms/step ({chain.CommitsPerStep:F2} commits, {chain.RoundTripsPerStep:F1} round trips, {chain.BytesPerStep:F0} B) vs single-row commit {commit * 1000:F3} ms; replay of {events} events: {replay * 1000:F0} ms vs read {read * 1000:F0} ms");
+    Console.WriteLine($"{key,-18} floor: {floor:F0} rows/s; chain: {chain.SecondsPerStep * 1000:F2} ms/step " +
+        $"({chain.CommitsPerStep:F2} commits, {chain.RoundTripsPerStep:F1} round trips, {chain.BytesPerStep:F0} B) " +
+        $"vs single-row commit {commit * 1000:F3} ms; replay of {events} events: {replay * 1000:F0} ms vs read " +
+        $"{read * 1000:F0} ms");
     if (durability != "fsync_off")
     {
         var hangfireN = kind == "postgres" ? 10_000 : 1_000;
@@ -63,7 +69,8 @@ foreach (var (make, durability) in runs)
         entry["hangfire_n"] = hangfireN;
         entry["hangfire_items_per_s_same_workers"] = hangfireSame;
         entry["hangfire_items_per_s_20_workers"] = hangfireDefault;
-        Console.WriteLine($"{key,-18} Hangfire n={hangfireN}: {hangfireSame:F0} items/s with {Processes.Concurrency} workers, {hangfireDefault:F0} with 20");
+        Console.WriteLine($"{key,-18} Hangfire n={hangfireN}: {hangfireSame:F0} items/s with " +
+            $"{Processes.Concurrency} workers, {hangfireDefault:F0} with 20");
     }
     report[key] = entry;
 }
@@ -74,8 +81,10 @@ double Rate(string store, string durability, int n) =>
 double Get(string key, string name) => (double)((Dictionary<string, object>)report[key])[name];
 var ratios = new Dictionary<string, double>
 {
-    ["chain_step_vs_commit"] = Get("postgres_durable", "chain_seconds_per_step") / Get("postgres_durable", "single_row_commit_seconds"),
-    ["chain_step_vs_commit_sqlite"] = Get("sqlite", "chain_seconds_per_step") / Get("sqlite", "single_row_commit_seconds"),
+    ["chain_step_vs_commit"] =
+        Get("postgres_durable", "chain_seconds_per_step") / Get("postgres_durable", "single_row_commit_seconds"),
+    ["chain_step_vs_commit_sqlite"] =
+        Get("sqlite", "chain_seconds_per_step") / Get("sqlite", "single_row_commit_seconds"),
     ["pg_fanout_vs_floor"] = Rate("postgres", "durable", 10_000) / Get("postgres_durable", "floor_rows_per_s"),
     ["sqlite_fanout_vs_floor"] = Rate("sqlite", "default", 10_000) / Get("sqlite", "floor_rows_per_s"),
     ["pg_fanout_vs_hangfire"] = Rate("postgres", "durable", 10_000) / Get("postgres_durable", "hangfire_items_per_s"),

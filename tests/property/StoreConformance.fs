@@ -30,7 +30,8 @@ let private conformance (kind: StoreKind) =
             use store = kind.Open TimeProvider.System
             store.CreateExecutionAsync(NewExecution("a", "wf", 1, "[1,2]", null, TimeSpan.Zero, Nullable(), null, [], 0)).Wait()
             let d = store.ClaimAsync(ClaimRequest("w", 1, 0, TimeSpan.FromMinutes 1.0)).Result.Decisions[0]
-            Expect.isTrue (store.CommitDecisionAsync(DecisionCommit("a", d.LeaseToken, 1L, sample, ExecutionState.Running)).Result.Accepted) "appended"
+            let commit = DecisionCommit("a", d.LeaseToken, 1L, sample, ExecutionState.Running)
+            Expect.isTrue (store.CommitDecisionAsync(commit).Result.Accepted) "appended"
             let back = store.ReadAsync("a").Result |> List.ofSeq
             Expect.equal (back |> List.tail |> List.map string) (sample |> List.map string) "same events"
             Expect.equal (back[0] :?> ExecutionStarted).Input "[1,2]" "the first event is the start"

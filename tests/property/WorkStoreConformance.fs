@@ -60,7 +60,9 @@ let private scheduleLimited (store: IWorkStore) id name (cap: int option) (rate:
     let claim = store.ClaimAsync(ClaimRequest("setup", 1, 0, TimeSpan.FromMinutes 1.0)).Result
     let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = id)
     let steps = [ for i in 0 .. count - 1 -> NewStep($"{i}", name, $"{i}", null, [], 0, Option.toNullable cap, Option.toNullable rate) ]
-    let ok = store.CommitDecisionAsync(DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], ExecutionState.Running, Steps = steps)).Result.Accepted
+    let commit =
+        DecisionCommit(id, d.LeaseToken, d.Version, [ DecisionCompleted 1 ], ExecutionState.Running, Steps = steps)
+    let ok = store.CommitDecisionAsync(commit).Result.Accepted
     Expect.isTrue ok "setup decision committed"
 
 let private scheduleSteps store id name cap count = scheduleLimited store id name cap None count
@@ -421,7 +423,8 @@ let private suite kind =
             let d = claim.Decisions |> Seq.find (fun d -> d.ExecutionId = "orphan-step")
             let commit = DecisionCommit("orphan-step", d.LeaseToken, d.Version, [ StepScheduled("0", $"{kind.Name}-late-function", "1"); DecisionCompleted 1 ],
                                         ExecutionState.Running, Steps = [ NewStep("0", $"{kind.Name}-late-function", "1", null, [], 0, Nullable()) ])
-            Expect.isTrue (store.CommitDecisionAsync(commit).Result.Accepted) "a step of a function no worker has is scheduled"
+            Expect.isTrue (store.CommitDecisionAsync(commit).Result.Accepted)
+                "a step of a function no worker has is scheduled"
             let client = StentClient(store, Json.serializer)
             let id = client.DispatchAsync(later, 5).Result
             let unserved, info = withWorkers 1 store opts (fun w -> w.Register known) (fun c -> task {
