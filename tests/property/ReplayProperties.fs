@@ -221,7 +221,7 @@ let private onStore kind =
         testPropertyWithConfig config "1b. decisions that start where the last one stopped write the history that full replays write" <|
             Prop.forAll arbProg (incrementalEqualsFullReplay kind)
         testPropertyWithConfig config
-            "2. a crash at any event boundary recovers to the same result, keeps the record, re-runs no completed step" <|
+            "2. a crash at any event boundary recovers the same result, keeps the record, re-runs no completed step" <|
             Prop.forAll (arbProgWith fraction) (crashRecovers kind)
         testPropertyWithConfig config "2c. a crash at any store write loses nothing: the execution ends, each step recorded once, none recorded run again" <|
             Prop.forAll (arbProgWith fraction) (crashAnywhereLosesNothing kind)
