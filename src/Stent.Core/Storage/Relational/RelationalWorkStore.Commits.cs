@@ -123,15 +123,21 @@ public partial class RelationalWorkStore
             r.GetString(2), Name: r.GetString(3), Input: r.GetString(4)), ct).ConfigureAwait(false))
             .ToDictionary(t => t.Id);
         if (taken.Count != outcomes.Count) return false;
-        var dead = outcomes.Where(o => o.Event is StepFailed).ToList();
-        if (dead.Count == 0) return true;
         var sql = new Sql();
-        sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) VALUES ");
-        sql.Append(string.Join(", ", dead.Select(o => (Step: taken[o.Step.Id], o.Event)).Select(x =>
-            $"({sql.P(x.Step.Execution)}, {sql.P(x.Step.Position)}, {sql.P(x.Step.Name)}, {sql.P(x.Step.Input)}, " +
-            $"{sql.P(StoreJson.Event(x.Event))}, {sql.P(s.Now)})")));
+        DeadLetters(sql, outcomes.Select(o => (taken[o.Step.Id], o.Event)), s.Now);
         await s.ExecAsync(sql, ct).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>Appends the insert of a dead letter for each final failure among <paramref name="outcomes"/>.</summary>
+    private void DeadLetters(Sql sql, IEnumerable<((long Id, string Execution, string Position, string Name,
+        string Input) Step, HistoryEvent Event)> outcomes, long now)
+    {
+        var dead = outcomes.Where(o => o.Event is StepFailed).ToList();
+        if (dead.Count == 0) return;
+        sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) VALUES ");
+        sql.Append(string.Join(", ", dead.Select(x => $"({sql.P(x.Step.Execution)}, {sql.P(x.Step.Position)}, " +
+            $"{sql.P(x.Step.Name)}, {sql.P(x.Step.Input)}, {sql.P(StoreJson.Event(x.Event))}, {sql.P(now)})")) + ";");
     }
 
     /// <summary>Inserts new steps already claimed by the committing worker, under one new lease token.</summary>
@@ -185,15 +191,8 @@ public partial class RelationalWorkStore
             sql.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ");
             sql.Append(string.Join(", ", ok.Select(o => $"({sql.P(o.Step.Execution)}, " +
                 $"{sql.P(StoreJson.Event(o.Event))})")) + ";");
-            var dead = ok.Where(o => o.Event is StepFailed).ToList();
-            if (dead.Count > 0)
-            {
-                sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) " +
-                    $"VALUES ");
-                sql.Append(string.Join(", ", dead.Select(o => $"({sql.P(o.Step.Execution)}, {sql.P(o.Step.Position)}, "
-                    + $"{sql.P(o.Step.Name)}, {sql.P(o.Step.Input)}, {sql.P(StoreJson.Event(o.Event))}, " +
-                        $"{now})")) + ";");
-            }
+            DeadLetters(sql, ok.Select(o => ((o.Step.Id, o.Step.Execution, o.Step.Position, o.Step.Name,
+                o.Step.Input), o.Event)), s.Now);
             foreach (var (e, step) in ok.Where(o => o.Event is StepAttemptFailed))
                 sql.Append($"""
                     UPDATE {_t}stent_steps SET running = 0, attempt = attempt + 1, lease_until = NULL,
