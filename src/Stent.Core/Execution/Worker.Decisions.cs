@@ -109,13 +109,12 @@ public sealed partial class Worker
     private StepClaim? EagerClaim(DecisionCommit commit)
     {
         if (commit.Finished || commit.Steps.Count == 0 || _draining) return null;
-        int free;
-        lock (_gate) free = _options.MaxConcurrency - _running.Count;
+        var free = FreeSlots();
         var positions = commit.Steps.Where(s => s.MaxConcurrent is null && s.MaxPerSecond is null
                 && Function(s.Name) is not null
                 && (s.Queue is null || _options.Queues is null || _options.Queues.Contains(s.Queue))
                 && (s.Tags.Count == 0 || _options.Tags is null || s.Tags.Intersect(_options.Tags).Any()))
-            .Take(Math.Max(0, free)).Select(s => s.Position).ToList();
+            .Take(free).Select(s => s.Position).ToList();
         return positions.Count == 0 ? null : new StepClaim(_options.WorkerId, _options.LeaseDuration, positions);
     }
 

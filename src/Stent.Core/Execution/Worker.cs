@@ -143,9 +143,7 @@ public sealed partial class Worker
             foreach (var d in decisions.Decisions)
                 running.AddRange(StartAll(await DecideAsync(d, decisions.Now, ct).ConfigureAwait(false),
                     decisions.Now));
-            int free;
-            lock (_gate) free = _options.MaxConcurrency - _running.Count;
-            var claimed = await ClaimAsync(0, Math.Max(0, free), ct).ConfigureAwait(false);
+            var claimed = await ClaimAsync(0, FreeSlots(), ct).ConfigureAwait(false);
             running.AddRange(StartAll(claimed.Steps, claimed.Now));
             while (running.Count > 0)
             {
@@ -154,12 +152,19 @@ public sealed partial class Worker
             }
             return worked || decisions.Decisions.Count > 0 || claimed.Steps.Count > 0;
         }
-        int slots;
-        lock (_gate) slots = _options.MaxConcurrency - _running.Count;
-        var got = await ClaimAsync(_options.MaxDecisionsPerClaim, Math.Max(0, slots), ct).ConfigureAwait(false);
+        var got = await ClaimAsync(_options.MaxDecisionsPerClaim, FreeSlots(), ct).ConfigureAwait(false);
         StartAll(got.Steps, got.Now);
         foreach (var d in got.Decisions) StartAll(await DecideAsync(d, got.Now, ct).ConfigureAwait(false), got.Now);
         return worked || got.Decisions.Count > 0 || got.Steps.Count > 0;
+    }
+
+    /// <summary>
+    /// Slots for more steps: a step holds one from its start until its outcome is taken to be recorded, so how many
+    /// steps a round claims does not depend on how many of the steps it started have finished yet.
+    /// </summary>
+    private int FreeSlots()
+    {
+        lock (_gate) return Math.Max(0, _options.MaxConcurrency - _running.Count - _done.Count);
     }
 
     private List<Task> StartAll(IReadOnlyList<StepTask>? steps, DateTimeOffset now) =>
