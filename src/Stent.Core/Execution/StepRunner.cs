@@ -12,8 +12,9 @@ namespace Stent.Execution;
 /// <summary>Runs step attempts for a runtime or a worker.</summary>
 internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore? results, ILogger logger, string workerId)
 {
-    /// <summary>What an attempt produced: output JSON, a business error, or a failure.</summary>
-    public readonly record struct Attempt(string? Output, string? BusinessError, Failure? Failure);
+    /// <summary>What an attempt produced: output JSON, a business error, or a failure (<paramref name="Final"/> when
+    /// no retry can help, e.g. an input that does not read as the function's input type).</summary>
+    public readonly record struct Attempt(string? Output, string? BusinessError, Failure? Failure, bool Final = false);
 
     /// <summary>Runs <paramref name="fn"/> once on the JSON <paramref name="input"/>.</summary>
     public async Task<Attempt> RunAsync(
@@ -25,9 +26,20 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
         {
             ["ExecutionId"] = executionId, ["Step"] = fn.Name, ["Position"] = position, ["Attempt"] = attempt, ["WorkerId"] = workerId,
         });
+        object? value;
         try
         {
-            var value = serializer.Deserialize(input, fn.InputType);
+            value = serializer.Deserialize(input, fn.InputType);
+        }
+        catch (PayloadException e)
+        {
+            var bad = new PayloadException($"The input of step '{fn.Name}' at {position} cannot be read as " +
+                $"'{fn.InputType.FullName}': {e.InnerException?.Message ?? e.Message}", e.InnerException);
+            logger.LogError(bad, "Step {Step} at {Position} has an unreadable input", fn.Name, position);
+            return new Attempt(null, null, Failure.FromException(bad, fn.Name, position), Final: true);
+        }
+        try
+        {
             string? key = null;
             if (options.Idempotent && results is not null)
             {
@@ -38,13 +50,22 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
             if (options.Timeout is { } timeout) cts.CancelAfter(timeout.Value);
             var context = new StepContext(executionId, fn.Name, position, attempt, cts.Token, logger);
             StepOutput output;
+            // With a timeout the body runs apart, so that one which ignores its token (or blocks) is abandoned at the
+            // deadline: the attempt fails, its slot is freed, and whatever the body produces later is discarded.
+            var invoked = options.Timeout is null ? fn.InvokeAsync(value, context)
+                : Task.Run(() => fn.InvokeAsync(value, context), CancellationToken.None);
             try
             {
-                output = await fn.InvokeAsync(value, context).ConfigureAwait(false);
+                output = await invoked.WaitAsync(options.Timeout?.Value ?? Timeout.InfiniteTimeSpan, ct)
+                    .ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cts.IsCancellationRequested && !ct.IsCancellationRequested)
+            catch (Exception e) when (!invoked.IsCompleted || e is OperationCanceledException
+                && cts.IsCancellationRequested && !ct.IsCancellationRequested)
             {
-                throw new TimeoutException($"Step '{fn.Name}' at {position} took longer than its timeout {options.Timeout}.");
+                if (!invoked.IsCompleted) _ = invoked.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                ct.ThrowIfCancellationRequested();
+                throw new TimeoutException($"Step '{fn.Name}' at {position} took longer than its timeout " +
+                    $"{options.Timeout}.");
             }
             if (output.BusinessError is { } business) return new Attempt(null, business, null);
             var json = serializer.Serialize(output.Value, fn.OutputType);
@@ -62,7 +83,7 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
     public static HistoryEvent ToEvent(Attempt a, string position, int attempt, RetryPolicy policy, DateTimeOffset now, Random random)
     {
         if (a.Failure is null) return new StepCompleted(position, a.Output, a.BusinessError, attempt);
-        return policy.ShouldRetry(a.Failure, attempt)
+        return !a.Final && policy.ShouldRetry(a.Failure, attempt)
             ? new StepAttemptFailed(position, attempt, a.Failure, now + policy.DelayAfter(attempt, random))
             : new StepFailed(position, a.Failure, attempt);
     }

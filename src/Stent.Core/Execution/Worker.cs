@@ -234,8 +234,15 @@ public sealed partial class Worker
                 if (fn is null) await LearnOnceAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
                 fn ??= Function(task.Name);
                 var policy = fn?.Options.Retry ?? RetryPolicy.None;
+                // An attempt number past the policy's means the last allowed attempt's worker was lost (its lease
+                // expired): the step fails for good rather than killing worker after worker.
+                var lost = task.Attempt > policy.MaxAttempts;
+                var attempt = lost ? policy.MaxAttempts : task.Attempt;
                 StepRunner.Attempt a;
-                if (fn is null)
+                if (lost)
+                    a = new StepRunner.Attempt(null, null, Failure.FromException(new WorkerLostException(task.Name,
+                        task.Position, policy.MaxAttempts), task.Name, task.Position), Final: true);
+                else if (fn is null)
                     a = new StepRunner.Attempt(null, null, Failure.FromException(
                         new InvalidOperationException($"Unknown durable function '{task.Name}': worker " +
                             $"'{_options.WorkerId}' has no function of that name, and its workflow does not use " +
@@ -245,9 +252,9 @@ public sealed partial class Worker
                 var elapsed = _time.GetElapsedTime(running.Started);
                 var at = running.ClaimedAt + elapsed;
                 if (_options.Seed is { } seed)
-                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt, policy, at,
+                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, attempt, policy, at,
                         StepRandom(seed, task)), at);
-                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, task.Attempt,
+                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, attempt,
                     policy, at, _random), at);
                 Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
                 if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error,

@@ -282,7 +282,7 @@ internal sealed class Interpreter
             _pending.Add(reused);
             return reused.BusinessError is { } b
                 ? Outcome.Err(new BusinessError(b), _decision)
-                : Outcome.Ok(_serializer.Deserialize(reused.Output!, fn.OutputType), _decision);
+                : Read(reused.Output!, fn.OutputType, $"the result of step '{fn.Name}'", fn.Name, position, _decision);
         }
         if (_verifyInputs && entry.Start is StepScheduled recorded)
         {
@@ -294,7 +294,8 @@ internal sealed class Interpreter
         {
             null => Outcome.Blocked,
             StepCompleted { BusinessError: { } b } => Outcome.Err(new BusinessError(b), entry.Time),
-            StepCompleted c => Outcome.Ok(_serializer.Deserialize(c.Output!, fn.OutputType), entry.Time),
+            StepCompleted c => Read(c.Output!, fn.OutputType, $"the result of step '{fn.Name}'", fn.Name, position,
+                entry.Time),
             StepFailed f => Outcome.Err(f.Error, entry.Time),
             var other => throw new InvalidOperationException($"Unexpected {other.GetType().Name} at {position}."),
         };
@@ -365,7 +366,7 @@ internal sealed class Interpreter
             var taken = (SignalConsumed)entry.Start;
             if (taken.TimedOut) return Outcome.Ok(node.TimedOut(), entry.Time);
             var payload = _history.Signals.First(s => s.Signal.Sequence == taken.Sequence).Signal.Payload;
-            return Outcome.Ok(node.Found(_serializer.Deserialize(payload, node.Type)), entry.Time);
+            return SignalRead(payload, node, position, entry.Time);
         }
         if (_carryover.Signal(position, node.Name) is { } carried)
         {
@@ -381,20 +382,45 @@ internal sealed class Interpreter
                 _history.Signals.Count(s => s.Signal.Sequence < SignalConsumed.TimedOutSequence) + _carriedSignals++);
             _pending.Add(new SignalReceived(node.Name, carried.Payload!, sequence));
             _pending.Add(new SignalConsumed(position, node.Name, sequence));
-            return Outcome.Ok(node.Found(_serializer.Deserialize(carried.Payload!, node.Type)), _decision);
+            return SignalRead(carried.Payload!, node, position, _decision);
         }
         foreach (var (signal, _) in _history.Signals)
         {
             if (signal.Name != node.Name || _history.IsConsumed(signal.Sequence) || !_takenNow.Add(signal.Sequence))
                 continue;
             _pending.Add(new SignalConsumed(position, node.Name, signal.Sequence));
-            return Outcome.Ok(node.Found(_serializer.Deserialize(signal.Payload, node.Type)), _decision);
+            return SignalRead(signal.Payload, node, position, _decision);
         }
         if (node.Timeout is not { } timeout) return Outcome.Blocked;
         var timer = Timer(position + "t", () => timeout, TimerPurpose.SignalTimeout, thread);
         if (timer.Kind == OutcomeKind.Blocked) return timer;
         _pending.Add(new SignalConsumed(position, node.Name, SignalConsumed.TimedOutSequence));
         return Outcome.Ok(node.TimedOut(), _decision);
+    }
+
+    /// <summary>
+    /// A recorded payload read as the type the workflow expects. One that does not read (the type changed, or a
+    /// signal was sent with the wrong shape) fails at <paramref name="position"/> like a failing step, so Catch and
+    /// Attempt see it; the data decides, so replay fails the same way.
+    /// </summary>
+    private Outcome Read(string json, Type type, string what, string name, string position, int time)
+    {
+        try
+        {
+            return Outcome.Ok(_serializer.Deserialize(json, type), time);
+        }
+        catch (PayloadException e)
+        {
+            var bad = new PayloadException($"At {position}, {what} cannot be read as '{type.FullName}': " +
+                $"{e.InnerException?.Message ?? e.Message}", e.InnerException);
+            return Outcome.Err(Failure.FromException(bad, name, position), time);
+        }
+    }
+
+    private Outcome SignalRead(string payload, SignalNode node, string position, int time)
+    {
+        var read = Read(payload, node.Type, $"signal '{node.Name}'", node.Name, position, time);
+        return read.Kind == OutcomeKind.Done ? Outcome.Ok(node.Found(read.Value), time) : read;
     }
 
     private Outcome Child(string position, ChildNode node, Thread thread)
@@ -411,7 +437,8 @@ internal sealed class Interpreter
             _pending.Add(new ChildStarted(position, child.Name, input));
             if (_carryover.Child(position, child.Name, input) is not { } reused) return Outcome.Blocked;
             _pending.Add(reused);
-            return Outcome.Ok(_serializer.Deserialize(reused.Output!, child.OutputType), _decision);
+            return Read(reused.Output!, child.OutputType, $"the result of child workflow '{child.Name}'", child.Name,
+                position, _decision);
         }
         return entry.Outcome switch
         {
@@ -421,7 +448,8 @@ internal sealed class Interpreter
             ChildEnded { Error: Cancellation c } => Outcome.Err(new Failure(
                 "Stent.ChildCancelled", $"Child workflow '{child.Name}' at {position} ended: {c.Reason}", ["Stent.ChildCancelled"], null, child.Name, position), entry.Time),
             ChildEnded { Error: { } error } => Outcome.Err(error, entry.Time),
-            ChildEnded ended => Outcome.Ok(_serializer.Deserialize(ended.Output!, child.OutputType), entry.Time),
+            ChildEnded ended => Read(ended.Output!, child.OutputType, $"the result of child workflow '{child.Name}'",
+                child.Name, position, entry.Time),
             var other => throw new InvalidOperationException($"Unexpected {other.GetType().Name} at {position}."),
         };
     }

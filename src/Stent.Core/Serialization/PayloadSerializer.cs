@@ -57,7 +57,7 @@ public sealed class PayloadSerializer
         try { return JsonSerializer.Deserialize(json, type, Options); }
         catch (Exception e) when (e is NotSupportedException or JsonException)
         {
-            throw new ArgumentException($"Recorded JSON cannot be read as '{type.FullName}': {e.Message}", e);
+            throw new PayloadException($"Recorded JSON cannot be read as '{type.FullName}': {e.Message}", e);
         }
     }
 
