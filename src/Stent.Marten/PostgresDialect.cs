@@ -43,6 +43,18 @@ internal sealed class PostgresDialect : ISqlDialect
 
     private string Channel => $"stent_{_schema}";
 
+    // A server shutting down or restarting (57P0x), a lost connection (08xxx, or an I/O error Npgsql calls
+    // transient), a serialization failure or deadlock (40001, 40P01); Marten wraps some of them.
+    public bool IsTransient(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is PostgresException { SqlState: var state } && (state.StartsWith("57P0", StringComparison.Ordinal)
+                    || state.StartsWith("08", StringComparison.Ordinal) || state is "40001" or "40P01")
+                || x is NpgsqlException { IsTransient: true })
+                return true;
+        return false;
+    }
+
     public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct) => await
         _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
 

@@ -57,6 +57,9 @@ internal sealed class SqliteDialect : ISqlDialect
     public string? Notify => null;
     public IStreamStore Streams { get; } = new EventTable();
 
+    // SQLITE_BUSY and SQLITE_LOCKED: another process held the file longer than the busy timeout.
+    public bool IsTransient(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
+
     public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct)
     {
         if (!write && _readers is not null)

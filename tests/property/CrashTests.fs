@@ -41,12 +41,6 @@ let private logLines (log: string) =
     |> Seq.map (fun a -> { Kind = a[0]; Pid = int a[1]; Execution = a[2]; Position = a[3]; Attempt = int a[4]; At = DateTimeOffset.FromUnixTimeMilliseconds(int64 a[5]) })
     |> List.ofSeq
 
-let private waitUntil (what: string) (seconds: float) (condition: unit -> bool) =
-    let watch = Stopwatch.StartNew()
-    while not (condition ()) do
-        if watch.Elapsed > TimeSpan.FromSeconds seconds then failtest $"timed out after {seconds} s waiting for {what}"
-        Thread.Sleep 20
-
 let private stopAll (procs: Process seq) =
     for p in procs do
         try p.Kill() with _ -> ()

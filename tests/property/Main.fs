@@ -15,6 +15,7 @@ let all =
         StoreConformance.tests
         WorkStoreConformance.tests
         CrashTests.tests
+        FailureSemanticsTests.tests
         HostingTests.tests
         ExampleTests.tests
         GuidePatternTests.tests

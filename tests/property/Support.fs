@@ -142,6 +142,13 @@ let value (r: Stent.Result<'T>) = if r.IsOk then r.Value else failwithf "expecte
 /// The error of a failed run.
 let error (r: Stent.Result<'T>) = match r.Error with null -> failwithf "expected an error, got %O" r | e -> e
 
+/// Waits until `condition` holds, polling every 20 ms; fails the test after `seconds`.
+let waitUntil (what: string) (seconds: float) (condition: unit -> bool) =
+    let watch = Diagnostics.Stopwatch.StartNew()
+    while not (condition ()) do
+        if watch.Elapsed > TimeSpan.FromSeconds seconds then failtest $"timed out after {seconds} s waiting for {what}"
+        Thread.Sleep 20
+
 /// Counts invocations of step implementations by idempotency key (execution/position).
 type Calls() =
     let calls = ConcurrentDictionary<string, int>()

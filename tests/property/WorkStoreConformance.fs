@@ -42,6 +42,7 @@ type private FailingCompletions(inner: IWorkStore, healthyAt: DateTime) =
         member _.CompleteStepsAsync(o, ct) =
             if DateTime.UtcNow < healthyAt then raise (IOException "the database is down") else inner.CompleteStepsAsync(o, ct)
         member _.RenewLeasesAsync(s, l, ct) = inner.RenewLeasesAsync(s, l, ct)
+        member _.ReleaseStepsAsync(s, ct) = inner.ReleaseStepsAsync(s, ct)
         member _.SignalAsync(id, n, p, ct) = inner.SignalAsync(id, n, p, ct)
         member _.CancelAsync(id, ct) = inner.CancelAsync(id, ct)
         member _.ListDeadLettersAsync(n, ct) = inner.ListDeadLettersAsync(n, ct)
@@ -168,6 +169,18 @@ let private suite kind =
             Expect.equal second.Attempt 2 "the lost attempt counts"
             Expect.equal (List.ofSeq (store.CompleteStepsAsync([ completed first ]).Result)) [ false ] "late write rejected"
             Expect.equal (List.ofSeq (store.CompleteStepsAsync([ completed second ]).Result)) [ true ] "current holder accepted"
+        }
+        test "a step handed back is claimed again at once as the same attempt; a stale hand-back changes nothing" {
+            let store = fresh ()
+            scheduleSteps store "e" "work" None 1
+            let claim worker = (store.ClaimAsync(ClaimRequest(worker, 0, 1, TimeSpan.FromMinutes 1.0)).Result).Steps
+            let first = (claim "stopping")[0]
+            store.ReleaseStepsAsync([ LeasedStep(first.Id, first.LeaseToken ^^^ 1L) ]).Wait()
+            Expect.isEmpty (claim "next") "a hand-back with another lease token releases nothing"
+            store.ReleaseStepsAsync([ LeasedStep(first.Id, first.LeaseToken) ]).Wait()
+            let second = (claim "next")[0]
+            Expect.equal (second.Id, second.Attempt) (first.Id, 1) "the same step, as the same attempt"
+            Expect.equal (List.ofSeq (store.CompleteStepsAsync([ completed first ]).Result)) [ false ] "the old outcome is rejected"
         }
         test "the concurrency cap holds under racing claims, and capped backlog never blocks other work" {
             for round in 1..10 do

@@ -50,10 +50,12 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
             if (options.Timeout is { } timeout) cts.CancelAfter(timeout.Value);
             var context = new StepContext(executionId, fn.Name, position, attempt, cts.Token, logger);
             StepOutput output;
-            // With a timeout the body runs apart, so that one which ignores its token (or blocks) is abandoned at the
-            // deadline: the attempt fails, its slot is freed, and whatever the body produces later is discarded.
+            // With a timeout the body starts on a thread of its own, so that one which ignores its token (or blocks)
+            // is abandoned at the deadline without holding a pool thread: the attempt fails, its slot is freed, and
+            // whatever the body produces later is discarded.
             var invoked = options.Timeout is null ? fn.InvokeAsync(value, context)
-                : Task.Run(() => fn.InvokeAsync(value, context), CancellationToken.None);
+                : Task.Factory.StartNew(() => fn.InvokeAsync(value, context), CancellationToken.None,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
             try
             {
                 output = await invoked.WaitAsync(options.Timeout?.Value ?? Timeout.InfiniteTimeSpan, ct)
@@ -62,7 +64,13 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
             catch (Exception e) when (!invoked.IsCompleted || e is OperationCanceledException
                 && cts.IsCancellationRequested && !ct.IsCancellationRequested)
             {
-                if (!invoked.IsCompleted) _ = invoked.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                if (!invoked.IsCompleted)
+                {
+                    // Abandoned: tell the body (its token is this source's, which is disposed on return) and observe
+                    // whatever it ends with.
+                    cts.Cancel();
+                    _ = invoked.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                }
                 ct.ThrowIfCancellationRequested();
                 throw new TimeoutException($"Step '{fn.Name}' at {position} took longer than its timeout " +
                     $"{options.Timeout}.");

@@ -47,6 +47,7 @@ public sealed partial class Worker
                     task.ExecutionId);
             return null;
         }
+        StopDropped(task.ExecutionId, commit.DropSteps);
         Diagnostics.StentTelemetry.Decided(started.Workflow, commit.State);
         activity?.SetTag("stent.state", commit.State.ToString());
         Remember(task, history, commit, next);

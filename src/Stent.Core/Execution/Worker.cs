@@ -194,9 +194,14 @@ public sealed partial class Worker
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { return false; }
     }
 
+    /// <summary>
+    /// Stops: claims nothing more, records the outcomes of steps that finish within the shutdown grace, then fires the
+    /// tokens of those still running and hands them back to the store unfinished.
+    /// </summary>
     private async Task DrainAsync()
     {
         _draining = true;
+        var grace = System.Diagnostics.Stopwatch.StartNew();
         for (var failures = 0; ;)
         {
             int running;
@@ -209,9 +214,45 @@ public sealed partial class Worker
                 await Task.Delay(_options.PollMax).ConfigureAwait(false);
                 continue;
             }
-            if (running == 0) break;
+            if (running == 0) return;
+            if (grace.Elapsed >= _options.ShutdownGrace) break;
             await _wake.WaitAsync(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
         }
+        List<Running> unfinished;
+        lock (_gate) unfinished = [.. _running.Values];
+        // Their outcomes are not recorded from here on (a body that ignores its token is abandoned).
+        foreach (var r in unfinished) Stop(r);
+        try
+        {
+            await _store.ReleaseStepsAsync([.. unfinished.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken))],
+                CancellationToken.None).ConfigureAwait(false);
+            await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Worker {WorkerId}: handing back {Count} unfinished steps failed; their leases " +
+                "expire instead", _options.WorkerId, unfinished.Count);
+        }
+        _logger.LogInformation("Worker {WorkerId} stopped {Count} steps still running after the shutdown grace of " +
+            "{Grace} and handed them back", _options.WorkerId, unfinished.Count, _options.ShutdownGrace);
+    }
+
+    /// <summary>Fires a running step's token; its outcome will not be recorded.</summary>
+    private static void Stop(Running running)
+    {
+        try { running.Cancel.Cancel(); } catch (ObjectDisposedException) { }
+    }
+
+    /// <summary>Fires the tokens of this worker's running steps of <paramref name="executionId"/> at
+    /// <paramref name="positions"/>: a decision dropped them (the execution is being cancelled or timed out).</summary>
+    private void StopDropped(string executionId, IReadOnlyList<string> positions)
+    {
+        if (positions.Count == 0) return;
+        var dropped = positions.ToHashSet(StringComparer.Ordinal);
+        List<Running> stop;
+        lock (_gate) stop = [.. _running.Values.Where(r => r.Task.ExecutionId == executionId
+            && dropped.Contains(r.Task.Position))];
+        foreach (var r in stop) Stop(r);
     }
 
     private IDurableFunction? Function(string name) => _registry.Function(name);
@@ -354,13 +395,23 @@ public sealed partial class Worker
         }
     }
 
+    /// <summary>The longest time between two checks of the running steps' leases.</summary>
+    private static readonly TimeSpan LeaseCheck = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// Announces the worker at its heartbeat interval, and renews its running steps' leases at least every half second:
+    /// a step whose lease is lost (its execution was cancelled or timed out and the step dropped, or another worker
+    /// took it over) sees its token fire within about a second.
+    /// </summary>
     private async Task HeartbeatAsync(CancellationToken ct)
     {
         var every = _options.HeartbeatInterval ?? TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3);
-        while (!ct.IsCancellationRequested)
+        var check = every < LeaseCheck ? every : LeaseCheck;
+        var checksPerAnnounce = Math.Max(1, (int)(every.Ticks / check.Ticks));
+        for (var round = 0L; !ct.IsCancellationRequested; round++)
         {
-            await AnnounceAsync(ct).ConfigureAwait(false);
-            await Task.Delay(every, ct).ConfigureAwait(false);
+            if (round % checksPerAnnounce == 0) await AnnounceAsync(ct).ConfigureAwait(false);
+            await Task.Delay(check, ct).ConfigureAwait(false);
             List<Running> running;
             List<LeasedStep> leases;
             lock (_gate)
@@ -379,7 +430,7 @@ public sealed partial class Worker
                 {
                     _logger.LogWarning("Lease of step {Step} at {Position} of {ExecutionId} was lost; cancelling it",
                         r.Task.Name, r.Task.Position, r.Task.ExecutionId);
-                    try { r.Cancel.Cancel(); } catch (ObjectDisposedException) { }
+                    Stop(r);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)

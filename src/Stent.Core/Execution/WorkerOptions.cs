@@ -28,6 +28,13 @@ public sealed record WorkerOptions
     /// <summary>How often running steps' leases are renewed. Default: a third of the lease.</summary>
     public TimeSpan? HeartbeatInterval { get; init; }
 
+    /// <summary>
+    /// When the worker is stopped, how long running steps get to finish (their outcomes are recorded). After it, their
+    /// <see cref="StepContext.CancellationToken"/> fires and they are handed back to the store unfinished, so another
+    /// worker starts them at once, as the same attempt. Default 10 s.
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Shortest wait between empty polls. Default 10 ms.</summary>
     public TimeSpan PollMin { get; init; } = TimeSpan.FromMilliseconds(10);
 
@@ -62,6 +69,8 @@ public sealed record WorkerOptions
             $"MaxConcurrency must be positive, got {MaxConcurrency}.");
         if (LeaseDuration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration,
             $"LeaseDuration must be positive, got {LeaseDuration}.");
+        if (ShutdownGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownGrace), ShutdownGrace,
+            $"ShutdownGrace must not be negative, got {ShutdownGrace}.");
         return this;
     }
 }

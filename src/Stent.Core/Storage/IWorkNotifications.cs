@@ -4,7 +4,8 @@ namespace Stent.Storage;
 /// <summary>Implemented by stores that can wake idle workers (PostgreSQL LISTEN/NOTIFY, in-process pulses).</summary>
 public interface IWorkNotifications
 {
-    /// <summary>Completes when new work may be claimable, or after <paramref name="timeout"/> (the polling safety net).</summary>
+    /// <summary>Completes when new work may be claimable, or after <paramref name="timeout"/> (the polling safety net);
+    /// throws <see cref="OperationCanceledException"/> as soon as <paramref name="ct"/> is cancelled.</summary>
     Task WaitForWorkAsync(TimeSpan timeout, CancellationToken ct);
 }
 
@@ -21,5 +22,7 @@ public sealed class WorkPulse : IWorkNotifications
     {
         var next = Volatile.Read(ref _next).Task;
         await Task.WhenAny(next, Task.Delay(timeout, ct)).ConfigureAwait(false);
+        // A cancelled wait ends the caller's wait too, instead of looking like a wake-up it would loop on.
+        ct.ThrowIfCancellationRequested();
     }
 }

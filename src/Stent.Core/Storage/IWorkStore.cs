@@ -62,6 +62,10 @@ public interface IWorkStore
     Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct =
         default);
 
+    /// <summary>Hands back steps a worker stops running unfinished (it is shutting down): each can be claimed again at
+    /// once, as the same attempt. A step whose lease was already lost is left as it is.</summary>
+    Task ReleaseStepsAsync(IReadOnlyList<LeasedStep> steps, CancellationToken ct = default);
+
     /// <summary>Delivers a signal (kept in order until consumed). Throws <see cref="KeyNotFoundException"/> for an
     /// unknown execution and <see cref="InvalidOperationException"/> for a finished one.</summary>
     Task SignalAsync(string executionId, string name, string payload, CancellationToken ct = default);

@@ -70,6 +70,13 @@ public interface ISqlDialect : IAsyncDisposable
     /// together.</summary>
     Task CreateSchemaAsync(DbConnection connection, string ddl, CancellationToken ct);
 
+    /// <summary>
+    /// True when <paramref name="e"/> says the connection or the server failed, or the database was busy (a dropped
+    /// connection, a restarting server, a lock timeout): the same operation is then tried again after a pause, unless
+    /// its transaction had begun to commit.
+    /// </summary>
+    bool IsTransient(Exception e);
+
     /// <summary>Calls <paramref name="wake"/> whenever another process notifies; returns when <paramref name="ct"/> is
     /// cancelled.</summary>
     Task ListenAsync(Action wake, CancellationToken ct);

@@ -239,4 +239,21 @@ public partial class RelationalWorkStore
             }
             return steps.Where(l => !kept.Contains(l.Id)).Select(l => l.Id).ToList();
         }, ct);
+
+    /// <inheritdoc />
+    public Task ReleaseStepsAsync(IReadOnlyList<LeasedStep> steps, CancellationToken ct = default) =>
+        steps.Count == 0 ? Task.CompletedTask : WriteAsync("release", async s =>
+        {
+            foreach (var chunk in steps.Chunk(400))
+            {
+                var sql = new Sql();
+                sql.Append($"UPDATE {_t}stent_steps SET running = 0, lease_until = NULL, worker = NULL, available_at = " +
+                    $"{sql.P(s.Now)} WHERE running = 1 AND (");
+                sql.Append(string.Join(" OR ", chunk.Select(l => $"(id = {sql.P(l.Id)} AND lease_token = " +
+                    $"{sql.P(l.LeaseToken)})")));
+                sql.Append(")");
+                if (await s.ExecAsync(sql, ct).ConfigureAwait(false) > 0) s.Wakes = true;
+            }
+            return true;
+        }, ct);
 }

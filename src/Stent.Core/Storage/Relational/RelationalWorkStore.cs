@@ -155,8 +155,36 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         finally { _schema.Release(); }
     }
 
-    /// <summary>Runs <paramref name="work"/> in one writing transaction; wakes workers when it says so.</summary>
+    private const int Tries = 8;
+
+    /// <summary>The pause before try <paramref name="next"/> of an operation that met a transient error: 100 ms,
+    /// doubling, at most a second (about 4.5 s in all, a server restart's time).</summary>
+    private static TimeSpan Pause(int next) => TimeSpan.FromMilliseconds(Math.Min(1000, 100 << Math.Min(next - 2, 4)));
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one writing transaction; wakes workers when it says so. A transient error
+    /// (see <see cref="ISqlDialect.IsTransient"/>) before the commit was sent runs it again on a fresh connection:
+    /// nothing of the failed try was written. One during the commit is not retried, as it may have taken effect.
+    /// </summary>
     private async Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var committing = new System.Runtime.CompilerServices.StrongBox<bool>();
+            try
+            {
+                return await WriteOnceAsync(operation, work, committing, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!committing.Value && attempt < Tries && !ct.IsCancellationRequested
+                && _dialect.IsTransient(e))
+            {
+                await Task.Delay(Pause(attempt + 1), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<T> WriteOnceAsync<T>(string operation, Func<Session, Task<T>> work,
+        System.Runtime.CompilerServices.StrongBox<bool> committing, CancellationToken ct)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
         var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
@@ -171,6 +199,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify),
                 ct).ConfigureAwait(false);
             BeforeCommit?.Invoke(operation);
+            committing.Value = true;
             await tx.CommitAsync(ct).ConfigureAwait(false);
             session.Trip();
             Interlocked.Increment(ref _commits);
@@ -184,6 +213,21 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     /// <summary>Runs <paramref name="work"/> outside a transaction (reading the store's clock first when it needs
     /// it).</summary>
     private async Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock = false)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ReadOnceAsync(work, ct, clock).ConfigureAwait(false);
+            }
+            catch (Exception e) when (attempt < Tries && !ct.IsCancellationRequested && _dialect.IsTransient(e))
+            {
+                await Task.Delay(Pause(attempt + 1), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<T> ReadOnceAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
         var c = await _dialect.OpenAsync(write: false, ct).ConfigureAwait(false);
