@@ -90,16 +90,18 @@ public static class Commands
                         await Task.Delay(interval, ct);
                     }
                 case "cancel":
-                    await output.WriteLineAsync(await client.CancelAsync(Arg(1, "an execution id"), ct) ?
-                        "cancellation requested" : "it had already finished");
+                    if (!await client.CancelAsync(Arg(1, "an execution id"), ct))
+                        return await TooLateAsync(client, rest[1], "nothing to cancel", errors, ct);
+                    await output.WriteLineAsync("cancellation requested");
                     return 0;
                 case "resume":
                     await output.WriteLineAsync($"resumed by {await client.ResumeAsync(Arg(1, "an execution id"), ct)}");
                     return 0;
                 case "signal":
                     using (var payload = JsonDocument.Parse(rest.Count > 3 ? rest[3] : "null"))
-                        await client.SignalAsync(Arg(1, "an execution id"), Arg(2, "a signal name"),
-                            payload.RootElement, ct);
+                        if (!await client.SignalAsync(Arg(1, "an execution id"), Arg(2, "a signal name"),
+                            payload.RootElement, ct))
+                            return await TooLateAsync(client, rest[1], "signal not delivered", errors, ct);
                     await output.WriteLineAsync("signal sent");
                     return 0;
                 case "stats":
@@ -156,13 +158,21 @@ public static class Commands
                 await output.WriteLineAsync($"replayed: execution {await client.ReplayDeadLetterAsync(Id(), ct)} runs it again");
                 return 0;
             case "discard":
-                if (!await client.DiscardDeadLetterAsync(Id(), ct)) throw new
-                    KeyNotFoundException($"No dead letter {rest[2]}.");
+                await client.DiscardDeadLetterAsync(Id(), ct);
                 await output.WriteLineAsync("discarded");
                 return 0;
             default:
                 throw new UsageException($"Unknown dlq action '{action}': list, show, replay or discard.");
         }
+    }
+
+    /// <summary>A request that came after the execution finished: said on the error stream, exit code 1.</summary>
+    private static async Task<int> TooLateAsync(StentClient client, string id, string what, TextWriter errors,
+        CancellationToken ct)
+    {
+        var state = (await client.GetAsync(id, ct)).Info.State;
+        await errors.WriteLineAsync($"Execution '{id}' has already finished ({state}): {what}.");
+        return 1;
     }
 
     private sealed class UsageException(string message) : Exception(message);

@@ -1,4 +1,6 @@
 /// The stent command line against a real SQLite file: listing, showing, stats, resuming, signals and dead letters.
+/// One rule for what is not there: an unknown id exits 1 naming it; a request too late for a finished execution
+/// (cancel, signal) exits 1 saying it finished and nothing was done.
 module CliTests
 
 open System
@@ -61,6 +63,8 @@ let tests =
                 let! info = c.GetAsync failed
                 let! r = c.WaitAsync(wf, info.Info.ResumedBy, TimeSpan.FromSeconds 30.0)
                 Expect.equal (value r) 15 "the replayed step's result counts"
+                let! followed = c.WaitAsync(wf, failed, TimeSpan.FromSeconds 30.0)
+                Expect.equal (value followed) 15 "a wait on the failed execution follows it to its resumption"
                 let code, out, _ = stent db [ "signal"; waiting; "go"; "7" ]
                 Expect.equal (code, out.Trim()) (0, "signal sent") "signal"
                 let! w = c.WaitAsync(waiter, waiting, TimeSpan.FromSeconds 30.0)
@@ -68,6 +72,14 @@ let tests =
                 return info.Info.ResumedBy })
             let code, out, _ = stent db [ "resume"; failed ]
             Expect.equal (code, out.Trim()) (0, $"resumed by {resumed}") "resuming again names the same resumption"
+            let code, _, err = stent db [ "signal"; waiting; "go"; "8" ]
+            Expect.equal code 1 "a signal to a finished execution"
+            Expect.stringContains err $"Execution '{waiting}' has already finished (Completed): signal not delivered" "said"
+            let code, _, err = stent db [ "cancel"; waiting ]
+            Expect.equal code 1 "cancelling a finished execution"
+            Expect.stringContains err "has already finished (Completed): nothing to cancel" "said"
+            let code, _, err = stent db [ "cancel"; "nope" ]
+            Expect.equal (code, err.Trim()) (1, "No execution 'nope' to cancel.") "an unknown id, as for every command"
             let code, _, err = stent db [ "dlq"; "discard"; string letter ]
             Expect.equal code 1 "a replayed dead letter is gone"
             Expect.stringContains err $"No dead letter {letter}" "says so"

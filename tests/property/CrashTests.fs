@@ -261,6 +261,9 @@ let private databaseRestart () =
         p.WaitForExit()
         Expect.equal p.ExitCode 0 $"the database restarted: {err}"
         Expect.isGreaterThan (serverStart ()) before "the server really restarted"
+        // The client's pooled connections died with the server: its next call is retried on a new one.
+        let! info = c.GetAsync id
+        Expect.equal info.Info.Id id "a client call right after the restart succeeds"
         printfn $"database restart test: restarted at {calls.Total}/400 steps run"
         let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 120.0)
         return r, id })

@@ -163,7 +163,8 @@ let neighbourTests =
             let wf = Stent.Examples.CSharp.NeighbourPatterns.AwaitApproval
             let approved, late = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
                 let! a = c.DispatchAsync(wf, "30s")
-                do! c.SignalAsync(a, "approval", "carol")
+                let! delivered = c.SignalAsync(a, "approval", "carol")
+                Expect.isTrue delivered "the signal was delivered"
                 let! b = c.DispatchAsync(wf, "200ms")
                 let! ra = c.WaitAsync(wf, a, TimeSpan.FromSeconds 30.0)
                 let! rb = c.WaitAsync(wf, b, TimeSpan.FromSeconds 30.0)
@@ -244,7 +245,8 @@ let fsharpTests =
                     let! f = c.DispatchAsync(Fs.bookTrip, ("bob", true))
                     let! rf = c.WaitAsync(Fs.bookTrip, f, TimeSpan.FromSeconds 30.0)
                     let! s = c.DispatchAsync(Fs.awaitApproval, "30s")
-                    do! c.SignalAsync(s, "approval", "dana")
+                    let! delivered = c.SignalAsync(s, "approval", "dana")
+                    Expect.isTrue delivered "the signal was delivered"
                     let! rs = c.WaitAsync(Fs.awaitApproval, s, TimeSpan.FromSeconds 30.0)
                     return value ra, value rb, value r1, value r2, value rt, rf, value rs })
             Expect.equal capped.Length 30 "every capped call"

@@ -96,7 +96,10 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     }
 
     /// <summary>The result once the execution ends (a cancelled or timed-out one gives its error); <see
-    /// cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    /// cref="TimeoutException"/> after <paramref name="timeout"/>. An execution that ended unsuccessfully and was
+    /// resumed (by its idempotency key, <see cref="ResumeAsync"/> or a dead letter's replay) is followed: the result
+    /// is its resumption's.</summary>
+    /// <exception cref="KeyNotFoundException">No such execution.</exception>
     public async Task<Result<TOut>> WaitAsync<TOut>(string executionId, TimeSpan? timeout = null, CancellationToken ct =
         default)
     {
@@ -110,6 +113,10 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
             {
                 case ExecutionState.Completed: return Result<TOut>.Ok((TOut)_serializer.Deserialize(info.Output!,
                     typeof(TOut))!);
+                case ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut
+                    when info.ResumedBy is { } resumption:
+                    executionId = resumption;
+                    continue;
                 case ExecutionState.Failed or ExecutionState.Cancelled or ExecutionState.TimedOut:
                     return Result<TOut>.Fail(info.Error ?? new BusinessError(info.State.ToString()));
             }
@@ -189,8 +196,9 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
         =>
         _store.ListExecutionsAsync(filter ?? new ExecutionFilter(), ct);
 
-    /// <summary>Cancels an execution: steps not started never start, running ones see their cancellation token, late
-    /// results are ignored. False when it had finished.</summary>
+    /// <summary>Cancels an execution: steps not started never start, running ones see their cancellation token within
+    /// about a second, late results are ignored. False, and nothing done, when it had already finished.</summary>
+    /// <exception cref="KeyNotFoundException">No such execution.</exception>
     public Task<bool> CancelAsync(string executionId, CancellationToken ct = default) => _store.CancelAsync(executionId,
         ct);
 
@@ -204,10 +212,13 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
         await _store.GetDeadLetterAsync(id, ct).ConfigureAwait(false) ?? throw new
             KeyNotFoundException($"No dead letter {id}.");
 
-    /// <summary>Removes a dead letter (the failure stays in its execution's history); false when there was
-    /// none.</summary>
-    public Task<bool> DiscardDeadLetterAsync(long id, CancellationToken ct = default) =>
-        _store.DiscardDeadLetterAsync(id, ct);
+    /// <summary>Removes a dead letter (the failure stays in its execution's history).</summary>
+    /// <exception cref="KeyNotFoundException">No dead letter with that id.</exception>
+    public async Task DiscardDeadLetterAsync(long id, CancellationToken ct = default)
+    {
+        if (!await _store.DiscardDeadLetterAsync(id, ct).ConfigureAwait(false))
+            throw new KeyNotFoundException($"No dead letter {id}.");
+    }
 
     /// <summary>
     /// Runs a dead-lettered step again, where its result can still count: its execution, which must have ended
@@ -239,9 +250,10 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     public Task<int> CleanupAsync(Duration olderThan, CancellationToken ct = default) =>
         _store.DeleteEndedAsync(olderThan.Value, ct);
 
-    /// <summary>Sends a signal; every send is delivered, in order. An unknown or finished execution is an
-    /// error.</summary>
-    public Task SignalAsync<T>(string executionId, string name, T payload, CancellationToken ct = default)
+    /// <summary>Sends a signal; every send to a running execution is delivered, in order. False, and nothing
+    /// delivered, when the execution has already finished.</summary>
+    /// <exception cref="KeyNotFoundException">No such execution.</exception>
+    public Task<bool> SignalAsync<T>(string executionId, string name, T payload, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         return _store.SignalAsync(executionId, name, _serializer.Serialize(payload, typeof(T)), ct);

@@ -275,15 +275,15 @@ public sealed partial class Worker
                 if (fn is null) await LearnOnceAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
                 fn ??= Function(task.Name);
                 var policy = fn?.Options.Retry ?? RetryPolicy.None;
-                // An attempt number past the step's allowance means the worker of its last allowed attempt was lost
-                // (its lease expired): the step fails for good rather than killing worker after worker.
-                var allowed = WorkerLostException.AttemptsAllowed(policy);
-                var lost = task.Attempt > allowed;
-                var attempt = lost ? allowed : task.Attempt;
+                // Runs lost with their worker count apart from the policy's attempts (a crash never changes what a
+                // step's policy decides), up to a limit: a step that took down that many workers fails for good
+                // rather than killing worker after worker.
+                var lost = task.Lost >= WorkerLostException.MaxLost;
+                var attempt = lost ? task.Attempt - 1 : task.Attempt - task.Lost;
                 StepRunner.Attempt a;
                 if (lost)
                     a = new StepRunner.Attempt(null, null, Failure.FromException(new WorkerLostException(task.Name,
-                        task.Position, allowed), task.Name, task.Position), Final: true);
+                        task.Position, task.Lost), task.Name, task.Position), Final: true);
                 else if (fn is null)
                     a = new StepRunner.Attempt(null, null, Failure.FromException(
                         new InvalidOperationException($"Unknown durable function '{task.Name}': worker " +

@@ -1,23 +1,19 @@
-// The failure recorded for a step whose worker stopped during its last allowed attempt.
+// The failure recorded for a step that took down worker after worker.
 namespace Stent.Execution;
 
 /// <summary>
-/// A step's worker stopped (crashed, was killed, or lost the store) while running it, and its lease expired. Such an
-/// attempt counts as a failed one whatever the policy retries on; once a step has used all its attempts — the policy's
-/// <see cref="RetryPolicy.MaxAttempts"/>, and at least <see cref="MinAttempts"/>, so that one crash or deploy never
-/// fails a step that allows a single attempt — it fails for good with this error (and is dead-lettered) instead of
-/// being run again.
+/// A step's worker stopped (crashed, was killed, or lost the store) while running it, <see cref="MaxLost"/> times:
+/// each time its lease expired and another worker ran it again. Such lost runs count apart from the retry policy's
+/// attempts, so one crash or deploy never changes a step's outcome; a step whose runs keep killing their worker fails
+/// for good with this error (and is dead-lettered) instead of being run again.
 /// </summary>
-public sealed class WorkerLostException(string step, string position, int attempts)
-    : Exception($"Step '{step}' at {position}: its worker stopped during its last allowed attempt ({attempts} of " +
-        $"{attempts}; the lease expired); it is not run again.")
+public sealed class WorkerLostException(string step, string position, int lost)
+    : Exception($"Step '{step}' at {position}: its worker stopped while running it {lost} times (the lease expired " +
+        "each time); it is not run again.")
 {
-    /// <summary>The fewest attempts a step gets when its workers are lost: a single crash never fails a step.</summary>
-    public const int MinAttempts = 3;
+    /// <summary>How many runs of one step may be lost with their worker before the step fails for good.</summary>
+    public const int MaxLost = 3;
 
-    /// <summary>The attempts the step was given, all spent.</summary>
-    public int Attempts { get; } = attempts;
-
-    /// <summary>How many attempts a step with <paramref name="policy"/> gets when its workers are lost.</summary>
-    public static int AttemptsAllowed(RetryPolicy policy) => Math.Max(policy.MaxAttempts, MinAttempts);
+    /// <summary>How many runs were lost.</summary>
+    public int Lost { get; } = lost;
 }

@@ -66,11 +66,12 @@ public interface IWorkStore
     /// once, as the same attempt. A step whose lease was already lost is left as it is.</summary>
     Task ReleaseStepsAsync(IReadOnlyList<LeasedStep> steps, CancellationToken ct = default);
 
-    /// <summary>Delivers a signal (kept in order until consumed). Throws <see cref="KeyNotFoundException"/> for an
-    /// unknown execution and <see cref="InvalidOperationException"/> for a finished one.</summary>
-    Task SignalAsync(string executionId, string name, string payload, CancellationToken ct = default);
+    /// <summary>Delivers a signal (kept in order until consumed); false, and nothing written, when the execution has
+    /// finished. Throws <see cref="KeyNotFoundException"/> for an unknown execution.</summary>
+    Task<bool> SignalAsync(string executionId, string name, string payload, CancellationToken ct = default);
 
-    /// <summary>Asks an execution to stop: its next decision cancels it. False when it had already finished.</summary>
+    /// <summary>Asks an execution to stop: its next decision cancels it. False when it had already finished; throws
+    /// <see cref="KeyNotFoundException"/> for an unknown execution.</summary>
     Task<bool> CancelAsync(string executionId, CancellationToken ct = default);
 
     /// <summary>Steps that failed for good, newest first (written in the same transaction as their outcome).</summary>

@@ -117,8 +117,20 @@ public sealed record Route(string? Queue, IReadOnlyList<string> Tags, int Priori
 }
 
 /// <summary>A step claimed to run once.</summary>
+/// <param name="Id">Its work row.</param>
+/// <param name="ExecutionId">The execution it belongs to.</param>
+/// <param name="Position">Its position in the workflow.</param>
+/// <param name="Name">The durable function it runs.</param>
+/// <param name="Input">Its input, as JSON.</param>
+/// <param name="Attempt">Its run number: 1, plus one per failed attempt and per run whose worker was lost.</param>
+/// <param name="LeaseToken">The token of the claim that leased it.</param>
 public sealed record StepTask(long Id, string ExecutionId, string Position, string Name, string Input, int Attempt, long
-    LeaseToken);
+    LeaseToken)
+{
+    /// <summary>How many of its runs so far were lost with their worker (the lease expired): these count apart from
+    /// its retry policy's attempts.</summary>
+    public int Lost { get; init; }
+}
 
 /// <summary>A claim: the store's clock reading and the work claimed.</summary>
 public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask> Decisions, IReadOnlyList<StepTask>

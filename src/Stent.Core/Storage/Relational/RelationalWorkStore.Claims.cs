@@ -36,9 +36,16 @@ public partial class RelationalWorkStore
     private static string Escape(string tag) => tag.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
 
     private static StepTask ReadStep(DbDataReader r, long token) =>
-        new(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), token);
+        new(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), token)
+        {
+            Lost = r.GetInt32(6),
+        };
 
-    private const string StepReturning = " RETURNING id, execution_id, position, name, input, attempt";
+    private const string StepReturning = " RETURNING id, execution_id, position, name, input, attempt, lost";
+
+    /// <summary>A claim's update of a step: a step whose lease expired while it ran was lost with its worker.</summary>
+    private const string Reclaim = "attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END, " +
+        "lost = CASE WHEN running = 1 THEN lost + 1 ELSE lost END";
 
     /// <inheritdoc />
     public Task<ClaimResult> ClaimAsync(ClaimRequest q, CancellationToken ct = default) => WriteAsync("claim", async s
@@ -54,8 +61,7 @@ public partial class RelationalWorkStore
             var sql = new Sql();
             var now = sql.P(s.Now);
             sql.Append($"""
-                UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt
-                    END,
+                UPDATE {_t}stent_steps SET running = 1, {Reclaim},
                     lease_token = {sql.P(token)}, lease_until = {sql.P(until)}, worker = {sql.P(q.WorkerId)}
                 WHERE id IN (SELECT id FROM {_t}stent_steps WHERE max_concurrent IS NULL AND max_per_second IS NULL
                     AND {string.Format(null, Ready, now)}{Routing(sql, q)}{Names(sql, "name", q.Functions, q.Workflows)}
@@ -163,13 +169,13 @@ public partial class RelationalWorkStore
         if (picked.Count == 0) return [];
         var claim = new Sql();
         claim.Append($"""
-            UPDATE {_t}stent_steps SET running = 1, attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END,
+            UPDATE {_t}stent_steps SET running = 1, {Reclaim},
                 lease_token = {claim.P(token)}, lease_until = {claim.P(s.Now + Ms(q.Lease))}, worker =
                     {claim.P(q.WorkerId)}
             WHERE id IN ({claim.List(picked)})
             """);
         claim.Append(StepReturning + ", max_per_second");
-        var steps = await s.QueryAsync(claim, r => (Step: ReadStep(r, token), Rated: !r.IsDBNull(6)),
+        var steps = await s.QueryAsync(claim, r => (Step: ReadStep(r, token), Rated: !r.IsDBNull(7)),
             ct).ConfigureAwait(false);
         var rates = new Sql();
         foreach (var g in steps.Where(x => x.Rated).GroupBy(x => x.Step.Name))

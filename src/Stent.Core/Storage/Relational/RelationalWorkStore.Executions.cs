@@ -125,7 +125,7 @@ public partial class RelationalWorkStore
     }
 
     /// <inheritdoc />
-    public Task SignalAsync(string executionId, string name, string payload, CancellationToken ct = default) =>
+    public Task<bool> SignalAsync(string executionId, string name, string payload, CancellationToken ct = default) =>
         WriteAsync("signal", async s =>
         {
             var bump = new Sql();
@@ -134,10 +134,9 @@ public partial class RelationalWorkStore
             var seq = await s.QueryAsync(bump, r => r.GetInt64(0), ct).ConfigureAwait(false);
             if (seq.Count == 0)
             {
-                var state = await StateAsync(s, executionId, ct).ConfigureAwait(false)
+                _ = await StateAsync(s, executionId, ct).ConfigureAwait(false)
                     ?? throw new KeyNotFoundException($"No execution '{executionId}' to signal.");
-                throw new InvalidOperationException($"Execution '{executionId}' has finished ({state}); signal " +
-                    $"'{name}' was not delivered.");
+                return false;
             }
             var insert = new Sql();
             insert.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ({insert.P(executionId)}, ");

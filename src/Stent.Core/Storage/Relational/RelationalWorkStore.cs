@@ -62,7 +62,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             input TEXT NOT NULL, queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER,
             max_per_second INTEGER, attempt INTEGER NOT NULL DEFAULT 1, available_at BIGINT NOT NULL,
             running INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, worker TEXT,
-            root TEXT NOT NULL);
+            root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
         CREATE TABLE IF NOT EXISTS {_t}stent_timers (
@@ -148,11 +148,51 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         {
             if (_created) return;
             var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
-            try { await _dialect.CreateSchemaAsync(c, Ddl, ct).ConfigureAwait(false); }
+            try
+            {
+                await _dialect.CreateSchemaAsync(c, Ddl, ct).ConfigureAwait(false);
+                await UpgradeAsync(c, ct).ConfigureAwait(false);
+            }
             finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
             _created = true;
         }
         finally { _schema.Release(); }
+    }
+
+    /// <summary>Columns added since the tables were first made, with their definitions.</summary>
+    private static readonly (string Table, string Column, string Definition)[] Added =
+        [("stent_steps", "lost", "INTEGER NOT NULL DEFAULT 0")];
+
+    /// <summary>Adds to a store made by an earlier version the columns it lacks (several processes may race: the
+    /// column is there in the end either way).</summary>
+    private async Task UpgradeAsync(DbConnection c, CancellationToken ct)
+    {
+        async Task<bool> HasAsync(string table, string column)
+        {
+            try { await RunAsync(c, $"SELECT {column} FROM {_t}{table} WHERE 1 = 0", ct).ConfigureAwait(false); }
+            catch (DbException) { return false; }
+            return true;
+        }
+        foreach (var (table, column, definition) in Added)
+        {
+            if (await HasAsync(table, column).ConfigureAwait(false)) continue;
+            try
+            {
+                await RunAsync(c, $"ALTER TABLE {_t}{table} ADD COLUMN {column} {definition}", ct)
+                    .ConfigureAwait(false);
+            }
+            catch (DbException)
+            {
+                if (!await HasAsync(table, column).ConfigureAwait(false)) throw;
+            }
+        }
+    }
+
+    private static async Task RunAsync(DbConnection c, string text, CancellationToken ct)
+    {
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = text;
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     private const int Tries = 8;
