@@ -238,7 +238,10 @@ let private databaseRestart () =
     let restart = Environment.GetEnvironmentVariable "STENT_PG_RESTART"
     if String.IsNullOrEmpty pg || String.IsNullOrEmpty restart then
         skiptest "STENT_PG_RESTART is not set: run the tests with scripts/test.sh, which starts a PostgreSQL it can restart"
-    let store = new Stent.Marten.PostgresWorkStore(pg, "restart_" + Guid.NewGuid().ToString("N").Substring(0, 10))
+    let schema = "restart_" + Guid.NewGuid().ToString("N").Substring(0, 10)
+    let store = new Stent.Marten.PostgresWorkStore(pg, schema)
+    // A client of its own, whose pooled connection is idle when the server restarts.
+    let clientStore = new Stent.Marten.PostgresWorkStore(pg, schema)
     let calls = Calls()
     let step = Stent.Dsl.Durable.create "restart_slow_double" (fun (x: int) ctx -> task {
         do! Threading.Tasks.Task.Delay(10, ctx.CancellationToken)
@@ -255,15 +258,18 @@ let private databaseRestart () =
     let r, id = withWorkers 2 store options (fun w -> w.Register wf) (fun c -> task {
         let! id = c.DispatchAsync(wf, [ 1..400 ])
         waitUntil "a quarter of the steps" 60.0 (fun () -> calls.Total >= 100)
+        let client = StentClient(clientStore, Stent.Dsl.Json.serializer)
+        let! seen = client.GetAsync id
+        Expect.equal seen.Info.Id id "the client reads before the restart"
         let psi = ProcessStartInfo("bash", $"-c \"{restart}\"", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
         use p = Process.Start psi
         let err = p.StandardError.ReadToEnd()
         p.WaitForExit()
         Expect.equal p.ExitCode 0 $"the database restarted: {err}"
         Expect.isGreaterThan (serverStart ()) before "the server really restarted"
-        // The client's pooled connections died with the server: its next call is retried on a new one.
-        let! info = c.GetAsync id
-        Expect.equal info.Info.Id id "a client call right after the restart succeeds"
+        // The client's pooled connection died with the server: its next call is retried on a new one.
+        let! seenAgain = client.GetAsync id
+        Expect.equal seenAgain.Info.Id id "a client call right after the restart succeeds"
         printfn $"database restart test: restarted at {calls.Total}/400 steps run"
         let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 120.0)
         return r, id })
