@@ -180,6 +180,25 @@ let private suite (kind: Kind) =
             Expect.equal state ExecutionState.Completed "the workflow handled it and completed"
             Expect.stringContains (value r) "caught: At 0, the result of step 'typed_result' cannot be read as 'System.Int32'" "names step and type"
         }
+        test "executions dispatched with a higher priority run their steps before queued lower-priority ones" {
+            let store = fresh ()
+            let order = Collections.Concurrent.ConcurrentQueue<string>()
+            let step = Durable.create "prioritised" (fun (label: string) _ -> task {
+                order.Enqueue label
+                do! Task.Delay 100
+                return label })
+            let wf = Workflow.define "prioritised_run" (fun (label: string) -> step.Call label)
+            let one = WorkerOptions(WorkerId = "w", Serializer = Json.serializer, MaxConcurrency = 1)
+            serve store [ Worker(store, one).Register wf ] (fun c ->
+                let lows = [ for i in 1..12 -> c.DispatchAsync(wf, $"low{i}").Result ]
+                waitUntil "the first low step" 20.0 (fun () -> not order.IsEmpty)
+                let highs = [ for i in 1..4 -> c.DispatchAsync(wf, $"high{i}", DispatchOptions(Priority = 10)).Result ]
+                for id in lows @ highs do c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0).Result |> ignore)
+            let ran = List.ofSeq order
+            let first = ran |> List.findIndex (fun l -> l.StartsWith "high")
+            Expect.isLessThanOrEqual first 2 $"the high ones came next (the worker was busy with a low one): %A{ran}"
+            Expect.isTrue (ran |> List.skip first |> List.take 4 |> List.forall (fun l -> l.StartsWith "high")) $"all together: %A{ran}"
+        }
         test "a client's wait ends as soon as its token is cancelled" {
             let store = fresh ()
             let wf = Workflow.define "never_served" (fun () -> Workflow.ret 1)

@@ -22,6 +22,7 @@ public sealed record DispatchOptions
     /// <summary>Tags routing its decisions.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
-    /// <summary>Higher runs first.</summary>
+    /// <summary>Higher runs first: its decisions, its steps (in place of their functions' own priority, unless 0)
+    /// and its children's.</summary>
     public int Priority { get; init; }
 }

@@ -175,10 +175,13 @@ public sealed partial class Worker
                 c.Input, null,
             TimeSpan.Zero, null, task.Route.Queue, task.Route.Tags, task.Route.Priority, ParentId: task.ExecutionId,
             ParentPosition: c.Position, Root: task.Root ?? started.Workflow)).ToList();
+        // A priority given at dispatch orders the execution's steps (children inherit it); without one, the
+        // function's own priority does.
         var steps = decision.NewSteps.Select(s =>
         {
             var o = decision.Functions[s.Name].Options;
-            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, o.Priority, o.MaxConcurrent,
+            var priority = task.Route.Priority != 0 ? task.Route.Priority : o.Priority;
+            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, priority, o.MaxConcurrent,
                 o.MaxPerSecond);
         }).ToList();
         var state = decision.State;

@@ -28,7 +28,8 @@ public sealed record DurableOptions
     /// <summary>Tags that route the work to workers serving one of them.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
-    /// <summary>Higher runs first among ready work. Default 0.</summary>
+    /// <summary>Higher runs first among ready work. Default 0. A priority given when the execution was dispatched
+    /// (<see cref="Execution.DispatchOptions.Priority"/>) takes its place.</summary>
     public int Priority { get; init; }
 
     /// <summary>One attempt taking longer is cancelled and counts as a (retryable) <see cref="TimeoutException"/>.</summary>
