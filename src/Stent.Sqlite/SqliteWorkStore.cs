@@ -6,6 +6,9 @@ namespace Stent.Sqlite;
 /// <summary>
 /// The work store in one SQLite file in WAL mode (default <c>stent.db</c>), shared by every process on the machine,
 /// or in memory (<see cref="InMemory"/>) for tests and single-process use. Its tables are created on first use.
+/// Leases and timers are timed by each process's own clock (there is no server to ask): keep the clocks of processes
+/// sharing a file in step. One that runs ahead by more than a lease takes over live leases and fires timers early —
+/// a step then runs twice, though its outcome is still recorded once.
 /// </summary>
 public sealed class SqliteWorkStore : RelationalWorkStore
 {

@@ -656,4 +656,25 @@ let private upgrade =
         Expect.equal (value r) 42 "it runs"
     }
 
-let tests = testList "Work store conformance" (upgrade :: (kinds |> List.map suite))
+/// A clock `offset` ahead of the system's: a process whose clock jumped.
+type private Ahead(offset: TimeSpan) =
+    inherit TimeProvider()
+    override _.GetUtcNow() = DateTimeOffset.UtcNow + offset
+
+/// What the README promises of a SQLite file shared by processes whose clocks disagree.
+let private clockAhead =
+    test "on a SQLite file, a process whose clock runs ahead takes over a live lease; the step is still recorded once" {
+        let path = Path.Combine(Path.GetTempPath(), $"stent-clock-{Guid.NewGuid():N}.db")
+        let honest = new SqliteWorkStore(path)
+        let ahead = new SqliteWorkStore(path, Ahead(TimeSpan.FromHours 1.0))
+        scheduleSteps honest "e" "work" None 1
+        let lease = TimeSpan.FromMinutes 1.0
+        let held = (honest.ClaimAsync(ClaimRequest("honest", 0, 1, lease)).Result).Steps[0]
+        let taken = (ahead.ClaimAsync(ClaimRequest("ahead", 0, 1, lease)).Result).Steps
+        Expect.equal (taken |> Seq.map (fun t -> t.Id) |> List.ofSeq) [ held.Id ] "the live lease is taken over"
+        Expect.equal (List.ofSeq (honest.RenewLeasesAsync([ LeasedStep(held.Id, held.LeaseToken) ], lease).Result)) [ held.Id ] "the first holder learns it lost it (its token fires)"
+        Expect.equal (List.ofSeq (honest.CompleteStepsAsync([ completed held ]).Result)) [ false ] "its outcome is rejected"
+        Expect.equal (List.ofSeq (ahead.CompleteStepsAsync([ completed taken[0] ]).Result)) [ true ] "the new holder's is recorded"
+    }
+
+let tests = testList "Work store conformance" (upgrade :: clockAhead :: (kinds |> List.map suite))
