@@ -6,7 +6,7 @@ namespace Stent.Bench;
 /// <summary>Runs a single workload.</summary>
 public static class OneWorkload
 {
-    /// <summary>Runs <paramref name="which"/> (fanout or chain) on <paramref name="store"/> (sqlite or postgres) with
+    /// <summary>Runs <paramref name="which"/> (fanout, capped or chain) on <paramref name="store"/> (sqlite or postgres) with
     /// <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
     public static async Task<int> RunAsync(string which, string store, int n, int workers)
     {
@@ -21,8 +21,12 @@ public static class OneWorkload
                 $"{c.RoundTripsPerStep:F1} trips/step"));
             return 0;
         }
-        var r = await StentWorkloads.FanOutAsync(target, n, workers, "as configured");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        var r = await StentWorkloads.FanOutAsync(target, n, workers, "as configured", capped: which == "capped");
+        if (which == "capped")
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"capped (MaxConcurrent 1) {store} n={n} workers={workers}: {1000 / r.ItemsPerSecond:F2} ms per " +
+                $"hand-off, {r.RoundTripsPerItem:F2} trips/item"));
+        else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"fanout {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
             $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.Decisions} decisions, peak " +
             $"{string.Join("/", r.PeakMiB)} MiB"));

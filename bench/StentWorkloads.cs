@@ -22,8 +22,10 @@ public static class StentWorkloads
 {
     /// <summary>Maps a trivial step over <paramref name="n"/> items with <paramref name="workers"/> worker
     /// processes.</summary>
-    public static async Task<FanOutResult> FanOutAsync(Target t, int n, int workers, string durability)
+    public static async Task<FanOutResult> FanOutAsync(Target t, int n, int workers, string durability,
+        bool capped = false)
     {
+        var workflow = capped ? Workflows.Capped : Workflows.FanOut;
         var store = (RelationalWorkStore)t.Open();
         var client = new StentClient(store);
         var processes = Processes.Start(t.Spec, workers);
@@ -31,8 +33,8 @@ public static class StentWorkloads
         var bytes = t.Bytes();
         var (trips, commits) = (store.RoundTrips, store.Commits);
         var watch = Stopwatch.StartNew();
-        var id = await client.DispatchAsync(Workflows.FanOut, n);
-        var r = await client.WaitAsync(Workflows.FanOut, id, TimeSpan.FromMinutes(30));
+        var id = await client.DispatchAsync(workflow, n);
+        var r = await client.WaitAsync(workflow, id, TimeSpan.FromMinutes(30));
         watch.Stop();
         (trips, commits) = (store.RoundTrips - trips, store.Commits - commits);
         var written = t.Bytes() - bytes;

@@ -1,4 +1,4 @@
-// The workflows the benchmarks run: a fan-out of trivial steps and a chain of them.
+// The workflows the benchmarks run: a fan-out of trivial steps (capped or not) and a chain of them.
 namespace Stent.Bench;
 
 /// <summary>A small record the trivial step returns.</summary>
@@ -14,6 +14,16 @@ public static class Workflows
     /// <summary>Maps <see cref="Trivial"/> over 0..n-1.</summary>
     public static readonly WorkflowDef<int, int> FanOut = Workflow.Define("bench_fanout", (int n) =>
         from results in Enumerable.Range(0, n).Map(Trivial)
+        select results.Count(r => r.Ok));
+
+    /// <summary>Like <see cref="Trivial"/>, one run at a time across all workers.</summary>
+    public static readonly Durable<int, Echo> CappedTrivial = Durable.CreateSync("bench_capped",
+        (int i, StepContext _) => new Echo(i, true), new DurableOptions { Retry = RetryPolicy.None, MaxConcurrent = 1 });
+
+    /// <summary>Maps <see cref="CappedTrivial"/> over 0..n-1: each step waits for the last to hand its slot
+    /// over.</summary>
+    public static readonly WorkflowDef<int, int> Capped = Workflow.Define("bench_capped_fanout", (int n) =>
+        from results in Enumerable.Range(0, n).Map(CappedTrivial)
         select results.Count(r => r.Ok));
 
     /// <summary>Awaits <see cref="Trivial"/> n times, one after another.</summary>
