@@ -37,7 +37,8 @@ internal sealed class PostgresDialect : ISqlDialect
     public string ForUpdate => " FOR UPDATE";
     public int MaxParameters => 30000;
     public string Least => "LEAST";
-    public string SerializeCaps => $"SELECT pg_advisory_xact_lock({_lockKey})";
+    public string SerializeCaps => $"pg_advisory_xact_lock({_lockKey})";
+    public string Clock => "(extract(epoch from clock_timestamp()) * 1000)::bigint";
     public string Notify => $"SELECT pg_notify('{Channel}', '')";
     public IStreamStore Streams => _streams;
 
@@ -72,7 +73,7 @@ internal sealed class PostgresDialect : ISqlDialect
     public async Task<long> NowAsync(DbConnection connection, DbTransaction? tx, CancellationToken ct)
     {
         if (_time is not null) return _time.GetUtcNow().ToUnixTimeMilliseconds();
-        await using var cmd = new NpgsqlCommand("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
+        await using var cmd = new NpgsqlCommand($"SELECT {Clock}",
             (NpgsqlConnection)connection, (NpgsqlTransaction?)tx);
         return (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }

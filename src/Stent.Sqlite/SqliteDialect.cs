@@ -54,6 +54,7 @@ internal sealed class SqliteDialect : ISqlDialect
     public int MaxParameters => 500;
     public string Least => "min";
     public string? SerializeCaps => null;
+    public string? Clock => null;
     public string? Notify => null;
     public IStreamStore Streams { get; } = new EventTable();
 

@@ -33,9 +33,14 @@ public interface ISqlDialect : IAsyncDisposable
     /// </summary>
     int MaxParameters { get; }
 
-    /// <summary>A statement that serializes claims of capped work across processes, or null when writes are serialized
+    /// <summary>An expression that takes a lock serializing claims of capped work across processes until the
+    /// transaction ends (selected only when there is capped work), or null when writes are serialized
     /// anyway.</summary>
     string? SerializeCaps { get; }
+
+    /// <summary>An expression for the store's clock (Unix milliseconds) as a statement runs, or null when the clock
+    /// is read once per transaction (<see cref="NowAsync"/>).</summary>
+    string? Clock { get; }
 
     /// <summary>A statement that wakes listening workers in other processes when its transaction commits, or
     /// null.</summary>

@@ -111,83 +111,59 @@ public partial class RelationalWorkStore
     }
 
     /// <summary>
-    /// Claims capped or rate-limited steps: serialized across processes, counting each function's running steps and
-    /// its starts in the current one-second window, so a cap or a rate holds exactly. Full functions are skipped, so
-    /// their backlog never blocks other work.
+    /// Claims capped or rate-limited steps in one round trip: serialized across processes (where the database has
+    /// several writers), counting each function's running steps and its starts in the current one-second window, so a
+    /// cap or a rate holds exactly. Full functions are skipped, so their backlog never blocks other work. Windows and
+    /// leases count from when the claim holds the lock (the dialect's clock as the statement runs).
     /// </summary>
     private async Task<List<StepTask>> ClaimCappedAsync(Session s, ClaimRequest q, int room, long token,
         CancellationToken ct)
     {
-        var any = new Sql();
-        any.Append($"SELECT id FROM {_t}stent_steps WHERE {Capped} AND " +
-            $"{string.Format(null, Ready, any.P(s.Now))}{Names(any, "name", q.Functions, q.Workflows)} LIMIT 1");
-        if ((await s.QueryAsync(any, r => r.GetInt64(0), ct).ConfigureAwait(false)).Count == 0) return [];
+        var sql = new Sql();
+        var now = _dialect.Clock ?? sql.P(s.Now);
+        var names = Names(sql, "name", q.Functions, q.Workflows);
+        var skip = 0;
         if (_dialect.SerializeCaps is { } serialize)
         {
-            await s.ExecAsync(new Sql(serialize), ct).ConfigureAwait(false);
-            // Windows and leases count from when this claim holds the lock, not from when its transaction began.
-            s.Now = await _dialect.NowAsync(s.Connection, s.Tx, ct).ConfigureAwait(false);
+            // The lock only when there is capped work to claim: other claims never wait for it.
+            sql.Append($"SELECT {serialize} WHERE EXISTS (SELECT 1 FROM {_t}stent_steps WHERE {Capped} AND " +
+                $"{string.Format(null, Ready, now)}{names});");
+            skip = 1;
         }
-        var limits = new Sql();
-        var now = limits.P(s.Now);
-        limits.Append($"""
-            SELECT name, max(max_concurrent), max(max_per_second),
-                sum(CASE WHEN running = 1 AND lease_until >= {now} THEN 1 ELSE 0 END)
-            FROM {_t}stent_steps WHERE {Capped} GROUP BY name;
-            SELECT name, window_start, used FROM {_t}stent_rates WHERE window_start > {limits.P(s.Now - 1000)}
+        const long unlimited = 1_000_000_000;
+        sql.Append($"""
+            WITH caps AS (
+                SELECT name, max(max_concurrent) AS cap, max(max_per_second) AS rate,
+                    sum(CASE WHEN running = 1 AND lease_until >= {now} THEN 1 ELSE 0 END) AS busy
+                FROM {_t}stent_steps WHERE {Capped} GROUP BY name),
+            budget AS (
+                SELECT c.name AS fn, CASE WHEN c.cap IS NULL THEN {unlimited} ELSE c.cap - c.busy END AS by_cap,
+                    CASE WHEN c.rate IS NULL THEN {unlimited} ELSE c.rate - coalesce((SELECT w.used FROM
+                        {_t}stent_rates w WHERE w.name = c.name AND w.window_start > {now} - 1000), 0) END AS by_rate
+                FROM caps c),
+            ranked AS (
+                SELECT s.id, s.priority, b.by_cap, b.by_rate,
+                    row_number() OVER (PARTITION BY s.name ORDER BY s.priority DESC, s.id) AS rank
+                FROM {_t}stent_steps s JOIN budget b ON b.fn = s.name
+                WHERE {Capped} AND {string.Format(null, Ready, now)}{Routing(sql, q)}{names}),
+            picked AS (
+                SELECT id FROM ranked WHERE rank <= by_cap AND rank <= by_rate ORDER BY priority DESC, id
+                LIMIT {sql.P(room)})
+            UPDATE {_t}stent_steps SET running = 1, {Reclaim}, lease_token = {sql.P(token)},
+                lease_until = {now} + {sql.P(Ms(q.Lease))}, worker = {sql.P(q.WorkerId)}
+            WHERE id IN (SELECT id FROM picked){StepReturning};
             """);
-        var (caps, windows) = await s.QueryTwoAsync(limits,
-            r => (Name: r.GetString(0), Cap: r.IsDBNull(1) ? (long?)null : r.GetInt64(1), Rate: r.IsDBNull(2) ?
-                (long?)null : r.GetInt64(2),
-                Running: r.GetInt64(3)),
-            r => (Name: r.GetString(0), Start: r.GetInt64(1), Used: r.GetInt64(2)), ct).ConfigureAwait(false);
-        var budget = new Dictionary<string, long>(StringComparer.Ordinal);
-        var used = windows.ToDictionary(w => w.Name, w => (w.Start, w.Used), StringComparer.Ordinal);
-        foreach (var c in caps)
-        {
-            var left = long.MaxValue;
-            if (c.Cap is { } cap) left = Math.Min(left, cap - c.Running);
-            if (c.Rate is { } rate) left = Math.Min(left, rate - (used.TryGetValue(c.Name, out var u) ? u.Used : 0));
-            budget[c.Name] = left;
-        }
-        var open = budget.Where(b => b.Value > 0).Select(b => b.Key).ToList();
-        if (open.Count == 0) return [];
-        var pick = new Sql();
-        pick.Append($"""
-            SELECT id, name FROM {_t}stent_steps WHERE {Capped} AND {string.Format(null, Ready, pick.P(s.Now))}
-                AND name IN ({pick.List(open)}){Routing(pick, q)}{Names(pick, "name", q.Functions, q.Workflows)} ORDER
-                    BY priority DESC, id LIMIT {pick.P(room * 4)}
+        // The starts counted in each rated function's window: a new window when the last one is over.
+        sql.Append($"""
+            INSERT INTO {_t}stent_rates (name, window_start, used)
+                SELECT name, {now}, count(*) FROM {_t}stent_steps
+                WHERE lease_token = {sql.P(token)} AND running = 1 AND max_per_second IS NOT NULL GROUP BY name
+            ON CONFLICT (name) DO UPDATE SET
+                window_start = CASE WHEN stent_rates.window_start > {now} - 1000 THEN stent_rates.window_start
+                    ELSE excluded.window_start END,
+                used = CASE WHEN stent_rates.window_start > {now} - 1000 THEN stent_rates.used + excluded.used
+                    ELSE excluded.used END
             """);
-        var picked = new List<long>();
-        foreach (var (id, name) in await s.QueryAsync(pick, r => (r.GetInt64(0), r.GetString(1)),
-            ct).ConfigureAwait(false))
-        {
-            if (picked.Count >= room || budget[name] <= 0) continue;
-            budget[name]--;
-            picked.Add(id);
-        }
-        if (picked.Count == 0) return [];
-        var claim = new Sql();
-        claim.Append($"""
-            UPDATE {_t}stent_steps SET running = 1, {Reclaim},
-                lease_token = {claim.P(token)}, lease_until = {claim.P(s.Now + Ms(q.Lease))}, worker =
-                    {claim.P(q.WorkerId)}
-            WHERE id IN ({claim.List(picked)})
-            """);
-        claim.Append(StepReturning + ", max_per_second");
-        var steps = await s.QueryAsync(claim, r => (Step: ReadStep(r, token), Rated: !r.IsDBNull(7)),
-            ct).ConfigureAwait(false);
-        var rates = new Sql();
-        foreach (var g in steps.Where(x => x.Rated).GroupBy(x => x.Step.Name))
-        {
-            var (start, count) = used.TryGetValue(g.Key, out var w) ? (w.Start, w.Used + g.Count()) : (s.Now,
-                g.Count());
-            rates.Append($"INSERT INTO {_t}stent_rates (name, window_start, used) VALUES ({rates.P(g.Key)}, " +
-                $"{rates.P(start)}, ");
-            rates.Append($"{rates.P(count)}) ON CONFLICT (name) DO UPDATE SET window_start = excluded.window_start, " +
-                $"used = excluded.used;");
-        }
-        await s.ExecAsync(rates, ct).ConfigureAwait(false);
-        return steps.Select(x => x.Step).ToList();
+        return await s.QueryAtAsync(sql, skip, r => ReadStep(r, token), ct).ConfigureAwait(false);
     }
 }

@@ -65,6 +65,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
+        CREATE INDEX IF NOT EXISTS stent_steps_capped ON {_t}stent_steps (name)
+            WHERE max_concurrent IS NOT NULL OR max_per_second IS NOT NULL;
         CREATE TABLE IF NOT EXISTS {_t}stent_timers (
             execution_id TEXT NOT NULL, position TEXT NOT NULL, due_at BIGINT NOT NULL, PRIMARY KEY (execution_id,
                 position));
@@ -122,6 +124,19 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             var list = new List<T>();
             while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(read(r));
+            return list;
+        });
+
+        /// <summary>Runs <paramref name="sql"/> as one command and reads the result set after the first
+        /// <paramref name="skip"/>; statements after it run too.</summary>
+        public Task<List<T>> QueryAtAsync<T>(Sql sql, int skip, Func<DbDataReader, T> read, CancellationToken ct) =>
+            RunAsync(sql, async cmd =>
+        {
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            for (var i = 0; i < skip; i++) await r.NextResultAsync(ct).ConfigureAwait(false);
+            var list = new List<T>();
+            while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(read(r));
+            while (await r.NextResultAsync(ct).ConfigureAwait(false)) { }
             return list;
         });
 
