@@ -1,4 +1,4 @@
-// One workload on one store, printed: for profiling ("one fanout postgres 1000 2", "one chain sqlite 500 1").
+// One workload on one store, printed: for profiling ("one fanout postgres 1000 2", "one capped sqlite 300 1").
 using System.Globalization;
 
 namespace Stent.Bench;
@@ -6,8 +6,8 @@ namespace Stent.Bench;
 /// <summary>Runs a single workload.</summary>
 public static class OneWorkload
 {
-    /// <summary>Runs <paramref name="which"/> (fanout, capped or chain) on <paramref name="store"/> (sqlite or postgres) with
-    /// <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
+    /// <summary>Runs <paramref name="which"/> (fanout, capped or chain) on <paramref name="store"/> (sqlite or
+    /// postgres) with <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
     public static async Task<int> RunAsync(string which, string store, int n, int workers)
     {
         var target = store == "sqlite" ? Target.Sqlite()

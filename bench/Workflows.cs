@@ -18,7 +18,8 @@ public static class Workflows
 
     /// <summary>Like <see cref="Trivial"/>, one run at a time across all workers.</summary>
     public static readonly Durable<int, Echo> CappedTrivial = Durable.CreateSync("bench_capped",
-        (int i, StepContext _) => new Echo(i, true), new DurableOptions { Retry = RetryPolicy.None, MaxConcurrent = 1 });
+        (int i, StepContext _) => new Echo(i, true),
+        new DurableOptions { Retry = RetryPolicy.None, MaxConcurrent = 1 });
 
     /// <summary>Maps <see cref="CappedTrivial"/> over 0..n-1: each step waits for the last to hand its slot
     /// over.</summary>

@@ -74,7 +74,8 @@ let tests =
             Expect.equal (code, out.Trim()) (0, $"resumed by {resumed}") "resuming again names the same resumption"
             let code, _, err = stent db [ "signal"; waiting; "go"; "8" ]
             Expect.equal code 1 "a signal to a finished execution"
-            Expect.stringContains err $"Execution '{waiting}' has already finished (Completed): signal not delivered" "said"
+            let said = $"Execution '{waiting}' has already finished (Completed): signal not delivered"
+            Expect.stringContains err said "said"
             let code, _, err = stent db [ "cancel"; waiting ]
             Expect.equal code 1 "cancelling a finished execution"
             Expect.stringContains err "has already finished (Completed): nothing to cancel" "said"

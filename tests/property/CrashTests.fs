@@ -154,9 +154,8 @@ let private resumed spec (store: IWorkStore) =
         Expect.isEmpty (lines |> List.filter (fun l -> reused.Contains l.Position)) "no reused step ran in the resumed execution"
     finally cleanLog log
 
-/// A step that kills its worker process (SIGKILL) on every attempt: each lost attempt counts against its retry policy
-/// (3 attempts), so after three dead workers it fails for good as "worker lost", is dead-lettered, and the rest of the
-/// batch completes. A new worker process replaces each dead one.
+/// A step that kills its worker process (SIGKILL) on every run: after three lost runs it fails for good as "worker
+/// lost", is dead-lettered, and the rest of the batch completes. A new worker process replaces each dead one.
 let private poison (spec: string) (store: IWorkStore) =
     let log = newLog ()
     let procs = Collections.Generic.List<Process>()
@@ -175,12 +174,15 @@ let private poison (spec: string) (store: IWorkStore) =
         let lost = $"failed:{typeof<WorkerLostException>.FullName}"
         Expect.equal r [| "ok:10"; "ok:20"; lost; "ok:40"; "ok:50"; "ok:60" |] "only the poison item failed, as lost"
         Expect.equal deaths 3 "one dead worker per allowed attempt, none after"
-        let failed = store.ReadAsync(id).Result |> Seq.choose (function :? StepFailed as f -> Some f | _ -> None) |> List.ofSeq
-        Expect.equal (failed |> List.map (fun f -> f.Attempts, f.Error.ErrorType)) [ 3, typeof<WorkerLostException>.FullName ] "recorded after its 3 attempts"
+        let failed =
+            store.ReadAsync(id).Result |> Seq.choose (function :? StepFailed as f -> Some f | _ -> None) |> List.ofSeq
+        let recorded = failed |> List.map (fun f -> f.Attempts, f.Error.ErrorType)
+        Expect.equal recorded [ 3, typeof<WorkerLostException>.FullName ] "failed for good after three lost runs"
         let letters = store.ListDeadLettersAsync(100).Result |> Seq.filter (fun d -> d.ExecutionId = id) |> List.ofSeq
         Expect.equal (letters |> List.map (fun d -> d.Position)) [ failed[0].Position ] "dead-lettered"
         let storeName = spec.Split(':')[0]
-        printfn $"poison step ({storeName}): dead-lettered after {deaths} worker deaths in {watch.Elapsed.TotalSeconds:F1} s"
+        let took = watch.Elapsed.TotalSeconds
+        printfn $"poison step ({storeName}): dead-lettered after {deaths} worker deaths in {took:F1} s"
     finally
         stopAll procs
         cleanLog log
@@ -284,7 +286,8 @@ let tests =
         yield! onStores "three worker processes run a 1,000-item fan-out, one killed mid-run and replaced; every step completes once" fanOut
         yield! onStores "pattern 3: chunked processing with pauses survives a killed worker; progress and pauses recorded once" chunked
         yield! onStores "pattern 6: a pause interrupted by a killed worker ends at its original due time, once" manualRateLimited
-        yield! onStores "a step that kills its worker on every attempt is dead-lettered after its last attempt; the batch completes" poison
+        yield! onStores "a step that kills its worker on every run is dead-lettered after three; the batch completes"
+                   poison
         yield! onStores "pattern 10: a failed run resumed by its key on workers, one killed mid-run; finished steps never run again" resumed
         test "the main job killed with SIGKILL and started again resumes the same execution and finishes it" { mainJob () }
         test "PostgreSQL restarted mid-run: workers reconnect, nothing recorded is lost and no step runs twice" { databaseRestart () }

@@ -46,11 +46,12 @@ let private tokenWatcher name (started: ManualResetEventSlim) (fired: int64 ref)
 let private suite (kind: Kind) =
     let fresh () = (kind.Fresh ()) ()
     testList kind.Name [
-        test "an attempt past its timeout fails and is retried although its body ignores the token; late results are dropped" {
+        test "an attempt past its timeout fails and is retried though its body ignores the token; late results drop" {
             let store = fresh ()
             let runs = ref 0
             let slow =
-                Durable.createSyncWith (DurableOptions(Timeout = Nullable(Duration.Parse "200ms"), Retry = RetryPolicy.Fixed(2, Duration.Parse "10ms")))
+                let twice = RetryPolicy.Fixed(2, Duration.Parse "10ms")
+                Durable.createSyncWith (DurableOptions(Timeout = Nullable(Duration.Parse "200ms"), Retry = twice))
                     "ignores_token" (fun (x: int) _ -> Interlocked.Increment runs |> ignore; Thread.Sleep 3000; x)
             let quick = Durable.createSync "quick" (fun (x: int) _ -> x + 1)
             let wf = Workflow.define "timeouts" (fun () -> Workflow.traverseAll id [ slow.Call 1; quick.Call 2 ])
@@ -71,7 +72,8 @@ let private suite (kind: Kind) =
             let h = store.ReadAsync(id).Result
             let failed = h |> Seq.choose (function :? StepFailed as f -> Some f.Attempts | _ -> None) |> List.ofSeq
             Expect.equal failed [ 2 ] "failed after its second attempt"
-            Expect.equal (h |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length) 1 "the abandoned bodies' late results were not recorded"
+            let completed = h |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
+            Expect.equal completed 1 "the abandoned bodies' late results were not recorded"
         }
         test "cancelling an execution fires the token of its step running on another worker within about a second" {
             let store = fresh ()
@@ -85,7 +87,8 @@ let private suite (kind: Kind) =
                 let cancelledAt = Stopwatch.GetTimestamp()
                 Expect.isTrue (c.CancelAsync(id).Result) "cancel accepted"
                 waitUntil "the token" 10.0 (fun () -> fired.Value <> 0L)
-                Expect.equal (c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0).Result.Error.Message) "cancelled" "cancelled"
+                let r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0).Result
+                Expect.equal r.Error.Message "cancelled" "cancelled"
                 Stopwatch.GetElapsedTime(cancelledAt, fired.Value))
             printfn $"cancel to token ({kind.Name}, step on another worker): {latency.TotalMilliseconds:F0} ms"
             Expect.isLessThan latency.TotalSeconds 1.5 "the token fired within about a second"
@@ -101,12 +104,13 @@ let private suite (kind: Kind) =
                 let id = c.DispatchAsync(wf, (), DispatchOptions(MaxDuration = Nullable(Duration.Parse "1s"))).Result
                 Expect.isTrue (started.Wait(TimeSpan.FromSeconds 20.0)) "the step started"
                 waitUntil "the token" 10.0 (fun () -> fired.Value <> 0L)
-                Expect.stringContains (c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0).Result.Error.Message) "timed out" "timed out"
+                let r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0).Result
+                Expect.stringContains r.Error.Message "timed out" "timed out"
                 Stopwatch.GetElapsedTime(dispatched, fired.Value) - TimeSpan.FromSeconds 1.0)
             printfn $"deadline to token ({kind.Name}): {late.TotalMilliseconds:F0} ms"
             Expect.isLessThan late.TotalSeconds 1.5 "the token fired within about a second of the deadline"
         }
-        test "a stopped worker fires its steps' tokens after the grace and hands them back; another starts them at once" {
+        test "a stopped worker fires its steps' tokens after the grace, hands them back; another starts them at once" {
             let store = fresh ()
             let slowMode = ref true
             let started = new CountdownEvent(2)
@@ -125,9 +129,11 @@ let private suite (kind: Kind) =
                     started.Signal() |> ignore
                     Thread.Sleep 3000
                 x * 3)
-            let wf = Workflow.define "handed_back" (fun () -> Workflow.whenAll [ honours.Call 1; ignores.Call 2 ] |> Workflow.map List.sum)
+            let wf = Workflow.define "handed_back" (fun () ->
+                Workflow.whenAll [ honours.Call 1; ignores.Call 2 ] |> Workflow.map List.sum)
             let grace = TimeSpan.FromMilliseconds 300.0
-            let first = Worker(store, WorkerOptions(WorkerId = "first", Serializer = Json.serializer, ShutdownGrace = grace))
+            let first =
+                Worker(store, WorkerOptions(WorkerId = "first", Serializer = Json.serializer, ShutdownGrace = grace))
             use stop = new CancellationTokenSource()
             let serving = Task.Run(fun () -> first.Register(wf).ServeAsync stop.Token)
             let id = StentClient(store, Json.serializer).DispatchAsync(wf, ()).Result
@@ -140,18 +146,22 @@ let private suite (kind: Kind) =
             Expect.isLessThan stopped.TotalSeconds 2.0 "it stopped after the grace, not after its steps or their leases"
             slowMode.Value <- false
             let restart = Stopwatch.StartNew()
-            let r = serve store [ Worker(store, options "second").Register wf ] (fun c -> c.WaitAsync(wf, id, TimeSpan.FromSeconds 20.0).Result)
+            let r = serve store [ Worker(store, options "second").Register wf ] (fun c ->
+                c.WaitAsync(wf, id, TimeSpan.FromSeconds 20.0).Result)
             Expect.equal (value r) 8 "the second worker ran both"
-            printfn $"shutdown ({kind.Name}): stopped in {stopped.TotalMilliseconds:F0} ms, work done elsewhere {restart.Elapsed.TotalMilliseconds:F0} ms later"
+            let took, elsewhere = stopped.TotalMilliseconds, restart.Elapsed.TotalMilliseconds
+            printfn $"shutdown ({kind.Name}): stopped in {took:F0} ms, done elsewhere {elsewhere:F0} ms later"
             Expect.isLessThan restart.Elapsed.TotalSeconds 5.0 "at once, not after the 30 s lease"
             Expect.equal (runs.For $"{id}/0.0/0", runs.For $"{id}/0.1/0") (2, 2) "each ran once per worker"
         }
-        test "a step input that does not read as its function's input type is dead-lettered at once, naming step and type" {
+        test "a step input that does not read as its function's input type is dead-lettered at once, naming both" {
             let store = fresh ()
-            let asText = Durable.createSyncWith (DurableOptions(Queue = "apart")) "typed_input" (fun (s: string) _ -> s.Length)
+            let apart = DurableOptions(Queue = "apart")
+            let asText = Durable.createSyncWith apart "typed_input" (fun (s: string) _ -> s.Length)
             let runs = ref 0
             let asNumber =
-                Durable.createSyncWith (DurableOptions(Queue = "apart", Retry = RetryPolicy.Fixed(3, Duration.Parse "10ms")))
+                let thrice = RetryPolicy.Fixed(3, Duration.Parse "10ms")
+                Durable.createSyncWith (DurableOptions(Queue = "apart", Retry = thrice))
                     "typed_input" (fun (x: int) _ -> Interlocked.Increment runs |> ignore; x)
             let wf = Workflow.define "input_changed" (fun () -> asText.Call "abc" |> Workflow.attempt)
             let r, id = serve store (deciderAndRunner store wf asNumber) (fun c ->
@@ -164,21 +174,27 @@ let private suite (kind: Kind) =
                 Expect.stringContains e.Message "step 'typed_input'" "names the step"
                 Expect.stringContains e.Message "System.Int32" "names the type"
             Expect.equal runs.Value 0 "the function never ran"
-            let failed = store.ReadAsync(id).Result |> Seq.choose (function :? StepFailed as f -> Some f.Attempts | _ -> None)
+            let failed =
+                store.ReadAsync(id).Result |> Seq.choose (function :? StepFailed as f -> Some f.Attempts | _ -> None)
             Expect.equal (List.ofSeq failed) [ 1 ] "after one attempt, although the policy allows three"
-            Expect.equal (store.ListDeadLettersAsync().Result |> Seq.filter (fun d -> d.ExecutionId = id) |> Seq.length) 1 "dead-lettered"
+            let letters = store.ListDeadLettersAsync().Result |> Seq.filter (fun d -> d.ExecutionId = id)
+            Expect.equal (Seq.length letters) 1 "dead-lettered"
         }
         test "a step result the workflow cannot read fails that step, and Attempt sees the failure" {
             let store = fresh ()
-            let expectsNumber = Durable.createSyncWith (DurableOptions(Queue = "apart")) "typed_result" (fun (x: int) _ -> x)
-            let givesText = Durable.createSyncWith (DurableOptions(Queue = "apart")) "typed_result" (fun (_: int) _ -> "abc")
+            let apart = DurableOptions(Queue = "apart")
+            let expectsNumber = Durable.createSyncWith apart "typed_result" (fun (x: int) _ -> x)
+            let givesText = Durable.createSyncWith apart "typed_result" (fun (_: int) _ -> "abc")
             let wf = Workflow.define "result_changed" (fun () ->
-                expectsNumber.Call 1 |> Workflow.attempt |> Workflow.map (function Ok v -> $"ok {v}" | Error e -> $"caught: {e.Message}"))
+                expectsNumber.Call 1
+                |> Workflow.attempt
+                |> Workflow.map (function Ok v -> $"ok {v}" | Error e -> $"caught: {e.Message}"))
             let r, state = serve store (deciderAndRunner store wf givesText) (fun c ->
                 let id = c.DispatchAsync(wf, ()).Result
                 c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0).Result, store.GetExecutionAsync(id).Result.State)
             Expect.equal state ExecutionState.Completed "the workflow handled it and completed"
-            Expect.stringContains (value r) "caught: At 0, the result of step 'typed_result' cannot be read as 'System.Int32'" "names step and type"
+            let said = "caught: At 0, the result of step 'typed_result' cannot be read as 'System.Int32'"
+            Expect.stringContains (value r) said "names step and type"
         }
         test "executions dispatched with a higher priority run their steps before queued lower-priority ones" {
             let store = fresh ()
@@ -197,7 +213,8 @@ let private suite (kind: Kind) =
             let ran = List.ofSeq order
             let first = ran |> List.findIndex (fun l -> l.StartsWith "high")
             Expect.isLessThanOrEqual first 2 $"the high ones came next (the worker was busy with a low one): %A{ran}"
-            Expect.isTrue (ran |> List.skip first |> List.take 4 |> List.forall (fun l -> l.StartsWith "high")) $"all together: %A{ran}"
+            let together = ran |> List.skip first |> List.take 4 |> List.forall (fun l -> l.StartsWith "high")
+            Expect.isTrue together $"all together: %A{ran}"
         }
         test "a client's wait ends as soon as its token is cancelled" {
             let store = fresh ()

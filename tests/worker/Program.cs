@@ -15,7 +15,8 @@ var worker = new Worker(store, new WorkerOptions
     HeartbeatInterval = TimeSpan.FromMilliseconds(400),
     PollMax = TimeSpan.FromMilliseconds(50),
     LoggerFactory = new StepLog(args[1]),
-}).Register(CrashBatch.Workflow).Register(PoisonBatch.Workflow).Register(Patterns.Chunked).Register(GuidePatterns.ManualRateLimited).Register(ResumePattern.ResumableBatch);
+}).Register(CrashBatch.Workflow).Register(PoisonBatch.Workflow).Register(Patterns.Chunked)
+    .Register(GuidePatterns.ManualRateLimited).Register(ResumePattern.ResumableBatch);
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();

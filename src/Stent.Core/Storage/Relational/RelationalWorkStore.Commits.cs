@@ -247,8 +247,8 @@ public partial class RelationalWorkStore
             foreach (var chunk in steps.Chunk(400))
             {
                 var sql = new Sql();
-                sql.Append($"UPDATE {_t}stent_steps SET running = 0, lease_until = NULL, worker = NULL, available_at = " +
-                    $"{sql.P(s.Now)} WHERE running = 1 AND (");
+                sql.Append($"UPDATE {_t}stent_steps SET running = 0, lease_until = NULL, worker = NULL, " +
+                    $"available_at = {sql.P(s.Now)} WHERE running = 1 AND (");
                 sql.Append(string.Join(" OR ", chunk.Select(l => $"(id = {sql.P(l.Id)} AND lease_token = " +
                     $"{sql.P(l.LeaseToken)})")));
                 sql.Append(")");
