@@ -43,6 +43,24 @@ let private tokenWatcher name (started: ManualResetEventSlim) (fired: int64 ref)
         do! Task.Delay(60_000, ctx.CancellationToken)
         return x })
 
+/// Runs a workflow of one `tokenWatcher` step (on the runner; the decider decides) with an optional MaxDuration;
+/// once the step runs, `act` stops it somehow and says when it did. Returns the time from then to the step's token,
+/// after checking the execution ended as cancelled or timed out.
+let private untilToken store (name: string) (maxDuration: string option) (act: StentClient -> string -> int64) =
+    let started = new ManualResetEventSlim()
+    let fired = ref 0L
+    let step = tokenWatcher $"watch_{name}" started fired
+    let wf = Workflow.define $"{name}_while_running" (fun () -> step.Call 1)
+    serve store (deciderAndRunner store wf step) (fun c ->
+        let options = DispatchOptions(MaxDuration = (maxDuration |> Option.map Duration.Parse |> Option.toNullable))
+        let id = c.DispatchAsync(wf, (), options).Result
+        Expect.isTrue (started.Wait(TimeSpan.FromSeconds 20.0)) "the step started"
+        let from = act c id
+        waitUntil "the token" 10.0 (fun () -> fired.Value <> 0L)
+        let r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0).Result
+        Expect.contains [ "cancelled"; "timed out" ] r.Error.Message "the execution was stopped"
+        Stopwatch.GetElapsedTime(from, fired.Value))
+
 let private suite (kind: Kind) =
     let fresh () = (kind.Fresh ()) ()
     testList kind.Name [
@@ -76,37 +94,16 @@ let private suite (kind: Kind) =
             Expect.equal completed 1 "the abandoned bodies' late results were not recorded"
         }
         test "cancelling an execution fires the token of its step running on another worker within about a second" {
-            let store = fresh ()
-            let started = new ManualResetEventSlim()
-            let fired = ref 0L
-            let step = tokenWatcher "watch_cancel" started fired
-            let wf = Workflow.define "cancelled_while_running" (fun () -> step.Call 1)
-            let latency = serve store (deciderAndRunner store wf step) (fun c ->
-                let id = c.DispatchAsync(wf, ()).Result
-                Expect.isTrue (started.Wait(TimeSpan.FromSeconds 20.0)) "the step started"
+            let latency = untilToken (fresh ()) "cancel" None (fun c id ->
                 let cancelledAt = Stopwatch.GetTimestamp()
                 Expect.isTrue (c.CancelAsync(id).Result) "cancel accepted"
-                waitUntil "the token" 10.0 (fun () -> fired.Value <> 0L)
-                let r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0).Result
-                Expect.equal r.Error.Message "cancelled" "cancelled"
-                Stopwatch.GetElapsedTime(cancelledAt, fired.Value))
+                cancelledAt)
             printfn $"cancel to token ({kind.Name}, step on another worker): {latency.TotalMilliseconds:F0} ms"
             Expect.isLessThan latency.TotalSeconds 1.5 "the token fired within about a second"
         }
         test "a MaxDuration deadline fires the token of a running step within about a second" {
-            let store = fresh ()
-            let started = new ManualResetEventSlim()
-            let fired = ref 0L
-            let step = tokenWatcher "watch_deadline" started fired
-            let wf = Workflow.define "deadline_while_running" (fun () -> step.Call 1)
-            let late = serve store (deciderAndRunner store wf step) (fun c ->
-                let dispatched = Stopwatch.GetTimestamp()
-                let id = c.DispatchAsync(wf, (), DispatchOptions(MaxDuration = Nullable(Duration.Parse "1s"))).Result
-                Expect.isTrue (started.Wait(TimeSpan.FromSeconds 20.0)) "the step started"
-                waitUntil "the token" 10.0 (fun () -> fired.Value <> 0L)
-                let r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0).Result
-                Expect.stringContains r.Error.Message "timed out" "timed out"
-                Stopwatch.GetElapsedTime(dispatched, fired.Value) - TimeSpan.FromSeconds 1.0)
+            let dispatched = Stopwatch.GetTimestamp()
+            let late = untilToken (fresh ()) "deadline" (Some "1s") (fun _ _ -> dispatched) - TimeSpan.FromSeconds 1.0
             printfn $"deadline to token ({kind.Name}): {late.TotalMilliseconds:F0} ms"
             Expect.isLessThan late.TotalSeconds 1.5 "the token fired within about a second of the deadline"
         }
