@@ -17,15 +17,6 @@ open Stent.Storage
 open Support
 open WorkStoreConformance
 
-/// Serves `workers` on `store` while `f` runs with a client, then stops them.
-let private serve (store: IWorkStore) (workers: Worker list) (f: StentClient -> 'T) =
-    use cts = new CancellationTokenSource()
-    let serving = workers |> List.map (fun w -> Task.Run(fun () -> w.ServeAsync cts.Token))
-    try f (StentClient(store, Json.serializer))
-    finally
-        cts.Cancel()
-        if not (Task.WaitAll(Array.ofList serving, TimeSpan.FromSeconds 30.0)) then failtest "the workers did not stop"
-
 /// Default worker options (the latencies below hold with them), with the DSL's serializer.
 let private options id = WorkerOptions(WorkerId = id, Serializer = Json.serializer)
 

@@ -122,15 +122,20 @@ let crashEverywhere (def: WorkflowDef<'I, 'O>) (input: 'I) =
 /// Worker options for tests that serve workers for real.
 let opts (id: string) = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0)
 
-/// Runs workers on the store until `f` finishes.
-let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptions) (register: Worker -> Worker) (f: StentClient -> Task<'T>) : 'T =
+/// Serves `workers` on `store` while `f` runs with a client, then stops them (they drain).
+let serve (store: IWorkStore) (workers: Worker list) (f: StentClient -> 'T) : 'T =
     use cts = new CancellationTokenSource()
-    let workers = [ for i in 1..count -> register (Worker(store, options $"w{i}")) ]
     let serving = workers |> List.map (fun w -> Task.Run(fun () -> w.ServeAsync cts.Token))
-    try f (StentClient(store, Json.serializer)) |> fun t -> t.Result
+    try f (StentClient(store, Json.serializer))
     finally
         cts.Cancel()
-        if not (Task.WaitAll(serving |> Array.ofList, TimeSpan.FromSeconds 30.0)) then failtest "the workers did not drain within 30 s"
+        if not (Task.WaitAll(Array.ofList serving, TimeSpan.FromSeconds 30.0)) then
+            failtest "the workers did not drain within 30 s"
+
+/// Runs `count` workers on the store until `f` finishes.
+let withWorkers (count: int) (store: IWorkStore) (options: string -> WorkerOptions) (register: Worker -> Worker)
+                (f: StentClient -> Task<'T>) : 'T =
+    serve store [ for i in 1..count -> register (Worker(store, options $"w{i}")) ] (fun c -> (f c).Result)
 
 /// Runs a workflow (no input) to its end; returns its result.
 let run (w: Workflow<'T>) : Stent.Result<'T> =

@@ -29,13 +29,18 @@ let kinds : Kind list =
           let schema = "w_" + Guid.NewGuid().ToString("N").Substring(0, 12)
           fun () -> new Stent.Marten.PostgresWorkStore(pg, schema) :> IWorkStore } ]
 
-/// A real store whose step completions fail until `healthyAt` (a database that is down for a while).
-type private FailingCompletions(inner: IWorkStore, healthyAt: DateTime) =
+/// A real store whose step completions fail until `healthyAt` (a database that is down for a while), and that counts
+/// whole-stream reads (what a worker does to learn an execution's functions).
+type private Observed(inner: IWorkStore, healthyAt: DateTime) =
+    let reads = ref 0
+    member _.Reads = reads.Value
     interface IWorkStore with
         member _.CreateExecutionAsync(e, ct) = inner.CreateExecutionAsync(e, ct)
         member _.GetExecutionAsync(id, ct) = inner.GetExecutionAsync(id, ct)
         member _.ListExecutionsAsync(f, ct) = inner.ListExecutionsAsync(f, ct)
-        member _.ReadAsync(id, ct) = inner.ReadAsync(id, ct)
+        member _.ReadAsync(id, ct) =
+            Interlocked.Increment reads |> ignore
+            inner.ReadAsync(id, ct)
         member _.ReadAfterAsync(id, after, ct) = inner.ReadAfterAsync(id, after, ct)
         member _.ClaimAsync(q, ct) = inner.ClaimAsync(q, ct)
         member _.CommitDecisionAsync(d, ct) = inner.CommitDecisionAsync(d, ct)
@@ -458,13 +463,34 @@ let private suite kind =
             let calls = Calls()
             let step = Durable.createSync $"{kind.Name}-while-down" (fun (x: int) ctx -> calls.Hit ctx; x + 1)
             let wf = Workflow.define "while_down" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
-            let store = FailingCompletions(inner, DateTime.UtcNow.AddSeconds 3.0) :> IWorkStore
+            let store = Observed(inner, DateTime.UtcNow.AddSeconds 3.0) :> IWorkStore
             let short id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0, LeaseDuration = TimeSpan.FromSeconds 1.0)
             let r = withWorkers 2 store short (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, [ 1..5 ])
                 return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
             Expect.equal (value r) 20 "result"
             Expect.equal calls.Total 5 "each step ran once, though its outcome waited three lease lengths to be written"
+        }
+        test "a worker that meets a fan-out's steps before their function learns it with one replay, not one per step" {
+            let inner = fresh ()
+            let step = Durable.createSyncWith (DurableOptions(Queue = "apart")) $"{kind.Name}-learned" (fun (x: int) _ -> x)
+            let wf = Workflow.define "learned" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let decider = WorkerOptions(WorkerId = "decider", Serializer = Json.serializer, Queues = [||])
+            let id =
+                serve inner [ Worker(inner, decider).Register wf ] (fun c ->
+                    let id = c.DispatchAsync(wf, [ 1..50 ]).Result
+                    waitUntil "the steps scheduled" 20.0 (fun () ->
+                        inner.ReadAsync(id).Result |> Seq.exists (fun e -> e :? DecisionCompleted))
+                    id)
+            let observed = Observed(inner, DateTime.MinValue)
+            let store = observed :> IWorkStore
+            // The workflow only: its functions are learned from the history when its steps arrive.
+            let runner = WorkerOptions(WorkerId = "runner", Serializer = Json.serializer, Queues = [| "apart" |],
+                                       MaxConcurrency = 64)
+            let r = serve store [ Worker(store, runner).Register wf ] (fun c ->
+                c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0).Result)
+            Expect.equal (value r) (List.sum [ 1..50 ]) "every step ran"
+            Expect.equal observed.Reads 1 "one whole-stream read to learn the function, shared by the 50 steps"
         }
         test "cleanup deletes ended executions with their histories and dead letters, and keeps running ones and what they resume" {
             let store = fresh ()
