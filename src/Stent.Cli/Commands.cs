@@ -43,10 +43,12 @@ public static class Commands
         }
 
         IWorkStore? store = null;
+        string? target = null;
         try
         {
             var postgres = Option("--postgres") ?? Environment.GetEnvironmentVariable("STENT_POSTGRES");
             var db = Option("--db") ?? Environment.GetEnvironmentVariable("STENT_DB") ?? "stent.db";
+            target = postgres is null ? $"SQLite database '{Path.GetFullPath(db)}'" : $"PostgreSQL {Server(postgres)}";
             if (rest.Count == 0 || rest[0] is "help" or "--help" or "-h")
             {
                 await output.WriteLineAsync(Usage);
@@ -133,6 +135,12 @@ public static class Commands
             await errors.WriteLineAsync(e.Message);
             return 1;
         }
+        catch (Exception e) when (e is not OperationCanceledException && target is not null)
+        {
+            // The store could not be opened or reached: one line naming it, no stack trace.
+            await errors.WriteLineAsync($"Cannot use the {target}: {e.GetBaseException().Message}");
+            return 1;
+        }
         finally
         {
             (store as IDisposable)?.Dispose();
@@ -163,6 +171,20 @@ public static class Commands
                 return 0;
             default:
                 throw new UsageException($"Unknown dlq action '{action}': list, show, replay or discard.");
+        }
+    }
+
+    /// <summary>Where a PostgreSQL connection string points, for messages (never its password).</summary>
+    private static string Server(string connection)
+    {
+        try
+        {
+            var b = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+            return $"at {b.Host}:{b.Port} (database {b.Database ?? "default"})";
+        }
+        catch (ArgumentException)
+        {
+            return "connection string (it does not parse)";
         }
     }
 

@@ -19,8 +19,28 @@ let private stent (db: string) (args: string list) =
     let code = Stent.Cli.Commands.RunAsync(Array.ofList ("--db" :: db :: args), out, err, Threading.CancellationToken.None).Result
     code, out.ToString(), err.ToString()
 
+/// Runs `stent args…` with no --db: exit code and standard error.
+let private stentBare (args: string list) =
+    use out = new StringWriter()
+    use err = new StringWriter()
+    let code = Stent.Cli.Commands.RunAsync(Array.ofList args, out, err, Threading.CancellationToken.None).Result
+    code, err.ToString()
+
 let tests =
     testList "Command line" [
+        test "a store that cannot be opened or reached is one line naming it, exit 1" {
+            let code, err = stentBare [ "--postgres"; "Host=127.0.0.1;Port=1;Timeout=2"; "list" ]
+            Expect.equal code 1 "an unreachable server"
+            Expect.stringContains err "Cannot use the PostgreSQL at 127.0.0.1:1" "names host and port"
+            let code, err = stentBare [ "--postgres"; "nonsense"; "list" ]
+            Expect.equal code 1 "a connection string that does not parse"
+            Expect.stringContains err "connection string (it does not parse)" "says so"
+            let garbage = Path.Combine(Path.GetTempPath(), $"stent-garbage-{Guid.NewGuid():N}.db")
+            File.WriteAllText(garbage, "not a database")
+            let code, err = stentBare [ "--db"; garbage; "list" ]
+            Expect.equal (code, err.Trim().Split('\n').Length) (1, 1) "a file that is not a database: one line"
+            Expect.stringContains err $"Cannot use the SQLite database '{garbage}'" "names the path"
+        }
         test "stent lists, shows, counts and resumes executions and lists, shows, replays and discards dead letters" {
             let db = Path.Combine(Path.GetTempPath(), $"stent-cli-{Guid.NewGuid():N}.db")
             let store = new SqliteWorkStore(db)
