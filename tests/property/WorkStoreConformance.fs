@@ -492,6 +492,39 @@ let private suite kind =
             Expect.equal (value r) (List.sum [ 1..50 ]) "every step ran"
             Expect.equal observed.Reads 1 "one whole-stream read to learn the function, shared by the 50 steps"
         }
+        test "a worker with two versions of a workflow runs each execution on the one it started with; others wait" {
+            let store = fresh ()
+            let upper = Durable.createSync $"{kind.Name}-upper" (fun (s: string) _ -> s.ToUpperInvariant())
+            let v1 = Stent.Workflow.Define("greeting", Func<string, Workflow<string>>(fun name ->
+                Workflow.WaitForSignal<string> "go" |> Workflow.map (fun g -> $"v1 {g} {name}")), 1)
+            // Version 2 calls a step before the wait: a version 1 history replayed on it would not match.
+            let v2 = Stent.Workflow.Define("greeting", Func<string, Workflow<string>>(fun name -> workflow {
+                let! n = upper.Call name
+                let! g = Workflow.WaitForSignal<string> "go"
+                return $"v2 {g} {n}" }), 2)
+            let started id = store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? DecisionCompleted)
+            let old = withWorkers 1 store opts (fun w -> w.Register v1) (fun c -> task {
+                let! id = c.DispatchAsync(v1, "ann")
+                waitUntil "the version 1 execution waits" 20.0 (fun () -> started id)
+                return id })
+            let waiting = withWorkers 1 store opts (fun w -> w.Register v2) (fun c -> task {
+                let! id = c.DispatchAsync(v1, "cy")
+                do! Task.Delay 500
+                return id })
+            let state = store.GetExecutionAsync(waiting).Result.State
+            Expect.equal state ExecutionState.Pending "a worker without version 1 leaves a version 1 execution alone"
+            let r1, r2, r3 = withWorkers 1 store opts (fun w -> w.Register(v1).Register(v2)) (fun c -> task {
+                let! fresh = c.DispatchAsync(v2, "bob")
+                waitUntil "the version 2 execution waits" 20.0 (fun () -> started fresh)
+                for id in [ old; fresh; waiting ] do
+                    let! delivered = c.SignalAsync(id, "go", "hi")
+                    Expect.isTrue delivered "the signal was delivered"
+                let! r1 = c.WaitAsync(v1, old, TimeSpan.FromSeconds 30.0)
+                let! r2 = c.WaitAsync(v2, fresh, TimeSpan.FromSeconds 30.0)
+                let! r3 = c.WaitAsync(v1, waiting, TimeSpan.FromSeconds 30.0)
+                return r1, r2, r3 })
+            Expect.equal (value r1, value r2, value r3) ("v1 hi ann", "v2 hi BOB", "v1 hi cy") "each on its own version"
+        }
         test "cleanup deletes ended executions with their histories and dead letters, and keeps running ones and what they resume" {
             let store = fresh ()
             let broken = ConcurrentDictionary<int, bool>()

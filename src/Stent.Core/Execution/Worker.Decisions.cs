@@ -21,8 +21,9 @@ public sealed partial class Worker
         var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version,
             ct).ConfigureAwait(false);
         if (!_options.Incremental) checkpoint = null;
-        if (_registry.Workflow(((ExecutionStarted)history[0]).Workflow) is null) await LearnAsync(history,
-            ct).ConfigureAwait(false);
+        var first = (ExecutionStarted)history[0];
+        if (_registry.Workflow(first.Workflow, first.Version) is null) await LearnAsync(history, ct)
+            .ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         if (ran is not null) outcomes.AddRange(ran.Select(f => f.Event));
@@ -150,9 +151,10 @@ public sealed partial class Worker
 
         var started = (ExecutionStarted)history[0];
         // Claims are filtered by the registry: the workflow is registered, or learned from the root of its tree.
-        var definition = _registry.Workflow(started.Workflow)
+        // Each execution runs on the version it started with.
+        var definition = _registry.Workflow(started.Workflow, started.Version)
             ?? throw new InvalidOperationException($"Worker '{_options.WorkerId}' claimed a decision of unknown " +
-                $"workflow '{started.Workflow}'.");
+                $"workflow '{started.Workflow}' version {started.Version}.");
 
         Decision decision;
         try
@@ -214,9 +216,9 @@ public sealed partial class Worker
     private async Task LearnAsync(IReadOnlyList<HistoryEvent> history, CancellationToken ct)
     {
         var started = (ExecutionStarted)history[0];
-        if (_registry.Workflow(started.Workflow) is null && started.ParentId is { } parent)
+        if (_registry.Workflow(started.Workflow, started.Version) is null && started.ParentId is { } parent)
             await LearnAsync(await _store.ReadAsync(parent, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
-        if (_registry.Workflow(started.Workflow) is not { } definition) return;
+        if (_registry.Workflow(started.Workflow, started.Version) is not { } definition) return;
         try
         {
             var replay = Interpreter.Decide(definition, history, _options.Serializer, started.StartedAt, new Random(0));

@@ -177,6 +177,7 @@ public sealed partial class Worker
         _options.WorkerId, decisions, steps, _options.LeaseDuration, _options.Queues, _options.Tags)
     {
         Workflows = _registry.Workflows,
+        Versions = _registry.Versions,
         Functions = _registry.Functions,
     }, ct);
 

@@ -86,6 +86,10 @@ public sealed record ClaimRequest(
     /// <summary>Only decisions of these workflows; null: any.</summary>
     public IReadOnlyList<string>? Workflows { get; init; }
 
+    /// <summary>Only decisions of these versions of the workflows (by name), when given: an execution runs on the
+    /// version it started with.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<int>>? Versions { get; init; }
+
     /// <summary>Only steps of these durable functions; null: any.</summary>
     public IReadOnlyList<string>? Functions { get; init; }
 }

@@ -8,21 +8,44 @@ namespace Stent;
 /// The workflows and durable functions known to a <see cref="Execution.Worker"/>, a <see cref="Execution.StentClient"/>
 /// or <c>AddStent</c>, by name. Nothing registers itself: what is not added here is unknown. A worker also learns the
 /// functions and child workflows its registered workflows use as it runs them. A name names one thing: adding another
-/// workflow or function under a name already taken is an error that names it.
+/// function, or another workflow of the same name and version, is an error that names it. Several versions of a
+/// workflow may be added: each execution runs on the version it started with, new ones on the latest.
 /// </summary>
 public sealed class Registry
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, IWorkflowDefinition> _workflows = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SortedList<int, IWorkflowDefinition>> _workflows =
+        new(StringComparer.Ordinal);
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
 
-    /// <summary>Adds a workflow (adding the same one again does nothing).</summary>
-    /// <exception cref="ArgumentException">Another workflow already has its name.</exception>
+    /// <summary>Adds a workflow (adding the same one again does nothing; another version of it is added beside
+    /// it).</summary>
+    /// <exception cref="ArgumentException">Another workflow already has its name and version.</exception>
     public Registry Add<TIn, TOut>(WorkflowDef<TIn, TOut> workflow)
     {
         ArgumentNullException.ThrowIfNull(workflow);
-        Add(_workflows, workflow.Name, workflow, "workflow");
+        AddWorkflow(workflow);
         return this;
+    }
+
+    private void AddWorkflow(IWorkflowDefinition workflow)
+    {
+        lock (_gate)
+        {
+            if (_workflows.TryGetValue(workflow.Name, out var versions)
+                && versions.TryGetValue(workflow.Version, out var old) && !ReferenceEquals(old, workflow))
+                throw new ArgumentException($"A workflow named '{workflow.Name}' with version {workflow.Version} is " +
+                    "already registered; give a changed definition a new version.", nameof(workflow));
+            Put(workflow);
+        }
+    }
+
+    /// <summary>Keeps <paramref name="workflow"/> unless its name and version are taken (the caller holds the
+    /// gate).</summary>
+    private void Put(IWorkflowDefinition workflow)
+    {
+        if (!_workflows.TryGetValue(workflow.Name, out var versions)) _workflows[workflow.Name] = versions = [];
+        versions.TryAdd(workflow.Version, workflow);
     }
 
     /// <summary>Adds a durable function (adding the same one again does nothing).</summary>
@@ -58,9 +81,28 @@ public sealed class Registry
         get { lock (_gate) return [.. _functions.Keys.Order(StringComparer.Ordinal)]; }
     }
 
+    /// <summary>Each registered workflow's versions.</summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<int>> Versions
+    {
+        get
+        {
+            lock (_gate)
+                return _workflows.ToDictionary(w => w.Key, w => (IReadOnlyList<int>)[.. w.Value.Keys],
+                    StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>The latest version of a workflow, or null.</summary>
     internal IWorkflowDefinition? Workflow(string name)
     {
-        lock (_gate) return _workflows.GetValueOrDefault(name);
+        lock (_gate) return _workflows.TryGetValue(name, out var versions) ? versions.Values[^1] : null;
+    }
+
+    /// <summary>One version of a workflow, or null.</summary>
+    internal IWorkflowDefinition? Workflow(string name, int version)
+    {
+        lock (_gate)
+            return _workflows.TryGetValue(name, out var versions) ? versions.GetValueOrDefault(version) : null;
     }
 
     internal IDurableFunction? Function(string name)
@@ -76,7 +118,7 @@ public sealed class Registry
         lock (_gate)
         {
             foreach (var (name, fn) in functions) _functions.TryAdd(name, fn);
-            foreach (var (name, child) in children) _workflows.TryAdd(name, child);
+            foreach (var (_, child) in children) Put(child);
         }
     }
 

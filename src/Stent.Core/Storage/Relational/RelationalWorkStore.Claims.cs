@@ -33,6 +33,20 @@ public partial class RelationalWorkStore
             : $" AND ({column} IN ({(names.Count == 0 ? "NULL" : sql.List(names))}) OR root IN " +
                 $"({(roots.Count == 0 ? "NULL" : sql.List(roots))}))";
 
+    /// <summary>
+    /// Only decisions a claimer can make: of the versions of its workflows it has (when it says), or of an execution
+    /// tree whose root workflow it has.
+    /// </summary>
+    private static string Workflows(Sql sql, ClaimRequest q)
+    {
+        if (q.Versions is not { } versions || q.Workflows is not { } roots)
+            return Names(sql, "workflow", q.Workflows, q.Workflows);
+        var pairs = versions.Where(v => v.Value.Count > 0)
+            .Select(v => $"(workflow = {sql.P(v.Key)} AND version IN ({sql.List(v.Value.Select(x => (long)x))}))");
+        return $" AND ({string.Join(" OR ", [.. pairs, "1 = 0"])} OR (parent_id IS NOT NULL AND root IN " +
+            $"({(roots.Count == 0 ? "NULL" : sql.List(roots))})))";
+    }
+
     private static string Escape(string tag) => tag.Replace("!", "!!").Replace("%", "!%").Replace("_", "!_");
 
     private static StepTask ReadStep(DbDataReader r, long token) =>
@@ -85,7 +99,7 @@ public partial class RelationalWorkStore
                 lease_owner = {sql.P(q.WorkerId)}, updated_at = {now}
             WHERE id IN (SELECT id FROM {_t}stent_executions WHERE runnable_at <= {now}
                 AND (lease_until IS NULL OR lease_until < {now}) AND state IN
-                    {Live}{Routing(sql, q)}{Names(sql, "workflow", q.Workflows, q.Workflows)}
+                    {Live}{Routing(sql, q)}{Workflows(sql, q)}
                 ORDER BY priority DESC, runnable_at LIMIT {sql.P(q.MaxDecisions)}{_dialect.SkipLocked})
             RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority, root
             """);
