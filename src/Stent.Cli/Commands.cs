@@ -88,7 +88,7 @@ public static class Commands
                     {
                         var d = await client.GetAsync(id, ct);
                         view.Progress(d);
-                        if (d.Info.State is not (ExecutionState.Pending or ExecutionState.Running)) return 0;
+                        if (d.Info.State.HasEnded()) return 0;
                         await Task.Delay(interval, ct);
                     }
                 case "cancel":

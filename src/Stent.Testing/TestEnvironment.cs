@@ -203,7 +203,7 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     {
         var info = await Store.GetExecutionAsync(executionId).ConfigureAwait(false)
             ?? throw new KeyNotFoundException($"No execution '{executionId}'.");
-        if (info.State is ExecutionState.Pending or ExecutionState.Running)
+        if (!info.State.HasEnded())
             throw new InvalidOperationException($"Execution '{executionId}' has not ended: it is {info.State}.");
         return await Client.WaitAsync<TOut>(executionId).ConfigureAwait(false);
     }

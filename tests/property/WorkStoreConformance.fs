@@ -525,6 +525,46 @@ let private suite kind =
                 return r1, r2, r3 })
             Expect.equal (value r1, value r2, value r3) ("v1 hi ann", "v2 hi BOB", "v1 hi cy") "each on its own version"
         }
+        test "an execution its code no longer matches is blocked, losing nothing; matching code carries it on" {
+            let store = fresh ()
+            let plusOne = Durable.createSync $"{kind.Name}-plus-one" (fun (x: int) _ -> x + 1)
+            let plusTwo = Durable.createSync $"{kind.Name}-plus-two" (fun (x: int) _ -> x + 2)
+            let body (step: Durable<int, int>) (x: int) = workflow {
+                let! y = step.Call x
+                let! g = Workflow.WaitForSignal<int> "go"
+                return y + g }
+            let original = Workflow.define "drifting" (body plusOne)
+            // The same name and version with another step: a history of the original does not match it.
+            let changed = Workflow.define "drifting" (body plusTwo)
+            let quick id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0,
+                                         BlockedRetry = TimeSpan.FromMilliseconds 200.0)
+            let waiting id = store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? StepCompleted)
+            let stateOf id = store.GetExecutionAsync(id).Result.State
+            let parked, cancelled, strict = withWorkers 1 store quick (fun w -> w.Register original) (fun c -> task {
+                let! ids = Task.WhenAll [ for x in [ 1; 10; 100 ] -> c.DispatchAsync(original, x) ]
+                waitUntil "all three wait for the signal" 20.0 (fun () -> ids |> Array.forall waiting)
+                return ids[0], ids[1], ids[2] })
+            let recorded = store.ReadAsync(parked).Result.Count
+            withWorkers 1 store quick (fun w -> w.Register changed) (fun c -> task {
+                for id in [ parked; cancelled ] do
+                    let! delivered = c.SignalAsync(id, "go", 5)
+                    Expect.isTrue delivered "the signal was delivered"
+                waitUntil "blocked" 20.0 (fun () -> stateOf parked = ExecutionState.Blocked && stateOf cancelled = ExecutionState.Blocked)
+                let! info = store.GetExecutionAsync parked
+                Expect.stringContains info.Error.Message "Non-determinism at position" "the error says where"
+                let! accepted = c.CancelAsync cancelled
+                Expect.isTrue accepted "a blocked execution can be cancelled"
+                waitUntil "cancelled" 20.0 (fun () -> stateOf cancelled = ExecutionState.Cancelled)
+                do! Task.Delay 500
+                Expect.equal (stateOf parked) ExecutionState.Blocked "tried again, still blocked" })
+            Expect.equal (store.ReadAsync(parked).Result.Count) recorded "nothing was written to its history"
+            withWorkers 1 store quick (fun w -> w.Register(changed.FailOnMismatch())) (fun c -> task {
+                let! _ = c.SignalAsync(strict, "go", 5)
+                let! r = c.WaitAsync(changed, strict, TimeSpan.FromSeconds 30.0)
+                Expect.stringContains (error r).Message "Non-determinism" "a workflow that asks to fail, fails" })
+            let r = withWorkers 1 store quick (fun w -> w.Register original) (fun c -> c.WaitAsync(original, parked, TimeSpan.FromSeconds 30.0))
+            Expect.equal (value r) 7 "matching code carried it on with the signal sent while it was blocked"
+        }
         test "cleanup deletes ended executions with their histories and dead letters, and keeps running ones and what they resume" {
             let store = fresh ()
             let broken = ConcurrentDictionary<int, bool>()

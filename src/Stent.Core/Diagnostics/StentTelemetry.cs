@@ -48,7 +48,7 @@ public static class StentTelemetry
     internal static void Decided(string workflow, ExecutionState state)
     {
         Decisions.Add(1, new KeyValuePair<string, object?>("stent.workflow", workflow));
-        if (state is not (ExecutionState.Pending or ExecutionState.Running))
+        if (state.HasEnded())
             Ended.Add(1, new TagList { { "stent.workflow", workflow }, { "stent.state", state.ToString() } });
     }
 }

@@ -185,7 +185,7 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     public async Task<string?> UnservedAsync(ExecutionInfo info, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(info);
-        if (info.State is not (ExecutionState.Pending or ExecutionState.Running)) return null;
+        if (info.State.HasEnded()) return null;
         var workers = await _store.ListWorkersAsync(WorkerSeenWithin, ct).ConfigureAwait(false);
         return workers.Any(w => w.Workflows.Contains(info.Workflow)) ? null
             : $"no worker has workflow '{info.Workflow}' ({workers.Count} live workers); it waits for one that does";

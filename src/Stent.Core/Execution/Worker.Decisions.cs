@@ -31,6 +31,8 @@ public sealed partial class Worker
         var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from,
             ct).ConfigureAwait(false) : null;
         var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
+        // Outcomes are never dropped with a parked decision: they are recorded the usual way.
+        if (ran is not null && commit.State == ExecutionState.Blocked) return null;
         commit = commit with
         {
             Optimistic = ran is not null,
@@ -166,8 +168,22 @@ public sealed partial class Worker
         }
         catch (NonDeterminismException e)
         {
-            _logger.LogError(e, "Execution {ExecutionId} no longer matches its history", task.ExecutionId);
-            return (Fail(task, history, outcomes, e), null);
+            // Parked, nothing written, unless the workflow asks to fail or the execution is being stopped: another
+            // worker, or a later try, may have code that matches.
+            if (definition.FailsOnMismatch || stopping is not null)
+            {
+                _logger.LogError(e, "Execution {ExecutionId} no longer matches its history; it fails",
+                    task.ExecutionId);
+                return (Fail(task, history, outcomes, e, stopping is null ? null : new Cancellation(stopping)), null);
+            }
+            _logger.LogError(e, "Execution {ExecutionId} no longer matches its history; it is blocked until code " +
+                "that matches runs it (next try in {Retry})", task.ExecutionId, _options.BlockedRetry);
+            return (new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [], ExecutionState.Blocked)
+            {
+                Error = Failure.FromException(e),
+                RetryAt = now + _options.BlockedRetry,
+                Root = task.Root,
+            }, null);
         }
 
         _registry.Learn(decision.Functions, decision.Children);
@@ -251,15 +267,16 @@ public sealed partial class Worker
         }
     }
 
-    /// <summary>An execution that no longer matches its workflow fails with <paramref name="e"/>.</summary>
+    /// <summary>An execution that no longer matches its workflow fails with <paramref name="e"/> — or, when it is
+    /// being cancelled or timed out, ends so (its Finally blocks cannot run on code that does not match).</summary>
     private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent>
-        outcomes, Exception e)
+        outcomes, Exception e, Cancellation? stopping = null)
     {
-        var error = Failure.FromException(e);
+        WorkflowError error = stopping ?? (WorkflowError)Failure.FromException(e);
+        HistoryEvent end = stopping is null ? new ExecutionFailed(error) : new ExecutionCancelled(stopping.Reason);
         var decisions = history.Count(x => x is DecisionCompleted) + 1;
         return Ending(task, [.. history, .. outcomes], new DecisionCommit(task.ExecutionId, task.LeaseToken,
-            history.Count,
-            [.. outcomes, new ExecutionFailed(error), new DecisionCompleted(decisions)], ExecutionState.Failed)
+            history.Count, [.. outcomes, end, new DecisionCompleted(decisions)], stopping?.State ?? ExecutionState.Failed)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
             FiredTimers = task.FiredTimers,

@@ -35,6 +35,10 @@ public sealed record WorkerOptions
     /// </summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long an execution parked as <see cref="ExecutionState.Blocked"/> (its code no longer matches its
+    /// history) waits before a worker tries it again. Default 1 minute.</summary>
+    public TimeSpan BlockedRetry { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Shortest wait between empty polls. Default 10 ms.</summary>
     public TimeSpan PollMin { get; init; } = TimeSpan.FromMilliseconds(10);
 

@@ -217,8 +217,12 @@ public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long Ex
     /// them at once; null: claim none.</summary>
     public StepClaim? Claim { get; init; }
 
+    /// <summary>When to decide again regardless of what waits (a <see cref="ExecutionState.Blocked"/> execution's
+    /// next try); null: as soon as something comes in, or at its first timer or deadline.</summary>
+    public DateTimeOffset? RetryAt { get; init; }
+
     /// <summary>True when the execution ends with this commit (its remaining steps and timers go with it).</summary>
-    public bool Finished => State is not (ExecutionState.Running or ExecutionState.Pending);
+    public bool Finished => State.HasEnded();
 }
 
 /// <summary>New steps of a decision that the deciding worker claims in its commit.</summary>

@@ -11,8 +11,9 @@ public sealed class WorkflowDef<TIn, TOut> : IWorkflowDefinition
 {
     private readonly Func<TIn, Workflow<TOut>> _body;
 
-    internal WorkflowDef(string name, int version, Func<TIn, Workflow<TOut>> body)
+    internal WorkflowDef(string name, int version, Func<TIn, Workflow<TOut>> body, bool failOnMismatch = false)
     {
+        FailsOnMismatch = failOnMismatch;
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException($"A workflow needs a name, got '{name}'.",
             nameof(name));
         if (version < 1) throw new ArgumentOutOfRangeException(nameof(version), version,
@@ -28,6 +29,15 @@ public sealed class WorkflowDef<TIn, TOut> : IWorkflowDefinition
     /// <summary>The definition's version.</summary>
     public int Version { get; }
 
+    /// <summary>True when an execution whose history this code no longer matches fails at once (see <see
+    /// cref="FailOnMismatch"/>); by default it is parked as <see cref="ExecutionState.Blocked"/>.</summary>
+    public bool FailsOnMismatch { get; }
+
+    /// <summary>This definition, but an execution whose history it no longer matches fails with the
+    /// non-determinism error instead of being parked as <see cref="ExecutionState.Blocked"/> until matching code
+    /// comes.</summary>
+    public WorkflowDef<TIn, TOut> FailOnMismatch() => new(Name, Version, _body, failOnMismatch: true);
+
     Type IWorkflowDefinition.InputType => typeof(TIn);
     Type IWorkflowDefinition.OutputType => typeof(TOut);
 
@@ -42,6 +52,7 @@ internal interface IWorkflowDefinition
 {
     string Name { get; }
     int Version { get; }
+    bool FailsOnMismatch { get; }
     Type InputType { get; }
     Type OutputType { get; }
     Node Build(object? input);

@@ -89,10 +89,11 @@ public partial class RelationalWorkStore
         if (d.Finished)
             sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self}; DELETE FROM {_t}stent_timers WHERE " +
                 $"execution_id = {self};");
-        // Next due: never once finished; at once with a cancellation or unfolded inbox items; else the first timer or
-        // deadline.
+        // Next due: never once finished; when asked (a blocked execution's next try); at once with a cancellation or
+        // unfolded inbox items; else the first timer or deadline.
+        var retry = d.RetryAt is { } at ? $"WHEN 1 = 1 THEN {sql.P(Ms(at))} " : "";
         sql.Append($"""
-            UPDATE {_t}stent_executions SET runnable_at = CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL
+            UPDATE {_t}stent_executions SET runnable_at = CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL {retry}
                 WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN
                     {now}
                 ELSE (SELECT min(t) FROM (SELECT min(due_at) AS t FROM {_t}stent_timers WHERE execution_id = {self}

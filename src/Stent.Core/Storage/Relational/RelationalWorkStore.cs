@@ -43,7 +43,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     /// <summary>Called after each write transaction commits, with the operation's name.</summary>
     internal Action<string>? AfterCommit { get; set; }
 
-    private const string Live = "('Pending', 'Running')";
+    private const string Live = "('Pending', 'Running', 'Blocked')";
 
     private string Ddl => $"""
         CREATE TABLE IF NOT EXISTS {_t}stent_executions (
