@@ -41,6 +41,10 @@ module Workflow =
     /// A durable sleep of a TimeSpan.
     let sleepFor (duration: TimeSpan) : Workflow<unit> = Workflow.Sleep(Duration.From duration) |> ignore
 
+    /// True where the workflow takes the changed path marked `id`, false for an execution that went past this point
+    /// on the code from before the change (see `Workflow.Patched`).
+    let patched (id: string) : Workflow<bool> = Workflow.Patched id
+
     /// The current time, recorded.
     let now: Workflow<DateTimeOffset> = Workflow.Now()
 

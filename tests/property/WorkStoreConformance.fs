@@ -565,6 +565,38 @@ let private suite kind =
             let r = withWorkers 1 store quick (fun w -> w.Register original) (fun c -> c.WaitAsync(original, parked, TimeSpan.FromSeconds 30.0))
             Expect.equal (value r) 7 "matching code carried it on with the signal sent while it was blocked"
         }
+        test "a workflow patched in place: executions past the patch keep the old path, new ones take the new one" {
+            let store = fresh ()
+            let plusOne = Durable.createSync $"{kind.Name}-patch-one" (fun (x: int) _ -> x + 1)
+            let plusTen = Durable.createSync $"{kind.Name}-patch-ten" (fun (x: int) _ -> x + 10)
+            let rest a = workflow {
+                let! g = Workflow.WaitForSignal<int> "go"
+                let! b = plusOne.Call g
+                return a + b }
+            let before = Workflow.define "patchable" (fun (x: int) -> plusOne.Call x |> Workflow.bind rest)
+            let after = Workflow.define "patchable" (fun (x: int) -> workflow {
+                let! p = Workflow.patched "ten"
+                let! a = if p then plusTen.Call x else plusOne.Call x
+                return! rest a })
+            let waiting id = store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? StepCompleted)
+            let old = withWorkers 1 store opts (fun w -> w.Register before) (fun c -> task {
+                let! id = c.DispatchAsync(before, 1)
+                waitUntil "the old execution waits" 20.0 (fun () -> waiting id)
+                return id })
+            let r1, r2, h2 = withWorkers 1 store opts (fun w -> w.Register after) (fun c -> task {
+                let! fresh = c.DispatchAsync(after, 1)
+                waitUntil "the new execution waits" 20.0 (fun () -> waiting fresh)
+                for id in [ old; fresh ] do
+                    let! delivered = c.SignalAsync(id, "go", 5)
+                    Expect.isTrue delivered "the signal was delivered"
+                let! r1 = c.WaitAsync(after, old, TimeSpan.FromSeconds 30.0)
+                let! r2 = c.WaitAsync(after, fresh, TimeSpan.FromSeconds 30.0)
+                let! h2 = store.ReadAsync fresh
+                return r1, r2, h2 })
+            Expect.equal (value r1, value r2) (2 + 6, 11 + 6) "the old execution kept the old path, the new took the new"
+            let marks = h2 |> Seq.choose (function :? ValueRecorded as v -> Some (v.Position, v.Kind) | _ -> None)
+            Expect.equal (List.ofSeq marks) [ "0", "patch ten" ] "the new path is recorded where the patch is"
+        }
         test "cleanup deletes ended executions with their histories and dead letters, and keeps running ones and what they resume" {
             let store = fresh ()
             let broken = ConcurrentDictionary<int, bool>()

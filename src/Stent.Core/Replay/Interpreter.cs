@@ -225,6 +225,7 @@ internal sealed class Interpreter
         StepNode s => Step(thread.Next(), s, thread),
         SleepNode s => Timer(thread.Next(), () => s.Duration, TimerPurpose.Sleep, thread),
         RecordNode r => Record(thread.Next(), r, thread),
+        PatchNode p => Patch(p, thread),
         ProgressNode p => Progress(thread.Next(), p),
         SignalNode s => Signal(thread.Next(), s, thread),
         StateNode s => State(thread.Next(), s, thread),
@@ -329,6 +330,27 @@ internal sealed class Interpreter
         var value = _serializer.RoundTrip(node.Make(_record), node.Type, out var json);
         _pending.Add(new ValueRecorded(position, node.Kind, json));
         return Outcome.Ok(value, Math.Max(thread.Time, _decision));
+    }
+
+    /// <summary>
+    /// A patch takes a position only where it is recorded, so the positions of code from before it stay as they
+    /// were: recorded here means the new path; something else recorded here (the old code's next instruction), or
+    /// an ended execution, means the old path; nothing yet means new ground, where the patch is recorded.
+    /// </summary>
+    private Outcome Patch(PatchNode node, Thread thread)
+    {
+        var position = thread.Peek();
+        var kind = $"patch {node.Id}";
+        var entry = _history.At(position);
+        if (entry?.Start is ValueRecorded v && v.Kind == kind)
+        {
+            _visited.Add(thread.Next());
+            return Outcome.Ok(true, entry.Time);
+        }
+        if (entry is not null || _history.Final is not null) return Outcome.Ok(false, thread.Time);
+        _visited.Add(thread.Next());
+        _pending.Add(new ValueRecorded(position, kind, "true"));
+        return Outcome.Ok(true, Math.Max(thread.Time, _decision));
     }
 
     private Outcome State(string position, StateNode node, Thread thread)
@@ -525,6 +547,7 @@ internal sealed class Interpreter
         public int Time { get; set; }
         public int CleanupDepth { get; set; }
         public string Next() => Prefix + (Counter++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        public string Peek() => Prefix + Counter.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     internal enum OutcomeKind { Done, Error, Blocked }

@@ -32,6 +32,8 @@ internal sealed record SignalNode(string Name, Type Type, TimeSpan? Timeout, Fun
 internal sealed record LogNode(Microsoft.Extensions.Logging.LogLevel Level, string Template, IReadOnlyList<string?> Args) : Node;
 
 /// <summary>A custom state value, recorded once.</summary>
+internal sealed record PatchNode(string Id) : Node;
+
 internal sealed record StateNode(string Key, object? Value, Type Type) : Node;
 
 /// <summary>A progress report, recorded once.</summary>

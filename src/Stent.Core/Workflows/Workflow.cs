@@ -36,6 +36,19 @@ public static class Workflow
     /// <summary>A durable sleep: a timer row, not a parked thread. Text such as "100ms" or "2d8h" is accepted.</summary>
     public static Workflow<Unit> Sleep(Duration duration) => new(new SleepNode(duration.Value));
 
+    /// <summary>
+    /// True where the workflow takes a changed path marked <paramref name="id"/>, false for an execution that went
+    /// past this point on the code from before the change. Change a workflow in place with
+    /// <c>from p in Workflow.Patched("id") from r in p ? newPath : oldPath</c>: executions that started earlier keep
+    /// replaying the old path, new ones (and old ones that had not got here yet) take the new one, which is recorded.
+    /// Remove the old path, and then the call, once no execution that took the old path remains.
+    /// </summary>
+    public static Workflow<bool> Patched(string id)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        return new(new PatchNode(id));
+    }
+
     /// <summary>The current time, read once and recorded, so replay sees the same instant.</summary>
     public static Workflow<DateTimeOffset> Now() => new(new RecordNode("now", typeof(DateTimeOffset), c => c.Now));
 
