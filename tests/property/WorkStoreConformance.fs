@@ -473,8 +473,10 @@ let private suite kind =
         }
         test "a worker that meets a fan-out's steps before their function learns it with one replay, not one per step" {
             let inner = fresh ()
-            let step = Durable.createSyncWith (DurableOptions(Queue = "apart")) $"{kind.Name}-learned" (fun (x: int) _ -> x)
-            let wf = Workflow.define "learned" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let apart = DurableOptions(Queue = "apart")
+            let step = Durable.createSyncWith apart $"{kind.Name}-learned" (fun (x: int) _ -> x)
+            let wf = Workflow.define "learned" (fun (xs: int list) ->
+                xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
             let decider = WorkerOptions(WorkerId = "decider", Serializer = Json.serializer, Queues = [||])
             let id =
                 serve inner [ Worker(inner, decider).Register wf ] (fun c ->
@@ -536,8 +538,9 @@ let private suite kind =
             let original = Workflow.define "drifting" (body plusOne)
             // The same name and version with another step: a history of the original does not match it.
             let changed = Workflow.define "drifting" (body plusTwo)
-            let quick id = WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0,
-                                         BlockedRetry = TimeSpan.FromMilliseconds 200.0)
+            let quick id =
+                WorkerOptions(WorkerId = id, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0,
+                              BlockedRetry = TimeSpan.FromMilliseconds 200.0)
             let waiting id = store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? StepCompleted)
             let stateOf id = store.GetExecutionAsync(id).Result.State
             let parked, cancelled, strict = withWorkers 1 store quick (fun w -> w.Register original) (fun c -> task {
@@ -549,7 +552,9 @@ let private suite kind =
                 for id in [ parked; cancelled ] do
                     let! delivered = c.SignalAsync(id, "go", 5)
                     Expect.isTrue delivered "the signal was delivered"
-                waitUntil "blocked" 20.0 (fun () -> stateOf parked = ExecutionState.Blocked && stateOf cancelled = ExecutionState.Blocked)
+                let bothBlocked () =
+                    [ parked; cancelled ] |> List.forall (fun id -> stateOf id = ExecutionState.Blocked)
+                waitUntil "blocked" 20.0 bothBlocked
                 let! info = store.GetExecutionAsync parked
                 Expect.stringContains info.Error.Message "Non-determinism at position" "the error says where"
                 let! accepted = c.CancelAsync cancelled
@@ -562,7 +567,8 @@ let private suite kind =
                 let! _ = c.SignalAsync(strict, "go", 5)
                 let! r = c.WaitAsync(changed, strict, TimeSpan.FromSeconds 30.0)
                 Expect.stringContains (error r).Message "Non-determinism" "a workflow that asks to fail, fails" })
-            let r = withWorkers 1 store quick (fun w -> w.Register original) (fun c -> c.WaitAsync(original, parked, TimeSpan.FromSeconds 30.0))
+            let r = withWorkers 1 store quick (fun w -> w.Register original) (fun c ->
+                c.WaitAsync(original, parked, TimeSpan.FromSeconds 30.0))
             Expect.equal (value r) 7 "matching code carried it on with the signal sent while it was blocked"
         }
         test "a workflow patched in place: executions past the patch keep the old path, new ones take the new one" {
@@ -593,7 +599,7 @@ let private suite kind =
                 let! r2 = c.WaitAsync(after, fresh, TimeSpan.FromSeconds 30.0)
                 let! h2 = store.ReadAsync fresh
                 return r1, r2, h2 })
-            Expect.equal (value r1, value r2) (2 + 6, 11 + 6) "the old execution kept the old path, the new took the new"
+            Expect.equal (value r1, value r2) (2 + 6, 11 + 6) "the old execution kept the old path, the new one"
             let marks = h2 |> Seq.choose (function :? ValueRecorded as v -> Some (v.Position, v.Kind) | _ -> None)
             Expect.equal (List.ofSeq marks) [ "0", "patch ten" ] "the new path is recorded where the patch is"
         }

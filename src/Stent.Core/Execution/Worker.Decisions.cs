@@ -275,8 +275,9 @@ public sealed partial class Worker
         WorkflowError error = stopping ?? (WorkflowError)Failure.FromException(e);
         HistoryEvent end = stopping is null ? new ExecutionFailed(error) : new ExecutionCancelled(stopping.Reason);
         var decisions = history.Count(x => x is DecisionCompleted) + 1;
+        var state = stopping?.State ?? ExecutionState.Failed;
         return Ending(task, [.. history, .. outcomes], new DecisionCommit(task.ExecutionId, task.LeaseToken,
-            history.Count, [.. outcomes, end, new DecisionCompleted(decisions)], stopping?.State ?? ExecutionState.Failed)
+            history.Count, [.. outcomes, end, new DecisionCompleted(decisions)], state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
             FiredTimers = task.FiredTimers,
