@@ -100,11 +100,15 @@ public static class Commands
                     await output.WriteLineAsync($"resumed by {await client.ResumeAsync(Arg(1, "an execution id"), ct)}");
                     return 0;
                 case "signal":
-                    using (var payload = JsonDocument.Parse(rest.Count > 3 ? rest[3] : "null"))
-                        if (!await client.SignalAsync(Arg(1, "an execution id"), Arg(2, "a signal name"),
-                            payload.RootElement, ct))
-                            return await TooLateAsync(client, rest[1], "signal not delivered", errors, ct);
+                    var (receiver, signal) = (Arg(1, "an execution id"), Arg(2, "a signal name"));
+                    var waits = (await client.GetAsync(receiver, ct)).Info.Awaiting;
+                    if (!await client.SignalJsonAsync(receiver, signal, rest.Count > 3 ? rest[3] : "null", ct))
+                        return await TooLateAsync(client, receiver, "signal not delivered", errors, ct);
                     await output.WriteLineAsync("signal sent");
+                    // A name the execution does not wait for now may be misspelled: say what it waits for.
+                    if (waits.Count > 0 && waits.All(w => w.Name != signal))
+                        await errors.WriteLineAsync($"note: it waits for {string.Join(", ", waits.Select(w =>
+                            $"'{w.Name}' ({w.Type})"))} now; '{signal}' is kept until a wait for it takes it.");
                     return 0;
                 case "stats":
                     foreach (var st in Enum.GetValues<ExecutionState>())
@@ -130,7 +134,8 @@ public static class Commands
             await errors.WriteLineAsync($"{e.Message}\n{Usage}");
             return 2;
         }
-        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException)
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException
+            or Serialization.PayloadException)
         {
             await errors.WriteLineAsync(e.Message);
             return 1;

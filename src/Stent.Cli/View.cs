@@ -31,6 +31,9 @@ internal sealed class View(TextWriter output)
         if (i.Output is { } result) output.WriteLine($"  result {result}");
         if (i.Error is { } error) output.WriteLine($"  {(error.IsBusiness ? "business error" : "error")}: {error.Message}");
         if (d.Unserved is { } unserved) output.WriteLine($"  {unserved}");
+        if (d.UntakenSignals.Count > 0)
+            output.WriteLine($"  signals {(i.State.HasEnded() ? "never" : "not yet")} taken: " +
+                string.Join(", ", d.UntakenSignals.GroupBy(n => n).Select(g => $"'{g.Key}' ({g.Count()})")));
         Progress(d);
         output.WriteLine("  " + string.Join(", ", d.Counters.Select(c => $"{c.Key} {c.Value}")));
         foreach (var (k, v) in d.CustomState) output.WriteLine($"  state {k} = {v}");

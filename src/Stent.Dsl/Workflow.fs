@@ -45,6 +45,9 @@ module Workflow =
     /// on the code from before the change (see `Workflow.Patched`).
     let patched (id: string) : Workflow<bool> = Workflow.Patched id
 
+    /// Waits (durably) for the next signal declared as `signal`, typed as declared.
+    let waitFor (signal: Signal<'T>) : Workflow<'T> = signal.Wait()
+
     /// The current time, recorded.
     let now: Workflow<DateTimeOffset> = Workflow.Now()
 

@@ -85,6 +85,12 @@ let tests =
                 Expect.equal (value r) 15 "the replayed step's result counts"
                 let! followed = c.WaitAsync(wf, failed, TimeSpan.FromSeconds 30.0)
                 Expect.equal (value followed) 15 "a wait on the failed execution follows it to its resumption"
+                let code, _, err = stent db [ "signal"; waiting; "go"; "\"seven\"" ]
+                Expect.equal code 1 "a payload of the wrong kind"
+                Expect.stringContains err "waits for signal 'go' as System.Int32" "names the expected type"
+                let code, _, err = stent db [ "signal"; waiting; "og"; "7" ]
+                Expect.equal code 0 "a name it does not wait for is sent"
+                Expect.stringContains err "note: it waits for 'go' (System.Int32) now" "with a note"
                 let code, out, _ = stent db [ "signal"; waiting; "go"; "7" ]
                 Expect.equal (code, out.Trim()) (0, "signal sent") "signal"
                 let! w = c.WaitAsync(waiter, waiting, TimeSpan.FromSeconds 30.0)

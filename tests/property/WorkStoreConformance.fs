@@ -603,6 +603,28 @@ let private suite kind =
             let marks = h2 |> Seq.choose (function :? ValueRecorded as v -> Some (v.Position, v.Kind) | _ -> None)
             Expect.equal (List.ofSeq marks) [ "0", "patch ten" ] "the new path is recorded where the patch is"
         }
+        test "a declared signal types wait and send; a JSON payload of the wrong kind is refused, naming the type" {
+            let store = fresh ()
+            let approve = Signal<bool>("approve")
+            let wf = Workflow.define "typed_approval" (fun () ->
+                approve.Wait() |> Workflow.map (fun ok -> if ok then "approved" else "rejected"))
+            let r, refused, untaken = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, ())
+                waitUntil "the wait" 20.0 (fun () -> store.GetExecutionAsync(id).Result.Awaiting.Count = 1)
+                let refused = throws<Serialization.PayloadException> (fun () ->
+                    c.SignalJsonAsync(id, "approve", "\"yes\"").Wait())
+                let! misspelt = c.SignalJsonAsync(id, "aprove", "true")
+                Expect.isTrue misspelt "a name it does not wait for is kept"
+                let! sent = c.SignalAsync(id, approve, true)
+                Expect.isTrue sent "the typed send was delivered"
+                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                let! details = c.GetAsync id
+                return r, refused.Message, details.UntakenSignals })
+            Expect.equal (value r) "approved" "the typed payload arrived"
+            let said = "waits for signal 'approve' as System.Boolean (JSON boolean); the payload \"yes\" (string)"
+            Expect.stringContains refused said "the refusal names the expected type"
+            Expect.equal (List.ofSeq untaken) [ "aprove" ] "the misspelt signal is reported as never taken"
+        }
         test "cleanup deletes ended executions with their histories and dead letters, and keeps running ones and what they resume" {
             let store = fresh ()
             let broken = ConcurrentDictionary<int, bool>()

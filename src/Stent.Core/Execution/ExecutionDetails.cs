@@ -27,4 +27,9 @@ public sealed record StepInfo(string Position, string Name, string Status, int A
 public sealed record ExecutionDetails(
     ExecutionInfo Info, IReadOnlyList<StepInfo> Steps, ProgressReport? Progress, IReadOnlyDictionary<string, long>
         Counters,
-    IReadOnlyDictionary<string, string> CustomState, int Events, string? ResumedFrom, string? Unserved = null);
+    IReadOnlyDictionary<string, string> CustomState, int Events, string? ResumedFrom, string? Unserved = null)
+{
+    /// <summary>Names of signals it received and no wait took, in order: once it has ended, signals sent under a name
+    /// its workflow never waits for (a misspelling, say).</summary>
+    public IReadOnlyList<string> UntakenSignals { get; init; } = [];
+}

@@ -1,4 +1,5 @@
 // The client: dispatch executions, wait for results, inspect, list, cancel and signal them.
+using System.Text.Json;
 using Stent.Replay;
 using Stent.Serialization;
 using Stent.Storage;
@@ -144,6 +145,7 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
             KeyNotFoundException($"No execution '{executionId}'.");
         var events = await _store.ReadAsync(executionId, ct).ConfigureAwait(false);
         var steps = new Dictionary<string, StepInfo>(StringComparer.Ordinal);
+        var taken = events.OfType<SignalConsumed>().Select(c => c.Sequence).ToHashSet();
         var counters = new Dictionary<string, long> { ["scheduled"] = 0, ["completed"] = 0, ["reused"] = 0, ["failed"] =
             0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0, ["children"] = 0 };
         ProgressReport? progress = null;
@@ -174,7 +176,11 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
         }
         return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count,
             ((ExecutionStarted)events[0]).ResumedFrom,
-            await UnservedAsync(info, ct).ConfigureAwait(false));
+            await UnservedAsync(info, ct).ConfigureAwait(false))
+        {
+            UntakenSignals = [.. events.OfType<SignalReceived>().Where(r => !taken.Contains(r.Sequence))
+                .Select(r => r.Name)],
+        };
     }
 
     /// <summary>How long a worker counts as alive after its last heartbeat.</summary>
@@ -249,6 +255,45 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// </summary>
     public Task<int> CleanupAsync(Duration olderThan, CancellationToken ct = default) =>
         _store.DeleteEndedAsync(olderThan.Value, ct);
+
+    /// <summary>
+    /// Sends a signal whose payload is JSON text (from a command line or another service). When the execution waits
+    /// for that signal now, a payload of a JSON kind the wait cannot read is refused before anything is written, and
+    /// the error names the type the wait expects. False, and nothing delivered, when the execution has finished.
+    /// </summary>
+    /// <exception cref="PayloadException">The payload is not JSON, or not of a kind the waiting workflow reads.
+    /// </exception>
+    /// <exception cref="KeyNotFoundException">No such execution.</exception>
+    public async Task<bool> SignalJsonAsync(string executionId, string name, string json, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        JsonElement payload;
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            payload = document.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            throw new PayloadException($"The payload of signal '{name}' is not JSON: {e.Message}", e);
+        }
+        var info = await _store.GetExecutionAsync(executionId, ct).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No execution '{executionId}' to signal.");
+        if (info.Awaiting.FirstOrDefault(a => a.Name == name) is { } awaited && !awaited.Takes(payload))
+            throw new PayloadException($"Execution '{executionId}' waits for signal '{name}' as {awaited.Type} " +
+                $"(JSON {string.Join(" or ", awaited.Kinds)}); the payload {json} " +
+                $"({AwaitedSignal.KindOf(payload)}) does not read as that: not sent.");
+        return await _store.SignalAsync(executionId, name, json, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a declared signal (its payload typed as the workflow waits for it); see
+    /// <see cref="SignalAsync{T}(string, string, T, CancellationToken)"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No such execution.</exception>
+    public Task<bool> SignalAsync<T>(string executionId, Signal<T> signal, T payload, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(signal);
+        return SignalAsync(executionId, signal.Name, payload, ct);
+    }
 
     /// <summary>Sends a signal; every send to a running execution is delivered, in order. False, and nothing
     /// delivered, when the execution has already finished.</summary>

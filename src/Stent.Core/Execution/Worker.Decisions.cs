@@ -220,6 +220,11 @@ public sealed partial class Worker
             Output = decision.Output,
             Error = decision.Error,
             Root = task.Root,
+            Awaiting = [.. decision.Awaiting.Select(a =>
+            {
+                var (kinds, pattern) = _options.Serializer.JsonShape(a.Value);
+                return new AwaitedSignal(a.Key, a.Value.FullName ?? a.Value.Name, kinds, pattern);
+            })],
         });
         return (commit, decision.Checkpoint);
     }

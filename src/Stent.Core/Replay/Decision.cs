@@ -20,6 +20,9 @@ internal sealed record Decision(
 {
     private IReadOnlyList<PositionedEvent>? _opened;
 
+    /// <summary>The signals the workflow waits for now, by name, with the payload type each wait reads.</summary>
+    public IReadOnlyDictionary<string, Type> Awaiting { get; init; } = new Dictionary<string, Type>();
+
     /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed
     /// execution); computed once.</summary>
     public IReadOnlyList<PositionedEvent> Opened => _opened ??= ComputeOpened();

@@ -26,6 +26,7 @@ internal sealed class Interpreter
     private Checkpoint? _checkpoint;
     private int _carriedSignals;
     private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Type> _awaiting = new(StringComparer.Ordinal);
     private readonly HashSet<long> _takenNow = [];
     private readonly List<string> _cancelledSteps = [];
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
@@ -128,7 +129,7 @@ internal sealed class Interpreter
             ? stop with { Definition = definition, Events = _history.Events.Count + _pending.Count, Visited = _visited }
             : null;
         return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children,
-            checkpoint);
+            checkpoint) { Awaiting = _awaiting };
     }
 
     private Outcome RunThread(Node start, Thread thread, Stack<Frame>? resumed = null)
@@ -413,9 +414,17 @@ internal sealed class Interpreter
             _pending.Add(new SignalConsumed(position, node.Name, signal.Sequence));
             return SignalRead(signal.Payload, node, position, _decision);
         }
-        if (node.Timeout is not { } timeout) return Outcome.Blocked;
+        if (node.Timeout is not { } timeout)
+        {
+            _awaiting[node.Name] = node.Type;
+            return Outcome.Blocked;
+        }
         var timer = Timer(position + "t", () => timeout, TimerPurpose.SignalTimeout, thread);
-        if (timer.Kind == OutcomeKind.Blocked) return timer;
+        if (timer.Kind == OutcomeKind.Blocked)
+        {
+            _awaiting[node.Name] = node.Type;
+            return timer;
+        }
         _pending.Add(new SignalConsumed(position, node.Name, SignalConsumed.TimedOutSequence));
         return Outcome.Ok(node.TimedOut(), _decision);
     }

@@ -61,6 +61,39 @@ public sealed class PayloadSerializer
         }
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (IReadOnlyList<string>, string?)>
+        _shapes = new();
+
+    /// <summary>
+    /// The JSON kinds ("string", "integer", "boolean", …) a value of <paramref name="type"/> is read from, and the
+    /// pattern a string must match (a number read from a string), from its JSON schema; no kinds when its converter
+    /// decides (any kind may do).
+    /// </summary>
+    public (IReadOnlyList<string> Kinds, string? Pattern) JsonShape(Type type) => _shapes.GetOrAdd(type, t =>
+    {
+        try
+        {
+            var options = new JsonSerializerOptions(Options)
+            {
+                TypeInfoResolver = Options.TypeInfoResolver ?? new System.Text.Json.Serialization.Metadata
+                    .DefaultJsonTypeInfoResolver(),
+            };
+            if (System.Text.Json.Schema.JsonSchemaExporter.GetJsonSchemaAsNode(options, t) is not
+                System.Text.Json.Nodes.JsonObject schema) return ([], null);
+            IReadOnlyList<string> kinds = schema["type"] switch
+            {
+                System.Text.Json.Nodes.JsonArray many => [.. many.Select(k => k!.GetValue<string>())],
+                System.Text.Json.Nodes.JsonValue one => [one.GetValue<string>()],
+                _ => [],
+            };
+            return (kinds, schema["pattern"]?.GetValue<string>());
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            return ([], null);
+        }
+    });
+
     /// <summary>Serialize then deserialize: the value exactly as replay will see it.</summary>
     public object? RoundTrip(object? value, Type type, out string json)
     {

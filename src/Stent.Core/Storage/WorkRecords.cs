@@ -62,7 +62,11 @@ public sealed record NewExecution(
 public sealed record ExecutionInfo(
     string Id, string Workflow, int Version, ExecutionState State, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
     DateTimeOffset? CompletedAt, DateTimeOffset? Deadline, string? Queue, IReadOnlyList<string> Tags, int Priority,
-    string? Output, WorkflowError? Error, string? IdempotencyKey, string? ResumedBy, string? ParentId);
+    string? Output, WorkflowError? Error, string? IdempotencyKey, string? ResumedBy, string? ParentId)
+{
+    /// <summary>The signals it waits for now, with the payload each reads.</summary>
+    public IReadOnlyList<AwaitedSignal> Awaiting { get; init; } = [];
+}
 
 /// <summary>Which executions to list.</summary>
 /// <param name="State">Only this state (null: any).</param>
@@ -216,6 +220,10 @@ public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long Ex
     /// <summary>Claims the new steps at these positions for the committing worker in the same commit, so it runs
     /// them at once; null: claim none.</summary>
     public StepClaim? Claim { get; init; }
+
+    /// <summary>The signals the execution waits for after this decision (kept on its row, to check untyped
+    /// sends).</summary>
+    public IReadOnlyList<AwaitedSignal> Awaiting { get; init; } = [];
 
     /// <summary>When to decide again regardless of what waits (a <see cref="ExecutionState.Blocked"/> execution's
     /// next try); null: as soon as something comes in, or at its first timer or deadline.</summary>

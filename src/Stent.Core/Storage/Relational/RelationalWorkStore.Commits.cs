@@ -20,7 +20,7 @@ public partial class RelationalWorkStore
             UPDATE {_t}stent_executions SET state = {row.P(d.State.ToString())}, updated_at = {row.P(s.Now)},
                 stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
                 completed_at = {(d.Finished ? row.P(s.Now) : "NULL")}, output = {row.P(d.Output)},
-                error = {row.P(StoreJson.Error(d.Error))}
+                error = {row.P(StoreJson.Error(d.Error))}, awaiting = {row.P(StoreJson.Awaiting(d.Awaiting))}
             WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)}
             """);
         if (await s.ExecAsync(row, ct).ConfigureAwait(false) != 1) return DecisionResult.Refused;

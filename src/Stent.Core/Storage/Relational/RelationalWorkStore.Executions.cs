@@ -8,12 +8,15 @@ public partial class RelationalWorkStore
 {
     private const string InfoColumns =
         "id, workflow, version, state, created_at, updated_at, completed_at, deadline, queue, "
-        + "tags, priority, output, error, idempotency_key, resumed_by, parent_id";
+        + "tags, priority, output, error, idempotency_key, resumed_by, parent_id, awaiting";
 
     private static ExecutionInfo ReadInfo(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetInt32(2), Enum.Parse<ExecutionState>(r.GetString(3)), Time(r.GetInt64(4)),
         Time(r.GetInt64(5)), Time(r, 6), Time(r, 7), Text(r, 8), Tags(r.GetString(9)), r.GetInt32(10), Text(r, 11),
-        StoreJson.Error(Text(r, 12)), Text(r, 13), Text(r, 14), Text(r, 15));
+        StoreJson.Error(Text(r, 12)), Text(r, 13), Text(r, 14), Text(r, 15))
+    {
+        Awaiting = StoreJson.Awaiting(Text(r, 16)),
+    };
 
     /// <inheritdoc />
     public Task<(string Id, bool Created)> CreateExecutionAsync(NewExecution n, CancellationToken ct = default) =>

@@ -25,6 +25,14 @@ internal static class StoreJson
     public static WorkflowError? Error(string? json) => json is null ? null :
         JsonSerializer.Deserialize<WorkflowError>(json, Options);
 
+    /// <summary>Awaited signals as JSON, or null when there are none.</summary>
+    public static string? Awaiting(IReadOnlyList<AwaitedSignal> awaiting) =>
+        awaiting.Count == 0 ? null : JsonSerializer.Serialize(awaiting, Options);
+
+    /// <summary>Awaited signals from JSON.</summary>
+    public static IReadOnlyList<AwaitedSignal> Awaiting(string? json) => json is null ? [] :
+        JsonSerializer.Deserialize<AwaitedSignal[]>(json, Options) ?? [];
+
     /// <summary>Tags as JSON.</summary>
     public static string Tags(IReadOnlyList<string> tags) => JsonSerializer.Serialize(tags, Options);
 
