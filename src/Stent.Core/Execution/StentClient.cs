@@ -264,7 +264,8 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
     /// <exception cref="PayloadException">The payload is not JSON, or not of a kind the waiting workflow reads.
     /// </exception>
     /// <exception cref="KeyNotFoundException">No such execution.</exception>
-    public async Task<bool> SignalJsonAsync(string executionId, string name, string json, CancellationToken ct = default)
+    public async Task<bool> SignalJsonAsync(string executionId, string name, string json,
+        CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         JsonElement payload;
