@@ -188,6 +188,19 @@ let private suite kind =
             let accepted = List.ofSeq (store.CompleteStepsAsync([ completed first ]).Result)
             Expect.equal accepted [ false ] "the old outcome is rejected"
         }
+        test "a claim that takes capped work costs the round trips of one that finds nothing" {
+            let store = fresh ()
+            scheduleLimited store "e" "capped_trips" (Some 2) (Some 100) 3
+            let trips f =
+                let before = store.RoundTrips
+                let claimed = f ()
+                store.RoundTrips - before, claimed
+            let claim () = (store.ClaimAsync(ClaimRequest("w", 0, 3, TimeSpan.FromMinutes 1.0)).Result).Steps.Count
+            let capped, taken = trips claim
+            let empty, none = trips claim
+            Expect.equal (taken, none) (2, 0) "the cap let two through, then nothing"
+            Expect.equal capped empty "caps, rate window, ranking and the claim itself are one command"
+        }
         test "the concurrency cap holds under racing claims, and capped backlog never blocks other work" {
             for round in 1..10 do
                 let store = fresh ()
