@@ -221,14 +221,20 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     /// (see <see cref="ISqlDialect.IsTransient"/>) before the commit was sent runs it again on a fresh connection:
     /// nothing of the failed try was written. One during the commit is not retried, as it may have taken effect.
     /// </summary>
-    private async Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct)
+    private Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct) =>
+        RetryTransientAsync(committing => WriteOnceAsync(operation, work, committing, ct), ct);
+
+    /// <summary>Runs <paramref name="once"/> again on a transient error, after a pause, unless it had begun to
+    /// commit (it sets the box it is given just before).</summary>
+    private async Task<T> RetryTransientAsync<T>(
+        Func<System.Runtime.CompilerServices.StrongBox<bool>, Task<T>> once, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
             var committing = new System.Runtime.CompilerServices.StrongBox<bool>();
             try
             {
-                return await WriteOnceAsync(operation, work, committing, ct).ConfigureAwait(false);
+                return await once(committing).ConfigureAwait(false);
             }
             catch (Exception e) when (!committing.Value && attempt < Tries && !ct.IsCancellationRequested
                 && _dialect.IsTransient(e))
@@ -266,21 +272,9 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     }
 
     /// <summary>Runs <paramref name="work"/> outside a transaction (reading the store's clock first when it needs
-    /// it).</summary>
-    private async Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock = false)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await ReadOnceAsync(work, ct, clock).ConfigureAwait(false);
-            }
-            catch (Exception e) when (attempt < Tries && !ct.IsCancellationRequested && _dialect.IsTransient(e))
-            {
-                await Task.Delay(Pause(attempt + 1), ct).ConfigureAwait(false);
-            }
-        }
-    }
+    /// it), again after a transient error.</summary>
+    private Task<T> ReadAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock = false) =>
+        RetryTransientAsync(_ => ReadOnceAsync(work, ct, clock), ct);
 
     private async Task<T> ReadOnceAsync<T>(Func<Session, Task<T>> work, CancellationToken ct, bool clock)
     {
