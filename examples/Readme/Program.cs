@@ -1,6 +1,7 @@
 // The README's C# samples that run things: a worker and a client, the hosted setup, and a test of the workflow.
 using Microsoft.Extensions.DependencyInjection;
 using Stent;
+using Stent.Examples.Readme;
 using Stent.Execution;
 using Stent.Hosting;
 using Stent.Sqlite;
@@ -27,6 +28,11 @@ var services = new ServiceCollection();
 // <readme:host>
 services.AddStent(o => o.UseSqlite("stent.db").AddWorkflow(Nightly.Batch));   // or o.UseMarten(conn), o.UseInMemory()
 // </readme:host>
+
+// <readme:servicehost>
+services.AddHttpClient<ImageClient>(c => c.BaseAddress = new Uri("https://images.example.com/"));
+services.AddStent(o => o.UseSqlite("stent.db").AddWorkflow(Images.TotalBytes));  // steps resolve ImageClient
+// </readme:servicehost>
 
 // <readme:test>
 using var env = TestEnvironment.InMemory();                   // the real worker, an in-memory store, a fake clock

@@ -16,19 +16,6 @@ open Stent.Storage
 open Stent.TestWorker
 open Support
 
-let private workerDll = Path.Combine(AppContext.BaseDirectory, "Stent.TestWorker.dll")
-
-let private spawn (dll: string) (args: string) (env: (string * string) list) (output: Collections.Concurrent.ConcurrentQueue<string>) =
-    let psi = ProcessStartInfo("dotnet", $"\"{dll}\" {args}", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
-    for k, v in env do psi.Environment[k] <- v
-    let p = Process.Start psi
-    p.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then output.Enqueue e.Data)
-    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then output.Enqueue e.Data)
-    p.BeginOutputReadLine()
-    p.BeginErrorReadLine()
-    p
-
-let private startWorker spec log env = spawn workerDll $"\"{spec}\" \"{log}\" 8" env (Collections.Concurrent.ConcurrentQueue())
 
 /// A step attempt seen in the worker processes' logs.
 type private Line = { Kind: string; Pid: int; Execution: string; Position: string; Attempt: int; At: DateTimeOffset }
@@ -41,10 +28,6 @@ let private logLines (log: string) =
     |> Seq.map (fun a -> { Kind = a[0]; Pid = int a[1]; Execution = a[2]; Position = a[3]; Attempt = int a[4]; At = DateTimeOffset.FromUnixTimeMilliseconds(int64 a[5]) })
     |> List.ofSeq
 
-let private stopAll (procs: Process seq) =
-    for p in procs do
-        try p.Kill() with _ -> ()
-        p.WaitForExit(10_000) |> ignore
 
 /// Runs execution `id` on three worker processes, kills the busiest with SIGKILL once `readyToKill` holds, starts a
 /// replacement and waits for the end. Checks that every step is recorded once and that no step attempt ever ran twice

@@ -7,12 +7,14 @@ open System.Collections.Generic
 open System.Threading
 open Microsoft.Extensions.Logging
 
-type Captured = { Level: LogLevel; Message: string; Scope: Map<string, string> }
+/// A record: its level and text, the values of the scopes around it, and those scopes as text (how the console logger
+/// prints them), innermost last.
+type Captured = { Level: LogLevel; Message: string; Scope: Map<string, string>; ScopeText: string list }
 
 /// A logger factory that keeps every record with the scope values around it.
 type CaptureLogs() =
     let records = ConcurrentQueue<Captured>()
-    let scopes = AsyncLocal<Map<string, string> list>()
+    let scopes = AsyncLocal<(Map<string, string> * string) list>()
     member _.Records = List.ofSeq records
     interface ILoggerFactory with
         member _.AddProvider _ = ()
@@ -25,10 +27,12 @@ type CaptureLogs() =
                         | :? IEnumerable<KeyValuePair<string, obj>> as kvs -> kvs |> Seq.map (fun kv -> kv.Key, string kv.Value) |> Map.ofSeq
                         | _ -> Map.empty
                     let before = scopes.Value
-                    scopes.Value <- values :: (if isNull (box before) then [] else before)
+                    scopes.Value <- (values, string (box state)) :: (if isNull (box before) then [] else before)
                     { new IDisposable with member _.Dispose() = scopes.Value <- before }
                 member _.IsEnabled _ = true
                 member _.Log<'S>(level, _, state: 'S, error, formatter) =
-                    let scope = (if isNull (box scopes.Value) then [] else scopes.Value) |> List.rev |> List.fold (fun acc m -> Map.fold (fun a k v -> Map.add k v a) acc m) Map.empty
-                    records.Enqueue { Level = level; Message = formatter.Invoke(state, error); Scope = scope } }
+                    let all = (if isNull (box scopes.Value) then [] else scopes.Value) |> List.rev
+                    let scope = all |> List.map fst |> List.fold (fun acc m -> Map.fold (fun a k v -> Map.add k v a) acc m) Map.empty
+                    records.Enqueue { Level = level; Message = formatter.Invoke(state, error); Scope = scope
+                                      ScopeText = List.map snd all } }
 

@@ -45,6 +45,9 @@ let tests =
                 Expect.equal l.Scope["ExecutionId"] id "step lines carry the execution id"
                 Expect.equal l.Scope["Step"] "logged_item" "and the step"
                 Expect.equal l.Scope["WorkerId"] "w1" "and the worker"
+                let position = l.Scope["Position"]
+                Expect.contains l.ScopeText $"ExecutionId={id} Step=logged_item Position={position} Attempt=1 WorkerId=w1"
+                    "the scope reads as key=value text (the console logger prints a scope's text)"
             Expect.equal (lines |> List.filter (fun l -> l.Message.Contains "progress: chunk")).Length 3 "progress per chunk, once each"
         }
         test "9. the C# example writes each of its log lines once, also when crashed at any event boundary and recovered" {

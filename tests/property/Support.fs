@@ -179,3 +179,28 @@ let throws<'E when 'E :> exn> (f: unit -> unit) : 'E =
     with
     | :? 'E as e -> e
     | :? AggregateException as a when (a.InnerException :? 'E) -> a.InnerException :?> 'E
+
+/// The test worker process (tests/worker), built next to the tests.
+let workerDll = Path.Combine(AppContext.BaseDirectory, "Stent.TestWorker.dll")
+
+/// Starts `dotnet DLL ARGS` with extra environment variables, its output lines collected in `output`.
+let spawn (dll: string) (args: string) (env: (string * string) list) (output: Collections.Concurrent.ConcurrentQueue<string>) =
+    let psi = Diagnostics.ProcessStartInfo("dotnet", $"\"{dll}\" {args}", UseShellExecute = false,
+                                            RedirectStandardOutput = true, RedirectStandardError = true)
+    for k, v in env do psi.Environment[k] <- v
+    let p = Diagnostics.Process.Start psi
+    p.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then output.Enqueue e.Data)
+    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then output.Enqueue e.Data)
+    p.BeginOutputReadLine()
+    p.BeginErrorReadLine()
+    p
+
+/// A test worker process serving the store `spec` (sqlite:PATH or postgres:SCHEMA:CONNECTION), logging step attempts
+/// to `log`.PID.
+let startWorker spec log env = spawn workerDll $"\"{spec}\" \"{log}\" 8" env (Collections.Concurrent.ConcurrentQueue())
+
+/// Kills the processes (SIGKILL) and waits for them to exit.
+let stopAll (procs: Diagnostics.Process seq) =
+    for p in procs do
+        try p.Kill() with _ -> ()
+        p.WaitForExit(10_000) |> ignore

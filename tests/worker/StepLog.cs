@@ -12,7 +12,7 @@ public sealed class StepLog(string prefix) : ILoggerFactory, ILogger
     private readonly Lock _gate = new();
     private readonly string _path = $"{prefix}.{Environment.ProcessId}";
 
-    private void Write(string what, IReadOnlyDictionary<string, object> s)
+    private void Write(string what, Dictionary<string, object?> s)
     {
         var line = $"{what} {Environment.ProcessId} {s["ExecutionId"]} {s["Position"]} {s["Attempt"]} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}\n";
         lock (_gate) File.AppendAllText(_path, line);
@@ -21,7 +21,9 @@ public sealed class StepLog(string prefix) : ILoggerFactory, ILogger
     /// <inheritdoc />
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull
     {
-        if (state is not IReadOnlyDictionary<string, object> s || !s.ContainsKey("Attempt")) return null;
+        if (state is not IEnumerable<KeyValuePair<string, object?>> pairs) return null;
+        var s = pairs.ToDictionary();
+        if (!s.ContainsKey("Attempt")) return null;
         Write("start", s);
         return new Done(() => Write("done", s));
     }

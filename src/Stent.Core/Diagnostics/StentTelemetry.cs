@@ -25,11 +25,28 @@ public static class StentTelemetry
     private static readonly Counter<long> Decisions = Meter.CreateCounter<long>("stent.decisions", "{decision}", "Decisions committed.");
     private static readonly Counter<long> Ended = Meter.CreateCounter<long>("stent.executions.ended", "{execution}", "Executions that ended, by state.");
 
-    internal static Activity? StartStep(string executionId, string step, string position, int attempt) =>
-        Source.StartActivity("stent.step")?.SetTag("stent.execution_id", executionId).SetTag("stent.step", step)
-            .SetTag("stent.position", position).SetTag("stent.attempt", attempt);
+    internal static Activity? StartStep(StepTask task) =>
+        Source.StartActivity("stent.step", ActivityKind.Internal, Parent(task.TraceParent))
+            ?.SetTag("stent.execution_id", task.ExecutionId).SetTag("stent.step", task.Name)
+            .SetTag("stent.position", task.Position).SetTag("stent.attempt", task.Attempt);
 
-    internal static Activity? StartDecision(string executionId) => Source.StartActivity("stent.decision")?.SetTag("stent.execution_id", executionId);
+    internal static Activity? StartDecision(DecisionTask task) =>
+        Source.StartActivity("stent.decision", ActivityKind.Internal, Parent(task.TraceParent))
+            ?.SetTag("stent.execution_id", task.ExecutionId);
+
+    /// <summary>A dispatch: a child of the caller's activity (a request, say), and the parent of everything the
+    /// execution does.</summary>
+    internal static Activity? StartDispatch(string workflow) =>
+        Source.StartActivity("stent.dispatch", ActivityKind.Producer)?.SetTag("stent.workflow", workflow);
+
+    /// <summary>The trace context an execution's work continues: the activity's, else the caller's.</summary>
+    internal static string? Context(Activity? activity) => (activity ?? Activity.Current)?.Id is { } id &&
+        ActivityContext.TryParse(id, null, out _) ? id : null;
+
+    /// <summary>A stored <c>traceparent</c> as a parent; none (a new trace) when absent or unreadable.</summary>
+    private static ActivityContext Parent(string? traceParent) =>
+        traceParent is not null && ActivityContext.TryParse(traceParent, null, isRemote: true, out var context)
+            ? context : default;
 
     internal static void StepEnded(string step, HistoryEvent outcome, TimeSpan took)
     {

@@ -65,10 +65,16 @@ public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer 
         _ = workflow.Build(input);
         var json = _serializer.Serialize(input, workflow.InputType);
         var id = options.ExecutionId ?? Guid.NewGuid().ToString("N");
+        // The execution's decisions and steps, in any process, continue the dispatch's trace.
+        using var activity = Diagnostics.StentTelemetry.StartDispatch(workflow.Name);
         var (existing, _) = await _store.CreateExecutionAsync(new NewExecution(
             id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay?.Value ?? TimeSpan.Zero,
                 options.MaxDuration?.Value,
-            options.Queue, options.Tags, options.Priority), ct).ConfigureAwait(false);
+            options.Queue, options.Tags, options.Priority)
+        {
+            TraceParent = Diagnostics.StentTelemetry.Context(activity),
+        }, ct).ConfigureAwait(false);
+        activity?.SetTag("stent.execution_id", existing);
         return existing;
     }
 

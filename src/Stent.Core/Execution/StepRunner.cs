@@ -1,7 +1,9 @@
 // Runs one attempt of a step: idempotent-result reuse, timeout, a logging scope, and the outcome as an event.
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Stent.Diagnostics;
 using Stent.Replay;
 using Stent.Serialization;
 using Stent.Storage;
@@ -10,7 +12,8 @@ using Stent.Workflows;
 namespace Stent.Execution;
 
 /// <summary>Runs step attempts for a runtime or a worker.</summary>
-internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore? results, ILogger logger, string workerId)
+internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore? results, ILogger logger,
+    string workerId, IServiceProvider? services = null)
 {
     /// <summary>What an attempt produced: output JSON, a business error, or a failure (<paramref name="Final"/> when
     /// no retry can help, e.g. an input that does not read as the function's input type).</summary>
@@ -22,10 +25,8 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
     {
         await Task.Yield();
         var options = fn.Options;
-        using var scope = logger.BeginScope(new Dictionary<string, object>
-        {
-            ["ExecutionId"] = executionId, ["Step"] = fn.Name, ["Position"] = position, ["Attempt"] = attempt, ["WorkerId"] = workerId,
-        });
+        using var scope = logger.BeginScope(new LogScope(("ExecutionId", executionId), ("Step", fn.Name),
+            ("Position", position), ("Attempt", attempt), ("WorkerId", workerId)));
         object? value;
         try
         {
@@ -48,13 +49,17 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
             }
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             if (options.Timeout is { } timeout) cts.CancelAfter(timeout.Value);
-            var context = new StepContext(executionId, fn.Name, position, attempt, cts.Token, logger);
+            var attemptScope = services?.GetService<IServiceScopeFactory>()?.CreateAsyncScope();
+            var context = new StepContext(executionId, fn.Name, position, attempt, cts.Token, logger)
+            {
+                Services = attemptScope?.ServiceProvider ?? services ?? NoServices.Instance,
+            };
             StepOutput output;
             // With a timeout the body starts on a thread of its own, so that one which ignores its token (or blocks)
             // is abandoned at the deadline without holding a pool thread: the attempt fails, its slot is freed, and
             // whatever the body produces later is discarded.
-            var invoked = options.Timeout is null ? fn.InvokeAsync(value, context)
-                : Task.Factory.StartNew(() => fn.InvokeAsync(value, context), CancellationToken.None,
+            var invoked = options.Timeout is null ? Invoke(fn, value, context)
+                : Task.Factory.StartNew(() => Invoke(fn, value, context), CancellationToken.None,
                     TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
             try
             {
@@ -75,6 +80,13 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
                 throw new TimeoutException($"Step '{fn.Name}' at {position} took longer than its timeout " +
                     $"{options.Timeout}.");
             }
+            finally
+            {
+                // The attempt's services live as long as its body: an abandoned body keeps them until it ends.
+                if (attemptScope is { } s)
+                    if (invoked.IsCompleted) await s.DisposeAsync().ConfigureAwait(false);
+                    else _ = invoked.ContinueWith(_ => s.DisposeAsync().AsTask(), TaskScheduler.Default).Unwrap();
+            }
             if (output.BusinessError is { } business) return new Attempt(null, business, null);
             var json = serializer.Serialize(output.Value, fn.OutputType);
             if (key is not null) await results!.PutAsync(key, json, ct).ConfigureAwait(false);
@@ -94,6 +106,13 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
         return !a.Final && policy.ShouldRetry(a.Failure, attempt)
             ? new StepAttemptFailed(position, attempt, a.Failure, now + policy.DelayAfter(attempt, random))
             : new StepFailed(position, a.Failure, attempt);
+    }
+
+    /// <summary>The body's task; one that throws before its first await gives a faulted task.</summary>
+    private static Task<StepOutput> Invoke(IDurableFunction fn, object? value, StepContext context)
+    {
+        try { return fn.InvokeAsync(value, context); }
+        catch (Exception e) { return Task.FromException<StepOutput>(e); }
     }
 
     private static string Hash(string json) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..32];

@@ -17,7 +17,9 @@ public sealed partial class Worker
     private async Task<IReadOnlyList<StepTask>?> DecideAsync(DecisionTask task, DateTimeOffset now,
         CancellationToken ct, IReadOnlyList<Finished>? ran = null)
     {
-        using var activity = Diagnostics.StentTelemetry.StartDecision(task.ExecutionId);
+        using var activity = Diagnostics.StentTelemetry.StartDecision(task);
+        using var scope = _logger.BeginScope(new Diagnostics.LogScope(("ExecutionId", task.ExecutionId),
+            ("WorkerId", _options.WorkerId)));
         var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version,
             ct).ConfigureAwait(false);
         if (!_options.Incremental) checkpoint = null;
@@ -33,8 +35,12 @@ public sealed partial class Worker
         var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
         // Outcomes are never dropped with a parked decision: they are recorded the usual way.
         if (ran is not null && commit.State == ExecutionState.Blocked) return null;
+        // What this decision starts (steps, children) continues its trace.
+        var trace = Diagnostics.StentTelemetry.Context(activity) ?? task.TraceParent;
         commit = commit with
         {
+            Children = [.. commit.Children.Select(c => c with { TraceParent = trace })],
+            TraceParent = trace,
             Optimistic = ran is not null,
             Outcomes = ran?.Select(f => new StepOutcome(new LeasedStep(f.Task.Id, f.Task.LeaseToken), f.Event))
                 .ToList() ?? [],

@@ -1,4 +1,5 @@
 // A worker: claims decisions and steps from a shared store under leases, runs them, and group-commits step outcomes.
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Stent.Storage;
@@ -48,8 +49,10 @@ public sealed partial class Worker
         _registry = registry ?? new Registry();
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _options = (options ?? new WorkerOptions()).Validated();
-        _logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Stent.Worker");
-        _runner = new StepRunner(_options.Serializer, store as IIdempotencyStore, _logger, _options.WorkerId);
+        _logger = (_options.LoggerFactory ?? _options.Services?.GetService<ILoggerFactory>() ??
+            NullLoggerFactory.Instance).CreateLogger("Stent.Worker");
+        _runner = new StepRunner(_options.Serializer, store as IIdempotencyStore, _logger, _options.WorkerId,
+            _options.Services);
         _random = _options.Seed is { } seed ? new Random(seed) : new Random();
         _time = _options.Time;
     }
@@ -268,8 +271,7 @@ public sealed partial class Worker
             Finished? finished = null;
             try
             {
-                using var activity = Diagnostics.StentTelemetry.StartStep(task.ExecutionId, task.Name, task.Position,
-                    task.Attempt);
+                using var activity = Diagnostics.StentTelemetry.StartStep(task);
                 // A step of a registered workflow's tree whose function this worker has not met yet: learn it by
                 // replaying.
                 var fn = Function(task.Name);

@@ -48,8 +48,16 @@ public sealed record WorkerOptions
     /// <summary>How payloads become JSON.</summary>
     public PayloadSerializer Serializer { get; init; } = PayloadSerializer.Default;
 
-    /// <summary>Logs; default none.</summary>
+    /// <summary>Logs; default: the <see cref="Services"/>' logger factory (the host's under <c>AddStent</c>), else
+    /// none.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Where steps get the app's services (<see cref="StepContext.Services"/>, <c>Durable.Create&lt;TService, TIn,
+    /// TOut&gt;</c>): each attempt resolves them from a fresh scope of this provider. <c>AddStent</c> sets the host's.
+    /// Default none.
+    /// </summary>
+    public IServiceProvider? Services { get; init; }
 
     /// <summary>Called once per recorded progress report.</summary>
     public Action<string, ProgressReport>? OnProgress { get; init; }

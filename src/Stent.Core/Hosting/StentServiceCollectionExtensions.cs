@@ -1,7 +1,6 @@
 // services.AddStent(...): the store, the client, the worker, and a hosted service that runs the worker.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Stent.Execution;
 using Stent.Storage;
 
@@ -24,12 +23,9 @@ public static class StentServiceCollectionExtensions
         services.AddSingleton(store);
         services.AddSingleton(sp => new StentClient(sp.GetRequiredService<IWorkStore>(), builder.Serializer,
             builder.Registry));
-        services.AddSingleton(sp =>
-        {
-            var options = builder.Worker.LoggerFactory is null && sp.GetService<ILoggerFactory>() is { } logs ?
-                builder.Worker with { LoggerFactory = logs } : builder.Worker;
-            return new Worker(sp.GetRequiredService<IWorkStore>(), options, builder.Registry);
-        });
+        // The worker logs through the host's logger and its steps resolve the host's services, a scope per attempt.
+        services.AddSingleton(sp => new Worker(sp.GetRequiredService<IWorkStore>(),
+            builder.Worker with { Services = builder.Worker.Services ?? sp }, builder.Registry));
         if (builder.RunWorker) services.AddSingleton<IHostedService, StentWorkerService>();
         return services;
     }

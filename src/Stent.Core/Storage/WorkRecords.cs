@@ -29,6 +29,10 @@ public sealed record NewExecution(
     string? Queue, IReadOnlyList<string> Tags, int Priority, string? ResumedFrom = null, string? ParentId = null,
     string? ParentPosition = null, string? Root = null)
 {
+    /// <summary>The trace context (W3C <c>traceparent</c>) its decisions and steps continue: the dispatch's, or for a
+    /// child the decision that started it. Null: each decision starts a trace of its own.</summary>
+    public string? TraceParent { get; init; }
+
     /// <summary>The first event of the execution's stream.</summary>
     public ExecutionStarted Started(DateTimeOffset at, string? resumedFrom) =>
         new(Workflow, Version, Input, at, resumedFrom, ParentId, ParentPosition);
@@ -115,6 +119,9 @@ public sealed record DecisionTask(
 {
     /// <summary>The workflow at the root of its execution tree (its own, unless it is a child).</summary>
     public string? Root { get; init; }
+
+    /// <summary>The execution's trace context (W3C <c>traceparent</c>), if it has one.</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>Where work goes: a queue (null: the default queue), tags, and a priority (higher first).</summary>
@@ -138,6 +145,9 @@ public sealed record StepTask(long Id, string ExecutionId, string Position, stri
     /// <summary>How many of its runs so far were lost with their worker (the lease expired): these count apart from
     /// its retry policy's attempts.</summary>
     public int Lost { get; init; }
+
+    /// <summary>The trace context (W3C <c>traceparent</c>) of the decision that scheduled it, if any.</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>A claim: the store's clock reading and the work claimed.</summary>
@@ -202,6 +212,9 @@ public sealed record DecisionCommit(string ExecutionId, long LeaseToken, long Ex
     /// <summary>The workflow at the root of the execution's tree (recorded with its steps; null: the execution's
     /// own).</summary>
     public string? Root { get; init; }
+
+    /// <summary>The trace context (W3C <c>traceparent</c>) its new steps continue: the decision's.</summary>
+    public string? TraceParent { get; init; }
 
     /// <summary>
     /// The committing worker holds no lease on the execution: it decides on the history it last wrote itself, so the

@@ -56,6 +56,26 @@ public static class Durable
         return new(name, async (i, c) => StepOutput.Of(await run(i, c).ConfigureAwait(false)), options);
     }
 
+    /// <summary>
+    /// A durable function that uses one of the app's services (an <c>HttpClient</c>, a <c>DbContext</c>, …): each
+    /// attempt resolves <typeparamref name="TService"/> from its own scope of the worker's services (the host's under
+    /// <c>AddStent</c>; <see cref="Execution.WorkerOptions.Services"/> otherwise). A service that is not registered
+    /// fails the attempt with an error naming its type.
+    /// </summary>
+    public static Durable<TIn, TOut> Create<TService, TIn, TOut>(string name,
+        Func<TService, TIn, StepContext, Task<TOut>> run, DurableOptions? options = null)
+        where TService : notnull
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(name, async (i, c) => StepOutput.Of(await run(Service<TService>(name, c), i, c)
+            .ConfigureAwait(false)), options);
+    }
+
+    private static T Service<T>(string name, StepContext context) where T : notnull =>
+        context.Services.GetService(typeof(T)) is T service ? service : throw new InvalidOperationException(
+            $"Step '{name}' needs a service of type '{typeof(T).FullName}', but the worker's services have none: " +
+            "register it with the host (AddStent uses the host's services) or set WorkerOptions.Services.");
+
     /// <summary>A durable function from a synchronous implementation.</summary>
     public static Durable<TIn, TOut> CreateSync<TIn, TOut>(string name, Func<TIn, StepContext, TOut> run,
         DurableOptions? options = null)

@@ -1,4 +1,4 @@
-// What a running step sees: cancellation, attempt number, a stable idempotency key and a logger.
+// What a running step sees: cancellation, attempt number, a stable idempotency key, a logger and services.
 using Microsoft.Extensions.Logging;
 
 namespace Stent;
@@ -15,4 +15,19 @@ public sealed record StepContext(
 {
     /// <summary>Stable across attempts and crashes (execution id + position): pass it to external systems to deduplicate.</summary>
     public string IdempotencyKey => $"{ExecutionId}/{Position}";
+
+    /// <summary>
+    /// The app's services for this attempt: a scope of its own (disposed when the attempt ends) of the worker's
+    /// <see cref="Execution.WorkerOptions.Services"/> — the host's provider under <c>AddStent</c>. Empty when the
+    /// worker has none.
+    /// </summary>
+    public IServiceProvider Services { get; init; } = NoServices.Instance;
+}
+
+/// <summary>The provider of a worker that was given none: it has no service.</summary>
+internal sealed class NoServices : IServiceProvider
+{
+    public static readonly NoServices Instance = new();
+
+    public object? GetService(Type serviceType) => null;
 }

@@ -53,9 +53,10 @@ public partial class RelationalWorkStore
         new(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), token)
         {
             Lost = r.GetInt32(6),
+            TraceParent = Text(r, 7),
         };
 
-    private const string StepReturning = " RETURNING id, execution_id, position, name, input, attempt, lost";
+    private const string StepReturning = " RETURNING id, execution_id, position, name, input, attempt, lost, trace_parent";
 
     /// <summary>A claim's update of a step: a step whose lease expired while it ran was lost with its worker.</summary>
     private const string Reclaim = "attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END, " +
@@ -101,12 +102,12 @@ public partial class RelationalWorkStore
                 AND (lease_until IS NULL OR lease_until < {now}) AND state IN
                     {Live}{Routing(sql, q)}{Workflows(sql, q)}
                 ORDER BY priority DESC, runnable_at LIMIT {sql.P(q.MaxDecisions)}{_dialect.SkipLocked})
-            RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority, root
+            RETURNING id, deadline, cancel_requested, stream_version, queue, tags, priority, root, trace_parent
             """);
         var claimed = await s.QueryAsync(sql, r => (Id: r.GetString(0), Deadline: Time(r, 1), Cancel: r.GetInt32(2) !=
             0,
             Version: r.GetInt64(3), Route: new Route(Text(r, 4), Tags(r.GetString(5)), r.GetInt32(6)), Root:
-                r.GetString(7)), ct)
+                r.GetString(7), Trace: Text(r, 8)), ct)
             .ConfigureAwait(false);
         if (claimed.Count == 0) return [];
         var read = new Sql();
@@ -121,7 +122,7 @@ public partial class RelationalWorkStore
         var timersBy = timers.ToLookup(t => t.Item1, t => t.Item2);
         return claimed.Select(c => new DecisionTask(c.Id, token, c.Version, [.. inboxBy[c.Id]], [.. timersBy[c.Id]],
             c.Deadline,
-            c.Cancel, c.Route) { Root = c.Root }).ToList();
+            c.Cancel, c.Route) { Root = c.Root, TraceParent = c.Trace }).ToList();
     }
 
     /// <summary>

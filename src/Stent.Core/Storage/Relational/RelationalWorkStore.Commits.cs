@@ -43,6 +43,7 @@ public partial class RelationalWorkStore
         var self = sql.P(id);
         var now = sql.P(s.Now);
         var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
+        var trace = sql.P(d.TraceParent);
         var rows = Math.Clamp(_dialect.MaxParameters / 10, 1, 200);
         foreach (var chunk in d.FoldedInbox.Chunk(rows * 4))
             sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(chunk)});");
@@ -54,12 +55,12 @@ public partial class RelationalWorkStore
         {
             sql.Append($"""
                 INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
-                    max_per_second, available_at, root) VALUES
+                    max_per_second, available_at, root, trace_parent) VALUES
                 """);
             sql.Append(string.Join(", ", chunk.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
                 $"{sql.P(st.Input)}, "
                 + $"{sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, {sql.P(st.MaxConcurrent)}, "
-                + $"{sql.P(st.MaxPerSecond)}, {now}, {root})")));
+                + $"{sql.P(st.MaxPerSecond)}, {now}, {root}, {trace})")));
             sql.Append(";");
         }
         if (d.Timers.Count > 0)
@@ -148,22 +149,22 @@ public partial class RelationalWorkStore
         if (steps.Count == 0) return [];
         var token = Random.Shared.NextInt64(1, long.MaxValue);
         var sql = new Sql();
-        var (self, now, until, worker) = (sql.P(d.ExecutionId), sql.P(s.Now), sql.P(s.Now + Ms(claim.Lease)),
-            sql.P(claim.WorkerId));
+        var (self, now, until, worker, trace) = (sql.P(d.ExecutionId), sql.P(s.Now), sql.P(s.Now +
+            Ms(claim.Lease)), sql.P(claim.WorkerId), sql.P(d.TraceParent));
         var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
         sql.Append($"""
             INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
-                max_per_second, available_at, root, running, lease_token, lease_until, worker) VALUES
+                max_per_second, available_at, root, running, lease_token, lease_until, worker, trace_parent) VALUES
             """);
         sql.Append(string.Join(", ", steps.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
             $"{sql.P(st.Input)}, {sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, " +
             $"{sql.P(st.MaxConcurrent)}, {sql.P(st.MaxPerSecond)}, {now}, {root}, 1, {sql.P(token)}, {until}, " +
-            $"{worker})")));
+            $"{worker}, {trace})")));
         sql.Append(" RETURNING id, position");
         var ids = (await s.QueryAsync(sql, r => (Id: r.GetInt64(0), Position: r.GetString(1)), ct)
             .ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id, StringComparer.Ordinal);
         return steps.Select(st => new StepTask(ids[st.Position], d.ExecutionId, st.Position, st.Name, st.Input, 1,
-            token)).ToList();
+            token) { TraceParent = d.TraceParent }).ToList();
     }
 
     /// <inheritdoc />

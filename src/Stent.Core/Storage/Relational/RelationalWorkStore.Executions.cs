@@ -73,7 +73,8 @@ public partial class RelationalWorkStore
         var sql = new Sql($"""
             INSERT INTO {_t}stent_executions (id, workflow, version, state, created_at, updated_at, deadline, queue,
                 tags,
-                priority, idempotency_key, runnable_at, stream_version, parent_id, parent_position, root) VALUES
+                priority, idempotency_key, runnable_at, stream_version, parent_id, parent_position, root,
+                trace_parent) VALUES
             """);
         sql.Append(string.Join(", ", executions.Select(e =>
         {
@@ -84,7 +85,8 @@ public partial class RelationalWorkStore
                 $"{sql.P(s.Now)}, "
                 + $"{sql.P(deadline)}, {sql.P(n.Queue)}, {sql.P(Tags(n.Tags))}, {sql.P(n.Priority)}, " +
                     $"{sql.P(n.IdempotencyKey)}, "
-                + $"{sql.P(start)}, 1, {sql.P(n.ParentId)}, {sql.P(n.ParentPosition)}, {sql.P(n.Root ?? n.Workflow)})";
+                + $"{sql.P(start)}, 1, {sql.P(n.ParentId)}, {sql.P(n.ParentPosition)}, {sql.P(n.Root ?? n.Workflow)}, "
+                + $"{sql.P(n.TraceParent)})";
         })));
         sql.Append(" ON CONFLICT DO NOTHING RETURNING id");
         var created = (await s.QueryAsync(sql, r => r.GetString(0),

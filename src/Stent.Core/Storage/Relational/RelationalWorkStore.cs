@@ -53,7 +53,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             runnable_at BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, lease_until BIGINT, lease_owner TEXT,
             cancel_requested INTEGER NOT NULL DEFAULT 0, output TEXT, error TEXT, stream_version BIGINT NOT NULL,
             signals BIGINT NOT NULL DEFAULT 0, resumed_by TEXT, parent_id TEXT, parent_position TEXT, root TEXT NOT
-                NULL, awaiting TEXT);
+                NULL, awaiting TEXT, trace_parent TEXT);
         CREATE INDEX IF NOT EXISTS stent_executions_runnable ON {_t}stent_executions (priority, runnable_at)
             WHERE runnable_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS stent_executions_created ON {_t}stent_executions (created_at);
@@ -62,7 +62,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             input TEXT NOT NULL, queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER,
             max_per_second INTEGER, attempt INTEGER NOT NULL DEFAULT 1, available_at BIGINT NOT NULL,
             running INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, worker TEXT,
-            root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0);
+            root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0, trace_parent TEXT);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
         CREATE INDEX IF NOT EXISTS stent_steps_capped ON {_t}stent_steps (name)
@@ -176,7 +176,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
     /// <summary>Columns added since the tables were first made, with their definitions.</summary>
     private static readonly (string Table, string Column, string Definition)[] Added =
-        [("stent_steps", "lost", "INTEGER NOT NULL DEFAULT 0"), ("stent_executions", "awaiting", "TEXT")];
+        [("stent_steps", "lost", "INTEGER NOT NULL DEFAULT 0"), ("stent_executions", "awaiting", "TEXT"),
+            ("stent_executions", "trace_parent", "TEXT"), ("stent_steps", "trace_parent", "TEXT")];
 
     /// <summary>Adds to a store made by an earlier version the columns it lacks (several processes may race: the
     /// column is there in the end either way).</summary>
