@@ -170,18 +170,6 @@ let private poison (spec: string) (store: IWorkStore) =
         stopAll procs
         cleanLog log
 
-let private onStores name (f: string -> IWorkStore -> unit) =
-    [ test $"SQLite: {name}" {
-          let path = Path.Combine(Path.GetTempPath(), $"stent-crash-{Guid.NewGuid():N}.db")
-          f $"sqlite:{path}" (new Stent.Sqlite.SqliteWorkStore(path))
-      }
-      test $"PostgreSQL: {name}" {
-          let pg = Environment.GetEnvironmentVariable "STENT_PG"
-          if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
-          let schema = "crash_" + Guid.NewGuid().ToString("N").Substring(0, 10)
-          f $"postgres:{schema}:{pg}" (new Stent.Marten.PostgresWorkStore(pg, schema))
-      } ]
-
 /// The main job (examples/BatchCs) killed with SIGKILL mid-run and started again: it resumes the same execution.
 let private mainJob () =
     let dll = Path.Combine(AppContext.BaseDirectory, "BatchCs.dll")

@@ -16,6 +16,7 @@ let all =
         WorkStoreConformance.tests
         CrashTests.tests
         FailureSemanticsTests.tests
+        SchedulingTests.tests
         HostingTests.tests
         ExampleTests.tests
         GuidePatternTests.tests

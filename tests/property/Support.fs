@@ -204,3 +204,16 @@ let stopAll (procs: Diagnostics.Process seq) =
     for p in procs do
         try p.Kill() with _ -> ()
         p.WaitForExit(10_000) |> ignore
+
+/// A multi-process test on a fresh SQLite file and a fresh PostgreSQL schema: `f` gets the store's spec for the test
+/// worker (sqlite:PATH or postgres:SCHEMA:CONNECTION) and a store object on it.
+let onStores name (f: string -> IWorkStore -> unit) =
+    [ test $"SQLite: {name}" {
+          let path = Path.Combine(Path.GetTempPath(), $"stent-crash-{Guid.NewGuid():N}.db")
+          f $"sqlite:{path}" (new SqliteWorkStore(path))
+      }
+      test $"PostgreSQL: {name}" {
+          if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+          let schema = "crash_" + Guid.NewGuid().ToString("N").Substring(0, 10)
+          f $"postgres:{schema}:{pg}" (new Stent.Marten.PostgresWorkStore(pg, schema))
+      } ]

@@ -56,6 +56,9 @@ type private Observed(inner: IWorkStore, healthyAt: DateTime) =
         member _.DeleteEndedAsync(age, ct) = inner.DeleteEndedAsync(age, ct)
         member _.AnnounceWorkerAsync(w, ct) = inner.AnnounceWorkerAsync(w, ct)
         member _.ListWorkersAsync(within, ct) = inner.ListWorkersAsync(within, ct)
+        member _.ChangeScheduleAsync(name, change, ct) = inner.ChangeScheduleAsync(name, change, ct)
+        member _.ListSchedulesAsync ct = inner.ListSchedulesAsync ct
+        member _.FireSchedulesAsync(plan, ct) = inner.FireSchedulesAsync(plan, ct)
         member _.RoundTrips = inner.RoundTrips
 
 let private newExec id = NewExecution(id, "wf", 1, "null", null, TimeSpan.Zero, Nullable(), null, [], 0)

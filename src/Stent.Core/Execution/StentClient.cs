@@ -11,7 +11,7 @@ namespace Stent.Execution;
 /// <see cref="DispatchAsync{TIn, TOut}(WorkflowDef{TIn, TOut}, TIn, DispatchOptions?, CancellationToken)"/> needs no
 /// registration; dispatching by name needs the workflow in <paramref name="registry"/>.
 /// </summary>
-public sealed class StentClient(IWorkStore store, PayloadSerializer? serializer = null, Registry? registry = null)
+public sealed partial class StentClient(IWorkStore store, PayloadSerializer? serializer = null, Registry? registry = null)
 {
     private readonly IWorkStore _store = store ?? throw new ArgumentNullException(nameof(store));
     private readonly PayloadSerializer _serializer = serializer ?? PayloadSerializer.Default;

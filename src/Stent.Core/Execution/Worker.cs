@@ -88,6 +88,7 @@ public sealed partial class Worker
     {
         using var stopHeartbeat = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(stopHeartbeat.Token);
+        var schedules = _options.RunSchedules ? SchedulesAsync(stopHeartbeat.Token) : Task.CompletedTask;
         var idle = _options.PollMin;
         var claim = true;
         var lastClaim = _time.GetTimestamp();
@@ -123,6 +124,7 @@ public sealed partial class Worker
             await DrainAsync().ConfigureAwait(false);
             stopHeartbeat.Cancel();
             try { await heartbeat.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            try { await schedules.ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
     }
 

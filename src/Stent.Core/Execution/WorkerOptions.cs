@@ -39,6 +39,10 @@ public sealed record WorkerOptions
     /// history) waits before a worker tries it again. Default 1 minute.</summary>
     public TimeSpan BlockedRetry { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>When true (default), the worker fires due recurring schedules (each tick runs once, however many
+    /// workers do this).</summary>
+    public bool RunSchedules { get; init; } = true;
+
     /// <summary>Shortest wait between empty polls. Default 10 ms.</summary>
     public TimeSpan PollMin { get; init; } = TimeSpan.FromMilliseconds(10);
 

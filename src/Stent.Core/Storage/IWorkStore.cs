@@ -97,6 +97,26 @@ public interface IWorkStore
     /// <summary>Workers that announced themselves within <paramref name="seenWithin"/> (store clock).</summary>
     Task<IReadOnlyList<WorkerInfo>> ListWorkersAsync(TimeSpan seenWithin, CancellationToken ct = default);
 
+    /// <summary>
+    /// Reads schedule <paramref name="name"/> (null when there is none) and writes what <paramref name="change"/> makes
+    /// of it at the store's time, atomically: null deletes it, the same object leaves it. Returns what is stored now.
+    /// An exception thrown by <paramref name="change"/> writes nothing.
+    /// </summary>
+    Task<Scheduling.ScheduleInfo?> ChangeScheduleAsync(string name,
+        Func<Scheduling.ScheduleInfo?, DateTimeOffset, Scheduling.ScheduleInfo?> change, CancellationToken ct = default);
+
+    /// <summary>Every schedule, by name.</summary>
+    Task<IReadOnlyList<Scheduling.ScheduleInfo>> ListSchedulesAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// Fires due schedules (not paused, next tick at or before the store's time): for each, <paramref name="plan"/>
+    /// says which ticks run and the next tick; each tick's execution is created and the next tick stored in one
+    /// transaction, so a tick runs once however many workers fire at the same time. Returns the ticks fired.
+    /// </summary>
+    Task<IReadOnlyList<Scheduling.ScheduleFired>> FireSchedulesAsync(
+        Func<Scheduling.ScheduleInfo, DateTimeOffset, (IReadOnlyList<DateTimeOffset> Ticks, DateTimeOffset? Next)> plan,
+        CancellationToken ct = default);
+
     /// <summary>Database round trips performed by this store object so far.</summary>
     long RoundTrips { get; }
 }

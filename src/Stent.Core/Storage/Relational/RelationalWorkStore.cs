@@ -81,6 +81,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             NOT NULL);
         CREATE TABLE IF NOT EXISTS {_t}stent_workers (
             id TEXT PRIMARY KEY, workflows TEXT NOT NULL, functions TEXT NOT NULL, seen_at BIGINT NOT NULL);
+        {SchedulesDdl}
         {_dialect.Streams.Ddl(_t)}
         """;
 
