@@ -21,6 +21,7 @@ public static class Commands
           resume ID                                            resume a failed, cancelled or timed-out execution
           signal ID NAME [JSON]                                send a signal (payload as JSON, default null)
           dlq list [--limit N] | dlq show ID | dlq replay ID | dlq discard ID
+          schedules [list] | schedules pause NAME | schedules resume NAME | schedules delete NAME
           stats                                                executions by state
           cleanup --older-than DURATION                        delete executions that ended that long ago (e.g. 30d)
         The store defaults to stent.db in this folder; STENT_DB or STENT_POSTGRES set it too.
@@ -122,6 +123,9 @@ public static class Commands
                     await
                         output.WriteLineAsync($"deleted {await client.CleanupAsync(olderThan, ct)} ended execution(s)");
                     return 0;
+                case "schedules":
+                    return await SchedulesAsync(client, view, rest.Count > 1 ? rest[1] : "list",
+                        () => Arg(2, "a schedule name"), output, ct);
                 case "dlq":
                     return await DeadLettersAsync(client, view, Arg(1, "list, show, replay or discard"), rest, Option,
                         output, ct);
@@ -176,6 +180,33 @@ public static class Commands
                 return 0;
             default:
                 throw new UsageException($"Unknown dlq action '{action}': list, show, replay or discard.");
+        }
+    }
+
+    private static async Task<int> SchedulesAsync(StentClient client, View view, string action, Func<string> name,
+        TextWriter output, CancellationToken ct)
+    {
+        switch (action)
+        {
+            case "list":
+                view.Schedules(await client.ListSchedulesAsync(ct));
+                return 0;
+            case "pause":
+                var paused = await client.PauseScheduleAsync(name(), ct);
+                await output.WriteLineAsync($"schedule {paused.Name} paused");
+                return 0;
+            case "resume":
+                var resumed = await client.ResumeScheduleAsync(name(), ct);
+                await output.WriteLineAsync($"schedule {resumed.Name} resumed; next tick {View.Time(resumed.NextTick)}");
+                return 0;
+            case "delete":
+                var schedule = name();
+                if (!await client.DeleteScheduleAsync(schedule, ct)) throw new KeyNotFoundException(
+                    $"No schedule '{schedule}'.");
+                await output.WriteLineAsync($"schedule {schedule} deleted (its executions stay)");
+                return 0;
+            default:
+                throw new UsageException($"Unknown schedules action '{action}': list, pause, resume or delete.");
         }
     }
 

@@ -8,7 +8,7 @@ namespace Stent.Cli;
 /// <summary>Plain-text rendering for the command line.</summary>
 internal sealed class View(TextWriter output)
 {
-    private static string Time(DateTimeOffset? t) => t?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ??
+    public static string Time(DateTimeOffset? t) => t?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ??
         "-";
 
     public void Executions(IReadOnlyList<ExecutionInfo> list, IReadOnlyDictionary<string, string> notes)
@@ -47,6 +47,15 @@ internal sealed class View(TextWriter output)
         var p = d.Progress;
         var bar = p is { Total: > 0 } ? $"[{new string('#', (int)(20 * p.Done / p.Total))}{new string('.', 20 - (int)(20 * p.Done / p.Total))}] {p.Done}/{p.Total} {p.Message}" : "no progress reported";
         output.WriteLine($"  {d.Info.State}: {bar}");
+    }
+
+    public void Schedules(IReadOnlyList<Scheduling.ScheduleInfo> list)
+    {
+        output.WriteLine($"{"NAME",-24} {"CRON",-18} {"ZONE",-16} {"WORKFLOW",-20} {"NEXT TICK (UTC)",-19} LAST EXECUTION");
+        foreach (var s in list)
+            output.WriteLine($"{s.Name,-24} {s.Cron,-18} {s.TimeZone,-16} {s.Workflow,-20} " +
+                $"{(s.Paused ? "paused" : Time(s.NextTick)),-19} {s.LastExecutionId ?? "-"}");
+        output.WriteLine($"{list.Count} schedule(s)");
     }
 
     public void DeadLetters(IReadOnlyList<DeadLetter> list)

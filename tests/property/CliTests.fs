@@ -129,4 +129,32 @@ let tests =
             Expect.equal code 2 "missing database"
             Expect.stringContains err "No database" "said"
         }
+        test "stent schedules lists, pauses, resumes and deletes schedules, and names an unknown one" {
+            let db = Path.Combine(Path.GetTempPath(), $"stent-cli-{Guid.NewGuid():N}.db")
+            let store = new SqliteWorkStore(db)
+            let wf = Workflow.define "cli_nightly" (fun (x: int) -> Workflow.ret x)
+            let client = StentClient(store)
+            client.ScheduleAsync("nightly", "0 2 * * *", wf, 1, "Europe/Paris").Wait()
+            let code, out, _ = stent db [ "schedules" ]
+            Expect.equal code 0 "list"
+            Expect.stringContains out "nightly" "lists the schedule"
+            Expect.stringContains out "Europe/Paris" "with its zone"
+            Expect.stringContains out "1 schedule(s)" "and counts"
+            let code, out, _ = stent db [ "schedules"; "pause"; "nightly" ]
+            Expect.equal (code, out.Trim()) (0, "schedule nightly paused") "pause"
+            let _, out, _ = stent db [ "schedules"; "list" ]
+            Expect.stringContains out "paused" "shown paused"
+            let code, out, _ = stent db [ "schedules"; "resume"; "nightly" ]
+            Expect.equal code 0 "resume"
+            Expect.stringContains out "next tick" "says when it fires"
+            let code, out, _ = stent db [ "schedules"; "delete"; "nightly" ]
+            Expect.equal (code, out.Trim()) (0, "schedule nightly deleted (its executions stay)") "delete"
+            let code, _, err = stent db [ "schedules"; "pause"; "nightly" ]
+            Expect.equal (code, err.Trim()) (1, "No schedule 'nightly'.") "an unknown schedule, exit 1"
+            let code, _, err = stent db [ "schedules"; "delete"; "nightly" ]
+            Expect.equal (code, err.Trim()) (1, "No schedule 'nightly'.") "deleting it again"
+            let code, _, err = stent db [ "schedules"; "pause" ]
+            Expect.equal code 2 "no name"
+            Expect.stringContains err "needs a schedule name" "said"
+        }
     ]
