@@ -15,7 +15,9 @@ public static class Commands
     public const string Usage = """
         usage: stent [--db FILE | --postgres CONNECTION] COMMAND
           list [--state STATE] [--workflow NAME] [--limit N]   executions, newest first
-          show ID                                              state, result or error, progress, counters, step timeline
+          show ID [--steps N] [--failed]                       state, what it waits for, steps by name, failures,
+                                                               and a timeline in position order (first N, default 20)
+          export ID [--out FILE]                               its history as JSON lines (for a replayer)
           watch ID [--interval SECONDS]                        progress until the execution ends
           cancel ID                                            stop it (Finally cleanups still run)
           resume ID                                            resume a failed, cancelled or timed-out execution
@@ -80,7 +82,23 @@ public static class Commands
                     view.Executions(listed, notes);
                     return 0;
                 case "show":
-                    view.Execution(await client.GetAsync(Arg(1, "an execution id"), ct));
+                    var failedOnly = rest.Remove("--failed");
+                    var shown = Count(Option("--steps"), "--steps", 20);
+                    view.Execution(await client.GetAsync(Arg(1, "an execution id"), ct), shown, failedOnly);
+                    return 0;
+                case "export":
+                    var file = Option("--out");
+                    var exported = Arg(1, "an execution id");
+                    if (await store.GetExecutionAsync(exported, ct) is null)
+                        throw new KeyNotFoundException($"No execution '{exported}'.");
+                    var history = await store.ReadAsync(exported, ct);
+                    if (file is null) await Replay.HistoryFile.WriteAsync(output, history, ct);
+                    else
+                    {
+                        await using (var writer = new StreamWriter(file))
+                            await Replay.HistoryFile.WriteAsync(writer, history, ct);
+                        await errors.WriteLineAsync($"wrote {history.Count} events of {exported} to {file}");
+                    }
                     return 0;
                 case "watch":
                     var interval = TimeSpan.FromSeconds(Count(Option("--interval"), "--interval", 1));
@@ -139,7 +157,7 @@ public static class Commands
             return 2;
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException
-            or Serialization.PayloadException)
+            or Serialization.PayloadException or IOException or UnauthorizedAccessException)
         {
             await errors.WriteLineAsync(e.Message);
             return 1;

@@ -19,7 +19,7 @@ internal sealed class View(TextWriter output)
         output.WriteLine($"{list.Count} execution(s)");
     }
 
-    public void Execution(ExecutionDetails d)
+    public void Execution(ExecutionDetails d, int shown, bool failedOnly)
     {
         var i = d.Info;
         output.WriteLine($"execution {i.Id}: {i.Workflow} v{i.Version}, {i.State}");
@@ -34,13 +34,60 @@ internal sealed class View(TextWriter output)
         if (d.UntakenSignals.Count > 0)
             output.WriteLine($"  signals {(i.State.HasEnded() ? "never" : "not yet")} taken: " +
                 string.Join(", ", d.UntakenSignals.GroupBy(n => n).Select(g => $"'{g.Key}' ({g.Count()})")));
+        Waits(d.WaitingFor);
         Progress(d);
         output.WriteLine("  " + string.Join(", ", d.Counters.Select(c => $"{c.Key} {c.Value}")));
         foreach (var (k, v) in d.CustomState) output.WriteLine($"  state {k} = {v}");
-        output.WriteLine($"  {"POSITION",-14} {"STEP",-28} {"STATUS",-15} {"ATTEMPTS",8}  ERROR");
-        foreach (var s in d.Steps)
-            output.WriteLine($"  {s.Position,-14} {s.Name,-28} {s.Status,-15} {s.Attempts,8}  {s.Error}");
+        if (d.Steps.Count == 0) return;
+        output.WriteLine("  steps by name:");
+        foreach (var g in d.Steps.GroupBy(s => s.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
+            output.WriteLine($"    {g.Key}: {g.Count()} (" + string.Join(", ", g.GroupBy(s => s.Status)
+                .OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Count()} {s.Key}")) + ")");
+        var failed = d.Steps.Where(Failed).ToList();
+        if (failed.Count > 0)
+        {
+            output.WriteLine($"  failures ({failed.Count}):");
+            foreach (var s in failed.Take(shown))
+                output.WriteLine($"    {s.Position,-14} {s.Name,-28} {s.Status} after {s.Attempts} attempt(s): {s.Error}");
+            if (failed.Count > shown) output.WriteLine($"    … {failed.Count - shown} more (--steps {failed.Count})");
+        }
+        if (failedOnly) return;
+        var page = d.Steps.Take(shown).ToList();
+        output.WriteLine($"  timeline in position order ({page.Count} of {d.Steps.Count} steps" +
+            (d.Steps.Count > shown ? $"; --steps {d.Steps.Count} for all, --failed for failures only)" : ")"));
+        output.WriteLine($"    {"POSITION",-14} {"STEP",-28} {"STATUS",-15} {"ATTEMPTS",8}  {"STARTED",-12} {"ENDED",-12} {"TOOK",8}  ERROR");
+        foreach (var s in page)
+            output.WriteLine($"    {s.Position,-14} {s.Name,-28} {s.Status,-15} {s.Attempts,8}  {Clock(s.StartedAt),-12} " +
+                $"{Clock(s.EndedAt),-12} {Took(s.Duration),8}  {s.Error}");
     }
+
+    private static bool Failed(StepInfo s) => s.Status is "failed" or "retrying" or "business-error";
+
+    /// <summary>What a live execution waits for: signals, timers and children one by one, steps by name.</summary>
+    private void Waits(IReadOnlyList<WaitingFor> waits)
+    {
+        if (waits.Count == 0) return;
+        output.WriteLine("  waits for:");
+        foreach (var w in waits.Where(w => w.Kind != "step"))
+            output.WriteLine($"    {w.Kind} {w.What}{(w.Until is { } until ? $" until {Time(until)}" : "")}");
+        foreach (var g in waits.Where(w => w.Kind == "step").GroupBy(w => w.What[..w.What.LastIndexOf(" at ", StringComparison.Ordinal)]))
+        {
+            var retry = g.Where(w => w.Until is not null).ToList();
+            output.WriteLine($"    steps {g.Key}: {g.Count()} in flight" + (retry.Count > 0 ? $", {retry.Count} to " +
+                $"retry from {Time(retry.Min(w => w.Until))}" : ""));
+        }
+    }
+
+    private static string Clock(DateTimeOffset? t) => t?.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) ?? "-";
+
+    private static string Took(TimeSpan? d) => d switch
+    {
+        null => "-",
+        { TotalSeconds: < 1 } t => $"{t.TotalMilliseconds:0}ms",
+        { TotalMinutes: < 1 } t => $"{t.TotalSeconds:0.0}s",
+        { TotalHours: < 1 } t => $"{(int)t.TotalMinutes}m{t.Seconds:00}s",
+        { } t => $"{(int)t.TotalHours}h{t.Minutes:00}m",
+    };
 
     public void Progress(ExecutionDetails d)
     {

@@ -85,6 +85,8 @@ let tests =
                 Expect.equal (value r) 15 "the replayed step's result counts"
                 let! followed = c.WaitAsync(wf, failed, TimeSpan.FromSeconds 30.0)
                 Expect.equal (value followed) 15 "a wait on the failed execution follows it to its resumption"
+                waitUntil "the waiter waits for its signal" 30.0 (fun () ->
+                    store.GetExecutionAsync(waiting).Result.Awaiting.Count > 0)
                 let code, _, err = stent db [ "signal"; waiting; "go"; "\"seven\"" ]
                 Expect.equal code 1 "a payload of the wrong kind"
                 Expect.stringContains err "waits for signal 'go' as System.Int32" "names the expected type"
@@ -156,5 +158,50 @@ let tests =
             let code, _, err = stent db [ "schedules"; "pause" ]
             Expect.equal code 2 "no name"
             Expect.stringContains err "needs a schedule name" "said"
+        }
+        test "stent show says what a live execution waits for, failures first, and pages a timeline in position order" {
+            let db = Path.Combine(Path.GetTempPath(), $"stent-cli-{Guid.NewGuid():N}.db")
+            let store = new SqliteWorkStore(db)
+            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) "show_step" (fun (x: int) _ ->
+                if x = 3 then invalidOp "item 3 is corrupt"
+                x)
+            let wf = Workflow.define "show_batch" (fun (xs: int list) -> workflow {
+                let! rs = xs |> Workflow.traverseAll step.Call
+                let! _ = Workflow.WaitForSignal<bool>("approve", Duration.Parse "1h")
+                return rs.Length })
+            let id = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..12 ])
+                waitUntil "the execution waits for its signal" 30.0 (fun () ->
+                    store.GetExecutionAsync(id).Result.Awaiting.Count > 0)
+                return id })
+            let code, out, _ = stent db [ "show"; id; "--steps"; "5" ]
+            Expect.equal code 0 "show"
+            Expect.stringContains out "waits for:" "says what it waits for"
+            Expect.stringContains out "signal 'approve' (System.Boolean)" "the signal, with its type"
+            Expect.stringContains out "(signal timeout) until" "and the timer that ends the wait, with its due time"
+            Expect.stringContains out "show_step: 12 (11 completed, 1 failed)" "steps counted by name"
+            let failures, timeline = out.IndexOf "failures (1):", out.IndexOf "timeline in position order (5 of 12 steps"
+            Expect.isTrue (failures > 0 && timeline > failures) "failures come before the timeline, which is paged"
+            Expect.stringContains out "failed after 1 attempt(s): item 3 is corrupt" "the failure"
+            let positions (text: string) =
+                [ for m in Text.RegularExpressions.Regex.Matches(text.Substring(text.IndexOf "POSITION"), @"\n    (0\.\d+/0) ")
+                      -> m.Groups[1].Value ]
+            Expect.equal (positions out) [ for i in 0..4 -> $"0.{i}/0" ] "the first five positions, in order"
+            Expect.stringContains out "ms " "steps' durations"
+            let _, all, _ = stent db [ "show"; id; "--steps"; "12" ]
+            Expect.equal (positions all) [ for i in 0..11 -> $"0.{i}/0" ] "0.9/0 comes before 0.10/0"
+            let _, failed, _ = stent db [ "show"; id; "--failed" ]
+            Expect.stringContains failed "item 3 is corrupt" "--failed shows the failures"
+            Expect.isFalse (failed.Contains "timeline") "and no timeline"
+            let file = db + ".history"
+            let code, _, err = stent db [ "export"; id; "--out"; file ]
+            Expect.equal code 0 "export"
+            Expect.stringContains err $"to {file}" "says where"
+            let exported = using (File.OpenText file) Stent.Replay.HistoryFile.Read
+            Expect.equal (List.ofSeq exported) (List.ofSeq (store.ReadAsync(id).Result)) "the history, event for event"
+            let _, printed, _ = stent db [ "export"; id ]
+            Expect.equal (printed.Trim()) ((File.ReadAllText file).Trim()) "to standard output without --out"
+            let code, _, err = stent db [ "export"; "nope" ]
+            Expect.equal (code, err.Trim()) (1, "No execution 'nope'.") "an unknown id"
         }
     ]

@@ -61,12 +61,14 @@ let replayIsDeterministic kind prog =
         else $"error {final.Error}"
     Expect.equal replayed (resultText r) "same result"
 
-/// A history without clock readings and ids that differ between runs.
+/// A history without clock readings (steps' start and end included) and ids that differ between runs.
 let private comparable (events: HistoryEvent seq) =
     events |> Seq.map (function
         | :? ExecutionStarted as s -> box (s.Workflow, s.Input)
         | :? TimerStarted as t -> box (t.Position, t.Purpose)
         | :? StepAttemptFailed as f -> box (f.Position, f.Attempt, f.Error.Message)
+        | :? StepCompleted as c -> box (c.Position, c.Output, c.BusinessError, c.Attempt, c.ReusedFrom)
+        | :? StepFailed as f -> box (f.Position, f.Error.Message, f.Attempts)
         | e -> box e) |> List.ofSeq
 
 /// Incremental decisions (each starting where the previous one stopped) write exactly the history that decisions

@@ -156,14 +156,23 @@ public sealed partial class StentClient(IWorkStore store, PayloadSerializer? ser
             0, ["retried"] = 0, ["timers"] = 0, ["signals"] = 0, ["children"] = 0 };
         ProgressReport? progress = null;
         var state = new Dictionary<string, string>(StringComparer.Ordinal);
+        var timers = new Dictionary<string, TimerStarted>(StringComparer.Ordinal);
+        var children = new Dictionary<string, ChildStarted>(StringComparer.Ordinal);
+        var retryAt = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
         foreach (var e in events)
         {
+            if (e is ITimedOutcome { StartedAt: { } started } timed && steps.TryGetValue(timed.Position, out var ran))
+                steps[timed.Position] = ran with { StartedAt = ran.StartedAt ?? started, EndedAt = timed.EndedAt };
             switch (e)
             {
                 case StepScheduled s: steps[s.Position] = new StepInfo(s.Position, s.Name, "scheduled", 0, null);
                     counters["scheduled"]++; break;
+                case TimerStarted t: timers[t.Position] = t; counters["timers"]++; break;
+                case TimerFired f: timers.Remove(f.Position); break;
+                case SignalConsumed c: timers.Remove(c.Position); break;
+                case ChildEnded c: children.Remove(c.Position); break;
                 case StepAttemptFailed f: steps[f.Position] = steps[f.Position] with { Status = "retrying", Attempts =
-                    f.Attempt, Error = f.Error.Message }; counters["retried"]++; break;
+                    f.Attempt, Error = f.Error.Message }; counters["retried"]++; retryAt[f.Position] = f.RetryAt; break;
                 case StepCompleted c:
                     var status = c.ReusedFrom is not null ? "reused" : c.BusinessError is null ? "completed" :
                         "business-error";
@@ -171,23 +180,38 @@ public sealed partial class StentClient(IWorkStore store, PayloadSerializer? ser
                         c.BusinessError };
                     counters[c.ReusedFrom is null ? "completed" : "reused"]++;
                     break;
-                case ChildStarted: counters["children"]++; break;
+                case ChildStarted c: counters["children"]++; children[c.Position] = c; break;
                 case StepFailed f: steps[f.Position] = steps[f.Position] with { Status = "failed", Attempts =
                     f.Attempts, Error = f.Error.Message }; counters["failed"]++; break;
-                case TimerStarted: counters["timers"]++; break;
                 case SignalReceived: counters["signals"]++; break;
                 case ProgressReported p: progress = p.Report; break;
                 case StateSet st: state[st.Key] = st.Value; break;
             }
         }
-        return new ExecutionDetails(info, steps.Values.ToList(), progress, counters, state, events.Count,
-            ((ExecutionStarted)events[0]).ResumedFrom,
+        List<WaitingFor> waiting = info.State.HasEnded() ? [] :
+        [
+            .. info.Awaiting.Select(a => new WaitingFor("signal", $"'{a.Name}' ({a.Type})")),
+            .. timers.Values.Select(t => new WaitingFor("timer", $"{t.Position} ({Purpose(t.Purpose)})", t.DueAt)),
+            .. children.Values.Select(c => new WaitingFor("child", ChildStarted.ChildId(executionId, c.Position))),
+            .. steps.Values.Where(s => s.Status is "scheduled" or "retrying").Select(s => new WaitingFor("step",
+                $"{s.Name} at {s.Position}", s.Status == "retrying" ? retryAt[s.Position] : null)),
+        ];
+        return new ExecutionDetails(info, [.. steps.Values.OrderBy(s => s.Position, PositionOrder.Instance)], progress,
+            counters, state, events.Count, ((ExecutionStarted)events[0]).ResumedFrom,
             await UnservedAsync(info, ct).ConfigureAwait(false))
         {
             UntakenSignals = [.. events.OfType<SignalReceived>().Where(r => !taken.Contains(r.Sequence))
                 .Select(r => r.Name)],
+            WaitingFor = waiting,
         };
     }
+
+    private static string Purpose(TimerPurpose purpose) => purpose switch
+    {
+        TimerPurpose.Sleep => "sleep",
+        TimerPurpose.Retry => "retry back-off",
+        _ => "signal timeout",
+    };
 
     /// <summary>How long a worker counts as alive after its last heartbeat.</summary>
     public static TimeSpan WorkerSeenWithin { get; } = TimeSpan.FromMinutes(1);

@@ -99,13 +99,19 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
         }
     }
 
-    /// <summary>The event that records an attempt: completed, failed for good, or failed with a retry at a chosen time.</summary>
-    public static HistoryEvent ToEvent(Attempt a, string position, int attempt, RetryPolicy policy, DateTimeOffset now, Random random)
+    /// <summary>The event that records an attempt that ran from <paramref name="started"/> to <paramref name="now"/>:
+    /// completed, failed for good, or failed with a retry at a chosen time.</summary>
+    public static HistoryEvent ToEvent(Attempt a, string position, int attempt, RetryPolicy policy,
+        DateTimeOffset started, DateTimeOffset now, Random random)
     {
-        if (a.Failure is null) return new StepCompleted(position, a.Output, a.BusinessError, attempt);
+        if (a.Failure is null)
+            return new StepCompleted(position, a.Output, a.BusinessError, attempt) { StartedAt = started, EndedAt = now };
         return !a.Final && policy.ShouldRetry(a.Failure, attempt)
             ? new StepAttemptFailed(position, attempt, a.Failure, now + policy.DelayAfter(attempt, random))
-            : new StepFailed(position, a.Failure, attempt);
+            {
+                StartedAt = started, EndedAt = now,
+            }
+            : new StepFailed(position, a.Failure, attempt) { StartedAt = started, EndedAt = now };
     }
 
     /// <summary>The body's task; one that throws before its first await gives a faulted task.</summary>

@@ -299,10 +299,10 @@ public sealed partial class Worker
                 var elapsed = _time.GetElapsedTime(running.Started);
                 var at = running.ClaimedAt + elapsed;
                 if (_options.Seed is { } seed)
-                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, attempt, policy, at,
-                        StepRandom(seed, task)), at);
+                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, attempt, policy,
+                        running.ClaimedAt, at, StepRandom(seed, task)), at);
                 else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, attempt,
-                    policy, at, _random), at);
+                    policy, running.ClaimedAt, at, _random), at);
                 Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
                 if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error,
                     failure.Message);

@@ -52,7 +52,14 @@ public sealed record StepScheduled(string Position, string Name, string Input) :
 /// <summary>An attempt of a step failed and will be retried at <paramref name="RetryAt"/> (the delay chosen, jitter
 /// included).</summary>
 public sealed record StepAttemptFailed(string Position, int Attempt, Failure Error, DateTimeOffset RetryAt) :
-    PositionedEvent(Position);
+    PositionedEvent(Position), ITimedOutcome
+{
+    /// <summary>When the attempt started (store time; null for outcomes recorded before times were).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>When the attempt ended (store time).</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+}
 
 /// <summary>A step produced its output (or returned a business error).</summary>
 /// <param name="Position">The instruction position.</param>
@@ -61,10 +68,38 @@ public sealed record StepAttemptFailed(string Position, int Attempt, Failure Err
 /// <param name="Attempt">The attempt that produced it.</param>
 /// <param name="ReusedFrom">Set when the outcome was not run but reused from the execution this one resumes.</param>
 public sealed record StepCompleted(string Position, string? Output, string? BusinessError, int Attempt, string?
-    ReusedFrom = null) : PositionedEvent(Position);
+    ReusedFrom = null) : PositionedEvent(Position), ITimedOutcome
+{
+    /// <summary>When the attempt started (store time; null for outcomes recorded before times were).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>When the attempt ended (store time).</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+}
+
+/// <summary>An outcome of a step attempt, with when the attempt ran.</summary>
+public interface ITimedOutcome
+{
+    /// <summary>The step's position.</summary>
+    string Position { get; }
+
+    /// <summary>When the attempt started (store time; null for outcomes recorded before times were).</summary>
+    DateTimeOffset? StartedAt { get; }
+
+    /// <summary>When the attempt ended (store time).</summary>
+    DateTimeOffset? EndedAt { get; }
+}
 
 /// <summary>A step failed for good, after <paramref name="Attempts"/> attempts.</summary>
-public sealed record StepFailed(string Position, Failure Error, int Attempts) : PositionedEvent(Position);
+public sealed record StepFailed(string Position, Failure Error, int Attempts) : PositionedEvent(Position),
+    ITimedOutcome
+{
+    /// <summary>When the attempt started (store time; null for outcomes recorded before times were).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>When the attempt ended (store time).</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+}
 
 /// <summary>A durable timer was started (a sleep, a back-off of a workflow-level retry, or a signal wait's
 /// timeout).</summary>
