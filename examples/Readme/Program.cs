@@ -2,8 +2,12 @@
 using Microsoft.Extensions.DependencyInjection;
 using Stent;
 using Stent.Examples.Readme;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Stent.Diagnostics;
 using Stent.Execution;
 using Stent.Hosting;
+using Stent.Scheduling;
 using Stent.Sqlite;
 using Stent.Testing;
 
@@ -21,6 +25,13 @@ var id = await client.DispatchAsync(Nightly.Batch, ids,
 Result<Summary> summary = await client.WaitAsync(Nightly.Batch, id);
 // </readme:run>
 Console.WriteLine(summary.IsOk ? $"{summary.Value.Succeeded}/{summary.Value.Total} processed" : summary.Error!.Message);
+
+// <readme:schedules>
+await client.ScheduleAsync("nightly", "0 2 * * *", Nightly.Batch, ids, timeZone: "Europe/Paris",
+    options: new ScheduleOptions { Missed = MissedTicks.RunOnce, MaxDuration = "2h" });  // one execution per tick
+await client.PauseScheduleAsync("nightly");                  // and ResumeScheduleAsync, DeleteScheduleAsync, List…
+// </readme:schedules>
+await client.DeleteScheduleAsync("nightly");
 stop.Cancel();
 await serving;
 
@@ -28,6 +39,12 @@ var services = new ServiceCollection();
 // <readme:host>
 services.AddStent(o => o.UseSqlite("stent.db").AddWorkflow(Nightly.Batch));   // or o.UseMarten(conn), o.UseInMemory()
 // </readme:host>
+
+// <readme:tracing>
+services.AddOpenTelemetry()                                   // OpenTelemetry.Extensions.Hosting and an exporter
+    .WithTracing(t => t.AddSource(StentTelemetry.Name).AddOtlpExporter())
+    .WithMetrics(m => m.AddMeter(StentTelemetry.Name).AddOtlpExporter());
+// </readme:tracing>
 
 // <readme:servicehost>
 services.AddHttpClient<ImageClient>(c => c.BaseAddress = new Uri("https://images.example.com/"));

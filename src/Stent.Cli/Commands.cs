@@ -57,8 +57,8 @@ public static class Commands
                 await output.WriteLineAsync(Usage);
                 return rest.Count == 0 ? 2 : 0;
             }
-            if (postgres is null && !File.Exists(db)) throw new
-                UsageException($"No database '{Path.GetFullPath(db)}' (use --db FILE or --postgres CONNECTION).");
+            if (postgres is null && !File.Exists(db)) throw new UsageException($"No database " +
+                $"'{Path.GetFullPath(db)}' (use --db FILE or --postgres CONNECTION).", showUsage: false);
             store = postgres is null ? new SqliteWorkStore(db) : new PostgresWorkStore(postgres);
             var client = new StentClient(store);
             var view = new View(output);
@@ -153,7 +153,7 @@ public static class Commands
         }
         catch (UsageException e)
         {
-            await errors.WriteLineAsync($"{e.Message}\n{Usage}");
+            await errors.WriteLineAsync(e.ShowUsage ? $"{e.Message}\n{Usage}" : e.Message);
             return 2;
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException
@@ -251,5 +251,9 @@ public static class Commands
         return 1;
     }
 
-    private sealed class UsageException(string message) : Exception(message);
+    /// <summary>A bad command line (exit 2): its message, then the usage unless it is about a missing file.</summary>
+    private sealed class UsageException(string message, bool showUsage = true) : Exception(message)
+    {
+        public bool ShowUsage { get; } = showUsage;
+    }
 }
