@@ -39,6 +39,7 @@ let tests =
             Expect.equal (lines |> List.filter (fun l -> l.Message = "Batch completed with 21")).Length 1 "the last line once"
             Expect.equal starting[0].Scope["ExecutionId"] id "execution id in scope"
             Expect.equal starting[0].Scope["WorkerId"] "w1" "worker id in scope"
+            Expect.equal starting[0].Scope["Workflow"] "logged_batch" "the workflow in scope"
             let steps = lines |> List.filter (fun l -> l.Message.StartsWith "processing")
             Expect.equal steps.Length 6 "one line per step"
             for l in steps do

@@ -18,12 +18,12 @@ public sealed partial class Worker
         CancellationToken ct, IReadOnlyList<Finished>? ran = null)
     {
         using var activity = Diagnostics.StentTelemetry.StartDecision(task);
-        using var scope = _logger.BeginScope(new Diagnostics.LogScope(("ExecutionId", task.ExecutionId),
-            ("WorkerId", _options.WorkerId)));
         var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version,
             ct).ConfigureAwait(false);
         if (!_options.Incremental) checkpoint = null;
         var first = (ExecutionStarted)history[0];
+        using var scope = _logger.BeginScope(new Diagnostics.LogScope(("ExecutionId", task.ExecutionId),
+            ("Workflow", first.Workflow), ("WorkerId", _options.WorkerId)));
         if (_registry.Workflow(first.Workflow, first.Version) is null) await LearnAsync(history, ct)
             .ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
