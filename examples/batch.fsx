@@ -1,5 +1,4 @@
 // A small batch as an F# script. Build once first: dotnet build examples/BatchFs -c Release
-#r "BatchFs/bin/Release/net10.0/LanguageExt.Core.dll"
 #r "BatchFs/bin/Release/net10.0/Microsoft.Extensions.Logging.Abstractions.dll"
 #r "BatchFs/bin/Release/net10.0/FSharp.SystemTextJson.dll"
 #r "BatchFs/bin/Release/net10.0/Stent.Core.dll"

@@ -1,6 +1,5 @@
 // Every pattern of the batch guide in F#, run on two in-process workers: dotnet fsi examples/patterns.fsx [N]
 // Build once first: dotnet build examples/BatchFs -c Release (the test command does it too).
-#r "BatchFs/bin/Release/net10.0/LanguageExt.Core.dll"
 #r "BatchFs/bin/Release/net10.0/Microsoft.Extensions.Logging.Abstractions.dll"
 #r "BatchFs/bin/Release/net10.0/FSharp.SystemTextJson.dll"
 #r "BatchFs/bin/Release/net10.0/Stent.Core.dll"

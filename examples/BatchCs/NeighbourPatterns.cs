@@ -52,5 +52,5 @@ public static class NeighbourPatterns
     /// <summary>Waits up to <c>timeout</c> for an "approval" signal carrying the approver's name.</summary>
     public static readonly WorkflowDef<string, string> AwaitApproval = Workflow.Define("await_approval", (string timeout) =>
         from approval in Workflow.WaitForSignal<string>("approval", timeout)
-        select approval.Match(Some: who => $"approved by {who}", None: () => "no approval in time"));
+        select approval.Match(some: who => $"approved by {who}", none: () => "no approval in time"));
 }

@@ -115,16 +115,17 @@ let private cancelFlight, cancelHotel, cancelCar = cancel "flight", cancel "hote
 /// Pattern 13: a saga — flight, hotel, car; when a booking fails, the earlier ones are cancelled in reverse order.
 let bookTrip = Workflow.define "fs_book_trip" (fun (traveller: string, carFails: bool) ->
     let trip = traveller, carFails
-    Saga.Step(bookFlight.Call trip, cancelFlight)
-        .SelectMany(fun flight ->
-            Saga.Step(bookHotel.Call trip, cancelHotel)
-                .SelectMany(fun hotel -> Saga.Step(bookCar.Call trip, cancelCar).Select(fun car -> [ flight; hotel; car ])))
-        .Run())
+    let undo (d: Durable<string, string>) = d.Call >> Workflow.ignore
+    saga {
+        let! flight = bookFlight.Call trip |> Saga.step (undo cancelFlight)
+        let! hotel = bookHotel.Call trip |> Saga.step (undo cancelHotel)
+        let! car = bookCar.Call trip |> Saga.step (undo cancelCar)
+        return [ flight; hotel; car ] })
 
 /// Pattern 13: wait up to `timeout` for an "approval" signal.
 let awaitApproval = Workflow.define "fs_await_approval" (fun (timeout: string) ->
-    Workflow.WaitForSignal<string>("approval", Duration.Parse timeout)
-    |> Workflow.map (fun o -> if o.IsSome then o.Match((fun who -> $"approved by {who}"), (fun () -> "")) else "no approval in time"))
+    Workflow.signal<string> "approval" |> Workflow.waitForTimeout timeout
+    |> Workflow.map (function Some who -> $"approved by {who}" | None -> "no approval in time"))
 
 /// Records whose service is down (a stand-in for the outage that makes the first run fail).
 let unavailable = System.Collections.Concurrent.ConcurrentDictionary<int, bool>()

@@ -45,8 +45,27 @@ module Workflow =
     /// on the code from before the change (see `Workflow.Patched`).
     let patched (id: string) : Workflow<bool> = Workflow.Patched id
 
+    /// A signal declared once, by name and payload type: wait for it with `waitFor` / `waitForTimeout`, send it with
+    /// `client.SignalAsync(id, signal, payload)`.
+    let signal<'T> (name: string) : Signal<'T> = Signal<'T>(name)
+
     /// Waits (durably) for the next signal declared as `signal`, typed as declared.
     let waitFor (signal: Signal<'T>) : Workflow<'T> = signal.Wait()
+
+    /// Waits (durably) for the next signal named `name` and returns its payload.
+    let waitForSignal<'T> (name: string) : Workflow<'T> = Workflow.WaitForSignal<'T>(name)
+
+    /// Waits for the next signal declared as `signal` for at most `timeout` ("30s", "2d"): `Some` payload, or `None`
+    /// when the wait timed out.
+    let waitForTimeout (timeout: string) (signal: Signal<'T>) : Workflow<'T option> =
+        signal.Wait(Duration.Parse timeout) |> map (fun o -> if o.HasValue then Some o.Value else None)
+
+    /// Logs from workflow code: recorded, and written to the worker's logger once, never again on replay.
+    let log (level: Microsoft.Extensions.Logging.LogLevel) (template: string) (args: obj list) : Workflow<unit> =
+        Workflow.Log(level, template, Array.ofList args) |> ignore
+
+    /// Records a value of the execution's custom state under `key` (shown by `client.GetAsync` and `stent show`).
+    let setState (key: string) (value: 'T) : Workflow<unit> = Workflow.SetState(key, value) |> ignore
 
     /// The current time, recorded.
     let now: Workflow<DateTimeOffset> = Workflow.Now()
@@ -90,7 +109,9 @@ module Workflow =
     /// Sequential chunks of `size` through `perChunk`, a progress report after each, and a durable pause between chunks.
     let chunk (size: int) (pause: string option) (perChunk: 'T list -> Workflow<'U list>) (items: 'T seq) : Workflow<'U list> =
         let pause = pause |> Option.map Duration.Parse |> Option.toNullable
-        items.Chunk(size, Func<_, _>(fun c -> perChunk (List.ofSeq c) |> map (fun l -> l :> Collections.Generic.IReadOnlyList<'U>)), pause)
+        let perChunk = Func<Collections.Generic.IReadOnlyList<'T>, _>(fun c ->
+            perChunk (List.ofSeq c) |> map (fun l -> l :> Collections.Generic.IReadOnlyList<'U>))
+        items.Chunk(size, perChunk, pause)
         |> map List.ofSeq
 
     /// Runs the whole workflow again after a failure, as the policy says (durable back-off timers).

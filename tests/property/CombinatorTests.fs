@@ -280,4 +280,32 @@ let tests =
             let e = error (run (f.Call(Func<int>(fun () -> 1))))
             Expect.stringContains e.Message "System.Func" "names the type"
         }
+        test "a C# project that references Stent keeps LINQ's own Zip, with First and Second" {
+            Expect.equal (Stent.TestWorker.ApiShape.PlainZip()) "1a2b" "compiled in tests/worker and run"
+        }
+        test "Chunk takes a workflow per item with a pause: one result per item, a durable pause between chunks" {
+            let r, h = runFresh (Workflow.define "chunk_each" (fun (xs: int[]) -> Stent.TestWorker.ApiShape.ChunkPerItem xs))
+                                [| 1..5 |]
+            Expect.equal (value r |> Seq.map value |> List.ofSeq) [ 2; 4; 6; 8; 10 ] "every item, in order"
+            let sleeps = h |> Seq.filter (function :? TimerStarted as t -> t.Purpose = TimerPurpose.Sleep | _ -> false)
+            Expect.equal (Seq.length sleeps) 2 "a pause between each two of the three chunks"
+        }
+        test "default(Result<T>) is not a success, and its error says it is empty" {
+            let empty = Unchecked.defaultof<Stent.Result<int>>
+            Expect.isFalse empty.IsOk "not Ok"
+            Expect.stringContains empty.Error.Message "empty Result<Int32>" "says why"
+            Expect.throwsT<InvalidOperationException> (fun () -> empty.Value |> ignore) "no value"
+        }
+        test "a signal wait with a timeout gives a Stent Optional: the payload, or none when it timed out" {
+            use e = env ()
+            let wf = Workflow.define "optional_wait" (fun () -> Stent.TestWorker.ApiShape.WaitWithTimeout())
+            let id = e.Register(wf).DispatchAsync(wf, ()).Result
+            e.RunUntilIdleAsync().Wait()
+            Expect.equal (value (e.ResultAsync<string>(id).Result)) "timed out" "none after the hour"
+            let id = e.DispatchAsync(wf, ()).Result
+            e.Client.SignalAsync(id, "approval", "gail").Wait()
+            e.RunUntilIdleAsync().Wait()
+            Expect.equal (value (e.ResultAsync<string>(id).Result)) "gail" "the payload"
+            Expect.equal (Optional<int>.None.GetValueOrDefault 7) 7 "a fallback for none"
+        }
     ]

@@ -86,4 +86,50 @@ let tests =
                 |> Workflow.retry RetryPolicy.None
             Expect.equal (value (run w)) 65 "sum of 2..11"
         }
+        test "waitForTimeout gives Some payload, or None when the wait timed out, as an F# option" {
+            use e = env ()
+            let approval = Workflow.signal<string> "approval"
+            let wf = Workflow.define "fs_optional_wait" (fun () -> approval |> Workflow.waitForTimeout "1h")
+            let id = e.Register(wf).DispatchAsync(wf, ()).Result
+            e.RunUntilIdleAsync().Wait()
+            Expect.equal (value (e.ResultAsync<string option>(id).Result)) None "None after the hour"
+            let id = e.DispatchAsync(wf, ()).Result
+            e.Client.SignalAsync(id, approval, "gail").Wait()
+            e.RunUntilIdleAsync().Wait()
+            Expect.equal (value (e.ResultAsync<string option>(id).Result)) (Some "gail") "the payload"
+        }
+        test "waitForSignal, log and setState: a signal by name, a line written once, state shown by the client" {
+            use e = env ()
+            let wf = Workflow.define "fs_signal_log_state" (fun () -> workflow {
+                do! Workflow.setState "stage" "waiting"
+                let! n = Workflow.waitForSignal<int> "go"
+                do! Workflow.log Microsoft.Extensions.Logging.LogLevel.Information "got {N}" [ box n ]
+                do! Workflow.setState "stage" "done"
+                return n * 2 })
+            let id = e.Register(wf).DispatchAsync(wf, ()).Result
+            e.RunUntilIdleAsync().Wait()
+            e.Client.SignalAsync(id, "go", 21).Wait()
+            e.RunUntilIdleAsync().Wait()
+            Expect.equal (value (e.ResultAsync<int>(id).Result)) 42 "the signal's payload"
+            let d = e.Client.GetAsync(id).Result
+            Expect.equal d.CustomState["stage"] "\"done\"" "the last state set"
+            Expect.isTrue (e.Store.ReadAsync(id).Result |> Seq.exists (fun ev -> ev :? Stent.Replay.LogRecorded)) "the line recorded"
+        }
+        test "saga { } runs itself; a failing step undoes the finished ones in reverse order" {
+            let undone = Collections.Concurrent.ConcurrentQueue<string>()
+            let book = Durable.createSync "fs_saga_book" (fun (what: string) _ ->
+                if what = "car" then invalidOp "no cars left"
+                what)
+            let cancel = Durable.createSync "fs_saga_cancel" (fun (what: string) _ -> undone.Enqueue what; what)
+            let undo what = cancel.Call what |> Workflow.ignore
+            let trip (withCar: bool) = saga {
+                let! flight = book.Call "flight" |> Saga.step undo
+                let! hotel = book.Call "hotel" |> Saga.step undo
+                let! car = (if withCar then book.Call "car" else Workflow.ret "no car") |> Saga.step undo
+                return [ flight; hotel; car ] }
+            Expect.equal (value (run (trip false))) [ "flight"; "hotel"; "no car" ] "all booked"
+            Expect.isEmpty undone "nothing undone"
+            Expect.stringContains (error (run (trip true))).Message "no cars left" "the failing step's error"
+            Expect.equal (List.ofSeq undone) [ "hotel"; "flight" ] "undone in reverse order"
+        }
     ]

@@ -9,6 +9,7 @@ let all =
     testList "Stent" [
         DurationTests.tests
         RetryPolicyTests.tests
+        LanguageExtTests.tests
         CombinatorTests.tests
         DslTests.tests
         ReplayProperties.tests

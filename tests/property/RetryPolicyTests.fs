@@ -1,4 +1,4 @@
-/// Retry policies as values: delays, caps, jitter bounds, exception filters and LanguageExt schedules.
+/// Retry policies as values: delays, caps, jitter bounds, exception filters and explicit delays.
 module RetryPolicyTests
 
 open System
@@ -31,11 +31,11 @@ let tests =
             let sub = RetryPolicy.Default.RetryOnly<IO.IOException>()
             Expect.isTrue (sub.ShouldRetry(Failure.FromException(IO.FileNotFoundException "f"), 1)) "subtype retries"
         }
-        test "a LanguageExt schedule gives the attempts and delays" {
-            let schedule = LanguageExt.Schedule.recurs(3).Apply(LanguageExt.Schedule.spaced(LanguageExt.Duration(250.0)))
-            let p = RetryPolicy.FromSchedule(schedule)
+        test "explicit delays give one retry each, in order, without jitter" {
+            let p = RetryPolicy.FromDelays([ Duration.Parse "1s"; Duration.Parse "10s"; Duration.Parse "1m" ])
             Expect.equal p.MaxAttempts 4 "three retries"
-            Expect.equal (p.DelayAfter(2, Random 1)) (TimeSpan.FromMilliseconds 250.0) "spaced"
+            Expect.equal [ for a in 1..3 -> p.DelayAfter(a, Random 1) ]
+                [ TimeSpan.FromSeconds 1.0; TimeSpan.FromSeconds 10.0; TimeSpan.FromMinutes 1.0 ] "in order"
         }
         test "bad values are rejected naming the value" {
             let e = Support.throws<ArgumentOutOfRangeException> (fun () -> RetryPolicy.Fixed(0, Duration.Parse "1s") |> ignore)

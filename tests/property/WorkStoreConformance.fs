@@ -691,7 +691,7 @@ let private suite kind =
                 let! who = Workflow.WaitForSignal<string> "approval"
                 let! extra = Workflow.WaitForSignal<string>("extra", Duration.Parse "10ms")
                 let! shipped = ship.Call who
-                return $"{shipped}, extra: {extra.IsSome}" })
+                return $"{shipped}, extra: {extra.HasValue}" })
             let first, second, r, h = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
                 let! first = c.DispatchAsync(wf, ())
                 let! delivered = c.SignalAsync(first, "approval", "carol")
@@ -741,7 +741,7 @@ let private suite kind =
         test "a signal sent after a timed wait started is taken, and its timer then changes nothing" {
             let store = fresh ()
             let wf = Workflow.define "patient" (fun () ->
-                Workflow.WaitForSignal<int>("go", Duration.Parse "30s") |> Workflow.map (fun o -> o.IfNone -1))
+                Workflow.WaitForSignal<int>("go", Duration.Parse "30s") |> Workflow.map (fun o -> o.GetValueOrDefault -1))
             let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, ())
                 do! Task.Delay 300
@@ -753,7 +753,7 @@ let private suite kind =
         test "a signal wait with a timeout gives None when nothing comes" {
             let store = fresh ()
             let wf = Workflow.define "impatient" (fun () ->
-                Workflow.WaitForSignal<int>("go", Duration.Parse "200ms") |> Workflow.map (fun o -> o.IsNone))
+                Workflow.WaitForSignal<int>("go", Duration.Parse "200ms") |> Workflow.map (fun o -> not o.HasValue))
             let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, ())
                 return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })

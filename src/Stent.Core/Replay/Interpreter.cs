@@ -1,6 +1,5 @@
 // The replay interpreter: walks a workflow against its history, feeds back recorded outcomes, and turns the first
 // missing ones into commands.
-using Unit = LanguageExt.Unit;
 using Stent.Serialization;
 using Stent.Workflows;
 
@@ -314,7 +313,7 @@ internal sealed class Interpreter
             _pending.Add(new TimerStarted(position, due, purpose));
             return Outcome.Blocked;
         }
-        return entry.Outcome is TimerFired ? Outcome.Ok(Unit.Default, entry.Time) : Outcome.Blocked;
+        return entry.Outcome is TimerFired ? Outcome.Ok(Done.Default, entry.Time) : Outcome.Blocked;
     }
 
     private Outcome Record(string position, RecordNode node, Thread thread)
@@ -357,24 +356,24 @@ internal sealed class Interpreter
     private Outcome State(string position, StateNode node, Thread thread)
     {
         var entry = Visit(position, "state", e => e is StateSet st && st.Key == node.Key, $"state '{node.Key}'");
-        if (entry is not null) return Outcome.Ok(Unit.Default, entry.Time);
+        if (entry is not null) return Outcome.Ok(Done.Default, entry.Time);
         try { _pending.Add(new StateSet(position, node.Key, _serializer.Serialize(node.Value, node.Type))); }
         catch (ArgumentException e) { return Outcome.Err(Failure.FromException(e, null, position), thread.Time); }
-        return Outcome.Ok(Unit.Default, _decision);
+        return Outcome.Ok(Done.Default, _decision);
     }
 
     private Outcome Log(string position, LogNode node)
     {
         var entry = Visit(position, "log", e => e is LogRecorded, "log line");
         if (entry is null) _pending.Add(new LogRecorded(position, node.Level, node.Template, node.Args));
-        return Outcome.Ok(Unit.Default, entry?.Time ?? _decision);
+        return Outcome.Ok(Done.Default, entry?.Time ?? _decision);
     }
 
     private Outcome Progress(string position, ProgressNode node)
     {
         var entry = Visit(position, "progress", e => e is ProgressReported, "progress report");
         if (entry is null) _pending.Add(new ProgressReported(position, node.Report));
-        return Outcome.Ok(Unit.Default, entry?.Time ?? _decision);
+        return Outcome.Ok(Done.Default, entry?.Time ?? _decision);
     }
 
     private Outcome Signal(string position, SignalNode node, Thread thread)

@@ -1,5 +1,4 @@
 // A named durable function: a step whose outcome is recorded, and the factories that make one.
-using LanguageExt;
 using Stent.Workflows;
 
 namespace Stent;
@@ -83,54 +82,4 @@ public static class Durable
         ArgumentNullException.ThrowIfNull(run);
         return new(name, (i, c) => Task.FromResult(StepOutput.Of(run(i, c))), options);
     }
-
-    /// <summary>A durable function from a LanguageExt <see cref="Aff{A}"/>: a <c>Fail</c> is a failure (retried by
-    /// policy).</summary>
-    public static Durable<TIn, TOut> FromAff<TIn, TOut>(string name, Func<TIn, StepContext, Aff<TOut>> run,
-        DurableOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(run);
-        return new(name, async (i, c) => StepOutput.Of(Unwrap(await run(i, c).Run().ConfigureAwait(false))), options);
-    }
-
-    /// <summary>A durable function from a LanguageExt <see cref="Eff{A}"/>: a <c>Fail</c> is a failure (retried by
-    /// policy).</summary>
-    public static Durable<TIn, TOut> FromEff<TIn, TOut>(string name, Func<TIn, StepContext, Eff<TOut>> run,
-        DurableOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(run);
-        return new(name, (i, c) => Task.FromResult(StepOutput.Of(Unwrap(run(i, c).Run()))), options);
-    }
-
-    /// <summary>A durable function returning <see cref="Fin{A}"/>: <c>Fail</c> is a failure (retried by
-    /// policy).</summary>
-    public static Durable<TIn, TOut> FromFin<TIn, TOut>(string name, Func<TIn, StepContext, Task<Fin<TOut>>> run,
-        DurableOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(run);
-        return new(name, async (i, c) => StepOutput.Of(Unwrap(await run(i, c).ConfigureAwait(false))), options);
-    }
-
-    /// <summary>A durable function returning <see cref="Either{L,R}"/>: <c>Left</c> is a business error (recorded, not
-    /// retried).</summary>
-    public static Durable<TIn, TOut> FromEither<TIn, TLeft, TOut>(string name, Func<TIn, StepContext, Task<Either<TLeft,
-        TOut>>> run, DurableOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(run);
-        return new(name, async (i, c) => (await run(i, c).ConfigureAwait(false)).Match(
-            Right: r => StepOutput.Of(r), Left: l => StepOutput.Business(l?.ToString() ?? "error")), options);
-    }
-
-    /// <summary>A durable function returning <see cref="Option{A}"/>: <c>None</c> is recorded as absence (a null
-    /// value).</summary>
-    public static Durable<TIn, TOut?> FromOption<TIn, TOut>(string name, Func<TIn, StepContext, Task<Option<TOut>>> run,
-        DurableOptions? options = null)
-        where TOut : class
-    {
-        ArgumentNullException.ThrowIfNull(run);
-        return new(name, async (i, c) => StepOutput.Of((await run(i, c).ConfigureAwait(false)).MatchUnsafe(v => v, () =>
-            null)), options);
-    }
-
-    private static T Unwrap<T>(Fin<T> fin) => fin.Match(v => v, e => throw e.ToException());
 }

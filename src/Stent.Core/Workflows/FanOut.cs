@@ -66,6 +66,15 @@ public static class FanOut
         return Go(0, ImmutableList<TR>.Empty).Select(r => (IReadOnlyList<TR>)r);
     }
 
+    /// <summary>Chunks with a workflow per item (<c>items.Chunk(50, x =&gt; Step.Call(x), pause: "1s")</c>): each chunk
+    /// is a <c>TraverseAll</c>, one <see cref="Result{T}"/> per item.</summary>
+    public static Workflow<IReadOnlyList<Result<TR>>> Chunk<T, TR>(this IEnumerable<T> items, int size,
+        Func<T, Workflow<TR>> perItem, Duration? pause = null)
+    {
+        ArgumentNullException.ThrowIfNull(perItem);
+        return items.Chunk(size, chunk => chunk.TraverseAll(perItem), pause);
+    }
+
     /// <summary>Chunks with a durable function per item: each chunk is a <c>TraverseAll</c>, one <see cref="Result{T}"/> per item.</summary>
     public static Workflow<IReadOnlyList<Result<TR>>> Chunk<T, TR>(this IEnumerable<T> items, int size, Durable<T, TR> step, Duration? pause = null)
     {

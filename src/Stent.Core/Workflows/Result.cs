@@ -6,14 +6,20 @@ namespace Stent;
 public readonly record struct Result<T>
 {
     private readonly T? _value;
+    private readonly WorkflowError? _error;
+    private readonly bool _ok;
 
-    /// <summary>The error, or null when the result is a success.</summary>
-    public WorkflowError? Error { get; }
+    /// <summary>The error, or null when the result is a success. <c>default(Result&lt;T&gt;)</c>, made by neither
+    /// <see cref="Ok"/> nor <see cref="Fail"/>, is not a success: its error says it is empty.</summary>
+    public WorkflowError? Error => _ok ? null : _error ?? Empty;
 
-    /// <summary>True when the result holds a value.</summary>
-    public bool IsOk => Error is null;
+    /// <summary>True when the result holds a value (made by <see cref="Ok"/>).</summary>
+    public bool IsOk => _ok;
 
-    private Result(T? value, WorkflowError? error) { _value = value; Error = error; }
+    private static readonly BusinessError Empty = new($"An empty Result<{typeof(T).Name}> (default): made by " +
+        "neither Result.Ok nor Result.Fail, it holds no value.");
+
+    private Result(T? value, WorkflowError? error) { _value = value; _error = error; _ok = error is null; }
 
     /// <summary>A success.</summary>
     public static Result<T> Ok(T value) => new(value, null);

@@ -1,5 +1,4 @@
 // A retry policy as a value: attempts, exponential back-off with a cap and jitter, and which failures retry.
-using LanguageExt;
 
 namespace Stent;
 
@@ -27,7 +26,7 @@ public sealed record RetryPolicy
     /// <summary>Exception types that are retried (with their subtypes); empty means every exception.</summary>
     public IReadOnlyList<Type> RetryOn { get; init; } = [];
 
-    /// <summary>Explicit delays (from a LanguageExt <see cref="Schedule"/>); when set they replace the exponential formula.</summary>
+    /// <summary>Explicit delays (<see cref="FromDelays"/>); when set they replace the exponential formula.</summary>
     public IReadOnlyList<TimeSpan>? Delays { get; init; }
 
     /// <summary>The default policy: 3 attempts, 1 s doubling to at most 1 min, ±10 % jitter, every exception.</summary>
@@ -48,14 +47,13 @@ public sealed record RetryPolicy
     public static RetryPolicy Fixed(int attempts, Duration delay) =>
         Validate(new RetryPolicy { MaxAttempts = attempts, FirstDelay = delay.Value, Factor = 1.0, MaxDelay = delay.Value, Jitter = 0 });
 
-    /// <summary>
-    /// A policy from a LanguageExt <see cref="Schedule"/>: one retry per delay the schedule yields
-    /// (at most <paramref name="maxAttempts"/> attempts in all, for unbounded schedules).
-    /// </summary>
-    public static RetryPolicy FromSchedule(Schedule schedule, int maxAttempts = 100)
+    /// <summary>One retry per delay, in order, no jitter: <c>FromDelays("1s", "10s", "1m")</c> makes four attempts in
+    /// all.</summary>
+    public static RetryPolicy FromDelays(params IEnumerable<Duration> delays)
     {
-        var delays = schedule.Run().Take(Math.Max(0, maxAttempts - 1)).Select(d => TimeSpan.FromMilliseconds((double)d)).ToList();
-        return new RetryPolicy { MaxAttempts = delays.Count + 1, Delays = delays, Jitter = 0 };
+        ArgumentNullException.ThrowIfNull(delays);
+        var list = delays.Select(d => d.Value).ToList();
+        return new RetryPolicy { MaxAttempts = list.Count + 1, Delays = list, Jitter = 0 };
     }
 
     /// <summary>Only failures of <typeparamref name="TException"/> (or subtypes) are retried; adds to earlier filters.</summary>

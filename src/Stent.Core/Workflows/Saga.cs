@@ -11,14 +11,14 @@ namespace Stent;
 /// </summary>
 public sealed class Saga<T>
 {
-    private readonly Func<ImmutableList<Workflow<LanguageExt.Unit>>, Workflow<Outcome>> _run;
+    private readonly Func<ImmutableList<Workflow<Done>>, Workflow<Outcome>> _run;
 
-    internal Saga(Func<ImmutableList<Workflow<LanguageExt.Unit>>, Workflow<Outcome>> run) => _run = run;
+    internal Saga(Func<ImmutableList<Workflow<Done>>, Workflow<Outcome>> run) => _run = run;
 
     /// <summary>Where a saga stands: a value or an error, with the compensations registered so far.</summary>
-    internal sealed record Outcome(Result<T> Result, ImmutableList<Workflow<LanguageExt.Unit>> Compensations);
+    internal sealed record Outcome(Result<T> Result, ImmutableList<Workflow<Done>> Compensations);
 
-    internal Workflow<Outcome> Start(ImmutableList<Workflow<LanguageExt.Unit>> compensations) => _run(compensations);
+    internal Workflow<Outcome> Start(ImmutableList<Workflow<Done>> compensations) => _run(compensations);
 
     /// <summary>Continues with the saga built from the value (LINQ <c>from … from</c>).</summary>
     public Saga<TR> SelectMany<TR>(Func<T, Saga<TR>> next)
@@ -48,13 +48,13 @@ public sealed class Saga<T>
     public Workflow<T> Run() =>
         Start([]).SelectMany(o => o.Result.IsOk ? Workflow.Pure(o.Result.Value) : Compensate(o.Compensations.Reverse(), 0, o.Result.Error!));
 
-    private static Workflow<T> Compensate(IEnumerable<Workflow<LanguageExt.Unit>> remaining, int index, WorkflowError error)
+    private static Workflow<T> Compensate(IEnumerable<Workflow<Done>> remaining, int index, WorkflowError error)
     {
         var next = remaining.FirstOrDefault();
         if (next is null) return Workflow.Fail<T>(error);
         var rest = remaining.Skip(1).ToList();
         return next.Attempt().SelectMany(r => (r.IsOk
-                ? Workflow.Unit
+                ? Workflow.Done
                 : Workflow.Progress($"compensation {index + 1} failed: {r.Error!.Message}"))
             .SelectMany(_ => Compensate(rest, index + 1, error)));
     }
@@ -64,7 +64,7 @@ public sealed class Saga<T>
 public static class Saga
 {
     /// <summary>A saga step: <paramref name="action"/>, undone by <paramref name="compensate"/> if a later step fails.</summary>
-    public static Saga<T> Step<T>(Workflow<T> action, Func<T, Workflow<LanguageExt.Unit>> compensate)
+    public static Saga<T> Step<T>(Workflow<T> action, Func<T, Workflow<Done>> compensate)
     {
         ArgumentNullException.ThrowIfNull(action);
         ArgumentNullException.ThrowIfNull(compensate);
@@ -72,6 +72,10 @@ public static class Saga
             ? new Saga<T>.Outcome(r, comps.Add(compensate(r.Value)))
             : new Saga<T>.Outcome(r, comps)));
     }
+
+    /// <summary>A saga that produces <paramref name="value"/> and has nothing to compensate.</summary>
+    public static Saga<T> Pure<T>(T value) =>
+        new(comps => Workflow.Pure(new Saga<T>.Outcome(Result<T>.Ok(value), comps)));
 
     /// <summary>A saga step with a durable compensation function taking the step's value.</summary>
     public static Saga<T> Step<T, TC>(Workflow<T> action, Durable<T, TC> compensate)

@@ -1,5 +1,4 @@
 // A signal declared once with its payload type: what a workflow waits for and what a client sends.
-using LanguageExt;
 
 namespace Stent;
 
@@ -26,7 +25,7 @@ public sealed class Signal<T>
 
     /// <summary>Waits for the next one for at most <paramref name="timeout"/>; see
     /// <see cref="Workflow.WaitForSignal{T}(string, Duration)"/>.</summary>
-    public Workflow<Option<T>> Wait(Duration timeout) => Workflow.WaitForSignal<T>(Name, timeout);
+    public Workflow<Optional<T>> Wait(Duration timeout) => Workflow.WaitForSignal<T>(Name, timeout);
 
     /// <inheritdoc />
     public override string ToString() => $"signal '{Name}' of {typeof(T).Name}";

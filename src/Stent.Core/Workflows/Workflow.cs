@@ -1,5 +1,4 @@
 // The static Workflow facade: constructors of workflows (pure values, errors, timers, recorded values, parallelism).
-using LanguageExt;
 using Stent.Workflows;
 
 namespace Stent;
@@ -22,19 +21,19 @@ public static class Workflow
     }
 
     /// <summary>A workflow that produces nothing of interest.</summary>
-    public static Workflow<Unit> Unit { get; } = new(new PureNode(LanguageExt.Unit.Default));
+    public static Workflow<Done> Done { get; } = new(new PureNode(Stent.Done.Default));
 
     /// <summary>A workflow that stops with a business error (the execution completes with that error, no retry).</summary>
     public static Workflow<T> Fail<T>(string error) => new(new FailNode(new BusinessError(error ?? throw new ArgumentNullException(nameof(error)))));
 
     /// <summary>Continues when <paramref name="condition"/> holds, else stops with the business error <paramref name="error"/> (for query syntax: <c>from _ in Workflow.Ensure(ok.Count &gt; 0, "nothing succeeded")</c>).</summary>
-    public static Workflow<Unit> Ensure(bool condition, string error) => condition ? Unit : Fail<Unit>(error);
+    public static Workflow<Done> Ensure(bool condition, string error) => condition ? Done : Fail<Done>(error);
 
     /// <summary>A workflow that stops with the given error.</summary>
     public static Workflow<T> Fail<T>(WorkflowError error) => new(new FailNode(error ?? throw new ArgumentNullException(nameof(error))));
 
     /// <summary>A durable sleep: a timer row, not a parked thread. Text such as "100ms" or "2d8h" is accepted.</summary>
-    public static Workflow<Unit> Sleep(Duration duration) => new(new SleepNode(duration.Value));
+    public static Workflow<Done> Sleep(Duration duration) => new(new SleepNode(duration.Value));
 
     /// <summary>
     /// True where the workflow takes a changed path marked <paramref name="id"/>, false for an execution that went
@@ -84,32 +83,34 @@ public static class Workflow
         return new(new SignalNode(name, typeof(T), null, v => v, () => throw new InvalidOperationException("unreachable")));
     }
 
-    /// <summary>Waits for the next signal named <paramref name="name"/> for at most <paramref name="timeout"/>: its payload, or None.</summary>
-    public static Workflow<Option<T>> WaitForSignal<T>(string name, Duration timeout)
+    /// <summary>Waits for the next signal named <paramref name="name"/> for at most <paramref name="timeout"/>: its
+    /// payload, or none when the wait timed out.</summary>
+    public static Workflow<Optional<T>> WaitForSignal<T>(string name, Duration timeout)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        return new(new SignalNode(name, typeof(T), timeout.Value, v => Option<T>.Some((T)v!), () => Option<T>.None));
+        return new(new SignalNode(name, typeof(T), timeout.Value, v => Optional<T>.Some((T)v!), () =>
+            Optional<T>.None));
     }
 
     /// <summary>
     /// Logs from workflow code: recorded, and written to the worker's logger once — with the execution id and
     /// worker id in scope — never again when the workflow replays. <paramref name="template"/> is a message template.
     /// </summary>
-    public static Workflow<Unit> Log(Microsoft.Extensions.Logging.LogLevel level, string template, params object?[] args)
+    public static Workflow<Done> Log(Microsoft.Extensions.Logging.LogLevel level, string template, params object?[] args)
     {
         ArgumentNullException.ThrowIfNull(template);
         return new(new LogNode(level, template, (args ?? []).Select(a => a?.ToString()).ToArray()));
     }
 
     /// <summary>Records a custom state value under <paramref name="key"/> (shown by <c>StentClient.GetAsync</c>; the last value wins).</summary>
-    public static Workflow<Unit> SetState<T>(string key, T value)
+    public static Workflow<Done> SetState<T>(string key, T value)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         return new(new StateNode(key, value, typeof(T)));
     }
 
     /// <summary>Records a progress report (logged once, never again on replay).</summary>
-    public static Workflow<Unit> Progress(string message, long done = 0, long total = 0) =>
+    public static Workflow<Done> Progress(string message, long done = 0, long total = 0) =>
         new(new ProgressNode(new ProgressReport(message ?? throw new ArgumentNullException(nameof(message)), done, total)));
 
     /// <summary>Runs the workflows concurrently; every value in input order. The first error (in recorded order) ends it.</summary>

@@ -1,5 +1,4 @@
 // Workflow<T>: an immutable description of durable work producing a T; LINQ query syntax builds it.
-using LanguageExt;
 using Stent.Workflows;
 
 namespace Stent;
@@ -92,5 +91,5 @@ public sealed class Workflow<T>
     }
 
     /// <summary>Discards the value.</summary>
-    public Workflow<Unit> Ignore() => new(new MapNode(Node, _ => Unit.Default));
+    public Workflow<Done> Ignore() => new(new MapNode(Node, _ => Done.Default));
 }
