@@ -1,13 +1,5 @@
 // A small batch as an F# script. Build once first: dotnet build examples/BatchFs -c Release
-#r "BatchFs/bin/Release/net10.0/Microsoft.Extensions.Logging.Abstractions.dll"
-#r "BatchFs/bin/Release/net10.0/FSharp.SystemTextJson.dll"
-#r "BatchFs/bin/Release/net10.0/Stent.Core.dll"
-#r "BatchFs/bin/Release/net10.0/Stent.Dsl.dll"
-#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.core.dll"
-#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.provider.e_sqlite3.dll"
-#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.batteries_v2.dll"
-#r "BatchFs/bin/Release/net10.0/Microsoft.Data.Sqlite.dll"
-#r "BatchFs/bin/Release/net10.0/Stent.Sqlite.dll"
+#load "BatchFs/bin/Release/net10.0/references.fsx"
 
 open Stent
 open Stent.Dsl

@@ -1,15 +1,6 @@
 // Every pattern of the batch guide in F#, run on two in-process workers: dotnet fsi examples/patterns.fsx [N]
 // Build once first: dotnet build examples/BatchFs -c Release (the test command does it too).
-#r "BatchFs/bin/Release/net10.0/Microsoft.Extensions.Logging.Abstractions.dll"
-#r "BatchFs/bin/Release/net10.0/FSharp.SystemTextJson.dll"
-#r "BatchFs/bin/Release/net10.0/Stent.Core.dll"
-#r "BatchFs/bin/Release/net10.0/Stent.Dsl.dll"
-#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.core.dll"
-#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.provider.e_sqlite3.dll"
-#r "BatchFs/bin/Release/net10.0/SQLitePCLRaw.batteries_v2.dll"
-#r "BatchFs/bin/Release/net10.0/Microsoft.Data.Sqlite.dll"
-#r "BatchFs/bin/Release/net10.0/Stent.Sqlite.dll"
-#r "BatchFs/bin/Release/net10.0/BatchFs.dll"
+#load "BatchFs/bin/Release/net10.0/references.fsx"
 
 open System
 open System.Threading

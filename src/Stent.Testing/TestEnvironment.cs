@@ -41,6 +41,9 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     public static TestEnvironment InMemory(WorkerOptions? options = null) => new(t => SqliteWorkStore.InMemory(t),
         options);
 
+    /// <summary>The options the environment's workers run with.</summary>
+    public WorkerOptions Options => _options;
+
     /// <summary>The clock: moves only when the environment skips to due work, or when a test moves it.</summary>
     public FakeTimeProvider Time { get; }
 

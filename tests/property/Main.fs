@@ -18,6 +18,7 @@ let all =
         CrashTests.tests
         FailureSemanticsTests.tests
         SchedulingTests.tests
+        TestingTests.tests
         HostingTests.tests
         ExampleTests.tests
         GuidePatternTests.tests
@@ -29,6 +30,7 @@ let all =
         CliTests.tests
         TelemetryTests.tests
         ReadmeTests.tests
+        PackageTests.tests
     ]
 
 [<EntryPoint>]
