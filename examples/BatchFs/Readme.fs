@@ -15,3 +15,16 @@ let batch = Workflow.define "readme_batch" (fun (ids: int list) -> workflow {
     if ok.IsEmpty then return! Workflow.fail "nothing succeeded"
     else return ok.Length })
 // </readme:fsharp>
+
+// <readme:fsharptest>
+open FsCheck.FSharp
+open Stent.Execution
+open Stent.Testing
+
+/// For `count` lists of ids: a crash at any store write changes nothing, and the history replays exactly.
+let batchSurvivesCrashes (count: int) =
+    let ids = ArbMap.defaults |> ArbMap.arbitrary<int list>
+    let options = WorkerOptions(Serializer = Json.serializer)      // F# types through Stent.Dsl's JSON
+    let config = FsCheck.Config.QuickThrowOnFailure.WithMaxTest count
+    FsCheck.Check.One(config, WorkflowProperties.SurvivesCrashes(batch, ids, options))
+// </readme:fsharptest>

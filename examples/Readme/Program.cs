@@ -6,7 +6,10 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Stent.Diagnostics;
 using Stent.Execution;
+using FsCheck;
+using FsCheck.Fluent;
 using Stent.Hosting;
+using Stent.Replay;
 using Stent.Scheduling;
 using Stent.Sqlite;
 using Stent.Testing;
@@ -66,3 +69,11 @@ for (var write = 1; write <= 12; write++)                     // crash at each s
 }
 // </readme:test>
 Console.WriteLine("the workflow survives a crash at each of its first 12 store writes");
+await using (var file = File.CreateText("nightly.jsonl")) await HistoryFile.WriteAsync(file, await store.ReadAsync(id));
+
+// <readme:checks>
+await WorkflowChecks.CrashAtEveryWriteAsync(Nightly.Batch, [1, 2, 3]);   // a crash anywhere changes nothing
+Check.QuickThrowOnFailure(WorkflowProperties.SurvivesCrashes(Nightly.Batch, ArbMap.Default.ArbFor<int[]>()));
+var report = Replayer.ReplayFile(Nightly.Batch, "nightly.jsonl");  // `stent export ID --out nightly.jsonl`
+// </readme:checks>
+Console.WriteLine($"the recorded history replays on this code: {report.State}");

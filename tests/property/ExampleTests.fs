@@ -105,4 +105,8 @@ let tests =
             let out = fsi "examples/batch.fsx"
             Expect.stringContains out "script batch: 12 items processed" "output"
         }
+        test "the examples survive a crash at any store write and replay exactly (Stent.Testing's checks and property)" {
+            Stent.Testing.WorkflowChecks.CrashAtEveryWriteAsync(Cs.Batch, [| 15..20 |]).Wait()
+            Stent.Examples.Readme.batchSurvivesCrashes 20
+        }
     ]
