@@ -35,6 +35,9 @@ module Workflow =
     /// Builds the workflow only when it runs (must be pure: it runs again on replay).
     let delay (f: unit -> Workflow<'T>) : Workflow<'T> = Workflow.Defer(Func<_> f)
 
+    /// The C# facade's name for `delay` (`Workflow.Defer`).
+    let defer (f: unit -> Workflow<'T>) : Workflow<'T> = delay f
+
     /// A durable sleep ("100ms", "30s", "1.5h", "2d8h").
     let sleep (duration: string) : Workflow<unit> = Workflow.Sleep(Duration.Parse duration) |> ignore
 
@@ -108,7 +111,7 @@ module Workflow =
 
     /// Sequential chunks of `size` through `perChunk`, a progress report after each, and a durable pause between chunks.
     let chunk (size: int) (pause: string option) (perChunk: 'T list -> Workflow<'U list>) (items: 'T seq) : Workflow<'U list> =
-        let pause = pause |> Option.map Duration.Parse |> Option.toNullable
+        let pause = pause |> Option.map Duration.Parse |> Option.defaultValue Duration.Zero
         let perChunk = Func<Collections.Generic.IReadOnlyList<'T>, _>(fun c ->
             perChunk (List.ofSeq c) |> map (fun l -> l :> Collections.Generic.IReadOnlyList<'U>))
         items.Chunk(size, perChunk, pause)

@@ -109,7 +109,7 @@ let tests =
             let calls = Calls()
             let inc = counted calls "inc"
             let r, h =
-                runFresh (Workflow.define "c" (fun (xs: int list) -> xs.Chunk(100, inc, Nullable(Duration.Parse "100ms")) |> Workflow.map List.ofSeq)) [ 1..1001 ]
+                runFresh (Workflow.define "c" (fun (xs: int list) -> xs.Chunk(100, inc, Duration.Parse "100ms") |> Workflow.map List.ofSeq)) [ 1..1001 ]
             let rs = value r
             Expect.equal rs.Length 1001 "every item"
             Expect.equal (rs |> List.map (fun r -> r.Value)) [ 2..1002 ] "in order"
@@ -224,7 +224,7 @@ let tests =
             Expect.equal calls.Total 1 "ran once"
         }
         test "a step over its timeout fails with TimeoutException and is retried" {
-            let f = Durable.createWith (DurableOptions(Timeout = Nullable(Duration.Parse "50ms"), Retry = RetryPolicy.Fixed(2, Duration.Parse "1s"))) "slow" (fun (x: int) ctx ->
+            let f = Durable.createWith (DurableOptions(Timeout = Duration.Parse "50ms", Retry = RetryPolicy.Fixed(2, Duration.Parse "1s"))) "slow" (fun (x: int) ctx ->
                 task {
                     do! Task.Delay(10_000, ctx.CancellationToken)
                     return x

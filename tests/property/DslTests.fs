@@ -132,4 +132,15 @@ let tests =
             Expect.stringContains (error (run (trip true))).Message "no cars left" "the failing step's error"
             Expect.equal (List.ofSeq undone) [ "hotel"; "flight" ] "undone in reverse order"
         }
+        test "F# takes durations as text wherever C# does" {
+            let dispatch = Stent.Execution.DispatchOptions(MaxDuration = "2h", Delay = "1m")
+            let durable = DurableOptions(Timeout = "30s", Retry = RetryPolicy.Exponential(3, "1s", max = "1m"))
+            let schedule = Stent.Scheduling.ScheduleOptions(MaxDuration = "1h", MissedAfter = "5m")
+            Expect.equal dispatch.MaxDuration.Value (TimeSpan.FromHours 2.0) "MaxDuration"
+            Expect.equal dispatch.Delay.Value (TimeSpan.FromMinutes 1.0) "Delay"
+            Expect.equal durable.Timeout.Value (TimeSpan.FromSeconds 30.0) "Timeout"
+            Expect.equal durable.Retry.MaxDelay (TimeSpan.FromMinutes 1.0) "a retry's cap"
+            Expect.equal schedule.MaxDuration.Value (TimeSpan.FromHours 1.0) "a schedule's MaxDuration"
+            Expect.isTrue (Stent.Execution.DispatchOptions()).MaxDuration.IsZero "unset is zero: no limit"
+        }
     ]

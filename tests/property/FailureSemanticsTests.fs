@@ -43,7 +43,7 @@ let private untilToken store (name: string) (maxDuration: string option) (act: S
     let step = tokenWatcher $"watch_{name}" started fired
     let wf = Workflow.define $"{name}_while_running" (fun () -> step.Call 1)
     serve store (deciderAndRunner store wf step) (fun c ->
-        let options = DispatchOptions(MaxDuration = (maxDuration |> Option.map Duration.Parse |> Option.toNullable))
+        let options = DispatchOptions(MaxDuration = (maxDuration |> Option.map Duration.Parse |> Option.defaultValue Duration.Zero))
         let id = c.DispatchAsync(wf, (), options).Result
         Expect.isTrue (started.Wait(TimeSpan.FromSeconds 20.0)) "the step started"
         let from = act c id
@@ -60,7 +60,7 @@ let private suite (kind: Kind) =
             let runs = ref 0
             let slow =
                 let twice = RetryPolicy.Fixed(2, Duration.Parse "10ms")
-                Durable.createSyncWith (DurableOptions(Timeout = Nullable(Duration.Parse "200ms"), Retry = twice))
+                Durable.createSyncWith (DurableOptions(Timeout = Duration.Parse "200ms", Retry = twice))
                     "ignores_token" (fun (x: int) _ -> Interlocked.Increment runs |> ignore; Thread.Sleep 3000; x)
             let quick = Durable.createSync "quick" (fun (x: int) _ -> x + 1)
             let wf = Workflow.define "timeouts" (fun () -> Workflow.traverseAll id [ slow.Call 1; quick.Call 2 ])

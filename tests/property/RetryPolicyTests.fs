@@ -8,13 +8,13 @@ open Stent
 let tests =
     testList "RetryPolicy" [
         test "exponential delays double up to the cap without jitter" {
-            let p = RetryPolicy.Exponential(6, Duration.Parse "1s", 2.0, Nullable(Duration.Parse "5s"), 0.0)
+            let p = RetryPolicy.Exponential(6, Duration.Parse "1s", 2.0, Duration.Parse "5s", 0.0)
             let r = Random 1
             let delays = [ for a in 1..5 -> (p.DelayAfter(a, r)).TotalSeconds ]
             Expect.equal delays [ 1.0; 2.0; 4.0; 5.0; 5.0 ] "delays"
         }
         test "jitter stays within the fraction" {
-            let p = RetryPolicy.Exponential(3, Duration.Parse "1s", 2.0, Nullable(), 0.1)
+            let p = RetryPolicy.Exponential(3, "1s", 2.0, Duration.Zero, 0.1)
             let r = Random 7
             for _ in 1..1000 do
                 let d = (p.DelayAfter(1, r)).TotalMilliseconds

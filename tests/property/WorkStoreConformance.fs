@@ -801,7 +801,7 @@ let private suite kind =
             let cleanup = Durable.createSync $"{kind.Name}-timeout-cleanup" (fun (x: int) _ -> x)
             let wf = Workflow.define "too_slow" (fun () -> Workflow.sleep "1h" |> Workflow.map (fun () -> 1) |> Workflow.tryFinally (cleanup.Call 3))
             let state, h = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
-                let! id = c.DispatchAsync(wf, (), DispatchOptions(MaxDuration = Nullable(Duration.Parse "300ms")))
+                let! id = c.DispatchAsync(wf, (), DispatchOptions(MaxDuration = Duration.Parse "300ms"))
                 let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
                 Expect.stringContains r.Error.Message "timed out" "error says so"
                 let! info = store.GetExecutionAsync id

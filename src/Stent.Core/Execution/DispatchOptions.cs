@@ -10,11 +10,11 @@ public sealed record DispatchOptions
     /// <summary>Dispatching the same key twice returns the first execution, never a second one.</summary>
     public string? IdempotencyKey { get; init; }
 
-    /// <summary>The execution ends as timed out this long after it starts.</summary>
-    public Duration? MaxDuration { get; init; }
+    /// <summary>The execution ends as timed out this long after it starts ("2h"). Default: no limit.</summary>
+    public Duration MaxDuration { get; init; }
 
-    /// <summary>Start no sooner than this long from now.</summary>
-    public Duration? Delay { get; init; }
+    /// <summary>Start no sooner than this long from now ("10m"). Default: at once.</summary>
+    public Duration Delay { get; init; }
 
     /// <summary>The queue for its decisions (steps use their function's queue).</summary>
     public string? Queue { get; init; }

@@ -68,8 +68,8 @@ public sealed partial class StentClient(IWorkStore store, PayloadSerializer? ser
         // The execution's decisions and steps, in any process, continue the dispatch's trace.
         using var activity = Diagnostics.StentTelemetry.StartDispatch(workflow.Name);
         var (existing, _) = await _store.CreateExecutionAsync(new NewExecution(
-            id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay?.Value ?? TimeSpan.Zero,
-                options.MaxDuration?.Value,
+            id, workflow.Name, workflow.Version, json, options.IdempotencyKey, options.Delay.Value,
+                options.MaxDuration.OrNull,
             options.Queue, options.Tags, options.Priority)
         {
             TraceParent = Diagnostics.StentTelemetry.Context(activity),

@@ -48,7 +48,7 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
                 if (await results.TryGetAsync(key, ct).ConfigureAwait(false) is { } cached) return new Attempt(cached, null, null);
             }
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (options.Timeout is { } timeout) cts.CancelAfter(timeout.Value);
+            if (options.Timeout.OrNull is { } timeout) cts.CancelAfter(timeout);
             var attemptScope = services?.GetService<IServiceScopeFactory>()?.CreateAsyncScope();
             var context = new StepContext(executionId, fn.Name, position, attempt, cts.Token, logger)
             {
@@ -58,12 +58,12 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
             // With a timeout the body starts on a thread of its own, so that one which ignores its token (or blocks)
             // is abandoned at the deadline without holding a pool thread: the attempt fails, its slot is freed, and
             // whatever the body produces later is discarded.
-            var invoked = options.Timeout is null ? Invoke(fn, value, context)
+            var invoked = options.Timeout.IsZero ? Invoke(fn, value, context)
                 : Task.Factory.StartNew(() => Invoke(fn, value, context), CancellationToken.None,
                     TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
             try
             {
-                output = await invoked.WaitAsync(options.Timeout?.Value ?? Timeout.InfiniteTimeSpan, ct)
+                output = await invoked.WaitAsync(options.Timeout.OrNull ?? Timeout.InfiniteTimeSpan, ct)
                     .ConfigureAwait(false);
             }
             catch (Exception e) when (!invoked.IsCompleted || e is OperationCanceledException

@@ -26,6 +26,6 @@ public sealed record ScheduleInfo(
 
     /// <summary>The execution a tick starts (its id and idempotency key are the tick's).</summary>
     internal NewExecution Execution(DateTimeOffset tick) => new(ExecutionId(Name, tick), Workflow, Version, Input,
-        $"schedule:{ExecutionId(Name, tick)}", TimeSpan.Zero, Options.MaxDuration?.Value, Options.Queue, Options.Tags,
+        $"schedule:{ExecutionId(Name, tick)}", TimeSpan.Zero, Options.MaxDuration.OrNull, Options.Queue, Options.Tags,
         Options.Priority);
 }

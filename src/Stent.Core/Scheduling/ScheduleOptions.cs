@@ -10,8 +10,9 @@ public sealed record ScheduleOptions
     /// <summary>A tick not fired this long after its time is missed. Default 1 minute.</summary>
     public Duration MissedAfter { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Each execution's time limit (as <see cref="Execution.DispatchOptions.MaxDuration"/>).</summary>
-    public Duration? MaxDuration { get; init; }
+    /// <summary>Each execution's time limit (as <see cref="Execution.DispatchOptions.MaxDuration"/>). Default: no
+    /// limit.</summary>
+    public Duration MaxDuration { get; init; }
 
     /// <summary>The executions' queue (null: the default queue).</summary>
     public string? Queue { get; init; }

@@ -32,8 +32,9 @@ public sealed record DurableOptions
     /// (<see cref="Execution.DispatchOptions.Priority"/>) takes its place.</summary>
     public int Priority { get; init; }
 
-    /// <summary>One attempt taking longer is cancelled and counts as a (retryable) <see cref="TimeoutException"/>.</summary>
-    public Duration? Timeout { get; init; }
+    /// <summary>One attempt taking longer ("30s") is cancelled and counts as a (retryable)
+    /// <see cref="TimeoutException"/>. Default: no limit.</summary>
+    public Duration Timeout { get; init; }
 
     /// <summary>Shared defaults.</summary>
     public static DurableOptions Default { get; } = new();

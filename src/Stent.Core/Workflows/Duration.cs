@@ -18,6 +18,15 @@ public readonly record struct Duration
 
     private Duration(TimeSpan value) => Value = value;
 
+    /// <summary>No time: what an optional duration setting holds when it is not set (<c>default</c>).</summary>
+    public static Duration Zero => default;
+
+    /// <summary>True for no time (an optional setting left unset).</summary>
+    public bool IsZero => Value == TimeSpan.Zero;
+
+    /// <summary>The length, or null for zero (an optional setting left unset).</summary>
+    internal TimeSpan? OrNull => IsZero ? null : Value;
+
     /// <summary>A duration from a <see cref="TimeSpan"/>; negative values are rejected.</summary>
     public static Duration From(TimeSpan value) =>
         value < TimeSpan.Zero

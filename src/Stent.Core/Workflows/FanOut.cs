@@ -47,7 +47,7 @@ public static class FanOut
     /// chunks. Every item is in exactly one chunk; results are concatenated in input order.
     /// </summary>
     public static Workflow<IReadOnlyList<TR>> Chunk<T, TR>(
-        this IEnumerable<T> items, int size, Func<IReadOnlyList<T>, Workflow<IReadOnlyList<TR>>> perChunk, Duration? pause = null)
+        this IEnumerable<T> items, int size, Func<IReadOnlyList<T>, Workflow<IReadOnlyList<TR>>> perChunk, Duration pause = default)
     {
         if (size <= 0) throw new ArgumentOutOfRangeException(nameof(size), size, $"Chunk size must be positive, got {size}.");
         ArgumentNullException.ThrowIfNull(perChunk);
@@ -60,7 +60,7 @@ public static class FanOut
                 {
                     var next = acc.AddRange(rs);
                     var report = Workflow.Progress($"chunk {i + 1}/{chunks.Length}", next.Count, list.Count);
-                    var rest = i + 1 < chunks.Length && pause is { } p ? report.Then(Workflow.Sleep(p)) : report;
+                    var rest = i + 1 < chunks.Length && !pause.IsZero ? report.Then(Workflow.Sleep(pause)) : report;
                     return rest.SelectMany(_ => Go(i + 1, next));
                 });
         return Go(0, ImmutableList<TR>.Empty).Select(r => (IReadOnlyList<TR>)r);
@@ -69,14 +69,14 @@ public static class FanOut
     /// <summary>Chunks with a workflow per item (<c>items.Chunk(50, x =&gt; Step.Call(x), pause: "1s")</c>): each chunk
     /// is a <c>TraverseAll</c>, one <see cref="Result{T}"/> per item.</summary>
     public static Workflow<IReadOnlyList<Result<TR>>> Chunk<T, TR>(this IEnumerable<T> items, int size,
-        Func<T, Workflow<TR>> perItem, Duration? pause = null)
+        Func<T, Workflow<TR>> perItem, Duration pause = default)
     {
         ArgumentNullException.ThrowIfNull(perItem);
         return items.Chunk(size, chunk => chunk.TraverseAll(perItem), pause);
     }
 
     /// <summary>Chunks with a durable function per item: each chunk is a <c>TraverseAll</c>, one <see cref="Result{T}"/> per item.</summary>
-    public static Workflow<IReadOnlyList<Result<TR>>> Chunk<T, TR>(this IEnumerable<T> items, int size, Durable<T, TR> step, Duration? pause = null)
+    public static Workflow<IReadOnlyList<Result<TR>>> Chunk<T, TR>(this IEnumerable<T> items, int size, Durable<T, TR> step, Duration pause = default)
     {
         ArgumentNullException.ThrowIfNull(step);
         return items.Chunk(size, chunk => chunk.TraverseAll(step), pause);

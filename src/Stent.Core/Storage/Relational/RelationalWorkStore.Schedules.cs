@@ -23,7 +23,7 @@ public partial class RelationalWorkStore
         {
             Missed = Enum.Parse<MissedTicks>(r.GetString(6)),
             MissedAfter = TimeSpan.FromMilliseconds(r.GetInt64(7)),
-            MaxDuration = r.IsDBNull(8) ? null : TimeSpan.FromMilliseconds(r.GetInt64(8)),
+            MaxDuration = r.IsDBNull(8) ? Duration.Zero : TimeSpan.FromMilliseconds(r.GetInt64(8)),
             Queue = Text(r, 9),
             Tags = Tags(r.GetString(10)),
             Priority = r.GetInt32(11),
@@ -36,7 +36,7 @@ public partial class RelationalWorkStore
         sql.Append($"""
             INSERT INTO {table} ({ScheduleColumns}) VALUES ({sql.P(x.Name)}, {sql.P(x.Cron)}, {sql.P(x.TimeZone)},
                 {sql.P(x.Workflow)}, {sql.P(x.Version)}, {sql.P(x.Input)}, {sql.P(o.Missed.ToString())},
-                {sql.P(Ms(o.MissedAfter.Value))}, {sql.P(o.MaxDuration is { } m ? Ms(m.Value) : null)},
+                {sql.P(Ms(o.MissedAfter.Value))}, {sql.P(o.MaxDuration.OrNull is { } m ? Ms(m) : null)},
                 {sql.P(o.Queue)}, {sql.P(Tags(o.Tags))}, {sql.P(o.Priority)}, {sql.P(x.Paused ? 1 : 0)},
                 {sql.P(x.NextTick is { } n ? Ms(n) : null)}, {sql.P(x.LastTick is { } l ? Ms(l) : null)},
                 {sql.P(x.LastExecutionId)})
