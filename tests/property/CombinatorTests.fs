@@ -308,4 +308,13 @@ let tests =
             Expect.equal (value (e.ResultAsync<string>(id).Result)) "gail" "the payload"
             Expect.equal (Optional<int>.None.GetValueOrDefault 7) 7 "a fallback for none"
         }
+        test "an input whose type does not survive JSON is rejected at dispatch, its type and the loss named" {
+            use e = env ()
+            let wf = Workflow.define "private_point" (fun (p: Stent.TestWorker.ApiShape.PrivatePoint) -> Workflow.ret p.X)
+            let ex = throws<ArgumentException> (fun () ->
+                e.DispatchAsync(wf, Stent.TestWorker.ApiShape.PrivatePoint(3), "pp").GetAwaiter().GetResult() |> ignore)
+            Expect.stringContains ex.Message "ApiShape+PrivatePoint" "names the type"
+            Expect.stringContains ex.Message "{\"x\":3} reads back as {\"x\":0}" "shows what is lost"
+            Expect.isNull (e.Store.GetExecutionAsync("pp").Result) "nothing recorded"
+        }
     ]

@@ -133,4 +133,20 @@ let tests =
             Expect.equal line.Scope["ExecutionId"] id "the execution in scope"
             Expect.equal line.Scope["Step"] "host_logged" "the step in scope"
         }
+        test "AddStent has one serializer setting: its payload limit holds in the client and in the hosted worker" {
+            let big = Durable.createSync "hosted_big" (fun (n: int) _ -> String('x', n))
+            let wf = Workflow.define "hosted_limit" (fun (n: int) -> big.Call n)
+            let services = ServiceCollection()
+            services.AddStent(fun o ->
+                o.UseInMemory().AddWorkflow(wf) |> ignore
+                o.Worker <- WorkerOptions(PollMax = TimeSpan.FromMilliseconds 50.0)
+                o.Serializer <- Json.serializerWithLimit 64) |> ignore
+            use sp = services.BuildServiceProvider()
+            let r = hosted sp (fun c -> c.WaitAsync(wf, c.DispatchAsync(wf, 100).Result, TimeSpan.FromSeconds 30.0).Result)
+            Expect.stringContains (error r).Message "over the payload limit of 64 bytes" "the worker's limit is the setting"
+            let client = sp.GetRequiredService<StentClient>()
+            let big = Workflow.define "hosted_big_input" (fun (s: string) -> Workflow.ret s)
+            let e = throws<ArgumentException> (fun () -> client.DispatchAsync(big, String('y', 100)).Result |> ignore)
+            Expect.stringContains e.Message "over the payload limit of 64 bytes" "so is the client's"
+        }
     ]

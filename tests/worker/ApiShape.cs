@@ -20,4 +20,17 @@ public static class ApiShape
     public static Workflow<string> WaitWithTimeout() =>
         from approval in Workflow.WaitForSignal<string>("approval", "1h")
         select approval.HasValue ? approval.Value : "timed out";
+
+    /// <summary>A class whose property has a private setter: JSON loses it (a trap Stent rejects at dispatch).</summary>
+    public sealed class PrivatePoint
+    {
+        /// <summary>For the serializer.</summary>
+        public PrivatePoint() { }
+
+        /// <summary>A point at <paramref name="x"/>.</summary>
+        public PrivatePoint(int x) => X = x;
+
+        /// <summary>Its coordinate (set privately: JSON cannot set it back).</summary>
+        public int X { get; private set; }
+    }
 }

@@ -32,7 +32,7 @@ public sealed partial class StentClient
         var ticks = CronTicks.Parse(cron, timeZone);
         var definition = (IWorkflowDefinition)workflow;
         _ = definition.Build(input);
-        var json = _serializer.Serialize(input, definition.InputType);
+        var json = _serializer.SerializeChecked(input, definition.InputType, $"The input of schedule '{name}'");
         options ??= new ScheduleOptions();
         if (options.MissedAfter.Value <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options),
             options.MissedAfter, $"MissedAfter must be positive, got {options.MissedAfter}.");

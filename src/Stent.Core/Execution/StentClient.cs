@@ -63,7 +63,7 @@ public sealed partial class StentClient(IWorkStore store, PayloadSerializer? ser
     {
         options ??= new DispatchOptions();
         _ = workflow.Build(input);
-        var json = _serializer.Serialize(input, workflow.InputType);
+        var json = _serializer.SerializeChecked(input, workflow.InputType, $"The input of workflow '{workflow.Name}'");
         var id = options.ExecutionId ?? Guid.NewGuid().ToString("N");
         // The execution's decisions and steps, in any process, continue the dispatch's trace.
         using var activity = Diagnostics.StentTelemetry.StartDispatch(workflow.Name);

@@ -16,8 +16,16 @@ public sealed class StentBuilder
     /// <summary>Options of the hosted worker.</summary>
     public WorkerOptions Worker { get; set; } = new();
 
-    /// <summary>Serializer for the client's payloads (the worker's comes from <see cref="Worker"/>).</summary>
+    /// <summary>
+    /// The serializer of the client and the hosted worker — one setting for both, the payload limit included. When
+    /// left at its default, the serializer of <see cref="Worker"/> (its <see cref="WorkerOptions.Serializer"/>) serves
+    /// both.
+    /// </summary>
     public PayloadSerializer Serializer { get; set; } = PayloadSerializer.Default;
+
+    /// <summary>The one serializer of the client and the hosted worker.</summary>
+    internal PayloadSerializer EffectiveSerializer =>
+        ReferenceEquals(Serializer, PayloadSerializer.Default) ? Worker.Serializer : Serializer;
 
     /// <summary>When true (default), a hosted service runs a worker in this process.</summary>
     public bool RunWorker { get; set; } = true;

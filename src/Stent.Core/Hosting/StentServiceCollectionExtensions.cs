@@ -21,11 +21,12 @@ public static class StentServiceCollectionExtensions
         configure(builder);
         var store = builder.Store ?? throw new InvalidOperationException("AddStent needs a store: call UseInMemory(), UseSqlite(path) or UseMarten(connectionString).");
         services.AddSingleton(store);
-        services.AddSingleton(sp => new StentClient(sp.GetRequiredService<IWorkStore>(), builder.Serializer,
+        services.AddSingleton(sp => new StentClient(sp.GetRequiredService<IWorkStore>(), builder.EffectiveSerializer,
             builder.Registry));
         // The worker logs through the host's logger and its steps resolve the host's services, a scope per attempt.
         services.AddSingleton(sp => new Worker(sp.GetRequiredService<IWorkStore>(),
-            builder.Worker with { Services = builder.Worker.Services ?? sp }, builder.Registry));
+            builder.Worker with { Services = builder.Worker.Services ?? sp, Serializer = builder.EffectiveSerializer },
+            builder.Registry));
         if (builder.RunWorker) services.AddSingleton<IHostedService, StentWorkerService>();
         return services;
     }

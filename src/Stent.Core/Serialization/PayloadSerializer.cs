@@ -94,6 +94,30 @@ public sealed class PayloadSerializer
         }
     });
 
+    /// <summary>
+    /// JSON for <paramref name="value"/>, checked to read back as the same value: a type that loses data on the way
+    /// (a property with a private setter or none, a field the options skip) is an <see cref="ArgumentException"/>
+    /// naming it and what was lost, before anything is recorded.
+    /// </summary>
+    public string SerializeChecked(object? value, Type type, string what)
+    {
+        var json = Serialize(value, type);
+        string again;
+        try { again = Serialize(Deserialize(json, type), type); }
+        catch (PayloadException e)
+        {
+            throw new ArgumentException($"{what} of type '{type.FullName}' cannot be read back from its JSON " +
+                $"{Clip(json)}: {e.Message}", e);
+        }
+        if (again != json)
+            throw new ArgumentException($"{what} of type '{type.FullName}' does not survive JSON: {Clip(json)} reads " +
+                $"back as {Clip(again)}. A property with a private setter or none is lost; use a record, public " +
+                "init setters, or a constructor that takes every property.");
+        return json;
+    }
+
+    private static string Clip(string json) => json.Length <= 200 ? json : json[..200] + "…";
+
     /// <summary>Serialize then deserialize: the value exactly as replay will see it.</summary>
     public object? RoundTrip(object? value, Type type, out string json)
     {
