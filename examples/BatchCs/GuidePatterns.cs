@@ -74,7 +74,8 @@ public static class GuidePatterns
     private static Workflow<RoundsSummary> Rounds(int[] pending, int round, int maxRetries, System.Collections.Immutable.ImmutableList<int> done, IReadOnlyList<FailedItem> lastErrors)
     {
         if (pending.Length == 0 || round > maxRetries) return Workflow.Pure(new RoundsSummary(done, lastErrors, round));
-        var pause = round == 0 ? Workflow.Done : Workflow.Progress($"retry round {round} for {pending.Length} items").Then(Workflow.Sleep("5s"));
+        var pause = round == 0 ? Workflow.Done
+            : Workflow.Progress($"retry round {round} for {pending.Length} items").Then(Workflow.Sleep("5s"));
         return from _ in pause
                from results in pending.Select(id => (id, round)).TraverseAll(Flaky)
                let ok = results.Successes()

@@ -215,7 +215,8 @@ public static class Commands
                 return 0;
             case "resume":
                 var resumed = await client.ResumeScheduleAsync(name(), ct);
-                await output.WriteLineAsync($"schedule {resumed.Name} resumed; next tick {View.Time(resumed.NextTick)}");
+                await output.WriteLineAsync(
+                    $"schedule {resumed.Name} resumed; next tick {View.Time(resumed.NextTick)}");
                 return 0;
             case "delete":
                 var schedule = name();

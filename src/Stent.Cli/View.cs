@@ -48,16 +48,19 @@ internal sealed class View(TextWriter output)
         {
             output.WriteLine($"  failures ({failed.Count}):");
             foreach (var s in failed.Take(shown))
-                output.WriteLine($"    {s.Position,-14} {s.Name,-28} {s.Status} after {s.Attempts} attempt(s): {s.Error}");
+                output.WriteLine($"    {s.Position,-14} {s.Name,-28} {s.Status} after {s.Attempts} attempt(s): " +
+                    s.Error);
             if (failed.Count > shown) output.WriteLine($"    … {failed.Count - shown} more (--steps {failed.Count})");
         }
         if (failedOnly) return;
         var page = d.Steps.Take(shown).ToList();
         output.WriteLine($"  timeline in position order ({page.Count} of {d.Steps.Count} steps" +
             (d.Steps.Count > shown ? $"; --steps {d.Steps.Count} for all, --failed for failures only)" : ")"));
-        output.WriteLine($"    {"POSITION",-14} {"STEP",-28} {"STATUS",-15} {"ATTEMPTS",8}  {"STARTED",-12} {"ENDED",-12} {"TOOK",8}  ERROR");
+        output.WriteLine($"    {"POSITION",-14} {"STEP",-28} {"STATUS",-15} {"ATTEMPTS",8}  {"STARTED",-12} " +
+            $"{"ENDED",-12} {"TOOK",8}  ERROR");
         foreach (var s in page)
-            output.WriteLine($"    {s.Position,-14} {s.Name,-28} {s.Status,-15} {s.Attempts,8}  {Clock(s.StartedAt),-12} " +
+            output.WriteLine($"    {s.Position,-14} {s.Name,-28} {s.Status,-15} {s.Attempts,8}  " +
+                $"{Clock(s.StartedAt),-12} " +
                 $"{Clock(s.EndedAt),-12} {Took(s.Duration),8}  {s.Error}");
     }
 
@@ -70,7 +73,8 @@ internal sealed class View(TextWriter output)
         output.WriteLine("  waits for:");
         foreach (var w in waits.Where(w => w.Kind != "step"))
             output.WriteLine($"    {w.Kind} {w.What}{(w.Until is { } until ? $" until {Time(until)}" : "")}");
-        foreach (var g in waits.Where(w => w.Kind == "step").GroupBy(w => w.What[..w.What.LastIndexOf(" at ", StringComparison.Ordinal)]))
+        foreach (var g in waits.Where(w => w.Kind == "step")
+            .GroupBy(w => w.What[..w.What.LastIndexOf(" at ", StringComparison.Ordinal)]))
         {
             var retry = g.Where(w => w.Until is not null).ToList();
             output.WriteLine($"    steps {g.Key}: {g.Count()} in flight" + (retry.Count > 0 ? $", {retry.Count} to " +
@@ -98,7 +102,8 @@ internal sealed class View(TextWriter output)
 
     public void Schedules(IReadOnlyList<Scheduling.ScheduleInfo> list)
     {
-        output.WriteLine($"{"NAME",-24} {"CRON",-18} {"ZONE",-16} {"WORKFLOW",-20} {"NEXT TICK (UTC)",-19} LAST EXECUTION");
+        output.WriteLine($"{"NAME",-24} {"CRON",-18} {"ZONE",-16} {"WORKFLOW",-20} {"NEXT TICK (UTC)",-19} " +
+            "LAST EXECUTION");
         foreach (var s in list)
             output.WriteLine($"{s.Name,-24} {s.Cron,-18} {s.TimeZone,-16} {s.Workflow,-20} " +
                 $"{(s.Paused ? "paused" : Time(s.NextTick)),-19} {s.LastExecutionId ?? "-"}");

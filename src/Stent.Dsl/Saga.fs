@@ -1,4 +1,4 @@
-/// Sagas from F#: steps paired with compensations, `saga { }` (which runs itself: no extra call) and pipeable functions.
+/// Sagas from F#: steps paired with compensations, `saga { }` (runs itself: no extra call), pipeable functions.
 namespace Stent.Dsl
 
 open System

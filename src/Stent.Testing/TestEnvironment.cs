@@ -191,6 +191,14 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Fires the recurring schedules due at the environment's clock, as a worker does every second (the environment
+    /// does not fire them by itself: a schedule never becomes idle). Move <see cref="Time"/> to a tick, fire, then
+    /// <see cref="RunUntilIdleAsync"/>. Returns the ids of the executions started.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FireSchedulesAsync(CancellationToken ct = default) =>
+        [.. (await Worker.FireSchedulesAsync(ct).ConfigureAwait(false)).Select(f => f.ExecutionId)];
+
     /// <summary>Dispatches, runs until idle, and returns the result.</summary>
     public async Task<Result<TOut>> RunAsync<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, TIn input, string? executionId
         = null)

@@ -65,7 +65,8 @@ public static class WorkflowChecks
         catch (NonDeterminismException e)
         {
             throw new WorkflowCheckException($"{workflow.Name} on {input}: the history of {after} does not replay: " +
-                $"{e.Message} Workflow code must be pure: read time, GUIDs and random numbers through Workflow.Now(), " +
+                $"{e.Message} Workflow code must be pure: read time, GUIDs and random numbers through " +
+                "Workflow.Now(), " +
                 "Workflow.NewGuid() and Workflow.Random(…), and do I/O in durable functions.", e);
         }
     }

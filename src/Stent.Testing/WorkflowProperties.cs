@@ -13,8 +13,8 @@ namespace Stent.Testing;
 /// </summary>
 public static class WorkflowProperties
 {
-    /// <summary>For every input <paramref name="inputs"/> generates, <paramref name="workflow"/> survives a crash at any
-    /// store write and replays exactly.</summary>
+    /// <summary>For every input <paramref name="inputs"/> generates, <paramref name="workflow"/> survives a crash at
+    /// any store write and replays exactly.</summary>
     public static Property SurvivesCrashes<TIn, TOut>(WorkflowDef<TIn, TOut> workflow, Arbitrary<TIn> inputs,
         WorkerOptions? options = null, int maxCrashes = 24)
     {

@@ -180,11 +180,13 @@ let tests =
             Expect.stringContains out "signal 'approve' (System.Boolean)" "the signal, with its type"
             Expect.stringContains out "(signal timeout) until" "and the timer that ends the wait, with its due time"
             Expect.stringContains out "show_step: 12 (11 completed, 1 failed)" "steps counted by name"
-            let failures, timeline = out.IndexOf "failures (1):", out.IndexOf "timeline in position order (5 of 12 steps"
+            let failures = out.IndexOf "failures (1):"
+            let timeline = out.IndexOf "timeline in position order (5 of 12 steps"
             Expect.isTrue (failures > 0 && timeline > failures) "failures come before the timeline, which is paged"
             Expect.stringContains out "failed after 1 attempt(s): item 3 is corrupt" "the failure"
             let positions (text: string) =
-                [ for m in Text.RegularExpressions.Regex.Matches(text.Substring(text.IndexOf "POSITION"), @"\n    (0\.\d+/0) ")
+                let table = text.Substring(text.IndexOf "POSITION")
+                [ for m in Text.RegularExpressions.Regex.Matches(table, @"\n    (0\.\d+/0) ")
                       -> m.Groups[1].Value ]
             Expect.equal (positions out) [ for i in 0..4 -> $"0.{i}/0" ] "the first five positions, in order"
             Expect.stringContains out "ms " "steps' durations"

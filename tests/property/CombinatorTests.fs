@@ -109,7 +109,8 @@ let tests =
             let calls = Calls()
             let inc = counted calls "inc"
             let r, h =
-                runFresh (Workflow.define "c" (fun (xs: int list) -> xs.Chunk(100, inc, Duration.Parse "100ms") |> Workflow.map List.ofSeq)) [ 1..1001 ]
+                runFresh (Workflow.define "c" (fun (xs: int list) ->
+                    xs.Chunk(100, inc, Duration.Parse "100ms") |> Workflow.map List.ofSeq)) [ 1..1001 ]
             let rs = value r
             Expect.equal rs.Length 1001 "every item"
             Expect.equal (rs |> List.map (fun r -> r.Value)) [ 2..1002 ] "in order"
@@ -224,7 +225,8 @@ let tests =
             Expect.equal calls.Total 1 "ran once"
         }
         test "a step over its timeout fails with TimeoutException and is retried" {
-            let f = Durable.createWith (DurableOptions(Timeout = Duration.Parse "50ms", Retry = RetryPolicy.Fixed(2, Duration.Parse "1s"))) "slow" (fun (x: int) ctx ->
+            let timed = DurableOptions(Timeout = "50ms", Retry = RetryPolicy.Fixed(2, "1s"))
+            let f = Durable.createWith timed "slow" (fun (x: int) ctx ->
                 task {
                     do! Task.Delay(10_000, ctx.CancellationToken)
                     return x
@@ -284,7 +286,8 @@ let tests =
             Expect.equal (Stent.TestWorker.ApiShape.PlainZip()) "1a2b" "compiled in tests/worker and run"
         }
         test "Chunk takes a workflow per item with a pause: one result per item, a durable pause between chunks" {
-            let r, h = runFresh (Workflow.define "chunk_each" (fun (xs: int[]) -> Stent.TestWorker.ApiShape.ChunkPerItem xs))
+            let each = Workflow.define "chunk_each" (fun (xs: int[]) -> Stent.TestWorker.ApiShape.ChunkPerItem xs)
+            let r, h = runFresh each
                                 [| 1..5 |]
             Expect.equal (value r |> Seq.map value |> List.ofSeq) [ 2; 4; 6; 8; 10 ] "every item, in order"
             let sleeps = h |> Seq.filter (function :? TimerStarted as t -> t.Purpose = TimerPurpose.Sleep | _ -> false)
@@ -310,7 +313,8 @@ let tests =
         }
         test "an input whose type does not survive JSON is rejected at dispatch, its type and the loss named" {
             use e = env ()
-            let wf = Workflow.define "private_point" (fun (p: Stent.TestWorker.ApiShape.PrivatePoint) -> Workflow.ret p.X)
+            let wf = Workflow.define "private_point" (fun (p: Stent.TestWorker.ApiShape.PrivatePoint) ->
+                Workflow.ret p.X)
             let ex = throws<ArgumentException> (fun () ->
                 e.DispatchAsync(wf, Stent.TestWorker.ApiShape.PrivatePoint(3), "pp").GetAwaiter().GetResult() |> ignore)
             Expect.stringContains ex.Message "ApiShape+PrivatePoint" "names the type"

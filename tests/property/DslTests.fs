@@ -113,7 +113,8 @@ let tests =
             Expect.equal (value (e.ResultAsync<int>(id).Result)) 42 "the signal's payload"
             let d = e.Client.GetAsync(id).Result
             Expect.equal d.CustomState["stage"] "\"done\"" "the last state set"
-            Expect.isTrue (e.Store.ReadAsync(id).Result |> Seq.exists (fun ev -> ev :? Stent.Replay.LogRecorded)) "the line recorded"
+            Expect.isTrue (e.Store.ReadAsync(id).Result |> Seq.exists (fun ev -> ev :? Stent.Replay.LogRecorded))
+                "the line recorded"
         }
         test "saga { } runs itself; a failing step undoes the finished ones in reverse order" {
             let undone = Collections.Concurrent.ConcurrentQueue<string>()

@@ -105,7 +105,7 @@ let tests =
             let out = fsi "examples/batch.fsx"
             Expect.stringContains out "script batch: 12 items processed" "output"
         }
-        test "the examples survive a crash at any store write and replay exactly (Stent.Testing's checks and property)" {
+        test "the examples survive a crash at any store write and replay exactly (Stent.Testing's check, property)" {
             Stent.Testing.WorkflowChecks.CrashAtEveryWriteAsync(Cs.Batch, [| 15..20 |]).Wait()
             Stent.Examples.Readme.batchSurvivesCrashes 20
         }

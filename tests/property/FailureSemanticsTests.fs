@@ -43,7 +43,8 @@ let private untilToken store (name: string) (maxDuration: string option) (act: S
     let step = tokenWatcher $"watch_{name}" started fired
     let wf = Workflow.define $"{name}_while_running" (fun () -> step.Call 1)
     serve store (deciderAndRunner store wf step) (fun c ->
-        let options = DispatchOptions(MaxDuration = (maxDuration |> Option.map Duration.Parse |> Option.defaultValue Duration.Zero))
+        let limit = maxDuration |> Option.map Duration.Parse |> Option.defaultValue Duration.Zero
+        let options = DispatchOptions(MaxDuration = limit)
         let id = c.DispatchAsync(wf, (), options).Result
         Expect.isTrue (started.Wait(TimeSpan.FromSeconds 20.0)) "the step started"
         let from = act c id

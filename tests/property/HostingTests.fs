@@ -69,7 +69,8 @@ let tests =
         test "a step gets a typed HttpClient from the host's services (the README's example)" {
             let asked = ConcurrentQueue<string>()
             let services = ServiceCollection()
-            services.AddHttpClient<ImageClient>(fun (c: HttpClient) -> c.BaseAddress <- Uri "https://images.example.com/")
+            services.AddHttpClient<ImageClient>(fun (c: HttpClient) ->
+                c.BaseAddress <- Uri "https://images.example.com/")
                 .ConfigurePrimaryHttpMessageHandler(fun () -> new SizedHandler(asked) :> HttpMessageHandler) |> ignore
             services.AddStent(fun o ->
                 o.UseInMemory().AddWorkflow(Images.TotalBytes) |> ignore
@@ -85,7 +86,8 @@ let tests =
         test "each attempt of a step resolves its services from a scope of its own, disposed when the attempt ends" {
             let seen = ConcurrentQueue<int * Probe>()
             let step =
-                Durable.createUsingWith (DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "10ms"))) "scoped_probe"
+                let retried = DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "10ms"))
+                Durable.createUsingWith retried "scoped_probe"
                     (fun (p: Probe) (x: int) ctx -> task {
                         seen.Enqueue((ctx.Attempt, p))
                         Expect.isFalse p.Disposed "alive while the attempt runs"
@@ -104,7 +106,8 @@ let tests =
             let probes = List.ofSeq seen
             Expect.equal (probes |> List.map fst) [ 1; 2 ] "two attempts"
             Expect.isFalse (obj.ReferenceEquals(snd probes[0], snd probes[1])) "a scope per attempt"
-            Expect.isTrue (probes |> List.forall (fun (_, p) -> p.Disposed)) "each scope disposed when its attempt ended"
+            Expect.isTrue (probes |> List.forall (fun (_, p) -> p.Disposed))
+                "each scope disposed when its attempt ended"
         }
         test "a step whose service is not registered fails with the service's type named" {
             let step = Durable.createUsing "needs_probe" (fun (p: Probe) (x: int) _ -> Task.FromResult x)
@@ -142,8 +145,10 @@ let tests =
                 o.Worker <- WorkerOptions(PollMax = TimeSpan.FromMilliseconds 50.0)
                 o.Serializer <- Json.serializerWithLimit 64) |> ignore
             use sp = services.BuildServiceProvider()
-            let r = hosted sp (fun c -> c.WaitAsync(wf, c.DispatchAsync(wf, 100).Result, TimeSpan.FromSeconds 30.0).Result)
-            Expect.stringContains (error r).Message "over the payload limit of 64 bytes" "the worker's limit is the setting"
+            let r = hosted sp (fun c ->
+                c.WaitAsync(wf, c.DispatchAsync(wf, 100).Result, TimeSpan.FromSeconds 30.0).Result)
+            Expect.stringContains (error r).Message "over the payload limit of 64 bytes"
+                "the worker's limit is the setting"
             let client = sp.GetRequiredService<StentClient>()
             let big = Workflow.define "hosted_big_input" (fun (s: string) -> Workflow.ret s)
             let e = throws<ArgumentException> (fun () -> client.DispatchAsync(big, String('y', 100)).Result |> ignore)

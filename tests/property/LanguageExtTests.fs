@@ -44,9 +44,11 @@ let tests =
         }
         test "an Either's Left is a business error: recorded, not retried" {
             let calls = ref 0
-            let step = LanguageExtDurable.FromEither("lx_either", Func<int, StepContext, Task<Either<string, int>>>(fun x _ ->
+            let run x =
                 calls.Value <- calls.Value + 1
-                Task.FromResult(if x < 0 then Either<string, int>.Left "negative" else Either<string, int>.Right x)), once)
+                Task.FromResult(if x < 0 then Either<string, int>.Left "negative" else Either<string, int>.Right x)
+            let run = Func<int, StepContext, Task<Either<string, int>>>(fun x _ -> run x)
+            let step = LanguageExtDurable.FromEither("lx_either", run, once)
             let wf = Workflow.define "lx_either_wf" (fun (x: int) -> step.Call x)
             let r = runOn wf -1
             Expect.equal (error r).Message "negative" "the Left's text"
@@ -55,9 +57,10 @@ let tests =
             Expect.equal (value (runOn wf 5)) 5 "a Right is the output"
         }
         test "an Option's None is an absent output" {
-            let step = LanguageExtDurable.FromOption("lx_option", Func<int, StepContext, Task<Option<string>>>(fun x _ ->
+            let step = LanguageExtDurable.FromOption("lx_option", Func<_, _, _>(fun (x: int) _ ->
                 Task.FromResult(if x = 0 then Option<string>.None else Option<string>.Some $"#{x}")))
-            let wf = Workflow.define "lx_option_wf" (fun (x: int) -> step.Call x |> Workflow.map (fun s -> if isNull s then "none" else s))
+            let wf = Workflow.define "lx_option_wf" (fun (x: int) ->
+                step.Call x |> Workflow.map (fun s -> if isNull s then "none" else s))
             Expect.equal (value (runOn wf 0)) "none" "None"
             Expect.equal (value (runOn wf 3)) "#3" "Some"
         }
@@ -71,6 +74,7 @@ let tests =
             Expect.equal (Stent.Result<int>.Ok(3).ToFin()) (Fin<int>.Succ 3) "Ok"
             let failed = Stent.Result<int>.Fail(BusinessError "no").ToFin()
             Expect.isTrue failed.IsFail "Fail"
-            Expect.equal (failed.Match((fun (_: int) -> ""), (fun (e: Common.Error) -> e.Message))) "no" "with the message"
+            Expect.equal (failed.Match((fun (_: int) -> ""), (fun (e: Common.Error) -> e.Message))) "no"
+                "with the message"
         }
     ]

@@ -32,7 +32,8 @@ type CaptureLogs() =
                 member _.IsEnabled _ = true
                 member _.Log<'S>(level, _, state: 'S, error, formatter) =
                     let all = (if isNull (box scopes.Value) then [] else scopes.Value) |> List.rev
-                    let scope = all |> List.map fst |> List.fold (fun acc m -> Map.fold (fun a k v -> Map.add k v a) acc m) Map.empty
+                    let merge acc m = Map.fold (fun a k v -> Map.add k v a) acc m
+                    let scope = all |> List.map fst |> List.fold merge Map.empty
                     records.Enqueue { Level = level; Message = formatter.Invoke(state, error); Scope = scope
                                       ScopeText = List.map snd all } }
 

@@ -47,7 +47,8 @@ let tests =
                 Expect.equal l.Scope["Step"] "logged_item" "and the step"
                 Expect.equal l.Scope["WorkerId"] "w1" "and the worker"
                 let position = l.Scope["Position"]
-                Expect.contains l.ScopeText $"ExecutionId={id} Step=logged_item Position={position} Attempt=1 WorkerId=w1"
+                let text = $"ExecutionId={id} Step=logged_item Position={position} Attempt=1 WorkerId=w1"
+                Expect.contains l.ScopeText text
                     "the scope reads as key=value text (the console logger prints a scope's text)"
             Expect.equal (lines |> List.filter (fun l -> l.Message.Contains "progress: chunk")).Length 3 "progress per chunk, once each"
         }

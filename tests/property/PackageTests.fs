@@ -10,7 +10,8 @@ open Stent.Execution
 open Stent.Sqlite
 
 let private root =
-    let rec up (d: DirectoryInfo) = if File.Exists(Path.Combine(d.FullName, "Stent.sln")) then d.FullName else up d.Parent
+    let rec up (d: DirectoryInfo) =
+        if File.Exists(Path.Combine(d.FullName, "Stent.sln")) then d.FullName else up d.Parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
 /// Runs a program to its end: exit code, standard output, standard error.
@@ -28,10 +29,11 @@ let tests =
             let configuration = if AppContext.BaseDirectory.Contains "/Release/" then "Release" else "Debug"
             let dir = Path.Combine(Path.GetTempPath(), $"stent-packages-{Guid.NewGuid():N}")
             let packages = Path.Combine(dir, "packages")
-            let code, out, err = run root "dotnet" [ "pack"; "Stent.sln"; "-c"; configuration; "--no-build"; "-o"; packages
-                                                     "-nologo" ]
+            let code, out, err =
+                run root "dotnet" [ "pack"; "Stent.sln"; "-c"; configuration; "--no-build"; "-o"; packages; "-nologo" ]
             Expect.equal code 0 $"packs: {out}{err}"
-            let packed = Directory.GetFiles(packages, "*.nupkg") |> Array.map Path.GetFileName |> Array.sort |> List.ofArray
+            let packed =
+                Directory.GetFiles(packages, "*.nupkg") |> Array.map Path.GetFileName |> Array.sort |> List.ofArray
             Expect.equal packed [ for p in [ "Cli"; "Core"; "Dsl"; "LanguageExt"; "Marten"; "Sqlite"; "Testing" ] ->
                                       $"Stent.{p}.0.1.0.nupkg" ] "only the libraries and the tool"
             // The app: a copy of examples/Installed whose only package source is the folder (the other packages it
@@ -48,8 +50,9 @@ let tests =
             Expect.stringContains out "worker: 12" "a worker ran the workflow"
             Expect.stringContains out "test environment: 12" "so did the test environment"
             Expect.stringContains out "zip: 1a,2b" "and LINQ's Zip is LINQ's"
-            let code, out, err = run dir "dotnet" [ "tool"; "install"; "Stent.Cli"; "--tool-path"; Path.Combine(dir, "tools")
-                                                    "--add-source"; packages ]
+            let code, out, err =
+                run dir "dotnet" [ "tool"; "install"; "Stent.Cli"; "--tool-path"; Path.Combine(dir, "tools")
+                                   "--add-source"; packages ]
             Expect.equal code 0 $"the tool installs: {out}{err}"
             let db = Path.Combine(dir, "stent.db")
             let store = new SqliteWorkStore(db)

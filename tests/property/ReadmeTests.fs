@@ -17,7 +17,9 @@ let private blocks language =
 
 /// The readme regions of the compiled sample files.
 let private regions () =
-    [ for file in [ "examples/Readme/Batch.cs"; "examples/Readme/Program.cs"; "examples/Readme/Services.cs"; "examples/BatchFs/Readme.fs" ] do
+    let files = [ "examples/Readme/Batch.cs"; "examples/Readme/Program.cs"; "examples/Readme/Services.cs"
+                  "examples/BatchFs/Readme.fs" ]
+    [ for file in files do
         let text = File.ReadAllText(Path.Combine(root, file))
         for m in Regex.Matches(text, @"// <readme:([a-z]+)>\n(.*?)// </readme:\1>", RegexOptions.Singleline) ->
             file, m.Groups[1].Value, m.Groups[2].Value.TrimEnd('\n') ]

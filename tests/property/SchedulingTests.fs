@@ -19,8 +19,7 @@ let private nightly = Workflow.define "nightly_sum" (fun (xs: int list) -> Workf
 let private at (env: Stent.Testing.TestEnvironment) (iso: string) =
     env.Time.SetUtcNow(DateTimeOffset.Parse(iso, Globalization.CultureInfo.InvariantCulture))
 
-let private fire (env: Stent.Testing.TestEnvironment) =
-    env.Worker.FireSchedulesAsync(CancellationToken.None).Result |> List.ofSeq |> List.map (fun f -> f.ExecutionId)
+let private fire (env: Stent.Testing.TestEnvironment) = env.FireSchedulesAsync().Result |> List.ofSeq
 
 let private utc (iso: string) = DateTimeOffset.Parse(iso, Globalization.CultureInfo.InvariantCulture)
 
@@ -59,20 +58,22 @@ let private single kind =
             use env = envOn kind
             schedule env "minutely" "* * * * *" "UTC" (ScheduleOptions(MissedAfter = Duration.Parse "5m")) |> ignore
             at env "2026-01-01T00:03:10Z"
-            Expect.equal (fire env) [ "minutely@20260101T000100Z"; "minutely@20260101T000200Z"; "minutely@20260101T000300Z" ]
+            Expect.equal (fire env)
+                [ "minutely@20260101T000100Z"; "minutely@20260101T000200Z"; "minutely@20260101T000300Z" ]
                 "three late ticks, each run"
             at env "2026-01-01T01:00:30Z"
             Expect.equal (fire env)
                 [ "minutely@20260101T005500Z"; "minutely@20260101T005600Z"; "minutely@20260101T005700Z"
                   "minutely@20260101T005800Z"; "minutely@20260101T005900Z"; "minutely@20260101T010000Z" ]
-                "of the 51 missed ticks (00:04 to 00:55 is older than 5 minutes) one runs, the latest; the fresh ones run"
+                "of the 51 missed ticks (00:04 to 00:55 are older than 5 minutes) the latest runs; fresh ones run"
         }
         test "missed ticks: RunOnce runs one execution for the latest, Skip none; both go on at the next tick" {
             use env = envOn kind
             schedule env "once" "0 2 * * *" "UTC" (ScheduleOptions(Missed = MissedTicks.RunOnce)) |> ignore
             schedule env "skip" "0 2 * * *" "UTC" (ScheduleOptions(Missed = MissedTicks.Skip)) |> ignore
             at env "2026-01-04T12:00:00Z"
-            Expect.equal (fire env) [ "once@20260104T020000Z" ] "four ticks missed: one run for the latest, none skipped"
+            Expect.equal (fire env) [ "once@20260104T020000Z" ]
+                "four ticks missed: one run for the latest, none skipped"
             for s in env.Client.ListSchedulesAsync().Result do
                 Expect.equal s.NextTick (Nullable(utc "2026-01-05T02:00:00Z")) $"{s.Name} goes on at the next tick"
         }
@@ -160,7 +161,8 @@ let private workersAndOutage spec (store: IWorkStore) =
         let gaps = List.pairwise ticks |> List.filter (fun (a, b) -> b - a <> second)
         Expect.isLessThanOrEqual gaps.Length 2 $"ticks are contiguous except around the outage: {gaps}"
         for a, b in gaps do
-            Expect.isTrue (a >= down - 2.0 * second && b <= up + 3.0 * second) $"the gap {a:o} .. {b:o} is in the outage"
+            Expect.isTrue (a >= down - 2.0 * second && b <= up + 3.0 * second)
+                $"the gap {a:o} .. {b:o} is in the outage"
         let missed = ticks |> List.filter (fun t -> t > down + second && t < up - 2.0 * second)
         Expect.isLessThanOrEqual missed.Length 1 $"of the ticks missed in the outage at most one ran: {missed}"
     finally

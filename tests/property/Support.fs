@@ -184,7 +184,8 @@ let throws<'E when 'E :> exn> (f: unit -> unit) : 'E =
 let workerDll = Path.Combine(AppContext.BaseDirectory, "Stent.TestWorker.dll")
 
 /// Starts `dotnet DLL ARGS` with extra environment variables, its output lines collected in `output`.
-let spawn (dll: string) (args: string) (env: (string * string) list) (output: Collections.Concurrent.ConcurrentQueue<string>) =
+let spawn (dll: string) (args: string) (env: (string * string) list)
+          (output: Collections.Concurrent.ConcurrentQueue<string>) =
     let psi = Diagnostics.ProcessStartInfo("dotnet", $"\"{dll}\" {args}", UseShellExecute = false,
                                             RedirectStandardOutput = true, RedirectStandardError = true)
     for k, v in env do psi.Environment[k] <- v
@@ -213,7 +214,8 @@ let onStores name (f: string -> IWorkStore -> unit) =
           f $"sqlite:{path}" (new SqliteWorkStore(path))
       }
       test $"PostgreSQL: {name}" {
-          if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+          if String.IsNullOrEmpty pg then
+              skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
           let schema = "crash_" + Guid.NewGuid().ToString("N").Substring(0, 10)
           f $"postgres:{schema}:{pg}" (new Stent.Marten.PostgresWorkStore(pg, schema))
       } ]

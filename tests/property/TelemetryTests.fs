@@ -76,7 +76,8 @@ let tests =
                 // SIGTERM: the worker drains, so every activity it started has ended (and is written) when it exits.
                 Process.Start("kill", $"-TERM {p.Id}").WaitForExit()
                 if not (p.WaitForExit 20_000) then stopAll [ p ]
-            let dispatch = here |> Seq.find (fun a -> a.OperationName = "stent.dispatch")
+            let dispatch = here |> Seq.find (fun a ->
+                a.OperationName = "stent.dispatch" && string (a.GetTagItem "stent.execution_id") = id)
             Expect.equal dispatch.ParentSpanId request.SpanId "the dispatch is a child of the request"
             let lines = File.ReadAllLines traceFile |> Array.map (fun l -> l.Split ' ') |> List.ofArray
             let name (l: string[]) = l[0]
@@ -93,7 +94,8 @@ let tests =
             for l in decisions id do
                 Expect.equal l[3] (string dispatch.SpanId) "the parent's decisions are children of the dispatch"
             for l in decisions child[0] do
-                Expect.isTrue ((parentSpans id).Contains l[3]) "the child's decisions are children of a parent's decision"
+                Expect.isTrue ((parentSpans id).Contains l[3])
+                    "the child's decisions are children of a parent's decision"
             for l in lines |> List.filter (fun l -> name l = "stent.step") do
                 Expect.isTrue ((parentSpans l[4]).Contains l[3]) "a step is a child of the decision that scheduled it"
         }

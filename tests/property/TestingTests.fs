@@ -47,7 +47,8 @@ let tests =
         }
         test "the replayer catches a clock read in workflow code: the step's input is not the recorded one" {
             let path = exported stamped [ 1 ]
-            let e = throws<NonDeterminismException> (fun () -> Replayer.ReplayFile(stamped, path, Json.serializer) |> ignore)
+            let e = throws<NonDeterminismException> (fun () ->
+                Replayer.ReplayFile(stamped, path, Json.serializer) |> ignore)
             Expect.equal e.Position "0" "at the step"
             Expect.stringContains e.Message "testing_twice" "naming the step"
         }
@@ -58,12 +59,13 @@ let tests =
         }
         test "the crash check passes for a pure workflow and fails, saying why, for one that reads the clock" {
             WorkflowChecks.CrashAtEveryWriteAsync(pure', [ 1; 2; 3 ], options).Wait()
-            let e = throws<AggregateException> (fun () -> WorkflowChecks.CrashAtEveryWriteAsync(stamped, [ 1 ], options).Wait())
+            let e = throws<AggregateException> (fun () ->
+                WorkflowChecks.CrashAtEveryWriteAsync(stamped, [ 1 ], options).Wait())
             Expect.isTrue (e.InnerException :? WorkflowCheckException) "a check failure"
             Expect.stringContains e.InnerException.Message "does not replay" "the history does not replay"
             Expect.stringContains e.InnerException.Message "Workflow.Now()" "and the fix is named"
         }
-        test "the FsCheck property holds for a pure workflow on generated inputs, and fails for one that reads the clock" {
+        test "the FsCheck property holds for a pure workflow on generated inputs, fails for one that reads the clock" {
             let config = Config.QuickThrowOnFailure.WithMaxTest(5)
             let inputs = ArbMap.defaults |> ArbMap.arbitrary<int list>
             Check.One(config, WorkflowProperties.SurvivesCrashes(pure', inputs, options, maxCrashes = 8))

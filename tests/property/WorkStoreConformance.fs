@@ -741,7 +741,8 @@ let private suite kind =
         test "a signal sent after a timed wait started is taken, and its timer then changes nothing" {
             let store = fresh ()
             let wf = Workflow.define "patient" (fun () ->
-                Workflow.WaitForSignal<int>("go", Duration.Parse "30s") |> Workflow.map (fun o -> o.GetValueOrDefault -1))
+                Workflow.WaitForSignal<int>("go", Duration.Parse "30s")
+                |> Workflow.map (fun o -> o.GetValueOrDefault -1))
             let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, ())
                 do! Task.Delay 300

@@ -21,7 +21,7 @@ public static class ApiShape
         from approval in Workflow.WaitForSignal<string>("approval", "1h")
         select approval.HasValue ? approval.Value : "timed out";
 
-    /// <summary>A class whose property has a private setter: JSON loses it (a trap Stent rejects at dispatch).</summary>
+    /// <summary>A class whose property has a private setter: JSON loses it (Stent rejects it at dispatch).</summary>
     public sealed class PrivatePoint
     {
         /// <summary>For the serializer.</summary>

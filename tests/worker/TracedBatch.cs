@@ -18,7 +18,8 @@ public static class TracedBatch
         select a + b);
 
     /// <summary>
-    /// Appends "NAME TRACE SPAN PARENT EXECUTION" for every Stent activity this process ends to <paramref name="path"/>.
+    /// Appends "NAME TRACE SPAN PARENT EXECUTION" to <paramref name="path"/> for every Stent activity this process
+    /// ends.
     /// </summary>
     public static ActivityListener Record(string path)
     {

@@ -39,9 +39,9 @@ public static class StentTelemetry
     internal static Activity? StartDispatch(string workflow) =>
         Source.StartActivity("stent.dispatch", ActivityKind.Producer)?.SetTag("stent.workflow", workflow);
 
-    /// <summary>The trace context an execution's work continues: the activity's, else the caller's.</summary>
-    internal static string? Context(Activity? activity) => (activity ?? Activity.Current)?.Id is { } id &&
-        ActivityContext.TryParse(id, null, out _) ? id : null;
+    /// <summary>The activity's W3C <c>traceparent</c>, what work it starts continues; null without one.</summary>
+    internal static string? Context(Activity? activity) =>
+        activity?.Id is { } id && ActivityContext.TryParse(id, null, out _) ? id : null;
 
     /// <summary>A stored <c>traceparent</c> as a parent; none (a new trace) when absent or unreadable.</summary>
     private static ActivityContext Parent(string? traceParent) =>

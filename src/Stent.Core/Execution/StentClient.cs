@@ -11,7 +11,8 @@ namespace Stent.Execution;
 /// <see cref="DispatchAsync{TIn, TOut}(WorkflowDef{TIn, TOut}, TIn, DispatchOptions?, CancellationToken)"/> needs no
 /// registration; dispatching by name needs the workflow in <paramref name="registry"/>.
 /// </summary>
-public sealed partial class StentClient(IWorkStore store, PayloadSerializer? serializer = null, Registry? registry = null)
+public sealed partial class StentClient(IWorkStore store, PayloadSerializer? serializer = null,
+    Registry? registry = null)
 {
     private readonly IWorkStore _store = store ?? throw new ArgumentNullException(nameof(store));
     private readonly PayloadSerializer _serializer = serializer ?? PayloadSerializer.Default;
@@ -72,7 +73,7 @@ public sealed partial class StentClient(IWorkStore store, PayloadSerializer? ser
                 options.MaxDuration.OrNull,
             options.Queue, options.Tags, options.Priority)
         {
-            TraceParent = Diagnostics.StentTelemetry.Context(activity),
+            TraceParent = Diagnostics.StentTelemetry.Context(activity ?? System.Diagnostics.Activity.Current),
         }, ct).ConfigureAwait(false);
         activity?.SetTag("stent.execution_id", existing);
         return existing;

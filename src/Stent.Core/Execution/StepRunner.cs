@@ -105,7 +105,10 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
         DateTimeOffset started, DateTimeOffset now, Random random)
     {
         if (a.Failure is null)
-            return new StepCompleted(position, a.Output, a.BusinessError, attempt) { StartedAt = started, EndedAt = now };
+            return new StepCompleted(position, a.Output, a.BusinessError, attempt)
+            {
+                StartedAt = started, EndedAt = now,
+            };
         return !a.Final && policy.ShouldRetry(a.Failure, attempt)
             ? new StepAttemptFailed(position, attempt, a.Failure, now + policy.DelayAfter(attempt, random))
             {

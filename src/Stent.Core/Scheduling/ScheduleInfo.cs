@@ -20,7 +20,7 @@ public sealed record ScheduleInfo(
     string Name, string Cron, string TimeZone, string Workflow, int Version, string Input, ScheduleOptions Options,
     bool Paused, DateTimeOffset? NextTick, DateTimeOffset? LastTick = null, string? LastExecutionId = null)
 {
-    /// <summary>The execution id of a tick: the schedule's name and the tick's UTC time, so each tick has one.</summary>
+    /// <summary>The execution id of a tick: the schedule's name and the tick's UTC time, one per tick.</summary>
     public static string ExecutionId(string schedule, DateTimeOffset tick) =>
         $"{schedule}@{tick.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}";
 

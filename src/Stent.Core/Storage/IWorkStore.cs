@@ -103,7 +103,8 @@ public interface IWorkStore
     /// An exception thrown by <paramref name="change"/> writes nothing.
     /// </summary>
     Task<Scheduling.ScheduleInfo?> ChangeScheduleAsync(string name,
-        Func<Scheduling.ScheduleInfo?, DateTimeOffset, Scheduling.ScheduleInfo?> change, CancellationToken ct = default);
+        Func<Scheduling.ScheduleInfo?, DateTimeOffset, Scheduling.ScheduleInfo?> change,
+        CancellationToken ct = default);
 
     /// <summary>Every schedule, by name.</summary>
     Task<IReadOnlyList<Scheduling.ScheduleInfo>> ListSchedulesAsync(CancellationToken ct = default);

@@ -47,7 +47,8 @@ public static class FanOut
     /// chunks. Every item is in exactly one chunk; results are concatenated in input order.
     /// </summary>
     public static Workflow<IReadOnlyList<TR>> Chunk<T, TR>(
-        this IEnumerable<T> items, int size, Func<IReadOnlyList<T>, Workflow<IReadOnlyList<TR>>> perChunk, Duration pause = default)
+        this IEnumerable<T> items, int size, Func<IReadOnlyList<T>, Workflow<IReadOnlyList<TR>>> perChunk,
+        Duration pause = default)
     {
         if (size <= 0) throw new ArgumentOutOfRangeException(nameof(size), size, $"Chunk size must be positive, got {size}.");
         ArgumentNullException.ThrowIfNull(perChunk);
@@ -76,7 +77,8 @@ public static class FanOut
     }
 
     /// <summary>Chunks with a durable function per item: each chunk is a <c>TraverseAll</c>, one <see cref="Result{T}"/> per item.</summary>
-    public static Workflow<IReadOnlyList<Result<TR>>> Chunk<T, TR>(this IEnumerable<T> items, int size, Durable<T, TR> step, Duration pause = default)
+    public static Workflow<IReadOnlyList<Result<TR>>> Chunk<T, TR>(this IEnumerable<T> items, int size,
+        Durable<T, TR> step, Duration pause = default)
     {
         ArgumentNullException.ThrowIfNull(step);
         return items.Chunk(size, chunk => chunk.TraverseAll(step), pause);

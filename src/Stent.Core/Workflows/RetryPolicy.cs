@@ -36,7 +36,8 @@ public sealed record RetryPolicy
     public static RetryPolicy None { get; } = new() { MaxAttempts = 1 };
 
     /// <summary>Exponential back-off: <paramref name="attempts"/> in all, waiting <paramref name="first"/>, then ×<paramref name="factor"/>.</summary>
-    public static RetryPolicy Exponential(int attempts, Duration first, double factor = 2.0, Duration max = default, double jitter = 0.1) =>
+    public static RetryPolicy Exponential(int attempts, Duration first, double factor = 2.0, Duration max = default,
+        double jitter = 0.1) =>
         Validate(new RetryPolicy
         {
             MaxAttempts = attempts, FirstDelay = first.Value, Factor = factor,

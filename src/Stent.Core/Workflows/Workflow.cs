@@ -96,7 +96,8 @@ public static class Workflow
     /// Logs from workflow code: recorded, and written to the worker's logger once — with the execution id and
     /// worker id in scope — never again when the workflow replays. <paramref name="template"/> is a message template.
     /// </summary>
-    public static Workflow<Done> Log(Microsoft.Extensions.Logging.LogLevel level, string template, params object?[] args)
+    public static Workflow<Done> Log(Microsoft.Extensions.Logging.LogLevel level, string template,
+        params object?[] args)
     {
         ArgumentNullException.ThrowIfNull(template);
         return new(new LogNode(level, template, (args ?? []).Select(a => a?.ToString()).ToArray()));

@@ -56,7 +56,8 @@ public partial class RelationalWorkStore
             TraceParent = Text(r, 7),
         };
 
-    private const string StepReturning = " RETURNING id, execution_id, position, name, input, attempt, lost, trace_parent";
+    private const string StepReturning =
+        " RETURNING id, execution_id, position, name, input, attempt, lost, trace_parent";
 
     /// <summary>A claim's update of a step: a step whose lease expired while it ran was lost with its worker.</summary>
     private const string Reclaim = "attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END, " +

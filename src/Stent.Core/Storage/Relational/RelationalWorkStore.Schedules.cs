@@ -44,7 +44,8 @@ public partial class RelationalWorkStore
                 workflow = excluded.workflow, version = excluded.version, input = excluded.input,
                 missed = excluded.missed, missed_after = excluded.missed_after, max_duration = excluded.max_duration,
                 queue = excluded.queue, tags = excluded.tags, priority = excluded.priority, paused = excluded.paused,
-                next_tick = excluded.next_tick, last_tick = excluded.last_tick, last_execution = excluded.last_execution;
+                next_tick = excluded.next_tick, last_tick = excluded.last_tick,
+                last_execution = excluded.last_execution;
             """);
     }
 
