@@ -22,6 +22,8 @@ internal static class MartenSetup
         var json = PayloadSerializer.CreateDefaultOptions();
         // jsonb orders an object's keys its own way, so a type discriminator ("$kind" of an error) need not come first.
         json.AllowOutOfOrderMetadataProperties = true;
+        // No null member is written (absent reads back as null): smaller events.
+        json.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
         o.UseSystemTextJsonForSerialization(json, EnumStorage.AsString, Casing.CamelCase);
         foreach (var t in typeof(HistoryEvent).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(HistoryEvent)) && !t.IsAbstract))
             o.Events.AddEventType(t);

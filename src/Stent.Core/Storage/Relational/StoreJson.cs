@@ -8,7 +8,15 @@ namespace Stent.Storage.Relational;
 /// <summary>Serialization shared by the database stores.</summary>
 internal static class StoreJson
 {
-    private static readonly JsonSerializerOptions Options = PayloadSerializer.CreateDefaultOptions();
+    /// <summary>Stent's payload options, writing no null member (absent reads back as null): smaller rows.</summary>
+    private static readonly JsonSerializerOptions Options = Lean(PayloadSerializer.CreateDefaultOptions());
+
+    /// <summary><paramref name="options"/>, writing no null member.</summary>
+    public static JsonSerializerOptions Lean(JsonSerializerOptions options)
+    {
+        options.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+        return options;
+    }
 
     /// <summary>An event as JSON (with its type).</summary>
     public static string Event(HistoryEvent e) => JsonSerializer.Serialize(e, Options);
