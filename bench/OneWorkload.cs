@@ -28,7 +28,8 @@ public static class OneWorkload
                 $"hand-off, {r.RoundTripsPerItem:F2} trips/item"));
         else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"fanout {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
-            $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.BytesPerItem:F0} B/item, {r.Decisions} decisions, " +
+            $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.BytesPerItem:F0} B/item, " +
+            $"{r.Decisions} decisions, " +
             $"peak " +
             $"{string.Join("/", r.PeakMiB)} MiB"));
         return 0;

@@ -191,6 +191,17 @@ let private suite kind =
             let accepted = List.ofSeq (store.CompleteStepsAsync([ completed first ]).Result)
             Expect.equal accepted [ false ] "the old outcome is rejected"
         }
+        test "an idle worker's claims commit nothing until work is ready, and then claim it at once" {
+            let store = fresh ()
+            let relational = store :?> Stent.Storage.Relational.RelationalWorkStore
+            let claim () = store.ClaimAsync(ClaimRequest("idle", 4, 4, TimeSpan.FromMinutes 1.0)).Result
+            Expect.isEmpty (claim ()).Decisions "nothing to claim"
+            let commits = relational.Commits
+            for _ in 1..5 do Expect.isEmpty (claim ()).Decisions "still nothing"
+            Expect.equal relational.Commits commits "no empty claim committed (a read looked first)"
+            store.CreateExecutionAsync(newExec "ready").Wait()
+            Expect.equal [ for d in (claim ()).Decisions -> d.ExecutionId ] [ "ready" ] "new work is claimed at once"
+        }
         test "a claim that takes capped work costs the round trips of one that finds nothing" {
             let store = fresh ()
             scheduleLimited store "e" "capped_trips" (Some 2) (Some 100) 3

@@ -63,9 +63,42 @@ public partial class RelationalWorkStore
     private const string Reclaim = "attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END, " +
         "lost = CASE WHEN running = 1 THEN lost + 1 ELSE lost END";
 
+    /// <summary>The last claim found nothing: the next one looks first, with a read, and takes no write lock (and
+    /// commits nothing) while nothing is ready.</summary>
+    private volatile bool _idle;
+
     /// <inheritdoc />
-    public Task<ClaimResult> ClaimAsync(ClaimRequest q, CancellationToken ct = default) => WriteAsync("claim", async s
-        =>
+    public async Task<ClaimResult> ClaimAsync(ClaimRequest q, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        if (_idle && await NothingReadyAsync(q, ct).ConfigureAwait(false) is { } now)
+            return new ClaimResult(now, [], []);
+        var claimed = await TakeAsync(q, ct).ConfigureAwait(false);
+        _idle = claimed.Decisions.Count == 0 && claimed.Steps.Count == 0;
+        return claimed;
+    }
+
+    /// <summary>The store's time when no decision or step is ready for anyone (whatever its route or function), else
+    /// null.</summary>
+    private Task<DateTimeOffset?> NothingReadyAsync(ClaimRequest q, CancellationToken ct) => ReadAsync(async s =>
+    {
+        var sql = new Sql();
+        var now = sql.P(s.Now);
+        var ready = new List<string>();
+        if (q.MaxDecisions > 0)
+            ready.Add($"EXISTS (SELECT 1 FROM {_t}stent_executions WHERE runnable_at <= {now} AND " +
+                $"(lease_until IS NULL OR lease_until < {now}) AND state IN {Live})");
+        if (q.MaxSteps > 0)
+            ready.Add($"EXISTS (SELECT 1 FROM {_t}stent_steps WHERE {string.Format(null, Ready, now)})");
+        if (ready.Count == 0) return (DateTimeOffset?)Time(s.Now);
+        sql.Append($"SELECT CASE WHEN {string.Join(" OR ", ready)} THEN 1 ELSE 0 END");
+        var any = (await s.QueryAsync(sql, r => Convert.ToInt32(r.GetValue(0), System.Globalization.CultureInfo
+            .InvariantCulture), ct).ConfigureAwait(false))[0];
+        return any == 0 ? Time(s.Now) : (DateTimeOffset?)null;
+    }, ct, clock: true);
+
+    /// <summary>Claims in one write transaction.</summary>
+    private Task<ClaimResult> TakeAsync(ClaimRequest q, CancellationToken ct) => WriteAsync("claim", async s =>
     {
         var token = Random.Shared.NextInt64(1, long.MaxValue);
         var until = s.Now + Ms(q.Lease);
