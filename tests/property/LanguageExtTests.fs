@@ -44,10 +44,10 @@ let tests =
         }
         test "an Either's Left is a business error: recorded, not retried" {
             let calls = ref 0
-            let run x =
+            let either x =
                 calls.Value <- calls.Value + 1
                 Task.FromResult(if x < 0 then Either<string, int>.Left "negative" else Either<string, int>.Right x)
-            let run = Func<int, StepContext, Task<Either<string, int>>>(fun x _ -> run x)
+            let run = Func<int, StepContext, Task<Either<string, int>>>(fun x _ -> either x)
             let step = LanguageExtDurable.FromEither("lx_either", run, once)
             let wf = Workflow.define "lx_either_wf" (fun (x: int) -> step.Call x)
             let r = runOn wf -1

@@ -65,7 +65,7 @@ internal sealed class CronTicks
         for (DateTimeOffset? t = from; t is { } tick && tick <= now; t = Next(tick))
         {
             if (ticks.Count == MaxPerPass) return (ticks, tick);
-            if (ticks.Count == 0 || tick > ticks[^1]) ticks.Add(tick);
+            ticks.Add(tick);
         }
         return (ticks, Next(now));
     }

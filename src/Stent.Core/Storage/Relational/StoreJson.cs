@@ -9,14 +9,10 @@ namespace Stent.Storage.Relational;
 internal static class StoreJson
 {
     /// <summary>Stent's payload options, writing no null member (absent reads back as null): smaller rows.</summary>
-    private static readonly JsonSerializerOptions Options = Lean(PayloadSerializer.CreateDefaultOptions());
-
-    /// <summary><paramref name="options"/>, writing no null member.</summary>
-    public static JsonSerializerOptions Lean(JsonSerializerOptions options)
+    private static readonly JsonSerializerOptions Options = new(PayloadSerializer.CreateDefaultOptions())
     {
-        options.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
-        return options;
-    }
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
 
     /// <summary>An event as JSON (with its type).</summary>
     public static string Event(HistoryEvent e) => JsonSerializer.Serialize(e, Options);
