@@ -5,51 +5,60 @@ using Stent.Storage;
 namespace Stent.Execution;
 
 /// <summary>
-/// Histories of up to <paramref name="capacity"/> executions, least recently used evicted first. Streams
-/// are append-only, so a cached history is always a prefix: a decision reads only the tail after it.
+/// Indexed histories of up to <paramref name="capacity"/> executions, least recently used evicted first, each with
+/// where its last decision stopped. Streams are append-only, so a cached history is always a prefix: a decision reads
+/// only the tail after it. A decision takes its execution's entry out and puts it back after its commit, extended:
+/// nothing is copied, and a decision that fails or is refused leaves nothing stale behind.
 /// </summary>
 internal sealed class HistoryCache(int capacity)
 {
-    private readonly Dictionary<string, LinkedListNode<(string Id, List<HistoryEvent> Events, Interpreter.Checkpoint? Checkpoint)>> _byId = new(StringComparer.Ordinal);
-    private readonly LinkedList<(string Id, List<HistoryEvent> Events, Interpreter.Checkpoint? Checkpoint)> _order = new();
+    private readonly Dictionary<string, LinkedListNode<Entry>> _byId = new(StringComparer.Ordinal);
+    private readonly LinkedList<Entry> _order = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Carryover> _carryovers = new(StringComparer.Ordinal);
 
+    private sealed record Entry(string Id, History History, Interpreter.Checkpoint? Checkpoint);
+
     /// <summary>
-    /// The history of <paramref name="id"/> with exactly <paramref name="version"/> events, and where the last decision
-    /// over a prefix of it stopped (null when unknown).
+    /// Takes out the history of <paramref name="id"/> with exactly <paramref name="version"/> events, and where the last
+    /// decision over a prefix of it stopped (null when unknown): the caller owns both until it puts them back.
     /// </summary>
-    public async Task<(List<HistoryEvent> Events, Interpreter.Checkpoint? Checkpoint)> LoadAsync(IWorkStore store, string id, long version, CancellationToken ct)
+    public async Task<(History History, Interpreter.Checkpoint? Checkpoint)> TakeAsync(IWorkStore store, string id,
+        long version, CancellationToken ct)
     {
-        List<HistoryEvent>? cached;
-        Interpreter.Checkpoint? checkpoint = null;
+        Entry? cached = null;
         lock (_gate)
-        {
-            cached = null;
-            if (_byId.TryGetValue(id, out var node)) (cached, checkpoint) = (node.Value.Events, node.Value.Checkpoint);
-        }
-        if (cached is null || cached.Count > version) (cached, checkpoint) = ([], null);
-        if (cached.Count < version) cached = [.. cached, .. await store.ReadAfterAsync(id, cached.Count, ct).ConfigureAwait(false)];
-        if (cached.Count != version)
-            throw new InvalidOperationException($"Stream '{id}' has {cached.Count} events, its row says {version}.");
-        Put(id, cached, checkpoint);
-        return (cached, checkpoint);
+            if (_byId.Remove(id, out var node))
+            {
+                _order.Remove(node);
+                cached = node.Value;
+            }
+        var (history, checkpoint) = cached is null || cached.History.Events.Count > version
+            ? (new History([]), null) : (cached.History, cached.Checkpoint);
+        if (history.Events.Count < version)
+            history.Append(await store.ReadAfterAsync(id, history.Events.Count, ct).ConfigureAwait(false));
+        if (history.Events.Count != version)
+            throw new InvalidOperationException($"Stream '{id}' has {history.Events.Count} events, its row says " +
+                $"{version}.");
+        return (history, checkpoint);
     }
 
-    /// <summary>True when the history of <paramref name="id"/> is at hand with exactly <paramref name="version"/>
-    /// events.</summary>
-    public bool Holds(string id, long version)
+    /// <summary>The history of <paramref name="id"/> when it is at hand with exactly <paramref name="version"/>
+    /// events (to read, not to change).</summary>
+    public History? Peek(string id, long version)
     {
-        lock (_gate) return _byId.TryGetValue(id, out var node) && node.Value.Events.Count == version;
+        lock (_gate)
+            return _byId.TryGetValue(id, out var node) && node.Value.History.Events.Count == version
+                ? node.Value.History : null;
     }
 
-    /// <summary>Remembers a history (after a commit appended to it) and where its last decision stopped.</summary>
-    public void Put(string id, List<HistoryEvent> events, Interpreter.Checkpoint? checkpoint)
+    /// <summary>Puts back a history (after a commit appended to it) and where its last decision stopped.</summary>
+    public void Put(string id, History history, Interpreter.Checkpoint? checkpoint)
     {
         lock (_gate)
         {
             if (_byId.Remove(id, out var old)) _order.Remove(old);
-            _byId[id] = _order.AddFirst((id, events, checkpoint));
+            _byId[id] = _order.AddFirst(new Entry(id, history, checkpoint));
             while (_byId.Count > capacity)
             {
                 _byId.Remove(_order.Last!.Value.Id);
@@ -58,7 +67,8 @@ internal sealed class HistoryCache(int capacity)
         }
     }
 
-    /// <summary>The finished work of the ended execution <paramref name="id"/>, for an execution that resumes it (an ended stream never changes).</summary>
+    /// <summary>The finished work of the ended execution <paramref name="id"/>, for an execution that resumes it (an
+    /// ended stream never changes).</summary>
     public async Task<Carryover> LoadCarryoverAsync(IWorkStore store, string id, CancellationToken ct)
     {
         lock (_gate)
@@ -70,12 +80,5 @@ internal sealed class HistoryCache(int capacity)
             _carryovers[id] = carryover;
         }
         return carryover;
-    }
-
-    /// <summary>Forgets an execution (it finished, or a commit was rejected).</summary>
-    public void Forget(string id)
-    {
-        lock (_gate)
-            if (_byId.Remove(id, out var node)) _order.Remove(node);
     }
 }

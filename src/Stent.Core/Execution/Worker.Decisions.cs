@@ -18,22 +18,23 @@ public sealed partial class Worker
         CancellationToken ct, IReadOnlyList<Finished>? ran = null)
     {
         using var activity = Diagnostics.StentTelemetry.StartDecision(task);
-        var (history, checkpoint) = await _histories.LoadAsync(_store, task.ExecutionId, task.Version,
+        var (history, checkpoint) = await _histories.TakeAsync(_store, task.ExecutionId, task.Version,
             ct).ConfigureAwait(false);
         if (!_options.Incremental) checkpoint = null;
-        var first = (ExecutionStarted)history[0];
+        var first = history.Started!;
         using var scope = _logger.BeginScope(new Diagnostics.LogScope(("ExecutionId", task.ExecutionId),
             ("Workflow", first.Workflow), ("WorkerId", _options.WorkerId)));
-        if (_registry.Workflow(first.Workflow, first.Version) is null) await LearnAsync(history, ct)
+        if (_registry.Workflow(first.Workflow, first.Version) is null) await LearnAsync(history.Events, ct)
             .ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         if (ran is not null) outcomes.AddRange(ran.Select(f => f.Event));
-        var started = (ExecutionStarted)history[0];
+        var started = first;
         var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from,
             ct).ConfigureAwait(false) : null;
         var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
-        // Outcomes are never dropped with a parked decision: they are recorded the usual way.
+        // Outcomes are never dropped with a parked decision: they are recorded the usual way. (The history taken
+        // out, now holding them, is not put back: the next decision reads it again.)
         if (ran is not null && commit.State == ExecutionState.Blocked) return null;
         // What this decision starts (steps, children) continues its trace.
         var trace = Diagnostics.StentTelemetry.Context(activity) ?? task.TraceParent;
@@ -49,7 +50,6 @@ public sealed partial class Worker
         var result = await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false);
         if (!result.Accepted)
         {
-            _histories.Forget(task.ExecutionId);
             lock (_gate) _sticky.Remove(task.ExecutionId);
             if (ran is null)
                 _logger.LogWarning("Decision for {ExecutionId} was rejected: its lease was lost or the stream moved on",
@@ -59,7 +59,7 @@ public sealed partial class Worker
         StopDropped(task.ExecutionId, commit.DropSteps);
         Diagnostics.StentTelemetry.Decided(started.Workflow, commit.State);
         activity?.SetTag("stent.state", commit.State.ToString());
-        Remember(task, history, commit, next);
+        Remember(task, history, outcomes.Count, commit, next);
         RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);
         if (commit.Finished)
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State,
@@ -68,48 +68,24 @@ public sealed partial class Worker
     }
 
     /// <summary>
-    /// After a commit, keeps what the next decision needs: the history and where replay stopped, and which steps the
-    /// execution still waits for, so this worker can go on with it when it has their outcomes.
+    /// After a commit, puts back what the next decision needs: the history (which holds the <paramref name="folded"/>
+    /// outcomes the decision saw; the rest of the commit's events are appended) and where replay stopped, so this
+    /// worker can go on with the execution when it has the outcomes of the steps it waits for.
     /// </summary>
-    private void Remember(DecisionTask task, List<HistoryEvent> history, DecisionCommit commit,
+    private void Remember(DecisionTask task, History history, int folded, DecisionCommit commit,
         Interpreter.Checkpoint? next)
     {
         lock (_gate)
         {
-            var known = _sticky.Remove(task.ExecutionId, out var before) && before.Version == commit.ExpectedVersion;
-            if (commit.Finished)
-            {
-                _histories.Forget(task.ExecutionId);
-                return;
-            }
-            _histories.Put(task.ExecutionId, [.. history, .. commit.Events], next);
-            var pending = known ? new HashSet<string>(before!.Pending, StringComparer.Ordinal) : Pending(history);
-            Pending(pending, commit.Events);
-            pending.ExceptWith(commit.DropSteps);
+            _sticky.Remove(task.ExecutionId);
+            // Ended, or parked without folding what it saw: the stream is not what the history holds.
+            if (commit.Finished || commit.Events.Count < folded) return;
+            history.Append(commit.Events.Skip(folded));
+            _histories.Put(task.ExecutionId, history, next);
             // Entries of executions others went on with are stale: when too many pile up, start afresh.
             if (_sticky.Count >= StickyCapacity) _sticky.Clear();
-            _sticky[task.ExecutionId] = new Sticky(task, commit.ExpectedVersion + commit.Events.Count, pending);
+            _sticky[task.ExecutionId] = new Sticky(task, history.Events.Count);
         }
-    }
-
-    private static HashSet<string> Pending(IEnumerable<HistoryEvent> events)
-    {
-        var pending = new HashSet<string>(StringComparer.Ordinal);
-        Pending(pending, events);
-        return pending;
-    }
-
-    /// <summary>Adds the steps <paramref name="events"/> schedule to <paramref name="pending"/> and removes those they
-    /// end.</summary>
-    private static void Pending(HashSet<string> pending, IEnumerable<HistoryEvent> events)
-    {
-        foreach (var e in events)
-            switch (e)
-            {
-                case StepScheduled s: pending.Add(s.Position); break;
-                case StepCompleted c: pending.Remove(c.Position); break;
-                case StepFailed f: pending.Remove(f.Position); break;
-            }
     }
 
     /// <summary>
@@ -137,27 +113,28 @@ public sealed partial class Worker
     {
         Sticky? sticky;
         lock (_gate) _sticky.TryGetValue(ran[0].Task.ExecutionId, out sticky);
-        // Exactly the steps its last decision waits for (a step scheduled by someone else's later decision means
-        // this worker's history is behind), and that history still at hand.
+        // Exactly the steps its last decision waits for, that history still at hand (a step scheduled by someone
+        // else's later decision means this worker's history is behind).
         if (sticky is null || ran.Any(f => f.Event is not (StepCompleted or StepFailed))
-            || !sticky.Pending.SetEquals(ran.Select(f => f.Task.Position))
-            || !_histories.Holds(sticky.Task.ExecutionId, sticky.Version)) return null;
+            || _histories.Peek(sticky.Task.ExecutionId, sticky.Version) is not { } history
+            || history.OpenSteps != ran.Count || !ran.All(f => history.IsOpenStep(f.Task.Position))
+            || ran.Select(f => f.Task.Position).Distinct(StringComparer.Ordinal).Count() != ran.Count) return null;
         var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
         return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
     }
 
+    /// <summary>Appends <paramref name="outcomes"/> to <paramref name="history"/> and decides what comes next.</summary>
     private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(
-        DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent> outcomes, DateTimeOffset now,
-            Carryover? carryover,
+        DecisionTask task, History history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover,
         Interpreter.Checkpoint? checkpoint)
     {
         // Cancellation and timeout are recorded once; the workflow then unwinds, running its Finally blocks.
         var stopping = task.CancelRequested ? Cancellation.Cancelled
             : task.Deadline is { } deadline && deadline <= now ? Cancellation.TimedOut : null;
-        if (stopping is not null && !history.Any(e => e is ExecutionCancelRequested))
-            outcomes.Add(new ExecutionCancelRequested(stopping));
+        if (stopping is not null && history.Cancel is null) outcomes.Add(new ExecutionCancelRequested(stopping));
 
-        var started = (ExecutionStarted)history[0];
+        var started = history.Started!;
+        var version = history.Events.Count;
         // Claims are filtered by the registry: the workflow is registered, or learned from the root of its tree.
         // Each execution runs on the version it started with.
         var definition = _registry.Workflow(started.Workflow, started.Version)
@@ -167,10 +144,10 @@ public sealed partial class Worker
         Decision decision;
         try
         {
+            history.Append(outcomes);
             lock (_random)
-                decision = Interpreter.Decide(definition, [.. history, .. outcomes], _options.Serializer, now, _random,
-                    carryover: carryover,
-                    resume: checkpoint);
+                decision = Interpreter.Decide(definition, history, _options.Serializer, now, _random,
+                    carryover: carryover, resume: checkpoint);
         }
         catch (NonDeterminismException e)
         {
@@ -180,11 +157,12 @@ public sealed partial class Worker
             {
                 _logger.LogError(e, "Execution {ExecutionId} no longer matches its history; it fails",
                     task.ExecutionId);
-                return (Fail(task, history, outcomes, e, stopping is null ? null : new Cancellation(stopping)), null);
+                return (Fail(task, history, version, outcomes, e, stopping is null ? null : new Cancellation(stopping)),
+                    null);
             }
             _logger.LogError(e, "Execution {ExecutionId} no longer matches its history; it is blocked until code " +
                 "that matches runs it (next try in {Retry})", task.ExecutionId, _options.BlockedRetry);
-            return (new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [], ExecutionState.Blocked)
+            return (new DecisionCommit(task.ExecutionId, task.LeaseToken, version, [], ExecutionState.Blocked)
             {
                 Error = Failure.FromException(e),
                 RetryAt = now + _options.BlockedRetry,
@@ -209,19 +187,19 @@ public sealed partial class Worker
                 o.MaxPerSecond);
         }).ToList();
         var state = decision.State;
-        // Work made moot by cancellation: scheduled steps are dropped, children are asked to cancel.
-        IReadOnlyList<HistoryEvent> all = [.. history, .. outcomes, .. decision.NewEvents];
-        var childPositions = all.OfType<ChildStarted>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
-        var commit = Ending(task, all, new DecisionCommit(task.ExecutionId, task.LeaseToken, history.Count, [..
-            outcomes, .. decision.NewEvents], state)
+        // Work made moot by cancellation (open work recorded before): scheduled steps are dropped, children are asked
+        // to cancel.
+        bool IsChild(string position) => history.At(position)?.Start is ChildStarted;
+        var commit = Ending(task, history.Events.Concat(decision.NewEvents), new DecisionCommit(task.ExecutionId,
+            task.LeaseToken, version, [.. outcomes, .. decision.NewEvents], state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
             FiredTimers = task.FiredTimers,
             Steps = steps,
             Timers = decision.NewTimers.Select(t => (t.Position, t.DueAt)).ToList(),
-            DropSteps = decision.CancelledSteps.Where(p => !childPositions.Contains(p)).ToList(),
-            Cancel = decision.CancelledSteps.Where(childPositions.Contains).Select(p =>
-                ChildStarted.ChildId(task.ExecutionId, p)).ToList(),
+            DropSteps = decision.CancelledSteps.Where(p => !IsChild(p)).ToList(),
+            Cancel = decision.CancelledSteps.Where(IsChild).Select(p => ChildStarted.ChildId(task.ExecutionId, p))
+                .ToList(),
             Children = children,
             Output = decision.Output,
             Error = decision.Error,
@@ -280,15 +258,20 @@ public sealed partial class Worker
 
     /// <summary>An execution that no longer matches its workflow fails with <paramref name="e"/> — or, when it is
     /// being cancelled or timed out, ends so (its Finally blocks cannot run on code that does not match).</summary>
-    private static DecisionCommit Fail(DecisionTask task, IReadOnlyList<HistoryEvent> history, List<HistoryEvent>
+    /// <param name="task">The decision task.</param>
+    /// <param name="history">The history, <paramref name="outcomes"/> appended.</param>
+    /// <param name="version">Events in the stream (before the outcomes).</param>
+    /// <param name="outcomes">What the decision folds.</param>
+    /// <param name="e">Why it no longer matches.</param>
+    /// <param name="stopping">The cancellation or timeout under way, if any.</param>
+    private static DecisionCommit Fail(DecisionTask task, History history, long version, List<HistoryEvent>
         outcomes, Exception e, Cancellation? stopping = null)
     {
         WorkflowError error = stopping ?? (WorkflowError)Failure.FromException(e);
         HistoryEvent end = stopping is null ? new ExecutionFailed(error) : new ExecutionCancelled(stopping.Reason);
-        var decisions = history.Count(x => x is DecisionCompleted) + 1;
         var state = stopping?.State ?? ExecutionState.Failed;
-        return Ending(task, [.. history, .. outcomes], new DecisionCommit(task.ExecutionId, task.LeaseToken,
-            history.Count, [.. outcomes, end, new DecisionCompleted(decisions)], state)
+        return Ending(task, history.Events, new DecisionCommit(task.ExecutionId, task.LeaseToken,
+            version, [.. outcomes, end, new DecisionCompleted(history.DecisionCount + 1)], state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
             FiredTimers = task.FiredTimers,
@@ -300,10 +283,10 @@ public sealed partial class Worker
     /// The rules of an ending execution: its parent (if any) learns how it ended, and its children still running are
     /// asked to cancel — in the same commit.
     /// </summary>
-    private static DecisionCommit Ending(DecisionTask task, IReadOnlyList<HistoryEvent> events, DecisionCommit commit)
+    private static DecisionCommit Ending(DecisionTask task, IEnumerable<HistoryEvent> events, DecisionCommit commit)
     {
         if (!commit.Finished) return commit;
-        var started = (ExecutionStarted)events[0];
+        var started = (ExecutionStarted)events.First();
         var ended = events.OfType<ChildEnded>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
         var running = events.OfType<ChildStarted>().Where(c => !ended.Contains(c.Position))
             .Select(c => ChildStarted.ChildId(task.ExecutionId, c.Position));

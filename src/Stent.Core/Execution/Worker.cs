@@ -34,9 +34,9 @@ public sealed partial class Worker
         Started);
     private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event, DateTimeOffset At);
 
-    /// <summary>An execution whose last decision this worker wrote: the claim it came from, its stream's version
-    /// after that commit, and the steps it still waits for.</summary>
-    private sealed record Sticky(DecisionTask Task, long Version, HashSet<string> Pending);
+    /// <summary>An execution whose last decision this worker wrote: the claim it came from and its stream's version
+    /// after that commit.</summary>
+    private sealed record Sticky(DecisionTask Task, long Version);
 
     private const int StickyCapacity = 1024;
     private volatile bool _draining;

@@ -1,12 +1,16 @@
-// An index of an execution's history by position, with the decision in which each outcome became visible.
+// An index of an execution's history by position, with the decision in which each outcome became visible; it grows
+// with the stream, so a decision indexes only the events it adds.
 namespace Stent.Replay;
 
-/// <summary>The recorded history of one execution, indexed for replay.</summary>
+/// <summary>The recorded history of one execution, indexed for replay. Appending extends the index in place: a
+/// worker keeps one per execution across decisions.</summary>
 internal sealed class History
 {
+    private readonly List<HistoryEvent> _events = [];
     private readonly Dictionary<string, Entry> _byPosition = new(StringComparer.Ordinal);
     private readonly List<(SignalReceived Signal, int Time)> _signals = [];
     private readonly HashSet<long> _consumed = [];
+    private int _decision = 1;
 
     /// <summary>What was recorded at one position.</summary>
     internal sealed class Entry(PositionedEvent start)
@@ -23,28 +27,33 @@ internal sealed class History
         public DateTimeOffset? RetryAt { get; set; }
     }
 
-    public History(IReadOnlyList<HistoryEvent> events)
+    /// <summary>An index of <paramref name="events"/>.</summary>
+    public History(IEnumerable<HistoryEvent> events) => Append(events);
+
+    /// <summary>Indexes <paramref name="events"/>, which follow those already here.</summary>
+    public void Append(IEnumerable<HistoryEvent> events)
     {
-        Events = events;
-        var decision = 1;
         foreach (var e in events)
         {
+            _events.Add(e);
             switch (e)
             {
                 case ExecutionStarted s: Started = s; break;
-                case DecisionCompleted: decision++; DecisionCount++; break;
+                case DecisionCompleted: _decision++; DecisionCount++; break;
                 case StepScheduled or TimerStarted or ChildStarted:
                     _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
+                    if (e is StepScheduled) OpenSteps++;
                     break;
                 case SignalReceived r:
-                    _signals.Add((r, decision));
+                    _signals.Add((r, _decision));
                     break;
                 case SignalConsumed c:
-                    _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = decision };
+                    _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = _decision };
                     _consumed.Add(c.Sequence);
                     break;
                 case ValueRecorded or ProgressReported or StateSet or LogRecorded:
-                    _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e) { Outcome = (PositionedEvent)e, Time = decision };
+                    _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e)
+                        { Outcome = (PositionedEvent)e, Time = _decision };
                     break;
                 case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):
                     a.FailedAttempts = f.Attempt;
@@ -53,32 +62,49 @@ internal sealed class History
                 case StepCompleted or StepFailed or TimerFired or ChildEnded:
                     var p = (PositionedEvent)e;
                     if (!_byPosition.TryGetValue(p.Position, out var entry))
-                        throw new InvalidOperationException($"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
-                    if (entry.Outcome is null) { entry.Outcome = p; entry.Time = decision; }
+                        throw new InvalidOperationException(
+                            $"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
+                    if (entry.Outcome is not null) break;
+                    (entry.Outcome, entry.Time) = (p, _decision);
+                    if (entry.Start is StepScheduled) OpenSteps--;
                     break;
-                case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, decision); break;
+                case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, _decision); break;
                 case ExecutionCompleted or ExecutionFailed or ExecutionCancelled: Final = e; break;
             }
         }
     }
 
     /// <summary>All events, in order.</summary>
-    public IReadOnlyList<HistoryEvent> Events { get; }
+    public IReadOnlyList<HistoryEvent> Events => _events;
 
     /// <summary>The first event.</summary>
-    public ExecutionStarted? Started { get; }
+    public ExecutionStarted? Started { get; private set; }
 
     /// <summary>The terminal event, if the execution ended.</summary>
-    public HistoryEvent? Final { get; }
+    public HistoryEvent? Final { get; private set; }
 
     /// <summary>Why and from which decision on the execution is being cancelled, if it is.</summary>
     public (string Reason, int Time)? Cancel { get; private set; }
 
     /// <summary>Decisions recorded so far.</summary>
-    public int DecisionCount { get; }
+    public int DecisionCount { get; private set; }
+
+    /// <summary>Steps scheduled that have no outcome yet.</summary>
+    public int OpenSteps { get; private set; }
+
+    /// <summary>True when <paramref name="position"/> is a step scheduled that has no outcome yet.</summary>
+    public bool IsOpenStep(string position) => At(position) is { Start: StepScheduled, Outcome: null };
 
     /// <summary>Every position that has an entry.</summary>
     public IEnumerable<string> Positions => _byPosition.Keys;
+
+    /// <summary>The positions that events from index <paramref name="from"/> on opened.</summary>
+    public IEnumerable<string> PositionsFrom(int from)
+    {
+        for (var i = from; i < _events.Count; i++)
+            if (_events[i] is PositionedEvent p && p is not (StepCompleted or StepFailed or TimerFired or ChildEnded
+                or StepAttemptFailed)) yield return p.Position;
+    }
 
     /// <summary>The entry at a position, or null.</summary>
     public Entry? At(string position) => _byPosition.GetValueOrDefault(position);

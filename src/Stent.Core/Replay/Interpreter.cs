@@ -24,7 +24,8 @@ internal sealed class Interpreter
     private readonly Checkpoint? _resume;
     private Checkpoint? _checkpoint;
     private int _carriedSignals;
-    private readonly HashSet<string> _visited = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _visited;
+    private (string Position, Outcome[] Branches)? _rootBranches;
     private readonly Dictionary<string, Type> _awaiting = new(StringComparer.Ordinal);
     private readonly HashSet<long> _takenNow = [];
     private readonly List<string> _cancelledSteps = [];
@@ -38,9 +39,11 @@ internal sealed class Interpreter
         _verifyInputs = verifyInputs;
         _carryover = carryover;
         _resume = resume;
+        // The checkpoint's visited set is taken over, not copied: a checkpoint serves one decision, which makes the
+        // next.
+        _visited = resume?.Visited ?? new HashSet<string>(StringComparer.Ordinal);
         if (resume is not null)
         {
-            _visited.UnionWith(resume.Visited);
             foreach (var (name, fn) in resume.Functions) _functions[name] = fn;
             foreach (var (name, child) in resume.Children) _children[name] = child;
         }
@@ -61,24 +64,40 @@ internal sealed class Interpreter
     /// serialization per step).</param>
     /// <param name="carryover">For a resumed execution, the finished work of the execution it resumes (reused instead
     /// of run).</param>
-    /// <param name="resume">
-    /// Where the previous decision over a prefix of <paramref name="events"/> stopped (<see
-    /// cref="Decision.Checkpoint"/>):
-    /// evaluation starts there instead of replaying everything before it, so a long chain costs O(1) per decision, not
-    /// O(n).
-    /// </param>
     /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
     public static Decision Decide(
         IWorkflowDefinition definition, IReadOnlyList<HistoryEvent> events, PayloadSerializer serializer, DateTimeOffset
             now, Random random,
-        bool verifyInputs = false, Carryover? carryover = null, Checkpoint? resume = null)
+        bool verifyInputs = false, Carryover? carryover = null) =>
+        Decide(definition, new History(events), serializer, now, random, verifyInputs, carryover);
+
+    /// <summary>Decides what comes next for an indexed <paramref name="history"/>, starting where a previous decision
+    /// stopped when <paramref name="resume"/> is given.</summary>
+    /// <param name="definition">The workflow.</param>
+    /// <param name="history">Its history so far.</param>
+    /// <param name="serializer">Payload serializer.</param>
+    /// <param name="now">The clock reading for new timers and recorded values.</param>
+    /// <param name="random">Randomness for jitter and recorded values.</param>
+    /// <param name="verifyInputs">Also check that replayed steps get the inputs they were recorded with.</param>
+    /// <param name="carryover">For a resumed execution, the finished work of the execution it resumes.</param>
+    /// <param name="resume">
+    /// Where the previous decision over a prefix of <paramref name="history"/> stopped (<see
+    /// cref="Decision.Checkpoint"/>), taken over by this decision (its state is updated in place, not copied):
+    /// evaluation starts there instead of replaying everything before it, the branches of a fan-out that had settled
+    /// are not evaluated again, and only the positions recorded since are checked, so a decision costs time and memory
+    /// in proportion to the events it adds and the work still open, not to the whole history.
+    /// </param>
+    /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
+    public static Decision Decide(
+        IWorkflowDefinition definition, History history, PayloadSerializer serializer, DateTimeOffset now,
+        Random random, bool verifyInputs = false, Carryover? carryover = null, Checkpoint? resume = null)
     {
-        var history = new History(events);
         var started = history.Started ?? throw new
             InvalidOperationException("History does not begin with ExecutionStarted.");
         if (started.Workflow != definition.Name)
             throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
-        if (resume is not null && (resume.Definition != definition || resume.Events > events.Count)) resume = null;
+        if (resume is not null && (resume.Definition != definition || resume.Events > history.Events.Count))
+            resume = null;
         return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None,
             resume).Run(definition, started);
     }
@@ -99,7 +118,8 @@ internal sealed class Interpreter
             outcome = Outcome.Err(Failure.FromException(e), _decision);
         }
 
-        foreach (var position in _history.Positions)
+        // Positions recorded before a checkpoint were checked by the decision that made it.
+        foreach (var position in _resume is { } from ? _history.PositionsFrom(from.Events) : _history.Positions)
             if (!_visited.Contains(position))
                 throw new NonDeterminismException(position, Describe(_history.At(position)!.Start),
                     "nothing (the workflow no longer reaches this position)");
@@ -120,9 +140,10 @@ internal sealed class Interpreter
                     ExecutionFailed(outcome.Error!));
         }
 
-        var unseen = _history.Events.Reverse().TakeWhile(e => e is not DecisionCompleted)
-            .Any(e => e is ExecutionStarted or StepCompleted or StepFailed or TimerFired or SignalReceived or
-                ExecutionCancelRequested);
+        var unseen = false;
+        for (var i = _history.Events.Count - 1; i >= 0 && _history.Events[i] is not DecisionCompleted && !unseen; i--)
+            unseen = _history.Events[i] is ExecutionStarted or StepCompleted or StepFailed or TimerFired or
+                SignalReceived or ExecutionCancelRequested;
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
         var checkpoint = _checkpoint is { } stop && status == ExecutionState.Running
             ? stop with { Definition = definition, Events = _history.Events.Count + _pending.Count, Visited = _visited }
@@ -155,7 +176,7 @@ internal sealed class Interpreter
                 if (o.Kind == OutcomeKind.Blocked && thread.Prefix.Length == 0)
                     _checkpoint = new Checkpoint(node, stack.ToArray(), counter, thread.Time, thread.CleanupDepth,
                         new Dictionary<string, IDurableFunction>(_functions), new Dictionary<string,
-                            IWorkflowDefinition>(_children));
+                            IWorkflowDefinition>(_children)) { Branches = node is ParallelNode ? _rootBranches : null };
                 break;
             }
             if (o.Kind == OutcomeKind.Blocked) return o;
@@ -230,7 +251,7 @@ internal sealed class Interpreter
         SignalNode s => Signal(thread.Next(), s, thread),
         StateNode s => State(thread.Next(), s, thread),
         LogNode l => Log(thread.Next(), l),
-        ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth),
+        ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth, thread.Prefix.Length == 0),
         ChildNode c => Child(thread.Next(), c, thread),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
@@ -484,18 +505,31 @@ internal sealed class Interpreter
         };
     }
 
-    private Outcome Parallel(string position, ParallelNode node, int floor, int cleanupDepth)
+    /// <summary>
+    /// Runs the branches. Where the root thread waited on this very instruction at the last decision, branches that had
+    /// settled then are taken as they were (a settled outcome never changes as the history grows, and replaying it
+    /// records nothing): only the open ones run again.
+    /// </summary>
+    private Outcome Parallel(string position, ParallelNode node, int floor, int cleanupDepth, bool root)
     {
         var outer = _pending;
+        var settled = root && _resume is { Branches: { } known } && ReferenceEquals(_resume.Node, node)
+            && known.Position == position && known.Outcomes.Length == node.Branches.Count ? known.Outcomes : null;
         var outcomes = new Outcome[node.Branches.Count];
         var events = new List<HistoryEvent>[node.Branches.Count];
         for (var i = 0; i < outcomes.Length; i++)
         {
+            if (settled is not null && settled[i].Kind != OutcomeKind.Blocked)
+            {
+                (outcomes[i], events[i]) = (settled[i], NoEvents);
+                continue;
+            }
             _pending = events[i] = [];
             outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth =
                 cleanupDepth });
         }
         _pending = outer;
+        if (root) _rootBranches = (position, outcomes);
 
         var decided = -1;
         for (var i = 0; i < outcomes.Length; i++)
@@ -518,6 +552,9 @@ internal sealed class Interpreter
         return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), outcomes.Length == 0 ? floor : outcomes.Max(o =>
             o.Time));
     }
+
+    /// <summary>The events of a branch taken as settled: none (never written to).</summary>
+    private static readonly List<HistoryEvent> NoEvents = [];
 
     private History.Entry? Visit(string position, string name, Func<PositionedEvent, bool> matches, string found)
     {
@@ -582,8 +619,12 @@ internal sealed class Interpreter
         /// <summary>Events in the history it was made on, the decision's own events included.</summary>
         public int Events { get; init; }
 
-        /// <summary>Positions the replay before it visited.</summary>
-        public IReadOnlySet<string> Visited { get; init; } = new HashSet<string>();
+        /// <summary>Positions the replay before it visited (the next decision adds to it).</summary>
+        public HashSet<string> Visited { get; init; } = new(StringComparer.Ordinal);
+
+        /// <summary>When <see cref="Node"/> is a fan-out: its position and its branches' outcomes (blocked: still
+        /// open).</summary>
+        public (string Position, Outcome[] Outcomes)? Branches { get; init; }
     }
 
     internal abstract record Frame;
