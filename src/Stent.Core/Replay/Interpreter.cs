@@ -25,7 +25,8 @@ internal sealed class Interpreter
     private Checkpoint? _checkpoint;
     private int _carriedSignals;
     private readonly HashSet<string> _visited;
-    private (string Position, Outcome[] Branches)? _rootBranches;
+    private Fan? _rootBranches;
+    private int _waits;
     private readonly Dictionary<string, Type> _awaiting = new(StringComparer.Ordinal);
     private readonly HashSet<long> _takenNow = [];
     private readonly List<string> _cancelledSteps = [];
@@ -437,12 +438,14 @@ internal sealed class Interpreter
         if (node.Timeout is not { } timeout)
         {
             _awaiting[node.Name] = node.Type;
+            _waits++;
             return Outcome.Blocked;
         }
         var timer = Timer(position + "t", () => timeout, TimerPurpose.SignalTimeout, thread);
         if (timer.Kind == OutcomeKind.Blocked)
         {
             _awaiting[node.Name] = node.Type;
+            _waits++;
             return timer;
         }
         _pending.Add(new SignalConsumed(position, node.Name, SignalConsumed.TimedOutSequence));
@@ -506,33 +509,39 @@ internal sealed class Interpreter
     }
 
     /// <summary>
-    /// Runs the branches. Where the root thread waited on this very instruction at the last decision, branches that had
-    /// settled then are taken as they were (a settled outcome never changes as the history grows, and replaying it
-    /// records nothing): only the open ones run again.
+    /// Runs the branches. Where the root thread waited on this very instruction at the last decision, what it learnt of
+    /// the branches then is reused: a settled branch is taken as it was (a settled outcome never changes as the
+    /// history grows, and replaying it records nothing), and an open branch that waits for no signal runs again only
+    /// when something recorded since concerns it (an event at a position inside it, a signal, a cancellation). A
+    /// decision over a large fan-out so costs in proportion to the outcomes it folds, not to the items.
     /// </summary>
     private Outcome Parallel(string position, ParallelNode node, int floor, int cleanupDepth, bool root)
     {
         var outer = _pending;
-        var settled = root && _resume is { Branches: { } known } && ReferenceEquals(_resume.Node, node)
-            && known.Position == position && known.Outcomes.Length == node.Branches.Count ? known.Outcomes : null;
-        var outcomes = new Outcome[node.Branches.Count];
-        var events = new List<HistoryEvent>[node.Branches.Count];
-        for (var i = 0; i < outcomes.Length; i++)
+        var count = node.Branches.Count;
+        var known = root && _resume is { Branches: { } b } && ReferenceEquals(_resume.Node, node)
+            && b.Position == position && b.Outcomes.Length == count ? b : null;
+        var touched = known is null ? null : Touched(position, _resume!.Events);
+        // The checkpoint is this decision's own: its arrays are updated in place.
+        var fan = known ?? new Fan(position, new Outcome[count], new bool[count]);
+        var ran = new List<(int Branch, List<HistoryEvent> Events)>();
+        for (var i = 0; i < count; i++)
         {
-            if (settled is not null && settled[i].Kind != OutcomeKind.Blocked)
-            {
-                (outcomes[i], events[i]) = (settled[i], NoEvents);
-                continue;
-            }
-            _pending = events[i] = [];
-            outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth =
+            if (known is not null && (known.Outcomes[i].Kind != OutcomeKind.Blocked
+                || known.Quiet[i] && touched is not null && !touched.Contains(i))) continue;
+            var waits = _waits;
+            _pending = [];
+            fan.Outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth =
                 cleanupDepth });
+            fan.Quiet[i] = _waits == waits;
+            if (_pending.Count > 0) ran.Add((i, _pending));
         }
         _pending = outer;
-        if (root) _rootBranches = (position, outcomes);
+        if (root) _rootBranches = fan;
 
+        var outcomes = fan.Outcomes;
         var decided = -1;
-        for (var i = 0; i < outcomes.Length; i++)
+        for (var i = 0; i < count; i++)
         {
             var o = outcomes[i];
             var candidate = node.Mode == ParallelMode.Any ? o.Kind != OutcomeKind.Blocked : o.Kind == OutcomeKind.Error;
@@ -541,20 +550,38 @@ internal sealed class Interpreter
         if (decided >= 0)
         {
             // Branches that lost the race record nothing: signals they would have taken stay free for later waits.
-            for (var i = 0; i < events.Length; i++)
-                if (i != decided)
-                    foreach (var taken in events[i].OfType<SignalConsumed>()) _takenNow.Remove(taken.Sequence);
-            _pending.AddRange(events[decided]);
+            foreach (var (i, events) in ran)
+                if (i == decided) _pending.AddRange(events);
+                else foreach (var taken in events.OfType<SignalConsumed>()) _takenNow.Remove(taken.Sequence);
             return outcomes[decided];
         }
-        foreach (var e in events) _pending.AddRange(e);
+        foreach (var (_, events) in ran) _pending.AddRange(events);
         if (outcomes.Any(o => o.Kind == OutcomeKind.Blocked)) return Outcome.Blocked;
-        return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), outcomes.Length == 0 ? floor : outcomes.Max(o =>
-            o.Time));
+        return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), count == 0 ? floor : outcomes.Max(o => o.Time));
     }
 
-    /// <summary>The events of a branch taken as settled: none (never written to).</summary>
-    private static readonly List<HistoryEvent> NoEvents = [];
+    /// <summary>
+    /// The branches of the fan-out at <paramref name="position"/> that events recorded from index <paramref
+    /// name="from"/> on concern; null when they may concern every branch (a signal arrived, or a cancellation).
+    /// </summary>
+    private HashSet<int>? Touched(string position, int from)
+    {
+        var prefix = position + ".";
+        var touched = new HashSet<int>();
+        for (var k = from; k < _history.Events.Count; k++)
+            switch (_history.Events[k])
+            {
+                case SignalReceived or ExecutionCancelRequested: return null;
+                case PositionedEvent p when p.Position.StartsWith(prefix, StringComparison.Ordinal):
+                    var rest = p.Position.AsSpan(prefix.Length);
+                    var slash = rest.IndexOf('/');
+                    if (slash < 0 || !int.TryParse(rest[..slash], System.Globalization.NumberStyles.None,
+                        System.Globalization.CultureInfo.InvariantCulture, out var branch)) return null;
+                    touched.Add(branch);
+                    break;
+            }
+        return touched;
+    }
 
     private History.Entry? Visit(string position, string name, Func<PositionedEvent, bool> matches, string found)
     {
@@ -622,10 +649,16 @@ internal sealed class Interpreter
         /// <summary>Positions the replay before it visited (the next decision adds to it).</summary>
         public HashSet<string> Visited { get; init; } = new(StringComparer.Ordinal);
 
-        /// <summary>When <see cref="Node"/> is a fan-out: its position and its branches' outcomes (blocked: still
-        /// open).</summary>
-        public (string Position, Outcome[] Outcomes)? Branches { get; init; }
+        /// <summary>When <see cref="Node"/> is a fan-out: what its branches came to.</summary>
+        public Fan? Branches { get; init; }
     }
+
+    /// <summary>What the branches of a fan-out came to at a decision.</summary>
+    /// <param name="Position">The fan-out's position.</param>
+    /// <param name="Outcomes">Each branch's outcome (blocked: still open).</param>
+    /// <param name="Quiet">Each open branch that waits for no signal (it can change only through events at its own
+    /// positions).</param>
+    internal sealed record Fan(string Position, Outcome[] Outcomes, bool[] Quiet);
 
     internal abstract record Frame;
     internal sealed record MapFrame(Func<object?, object?> Map) : Frame;

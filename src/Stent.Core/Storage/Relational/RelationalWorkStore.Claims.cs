@@ -109,12 +109,20 @@ public partial class RelationalWorkStore
         {
             var sql = new Sql();
             var now = sql.P(s.Now);
+            // Steps waiting to run and steps whose runner's lease expired, each taken in claim order from an index
+            // (stent_steps_next serves the first): a claim reads the rows it takes, however many are pending.
+            var only = $"max_concurrent IS NULL AND max_per_second IS NULL{Routing(sql, q)}" +
+                $"{Names(sql, "name", q.Functions, q.Workflows)} ORDER BY priority DESC, id LIMIT {sql.P(q.MaxSteps)}" +
+                _dialect.SkipLocked;
             sql.Append($"""
                 UPDATE {_t}stent_steps SET running = 1, {Reclaim},
                     lease_token = {sql.P(token)}, lease_until = {sql.P(until)}, worker = {sql.P(q.WorkerId)}
-                WHERE id IN (SELECT id FROM {_t}stent_steps WHERE max_concurrent IS NULL AND max_per_second IS NULL
-                    AND {string.Format(null, Ready, now)}{Routing(sql, q)}{Names(sql, "name", q.Functions, q.Workflows)}
-                    ORDER BY priority DESC, id LIMIT {sql.P(q.MaxSteps)}{_dialect.SkipLocked})
+                WHERE id IN (SELECT id FROM (
+                    SELECT id, priority FROM (SELECT id, priority FROM {_t}stent_steps
+                        WHERE running = 0 AND available_at <= {now} AND {only}) AS waiting
+                    UNION ALL SELECT id, priority FROM (SELECT id, priority FROM {_t}stent_steps
+                        WHERE running = 1 AND lease_until < {now} AND {only}) AS lost) AS ready
+                    ORDER BY priority DESC, id LIMIT {sql.P(q.MaxSteps)})
                 """);
             sql.Append(StepReturning);
             steps.AddRange(await s.QueryAsync(sql, r => ReadStep(r, token), ct).ConfigureAwait(false));

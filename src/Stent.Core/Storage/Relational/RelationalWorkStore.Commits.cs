@@ -42,8 +42,6 @@ public partial class RelationalWorkStore
         var sql = new Sql();
         var self = sql.P(id);
         var now = sql.P(s.Now);
-        var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
-        var trace = sql.P(d.TraceParent);
         var rows = Math.Clamp(_dialect.MaxParameters / 10, 1, 200);
         foreach (var chunk in d.FoldedInbox.Chunk(rows * 4))
             sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(chunk)});");
@@ -53,6 +51,15 @@ public partial class RelationalWorkStore
         var claimed = d.Claim?.Positions.ToHashSet(StringComparer.Ordinal) ?? [];
         foreach (var chunk in d.Steps.Where(st => !claimed.Contains(st.Position)).Chunk(rows))
         {
+            // A large fan-out is written a command at a time, not built whole in memory first.
+            if (sql.ParameterCount >= _dialect.MaxParameters)
+            {
+                await s.ExecAsync(sql, ct).ConfigureAwait(false);
+                sql = new Sql();
+                (self, now) = (sql.P(id), sql.P(s.Now));
+            }
+            var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
+            var trace = sql.P(d.TraceParent);
             sql.Append($"""
                 INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
                     max_per_second, available_at, root, trace_parent) VALUES

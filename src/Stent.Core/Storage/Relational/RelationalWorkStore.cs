@@ -65,6 +65,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0, trace_parent TEXT);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
+        CREATE INDEX IF NOT EXISTS stent_steps_next ON {_t}stent_steps (priority DESC, id)
+            WHERE running = 0 AND max_concurrent IS NULL AND max_per_second IS NULL;
         CREATE INDEX IF NOT EXISTS stent_steps_capped ON {_t}stent_steps (name)
             WHERE max_concurrent IS NOT NULL OR max_per_second IS NOT NULL;
         CREATE TABLE IF NOT EXISTS {_t}stent_timers (

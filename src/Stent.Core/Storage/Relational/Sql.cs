@@ -14,6 +14,11 @@ public sealed class Sql
 {
     private readonly StringBuilder _text = new();
     private readonly List<(string Name, object? Value, DbType Type)> _args = [];
+    private Dictionary<(object Value, DbType Type), string>? _shared;
+
+    /// <summary>Text values up to this length are bound once however often they are added (a fan-out's rows share
+    /// their execution, function, queue and time).</summary>
+    private const int SharedLength = 64;
 
     /// <summary>A statement starting with <paramref name="text"/>.</summary>
     public Sql(string text = "") => _text.Append(text);
@@ -28,7 +33,8 @@ public sealed class Sql
         return this;
     }
 
-    /// <summary>Adds a text parameter; returns its placeholder.</summary>
+    /// <summary>Adds a text parameter (a short one already added is not added again); returns its placeholder.
+    /// </summary>
     public string P(string? value) => Add(value, DbType.String);
 
     /// <summary>Adds an integer parameter; returns its placeholder.</summary>
@@ -47,6 +53,14 @@ public sealed class Sql
     public string List(IEnumerable<long> values) => string.Join(", ", values.Select(v => P(v)));
 
     private string Add(object? value, DbType type)
+    {
+        if (value is null or string { Length: > SharedLength }) return Bind(value, type);
+        _shared ??= [];
+        if (_shared.TryGetValue((value, type), out var known)) return known;
+        return _shared[(value, type)] = Bind(value, type);
+    }
+
+    private string Bind(object? value, DbType type)
     {
         var name = "@p" + _args.Count.ToString(CultureInfo.InvariantCulture);
         _args.Add((name, value, type));
@@ -81,7 +95,7 @@ public sealed class Sql
             {
                 if (map.TryGetValue(m.Value, out var renamed)) return renamed;
                 var (_, value, type) = _args[int.Parse(m.Value.AsSpan(2), CultureInfo.InvariantCulture)];
-                return map[m.Value] = target.Add(value, type);
+                return map[m.Value] = target.Bind(value, type);
             })).Append(";");
         }
         if (!current.IsEmpty) yield return current;
