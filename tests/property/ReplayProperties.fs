@@ -214,6 +214,35 @@ let private lawEnv prog = Env(Calls(), behaviors prog)
 
 let private fraction = Arb.fromGen (Gen.choose (0, 999) |> Gen.map (fun i -> float i / 1000.0))
 
+/// A fan-out of 40 steps whose outcomes arrive over many decisions (4 steps run at a time): how often each branch's
+/// code before its step (`evals`) and after it (`settled`) ran, and how many decisions there were.
+let private fanOutEvaluations incremental =
+    let evals, settled = Array.zeroCreate<int> 40, Array.zeroCreate<int> 40
+    let echo = Durable.createSync "fan_echo" (fun (x: int) (_: StepContext) -> x)
+    let branch i =
+        Workflow.ret i
+        |> Workflow.bind (fun x -> Threading.Interlocked.Increment(&evals.[i]) |> ignore; echo.Call x)
+        |> Workflow.map (fun x -> Threading.Interlocked.Increment(&settled.[i]) |> ignore; x)
+    let fan = Workflow.define "fan_evaluations" (fun () -> [ 0 .. 39 ] |> Workflow.traverse branch |> Workflow.map List.sum)
+    let options = WorkerOptions(Serializer = Json.serializer, MaxConcurrency = 4, Incremental = incremental)
+    use e = new TestEnvironment(Func<_, _>(inMemory.Open), options)
+    let id = newId ()
+    let r = e.RunAsync(fan, (), id).Result
+    Expect.equal r.Value (List.sum [ 0 .. 39 ]) "the fan-out's result"
+    let decisions = e.Store.ReadAsync(id).Result |> Seq.filter (fun ev -> ev :? DecisionCompleted) |> Seq.length
+    evals, settled, decisions
+
+/// A decision over a fan-out runs a branch again only when an event recorded since concerns it, and takes a settled
+/// branch as it was; full replays (the engine's fallback) run every branch at every decision.
+let private fanOutDecisionsRunOnlyWhatChanged () =
+    let evals, settled, decisions = fanOutEvaluations true
+    Expect.isGreaterThan decisions 5 "the outcomes arrived over many decisions"
+    Expect.allEqual settled 1 "each branch's code after its step ran once"
+    Expect.isTrue (evals |> Array.forall (fun n -> n <= 2))
+        $"each branch's code before its step ran when the branch started and when its outcome came, no more: %A{evals}"
+    let _, replayed, _ = fanOutEvaluations false
+    Expect.isGreaterThan (Array.sum replayed) (Array.sum settled) "full replays run settled branches again"
+
 /// The engine's properties on one store kind.
 let private onStore kind =
     let config = config kind
@@ -237,6 +266,8 @@ let private onStore kind =
 let tests =
     testList "Replay properties" [
         testSequenced (testList "on the real engine" (propertyKinds |> List.map onStore))
+        testCase "a fan-out's decision runs only the branches that new events concern, and no settled one again"
+            fanOutDecisionsRunOnlyWhatChanged
         testPropertyWithConfig (config inMemory) "4a. left identity: pure a >>= f equals f a" <|
             Prop.forAll arbProg (fun prog ->
                 let env = lawEnv prog
