@@ -1,4 +1,5 @@
 // Writes under leases: a decision's commit, step outcomes (group commit), lease renewal.
+using System.Data.Common;
 using Stent.Replay;
 
 namespace Stent.Storage.Relational;
@@ -21,10 +22,26 @@ public partial class RelationalWorkStore
                 stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
                 completed_at = {(d.Finished ? row.P(s.Now) : "NULL")}, output = {row.P(d.Output)},
                 error = {row.P(StoreJson.Error(d.Error))}, awaiting = {row.P(StoreJson.Awaiting(d.Awaiting))}
-            WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)}
+            WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)} RETURNING id
             """);
-        if (await s.ExecAsync(row, ct).ConfigureAwait(false) != 1) return DecisionResult.Refused;
-        if (d.Outcomes.Count > 0 && !await TakeOutcomesAsync(s, d.Outcomes, ct).ConfigureAwait(false))
+        // The execution's row and the steps whose outcomes the commit records are taken in one command (when it fits
+        // in one); if either was lost, everything is rolled back.
+        List<string> updated;
+        List<TakenStep> taken = [];
+        if (d.Outcomes.Count > 0 && row.ParameterCount + 2 * d.Outcomes.Count <= _dialect.MaxParameters)
+            (updated, taken) = await s.QueryTwoAsync(row.Append(";" + TakeOutcomes(row, d.Outcomes, s.Now)),
+                r => r.GetString(0), ReadTaken, ct).ConfigureAwait(false);
+        else
+        {
+            updated = await s.QueryAsync(row, r => r.GetString(0), ct).ConfigureAwait(false);
+            if (d.Outcomes.Count > 0 && updated.Count == 1)
+            {
+                var take = new Sql();
+                taken = await s.QueryAsync(take.Append(TakeOutcomes(take, d.Outcomes, s.Now)), ReadTaken, ct)
+                    .ConfigureAwait(false);
+            }
+        }
+        if (updated.Count != 1 || taken.Count != d.Outcomes.Count)
         {
             s.Refused = true;
             return DecisionResult.Refused;
@@ -42,6 +59,8 @@ public partial class RelationalWorkStore
         var sql = new Sql();
         var self = sql.P(id);
         var now = sql.P(s.Now);
+        var byId = taken.ToDictionary(t => t.Id);
+        DeadLetters(sql, d.Outcomes.Select(o => (byId[o.Step.Id], o.Event)), s.Now);
         var rows = Math.Clamp(_dialect.MaxParameters / 10, 1, 200);
         foreach (var chunk in d.FoldedInbox.Chunk(rows * 4))
             sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(chunk)});");
@@ -108,39 +127,44 @@ public partial class RelationalWorkStore
                     UNION ALL SELECT deadline FROM {_t}stent_executions x WHERE x.id = {self}) AS due) END
             WHERE id = {self}
             """);
-        await s.ExecAsync(sql, ct).ConfigureAwait(false);
         // Other workers (and waiting clients) are woken only when there is something for them.
         s.Wakes = d.Finished || d.Steps.Count > claimed.Count || d.Children.Count > 0 || d.Messages.Count > 0
             || d.Cancel.Count > 0 || d.Timers.Count > 0 || d.FoldedInbox.Count > 0 || !d.Optimistic;
-        var mine = d.Claim is { } claim && !d.Finished
-            ? await InsertClaimedAsync(s, d, claim, d.Steps.Where(st => claimed.Contains(st.Position)).ToList(),
-                ct).ConfigureAwait(false)
+        var mine = d.Claim is { } claim && !d.Finished ? d.Steps.Where(st => claimed.Contains(st.Position)).ToList()
             : [];
-        return new DecisionResult(true, mine);
+        if (mine.Count == 0)
+        {
+            await s.ExecAsync(sql, ct).ConfigureAwait(false);
+            return new DecisionResult(true, []);
+        }
+        // The steps this worker runs at once go in with the rest, in the same command when it fits in one.
+        var together = sql.ParameterCount + mine.Count * 12 + 8 <= _dialect.MaxParameters;
+        var insert = together ? sql : new Sql();
+        if (!together) await s.ExecAsync(sql, ct).ConfigureAwait(false);
+        var token = Random.Shared.NextInt64(1, long.MaxValue);
+        insert.Prepend(ClaimedInsert(insert, d, d.Claim!, mine, s.Now, token) + ";");
+        var ids = (await s.QueryAtAsync(insert, 0, r => (Id: r.GetInt64(0), Position: r.GetString(1)), ct)
+            .ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id, StringComparer.Ordinal);
+        return new DecisionResult(true, [.. mine.Select(st => new StepTask(ids[st.Position], d.ExecutionId,
+            st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent })]);
     }, ct);
 
-    /// <summary>Removes the steps whose outcomes a commit records, if every lease still holds (false: one was lost);
-    /// failures become dead letters.</summary>
-    private async Task<bool> TakeOutcomesAsync(Session s, IReadOnlyList<StepOutcome> outcomes, CancellationToken ct)
-    {
-        var take = new Sql();
-        take.Append($"DELETE FROM {_t}stent_steps WHERE running = 1 AND lease_until >= {take.P(s.Now)} AND (");
-        take.Append(string.Join(" OR ", outcomes.Select(o => $"(id = {take.P(o.Step.Id)} AND lease_token = " +
-            $"{take.P(o.Step.LeaseToken)})")));
-        take.Append(") RETURNING id, execution_id, position, name, input");
-        var taken = (await s.QueryAsync(take, r => (Id: r.GetInt64(0), Execution: r.GetString(1), Position:
-            r.GetString(2), Name: r.GetString(3), Input: r.GetString(4)), ct).ConfigureAwait(false))
-            .ToDictionary(t => t.Id);
-        if (taken.Count != outcomes.Count) return false;
-        var sql = new Sql();
-        DeadLetters(sql, outcomes.Select(o => (taken[o.Step.Id], o.Event)), s.Now);
-        await s.ExecAsync(sql, ct).ConfigureAwait(false);
-        return true;
-    }
+    /// <summary>A step a commit took to record its outcome.</summary>
+    private sealed record TakenStep(long Id, string Execution, string Position, string Name, string Input);
+
+    private static TakenStep ReadTaken(DbDataReader r) =>
+        new(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4));
+
+    /// <summary>The removal (its parameters added to <paramref name="sql"/>) of the steps whose outcomes a commit
+    /// records, those whose lease still holds, returning them: fewer rows than outcomes means a lease was lost.
+    /// </summary>
+    private string TakeOutcomes(Sql sql, IReadOnlyList<StepOutcome> outcomes, long now) =>
+        $"DELETE FROM {_t}stent_steps WHERE running = 1 AND lease_until >= {sql.P(now)} AND (" +
+        string.Join(" OR ", outcomes.Select(o => $"(id = {sql.P(o.Step.Id)} AND lease_token = " +
+            $"{sql.P(o.Step.LeaseToken)})")) + ") RETURNING id, execution_id, position, name, input";
 
     /// <summary>Appends the insert of a dead letter for each final failure among <paramref name="outcomes"/>.</summary>
-    private void DeadLetters(Sql sql, IEnumerable<((long Id, string Execution, string Position, string Name,
-        string Input) Step, HistoryEvent Event)> outcomes, long now)
+    private void DeadLetters(Sql sql, IEnumerable<(TakenStep Step, HistoryEvent Event)> outcomes, long now)
     {
         var dead = outcomes.Where(o => o.Event is StepFailed).ToList();
         if (dead.Count == 0) return;
@@ -149,29 +173,21 @@ public partial class RelationalWorkStore
             $"{sql.P(x.Step.Name)}, {sql.P(x.Step.Input)}, {sql.P(StoreJson.Event(x.Event))}, {sql.P(now)})")) + ";");
     }
 
-    /// <summary>Inserts new steps already claimed by the committing worker, under one new lease token.</summary>
-    private async Task<IReadOnlyList<StepTask>> InsertClaimedAsync(Session s, DecisionCommit d, StepClaim claim,
-        List<NewStep> steps, CancellationToken ct)
+    /// <summary>The insert (its parameters added to <paramref name="sql"/>) of new steps already claimed by the
+    /// committing worker under lease <paramref name="token"/>, returning their ids and positions.</summary>
+    private string ClaimedInsert(Sql sql, DecisionCommit d, StepClaim claim, List<NewStep> steps, long now,
+        long token)
     {
-        if (steps.Count == 0) return [];
-        var token = Random.Shared.NextInt64(1, long.MaxValue);
-        var sql = new Sql();
-        var (self, now, until, worker, trace) = (sql.P(d.ExecutionId), sql.P(s.Now), sql.P(s.Now +
-            Ms(claim.Lease)), sql.P(claim.WorkerId), sql.P(d.TraceParent));
+        var (self, at, until, worker, trace) = (sql.P(d.ExecutionId), sql.P(now), sql.P(now + Ms(claim.Lease)),
+            sql.P(claim.WorkerId), sql.P(d.TraceParent));
         var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
-        sql.Append($"""
+        return $"""
             INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
                 max_per_second, available_at, root, running, lease_token, lease_until, worker, trace_parent) VALUES
-            """);
-        sql.Append(string.Join(", ", steps.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
+            """ + string.Join(", ", steps.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
             $"{sql.P(st.Input)}, {sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, " +
-            $"{sql.P(st.MaxConcurrent)}, {sql.P(st.MaxPerSecond)}, {now}, {root}, 1, {sql.P(token)}, {until}, " +
-            $"{worker}, {trace})")));
-        sql.Append(" RETURNING id, position");
-        var ids = (await s.QueryAsync(sql, r => (Id: r.GetInt64(0), Position: r.GetString(1)), ct)
-            .ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id, StringComparer.Ordinal);
-        return steps.Select(st => new StepTask(ids[st.Position], d.ExecutionId, st.Position, st.Name, st.Input, 1,
-            token) { TraceParent = d.TraceParent }).ToList();
+            $"{sql.P(st.MaxConcurrent)}, {sql.P(st.MaxPerSecond)}, {at}, {root}, 1, {sql.P(token)}, {until}, " +
+            $"{worker}, {trace})")) + " RETURNING id, position";
     }
 
     /// <inheritdoc />
@@ -200,8 +216,8 @@ public partial class RelationalWorkStore
             sql.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ");
             sql.Append(string.Join(", ", ok.Select(o => $"({sql.P(o.Step.Execution)}, " +
                 $"{sql.P(StoreJson.Event(o.Event))})")) + ";");
-            DeadLetters(sql, ok.Select(o => ((o.Step.Id, o.Step.Execution, o.Step.Position, o.Step.Name,
-                o.Step.Input), o.Event)), s.Now);
+            DeadLetters(sql, ok.Select(o => (new TakenStep(o.Step.Id, o.Step.Execution, o.Step.Position,
+                o.Step.Name, o.Step.Input), o.Event)), s.Now);
             foreach (var (e, step) in ok.Where(o => o.Event is StepAttemptFailed))
                 sql.Append($"""
                     UPDATE {_t}stent_steps SET running = 0, attempt = attempt + 1, lease_until = NULL,

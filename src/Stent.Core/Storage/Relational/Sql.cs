@@ -33,6 +33,13 @@ public sealed class Sql
         return this;
     }
 
+    /// <summary>Puts SQL text before what is there (a statement whose results are read first).</summary>
+    public Sql Prepend(string text)
+    {
+        _text.Insert(0, text);
+        return this;
+    }
+
     /// <summary>Adds a text parameter (a short one already added is not added again); returns its placeholder.
     /// </summary>
     public string P(string? value) => Add(value, DbType.String);
