@@ -223,7 +223,8 @@ let private fanOutEvaluations incremental =
         Workflow.ret i
         |> Workflow.bind (fun x -> Threading.Interlocked.Increment(&evals.[i]) |> ignore; echo.Call x)
         |> Workflow.map (fun x -> Threading.Interlocked.Increment(&settled.[i]) |> ignore; x)
-    let fan = Workflow.define "fan_evaluations" (fun () -> [ 0 .. 39 ] |> Workflow.traverse branch |> Workflow.map List.sum)
+    let fan =
+        Workflow.define "fan_evaluations" (fun () -> [ 0 .. 39 ] |> Workflow.traverse branch |> Workflow.map List.sum)
     let options = WorkerOptions(Serializer = Json.serializer, MaxConcurrency = 4, Incremental = incremental)
     use e = new TestEnvironment(Func<_, _>(inMemory.Open), options)
     let id = newId ()

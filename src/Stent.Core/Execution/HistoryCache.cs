@@ -20,8 +20,8 @@ internal sealed class HistoryCache(int capacity)
     private sealed record Entry(string Id, History History, Interpreter.Checkpoint? Checkpoint);
 
     /// <summary>
-    /// Takes out the history of <paramref name="id"/> with exactly <paramref name="version"/> events, and where the last
-    /// decision over a prefix of it stopped (null when unknown): the caller owns both until it puts them back.
+    /// Takes out the history of <paramref name="id"/> with exactly <paramref name="version"/> events, and where the
+    /// last decision over a prefix of it stopped (null when unknown): the caller owns both until it puts them back.
     /// </summary>
     public async Task<(History History, Interpreter.Checkpoint? Checkpoint)> TakeAsync(IWorkStore store, string id,
         long version, CancellationToken ct)

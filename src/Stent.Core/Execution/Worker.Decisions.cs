@@ -21,15 +21,14 @@ public sealed partial class Worker
         var (history, checkpoint) = await _histories.TakeAsync(_store, task.ExecutionId, task.Version,
             ct).ConfigureAwait(false);
         if (!_options.Incremental) checkpoint = null;
-        var first = history.Started!;
+        var started = history.Started!;
         using var scope = _logger.BeginScope(new Diagnostics.LogScope(("ExecutionId", task.ExecutionId),
-            ("Workflow", first.Workflow), ("WorkerId", _options.WorkerId)));
-        if (_registry.Workflow(first.Workflow, first.Version) is null) await LearnAsync(history.Events, ct)
+            ("Workflow", started.Workflow), ("WorkerId", _options.WorkerId)));
+        if (_registry.Workflow(started.Workflow, started.Version) is null) await LearnAsync(history.Events, ct)
             .ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         if (ran is not null) outcomes.AddRange(ran.Select(f => f.Event));
-        var started = first;
         var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from,
             ct).ConfigureAwait(false) : null;
         var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
@@ -123,7 +122,8 @@ public sealed partial class Worker
         return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
     }
 
-    /// <summary>Appends <paramref name="outcomes"/> to <paramref name="history"/> and decides what comes next.</summary>
+    /// <summary>Appends <paramref name="outcomes"/> to <paramref name="history"/> and decides what comes next.
+    /// </summary>
     private (DecisionCommit Commit, Interpreter.Checkpoint? Next) Decide(
         DecisionTask task, History history, List<HistoryEvent> outcomes, DateTimeOffset now, Carryover? carryover,
         Interpreter.Checkpoint? checkpoint)
