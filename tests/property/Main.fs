@@ -13,6 +13,7 @@ let all =
         CombinatorTests.tests
         DslTests.tests
         ReplayProperties.tests
+        SqlTests.tests
         StoreConformance.tests
         WorkStoreConformance.tests
         CrashTests.tests

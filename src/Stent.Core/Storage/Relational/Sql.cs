@@ -85,30 +85,49 @@ public sealed class Sql
     public IEnumerable<Sql> Commands(int maxParameters)
     {
         if (_args.Count <= maxParameters) { yield return this; yield break; }
+        // Placeholders keep their names (@p<i> is argument i): a command binds the arguments its statements name.
+        var text = _text.ToString();
         var current = new Sql();
-        var names = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var statement in _text.ToString().Split(';', StringSplitOptions.RemoveEmptyEntries))
+        var bound = new HashSet<int>();
+        var used = new List<int>();
+        for (var from = 0; from < text.Length;)
         {
-            if (string.IsNullOrWhiteSpace(statement)) continue;
-            var used = Placeholder.Matches(statement).Select(m => m.Value).Distinct().Count();
-            if (current.ParameterCount > 0 && current.ParameterCount + used > maxParameters)
+            var end = text.IndexOf(';', from);
+            if (end < 0) end = text.Length;
+            var (at, length) = (from, end - from);
+            from = end + 1;
+            if (text.AsSpan(at, length).IsWhiteSpace()) continue;
+            used.Clear();
+            Placeholders(text.AsSpan(at, length), used);
+            if (current.ParameterCount > 0 && current.ParameterCount + used.Count(i => !bound.Contains(i)) >
+                maxParameters)
             {
                 yield return current;
-                (current, names) = (new Sql(), new Dictionary<string, string>(StringComparer.Ordinal));
+                current = new Sql();
+                bound.Clear();
             }
-            var target = current;
-            var map = names;
-            target.Append(Placeholder.Replace(statement, m =>
-            {
-                if (map.TryGetValue(m.Value, out var renamed)) return renamed;
-                var (_, value, type) = _args[int.Parse(m.Value.AsSpan(2), CultureInfo.InvariantCulture)];
-                return map[m.Value] = target.Bind(value, type);
-            })).Append(";");
+            foreach (var i in used)
+                if (bound.Add(i)) current._args.Add(_args[i]);
+            current._text.Append(text, at, length).Append(';');
         }
         if (!current.IsEmpty) yield return current;
     }
 
-    private static readonly System.Text.RegularExpressions.Regex Placeholder = new(@"@p\d+");
+    /// <summary>Adds the index of every placeholder in <paramref name="statement"/> to <paramref name="into"/>.
+    /// </summary>
+    private static void Placeholders(ReadOnlySpan<char> statement, List<int> into)
+    {
+        for (var i = statement.IndexOf("@p", StringComparison.Ordinal); i >= 0;)
+        {
+            var j = i + 2;
+            var index = 0;
+            for (; j < statement.Length && char.IsAsciiDigit(statement[j]); j++)
+                index = index * 10 + statement[j] - '0';
+            if (j > i + 2) into.Add(index);
+            var next = statement[j..].IndexOf("@p", StringComparison.Ordinal);
+            i = next < 0 ? -1 : j + next;
+        }
+    }
 
     /// <summary>A new command on <paramref name="connection"/> in <paramref name="tx"/>.</summary>
     public DbCommand Command(DbConnection connection, DbTransaction? tx)
