@@ -6,6 +6,7 @@ using System.Text.Json;
 using Stent.Bench;
 
 if (args is ["worker", var spec]) return await Processes.ServeAsync(spec);
+if (args is ["alloc", var items]) return await Allocations.RunAsync(int.Parse(items, CultureInfo.InvariantCulture));
 if (args is ["one", var which, var store, var size, var count])
     return await OneWorkload.RunAsync(which, store, int.Parse(size, CultureInfo.InvariantCulture),
         int.Parse(count, CultureInfo.InvariantCulture));
