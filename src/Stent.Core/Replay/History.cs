@@ -10,7 +10,6 @@ internal sealed class History
     private readonly Dictionary<string, Entry> _byPosition = new(StringComparer.Ordinal);
     private readonly List<(SignalReceived Signal, int Time)> _signals = [];
     private readonly HashSet<long> _consumed = [];
-    private int _decision = 1;
 
     /// <summary>What was recorded at one position.</summary>
     internal sealed class Entry(PositionedEvent start)
@@ -39,21 +38,21 @@ internal sealed class History
             switch (e)
             {
                 case ExecutionStarted s: Started = s; break;
-                case DecisionCompleted: _decision++; DecisionCount++; break;
+                case DecisionCompleted: DecisionCount++; break;
                 case StepScheduled or TimerStarted or ChildStarted:
                     _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
                     if (e is StepScheduled) OpenSteps++;
                     break;
                 case SignalReceived r:
-                    _signals.Add((r, _decision));
+                    _signals.Add((r, Seen));
                     break;
                 case SignalConsumed c:
-                    _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = _decision };
+                    _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = Seen };
                     _consumed.Add(c.Sequence);
                     break;
                 case ValueRecorded or ProgressReported or StateSet or LogRecorded:
                     _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e)
-                        { Outcome = (PositionedEvent)e, Time = _decision };
+                        { Outcome = (PositionedEvent)e, Time = Seen };
                     break;
                 case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):
                     a.FailedAttempts = f.Attempt;
@@ -65,10 +64,10 @@ internal sealed class History
                         throw new InvalidOperationException(
                             $"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
                     if (entry.Outcome is not null) break;
-                    (entry.Outcome, entry.Time) = (p, _decision);
+                    (entry.Outcome, entry.Time) = (p, Seen);
                     if (entry.Start is StepScheduled) OpenSteps--;
                     break;
-                case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, _decision); break;
+                case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, Seen); break;
                 case ExecutionCompleted or ExecutionFailed or ExecutionCancelled: Final = e; break;
             }
         }
@@ -85,6 +84,9 @@ internal sealed class History
 
     /// <summary>Why and from which decision on the execution is being cancelled, if it is.</summary>
     public (string Reason, int Time)? Cancel { get; private set; }
+
+    /// <summary>The decision that sees what is appended now: the one after those recorded.</summary>
+    private int Seen => DecisionCount + 1;
 
     /// <summary>Decisions recorded so far.</summary>
     public int DecisionCount { get; private set; }
