@@ -265,6 +265,112 @@ let private suite kind =
             Expect.isLessThanOrEqual (limited |> List.filter (fun t -> t < first + TimeSpan.FromSeconds 0.9) |> List.length) 10 "at most 10 in the first second"
             Expect.isGreaterThanOrEqual (List.last limited - first) (TimeSpan.FromSeconds 1.9) "30 starts at 10 a second take at least three windows"
         }
+        test "a fan-out of 1,000 items is stored 16 items a row, each item run once with its own outcome" {
+            let store = fresh ()
+            let calls = Calls()
+            let step = Durable.createSync $"{kind.Name}-batched" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
+            let wf = Workflow.define "batched" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let id, r = withWorkers 2 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..1000 ])
+                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
+                return id, r })
+            Expect.equal (value r) (1000 * 1001) "every item's result"
+            Expect.equal calls.Total 1000 "each item ran once"
+            let events = store.ReadAsync(id).Result
+            let count f = events |> Seq.filter f |> Seq.length
+            Expect.equal (count (fun e -> e :? StepScheduled)) 1000 "read one by one: a scheduled event per item"
+            Expect.equal (count (fun e -> e :? StepCompleted)) 1000 "and a completion per item"
+            let stored = store.ReadAfterAsync(id, 0L).Result
+            let batches = stored |> Seq.choose (function :? EventBatch as b -> Some b.Events.Count | _ -> None) |> List.ofSeq
+            // ceil(1000 / 64) = 16 items a batch: 63 batches (the last of 8), scheduled and completed.
+            Expect.equal (List.length batches) 126 "63 batches scheduled, 63 completed"
+            Expect.equal (List.max batches) 16 "of 16 items at most"
+            Expect.isLessThan stored.Count 200 "2,000 step events stored in fewer than 200 (batches, decisions)"
+        }
+        test "an item of a batch whose attempt fails is retried alone; the other items run once" {
+            let store = fresh ()
+            let runs = ConcurrentDictionary<int, int>()
+            let retry = DurableOptions(Retry = RetryPolicy.Fixed(3, Duration.Parse "10ms"))
+            let step = Durable.createSyncWith retry $"{kind.Name}-flaky-item" (fun (x: int) _ ->
+                let n = runs.AddOrUpdate(x, 1, fun _ n -> n + 1)
+                if x = 77 && n < 3 then invalidOp $"item {x}: try again"
+                x)
+            let wf = Workflow.define "flaky_items" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let id, r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..200 ])
+                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
+                return id, r })
+            Expect.equal (value r) (200 * 201 / 2) "every item's result"
+            Expect.equal runs[77] 3 "the failing item ran three times"
+            Expect.equal (runs |> Seq.filter (fun kv -> kv.Key <> 77) |> Seq.sumBy (fun kv -> kv.Value)) 199 "every other item ran once"
+            let events = store.ReadAsync(id).Result
+            let failed = events |> Seq.choose (function :? StepAttemptFailed as f -> Some f | _ -> None) |> List.ofSeq
+            Expect.equal (failed |> List.map (fun f -> f.Attempt)) [ 1; 2 ] "two failed attempts recorded"
+            let attempts = events |> Seq.choose (function :? StepCompleted as c -> Some c.Attempt | _ -> None) |> List.ofSeq
+            Expect.equal (attempts |> List.filter (fun a -> a <> 1)) [ 3 ] "one item completed on its third attempt, the rest on their first"
+        }
+        test "an item of a batch that fails for good is dead-lettered alone, with its own input" {
+            let store = fresh ()
+            let runs = ConcurrentDictionary<int, int>()
+            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-bad-item" (fun (x: int) _ ->
+                runs.AddOrUpdate(x, 1, fun _ n -> n + 1) |> ignore
+                if x = 13 then invalidOp $"item {x} is corrupt"
+                x)
+            let wf = Workflow.define "bad_item" (fun (xs: int list) ->
+                xs |> Workflow.traverseAll step.Call |> Workflow.map (List.filter Result.isError >> List.length))
+            let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..200 ])
+                return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0) })
+            Expect.equal (value r) 1 "one item failed"
+            Expect.equal (runs.Values |> Seq.sum) 200 "each item ran once"
+            let dead = store.ListDeadLettersAsync().Result
+            Expect.equal [ for d in dead -> d.Input, d.Name ] [ "13", $"{kind.Name}-bad-item" ] "one dead letter: that item's"
+            Expect.stringContains dead[0].Failure.Error.Message "item 13 is corrupt" "with its error"
+        }
+        test "a batch whose worker was lost runs again item by item, each item once more" {
+            let store = fresh ()
+            let calls = Calls()
+            // On a queue the deciding worker does not serve, so a doomed claim can take the batches first.
+            let step = Durable.createSyncWith (DurableOptions(Queue = "far")) $"{kind.Name}-orphaned" (fun (x: int) ctx ->
+                calls.Hit ctx
+                x)
+            let wf = Workflow.define "orphaned" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let id = withWorkers 1 store (fun w -> WorkerOptions(WorkerId = w, Serializer = Json.serializer, Queues = [| "near" |])) (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..200 ])
+                waitUntil "the fan-out is scheduled" 20.0 (fun () -> store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? StepScheduled))
+                return id })
+            let doomed = store.ClaimAsync(ClaimRequest("doomed", 0, 1000, TimeSpan.FromMilliseconds 100.0, Queues = [| "far" |])).Result
+            Expect.equal [ for s in doomed.Steps -> s.Items ] (List.replicate 50 4) "50 batches of 4 items, all taken by a worker that dies"
+            Thread.Sleep 300
+            let r = withWorkers 1 store (fun w -> WorkerOptions(WorkerId = w, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0)) (fun w -> w.Register wf) (fun c ->
+                c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0))
+            Expect.equal (value r) (200 * 201 / 2) "every item's result"
+            Expect.equal calls.Total 200 "each item ran once (the dead worker ran none)"
+            let stored = store.ReadAfterAsync(id, 0L).Result
+            let completions = stored |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
+            Expect.equal completions 200 "each item ran as a step of its own"
+            let attempts = store.ReadAsync(id).Result |> Seq.choose (function :? StepCompleted as c -> Some c.Attempt | _ -> None) |> Seq.distinct |> List.ofSeq
+            Expect.equal attempts [ 1 ] "the lost run does not count against its retry policy"
+        }
+        test "a long batch records the items it finished as it goes, at least every second" {
+            let store = fresh ()
+            let calls = Calls()
+            let slow = Durable.createSync $"{kind.Name}-slow-item" (fun (x: int) ctx -> calls.Hit ctx; Thread.Sleep 250; x)
+            let wf = Workflow.define "slow_batch" (fun (xs: int list) -> xs |> Workflow.traverse slow.Call |> Workflow.map List.sum)
+            let options w = WorkerOptions(WorkerId = w, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0,
+                                          MaxBatchSize = 10, MinBatchPieces = 1)
+            let id, r = withWorkers 1 store options (fun w -> w.Register wf) (fun c -> task {
+                let! id = c.DispatchAsync(wf, [ 1..10 ])
+                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
+                return id, r })
+            Expect.equal (value r) 55 "every item's result"
+            Expect.equal calls.Total 10 "each item ran once"
+            let stored = store.ReadAfterAsync(id, 0L).Result
+            let parts = stored |> Seq.choose (function :? EventBatch as b when (b.Events[0] :? StepCompleted) -> Some b.Events.Count | _ -> None) |> List.ofSeq
+            Expect.equal (stored |> Seq.filter (fun e -> e :? EventBatch) |> Seq.length |> fun n -> n - parts.Length) 1 "the ten items scheduled as one batch"
+            Expect.isGreaterThanOrEqual parts.Length 2 $"its 2.5 s of work recorded in parts: %A{parts}"
+            Expect.equal (List.sum parts) 10 "every item recorded once"
+        }
         test "a workflow runs end to end on workers, with results, timeline and counters" {
             let store = fresh ()
             let calls = Calls()

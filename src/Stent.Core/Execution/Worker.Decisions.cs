@@ -42,8 +42,7 @@ public sealed partial class Worker
             Children = [.. commit.Children.Select(c => c with { TraceParent = trace })],
             TraceParent = trace,
             Optimistic = ran is not null,
-            Outcomes = ran?.Select(f => new StepOutcome(new LeasedStep(f.Task.Id, f.Task.LeaseToken), f.Event))
-                .ToList() ?? [],
+            Outcomes = ran?.Select(f => f.Outcome).ToList() ?? [],
             Claim = EagerClaim(commit),
         };
         var result = await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false);
@@ -114,10 +113,15 @@ public sealed partial class Worker
         lock (_gate) _sticky.TryGetValue(ran[0].Task.ExecutionId, out sticky);
         // Exactly the steps its last decision waits for, that history still at hand (a step scheduled by someone
         // else's later decision means this worker's history is behind).
-        if (sticky is null || ran.Any(f => f.Event is not (StepCompleted or StepFailed))
+        // A batch counts by its items; one with items that run again goes the usual way.
+        var outcomes = HistoryEvent.Flatten(ran.Select(f => f.Event)).ToList();
+        if (sticky is null || outcomes.Any(e => e is not (StepCompleted or StepFailed))
+            || ran.Any(f => f.Requeue.Count > 0)
             || _histories.Peek(sticky.Task.ExecutionId, sticky.Version) is not { } history
-            || history.OpenSteps != ran.Count || !ran.All(f => history.IsOpenStep(f.Task.Position))
-            || ran.Select(f => f.Task.Position).Distinct(StringComparer.Ordinal).Count() != ran.Count) return null;
+            || history.OpenSteps != outcomes.Count
+            || !outcomes.All(e => history.IsOpenStep(((PositionedEvent)e).Position))
+            || outcomes.Select(e => ((PositionedEvent)e).Position).Distinct(StringComparer.Ordinal).Count()
+                != outcomes.Count) return null;
         var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
         return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
     }
@@ -147,7 +151,7 @@ public sealed partial class Worker
             history.Append(outcomes);
             lock (_random)
                 decision = Interpreter.Decide(definition, history, _options.Serializer, now, _random,
-                    carryover: carryover, resume: checkpoint);
+                    carryover: carryover, resume: checkpoint, batching: _batching);
         }
         catch (NonDeterminismException e)
         {
@@ -179,12 +183,16 @@ public sealed partial class Worker
             ParentPosition: c.Position, Root: task.Root ?? started.Workflow)).ToList();
         // A priority given at dispatch orders the execution's steps (children inherit it); without one, the
         // function's own priority does.
-        var steps = decision.NewSteps.Select(s =>
+        // A batch of steps is one piece of work: its first position, its items as input.
+        var steps = decision.NewSteps.Select(batch =>
         {
+            var s = batch[0];
             var o = decision.Functions[s.Name].Options;
             var priority = task.Route.Priority != 0 ? task.Route.Priority : o.Priority;
-            return new NewStep(s.Position, s.Name, s.Input, o.Queue, o.Tags, priority, o.MaxConcurrent,
-                o.MaxPerSecond);
+            var input = batch.Count == 1 ? s.Input : StepItems.Encode(batch.Select(b => new StepItem(b.Position,
+                b.Input)));
+            return new NewStep(s.Position, s.Name, input, o.Queue, o.Tags, priority, o.MaxConcurrent,
+                o.MaxPerSecond) { Items = batch.Count == 1 ? 0 : batch.Count };
         }).ToList();
         var state = decision.State;
         // Work made moot by cancellation (open work recorded before): scheduled steps are dropped, children are asked

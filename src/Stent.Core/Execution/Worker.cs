@@ -2,6 +2,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Stent.Replay;
 using Stent.Storage;
 using Stent.Workflows;
 
@@ -20,6 +21,7 @@ public sealed partial class Worker
     private readonly ILogger _logger;
     private readonly StepRunner _runner;
     private readonly Random _random;
+    private readonly StepBatching _batching;
     private readonly TimeProvider _time;
     private readonly Registry _registry;
     private readonly Lock _gate = new();
@@ -32,7 +34,16 @@ public sealed partial class Worker
 
     private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt, long
         Started);
-    private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event, DateTimeOffset At);
+    /// <summary>A step that ran: its outcome (for a batch, its items' outcomes, its items, and those that run
+    /// again).</summary>
+    private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event, DateTimeOffset At)
+    {
+        public IReadOnlyList<StepItem> Items { get; init; } = [];
+        public IReadOnlyList<Requeued> Requeue { get; init; } = [];
+
+        public StepOutcome Outcome => new(new LeasedStep(Task.Id, Task.LeaseToken), Event)
+            { Items = Items, Requeue = Requeue };
+    }
 
     /// <summary>An execution whose last decision this worker wrote: the claim it came from and its stream's version
     /// after that commit.</summary>
@@ -54,6 +65,7 @@ public sealed partial class Worker
         _runner = new StepRunner(_options.Serializer, store as IIdempotencyStore, _logger, _options.WorkerId,
             _options.Services);
         _random = _options.Seed is { } seed ? new Random(seed) : new Random();
+        _batching = new Replay.StepBatching(_options.MaxBatchSize, _options.MinBatchPieces);
         _time = _options.Time;
     }
 
@@ -279,33 +291,10 @@ public sealed partial class Worker
                 var fn = Function(task.Name);
                 if (fn is null) await LearnOnceAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
                 fn ??= Function(task.Name);
-                var policy = fn?.Options.Retry ?? RetryPolicy.None;
-                // Runs lost with their worker count apart from the policy's attempts (a crash never changes what a
-                // step's policy decides), up to a limit: a step that took down that many workers fails for good
-                // rather than killing worker after worker.
-                var lost = task.Lost >= WorkerLostException.MaxLost;
-                var attempt = lost ? task.Attempt - 1 : task.Attempt - task.Lost;
-                StepRunner.Attempt a;
-                if (lost)
-                    a = new StepRunner.Attempt(null, null, Failure.FromException(new WorkerLostException(task.Name,
-                        task.Position, task.Lost), task.Name, task.Position), Final: true);
-                else if (fn is null)
-                    a = new StepRunner.Attempt(null, null, Failure.FromException(
-                        new InvalidOperationException($"Unknown durable function '{task.Name}': worker " +
-                            $"'{_options.WorkerId}' has no function of that name, and its workflow does not use " +
-                                $"one."), task.Name, task.Position));
-                else a = await _runner.RunAsync(fn, task.ExecutionId, task.Position, task.Input, task.Attempt,
-                    cancel.Token).ConfigureAwait(false);
-                var elapsed = _time.GetElapsedTime(running.Started);
-                var at = running.ClaimedAt + elapsed;
-                if (_options.Seed is { } seed)
-                    finished = new Finished(task, StepRunner.ToEvent(a, task.Position, attempt, policy,
-                        running.ClaimedAt, at, StepRandom(seed, task)), at);
-                else lock (_random) finished = new Finished(task, StepRunner.ToEvent(a, task.Position, attempt,
-                    policy, running.ClaimedAt, at, _random), at);
-                Diagnostics.StentTelemetry.StepEnded(task.Name, finished.Event, elapsed);
-                if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error,
-                    failure.Message);
+                finished = task.Items == 0
+                    ? new Finished(task, await RunAsync(fn, task, task.Position, task.Input, running, activity)
+                        .ConfigureAwait(false), At(running))
+                    : await RunBatchAsync(fn, task, running, activity).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
@@ -324,12 +313,110 @@ public sealed partial class Worker
         });
     }
 
+    /// <summary>The store time now, for a step claimed at <see cref="Running.ClaimedAt"/>.</summary>
+    private DateTimeOffset At(Running running) => running.ClaimedAt + _time.GetElapsedTime(running.Started);
+
+    /// <summary>How long a batch runs before it records the items it has finished (a lost worker then costs at most
+    /// this much of a batch's work).</summary>
+    private static readonly TimeSpan BatchRecordEvery = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Runs the items of a batch one after the other, each with its own attempt, retry and outcome: an item whose
+    /// attempt failed runs again alone, as a step of its own. What it has finished is recorded at least every <see
+    /// cref="BatchRecordEvery"/>, its row keeping the rest. A batch whose worker was lost runs nothing: its items are
+    /// handed back as steps of their own, so a poisonous item is found and fails alone.
+    /// </summary>
+    private async Task<Finished> RunBatchAsync(IDurableFunction? fn, StepTask task, Running running,
+        System.Diagnostics.Activity? activity)
+    {
+        var items = StepItems.Decode(task.Input);
+        if (task.Lost > 0)
+            return new Finished(task, new EventBatch([]), At(running))
+            {
+                Items = items,
+                Requeue = [.. items.Select(i => new Requeued(i, task.Attempt, task.Lost, running.ClaimedAt))],
+            };
+        var events = new List<HistoryEvent>(items.Count);
+        var again = new List<Requeued>();
+        var (from, recorded) = (0, _time.GetTimestamp());
+        for (var i = 0; i < items.Count; i++)
+        {
+            var e = await RunAsync(fn, task, items[i].Position, items[i].Input, running, activity)
+                .ConfigureAwait(false);
+            events.Add(e);
+            if (e is StepAttemptFailed f) again.Add(new Requeued(items[i], task.Attempt + 1, 0, f.RetryAt));
+            if (i == items.Count - 1 || _time.GetElapsedTime(recorded) < BatchRecordEvery) continue;
+            recorded = _time.GetTimestamp();
+            var part = new StepOutcome(new LeasedStep(task.Id, task.LeaseToken), new EventBatch(events[from..]))
+            {
+                Items = items[from..(i + 1)], Requeue = [.. again], Remaining = items[(i + 1)..],
+            };
+            bool accepted;
+            try
+            {
+                accepted = (await _store.CompleteStepsAsync([part], running.Cancel.Token).ConfigureAwait(false))[0];
+            }
+            catch (Exception x) when (x is not OperationCanceledException)
+            {
+                // Kept for the next try or the batch's end.
+                _logger.LogWarning(x, "Recording part of batch {Step} at {Position} failed; going on", task.Name,
+                    task.Position);
+                continue;
+            }
+            if (!accepted)
+            {
+                // The lease was lost: nothing more of this batch is recorded.
+                Stop(running);
+                running.Cancel.Token.ThrowIfCancellationRequested();
+            }
+            (from, again) = (i + 1, []);
+        }
+        return new Finished(task, new EventBatch(events[from..]), At(running))
+            { Items = items[from..], Requeue = again };
+    }
+
+    /// <summary>Runs one attempt of the step (or batch item) at <paramref name="position"/> and returns its
+    /// outcome.</summary>
+    private async Task<HistoryEvent> RunAsync(IDurableFunction? fn, StepTask task, string position, string input,
+        Running running, System.Diagnostics.Activity? activity)
+    {
+        var policy = fn?.Options.Retry ?? RetryPolicy.None;
+        // Runs lost with their worker count apart from the policy's attempts (a crash never changes what a step's
+        // policy decides), up to a limit: a step that took down that many workers fails for good rather than killing
+        // worker after worker.
+        var lost = task.Lost >= WorkerLostException.MaxLost;
+        var attempt = lost ? task.Attempt - 1 : task.Attempt - task.Lost;
+        var started = At(running);
+        var startedAt = _time.GetTimestamp();
+        StepRunner.Attempt a;
+        if (lost)
+            a = new StepRunner.Attempt(null, null, Failure.FromException(new WorkerLostException(task.Name,
+                position, task.Lost), task.Name, position), Final: true);
+        else if (fn is null)
+            a = new StepRunner.Attempt(null, null, Failure.FromException(
+                new InvalidOperationException($"Unknown durable function '{task.Name}': worker " +
+                    $"'{_options.WorkerId}' has no function of that name, and its workflow does not use " +
+                        $"one."), task.Name, position));
+        else a = await _runner.RunAsync(fn, task.ExecutionId, position, input, task.Attempt,
+            running.Cancel.Token).ConfigureAwait(false);
+        var at = At(running);
+        HistoryEvent e;
+        if (_options.Seed is { } seed)
+            e = StepRunner.ToEvent(a, position, attempt, policy, started, at, StepRandom(seed, task.ExecutionId,
+                position, task.Attempt));
+        else lock (_random) e = StepRunner.ToEvent(a, position, attempt, policy, started, at, _random);
+        Diagnostics.StentTelemetry.StepEnded(task.Name, e, _time.GetElapsedTime(startedAt));
+        if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error,
+            failure.Message);
+        return e;
+    }
+
     /// <summary>With a seed, a step's jitter depends on the step and attempt, not on which concurrent step finished
     /// first.</summary>
-    private static Random StepRandom(int seed, StepTask task)
+    private static Random StepRandom(int seed, string executionId, string position, int attempt)
     {
         var hash = 2166136261u ^ (uint)seed;
-        foreach (var c in $"{task.ExecutionId}/{task.Position}#{task.Attempt}") hash = (hash ^ c) * 16777619u;
+        foreach (var c in $"{executionId}/{position}#{attempt}") hash = (hash ^ c) * 16777619u;
         return new Random((int)hash);
     }
 
@@ -371,8 +458,8 @@ public sealed partial class Worker
         IReadOnlyList<bool> accepted;
         try
         {
-            accepted = await _store.CompleteStepsAsync(rest.Select(f => new StepOutcome(new LeasedStep(f.Task.Id,
-                f.Task.LeaseToken), f.Event)).ToList(), ct).ConfigureAwait(false);
+            accepted = await _store.CompleteStepsAsync(rest.Select(f => f.Outcome).ToList(), ct)
+                .ConfigureAwait(false);
         }
         catch
         {

@@ -13,6 +13,19 @@ public sealed record WorkerOptions
     /// <summary>At most this many steps run at once in this worker. Default 10.</summary>
     public int MaxConcurrency { get; init; } = 10;
 
+    /// <summary>
+    /// A fan-out's steps of one durable function are stored and run in batches of up to this many items (one work row,
+    /// one event and one commit per batch; each item keeps its own outcome, retries and dead letter): at least
+    /// min(n, 64) batches for n items, so the work still spreads over workers, and a function with a concurrency cap
+    /// or a rate is never batched. A batch runs its items one after another in one of the worker's
+    /// <see cref="MaxConcurrency"/> slots and records those it finished at least every second. 1: every step alone.
+    /// Default 64.
+    /// </summary>
+    public int MaxBatchSize { get; init; } = 64;
+
+    /// <summary>The fewest batches a fan-out is cut into (see <see cref="MaxBatchSize"/>). Default 64.</summary>
+    internal int MinBatchPieces { get; init; } = 64;
+
     /// <summary>At most this many decisions claimed per round trip. Default 32.</summary>
     public int MaxDecisionsPerClaim { get; init; } = 32;
 
@@ -83,6 +96,8 @@ public sealed record WorkerOptions
     {
         if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency,
             $"MaxConcurrency must be positive, got {MaxConcurrency}.");
+        if (MaxBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize,
+            $"MaxBatchSize must be positive, got {MaxBatchSize}.");
         if (LeaseDuration <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration,
             $"LeaseDuration must be positive, got {LeaseDuration}.");
         if (ShutdownGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ShutdownGrace), ShutdownGrace,

@@ -29,14 +29,25 @@ internal sealed record Decision(
 
     private List<PositionedEvent> ComputeOpened()
     {
-        var closed = NewEvents.OfType<PositionedEvent>().Where(e => e is StepCompleted or ChildEnded).Select(e =>
+        var events = HistoryEvent.Flatten(NewEvents).OfType<PositionedEvent>().ToList();
+        var closed = events.Where(e => e is StepCompleted or ChildEnded).Select(e =>
             e.Position).ToHashSet(StringComparer.Ordinal);
-        return NewEvents.OfType<PositionedEvent>().Where(e => e is StepScheduled or TimerStarted or ChildStarted &&
+        return events.Where(e => e is StepScheduled or TimerStarted or ChildStarted &&
             !closed.Contains(e.Position)).ToList();
     }
 
-    /// <summary>Steps to run, scheduled in this decision.</summary>
-    public IEnumerable<StepScheduled> NewSteps => Opened.OfType<StepScheduled>();
+    /// <summary>Steps to run, scheduled in this decision: one piece of work per step, or per batch of steps stored
+    /// together (<see cref="StepBatches"/>).</summary>
+    public IEnumerable<IReadOnlyList<StepScheduled>> NewSteps
+    {
+        get
+        {
+            var open = Opened.OfType<StepScheduled>().ToHashSet(ReferenceEqualityComparer.Instance);
+            foreach (var e in NewEvents)
+                if (e is EventBatch b) yield return [.. b.Events.Cast<StepScheduled>()];
+                else if (e is StepScheduled s && open.Contains(s)) yield return [s];
+        }
+    }
 
     /// <summary>Timers started in this decision.</summary>
     public IEnumerable<TimerStarted> NewTimers => Opened.OfType<TimerStarted>();

@@ -35,46 +35,60 @@ internal sealed class History
         foreach (var e in events)
         {
             _events.Add(e);
-            switch (e)
-            {
-                case ExecutionStarted s: Started = s; break;
-                case DecisionCompleted: DecisionCount++; break;
-                case StepScheduled or TimerStarted or ChildStarted:
-                    _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
-                    if (e is StepScheduled) OpenSteps++;
-                    break;
-                case SignalReceived r:
-                    _signals.Add((r, Seen));
-                    break;
-                case SignalConsumed c:
-                    _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = Seen };
-                    _consumed.Add(c.Sequence);
-                    break;
-                case ValueRecorded or ProgressReported or StateSet or LogRecorded:
-                    _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e)
-                        { Outcome = (PositionedEvent)e, Time = Seen };
-                    break;
-                case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):
-                    a.FailedAttempts = f.Attempt;
-                    a.RetryAt = f.RetryAt;
-                    break;
-                case StepCompleted or StepFailed or TimerFired or ChildEnded:
-                    var p = (PositionedEvent)e;
-                    if (!_byPosition.TryGetValue(p.Position, out var entry))
-                        throw new InvalidOperationException(
-                            $"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
-                    if (entry.Outcome is not null) break;
-                    (entry.Outcome, entry.Time) = (p, Seen);
-                    if (entry.Start is StepScheduled) OpenSteps--;
-                    break;
-                case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, Seen); break;
-                case ExecutionCompleted or ExecutionFailed or ExecutionCancelled: Final = e; break;
-            }
+            if (e is EventBatch batch) foreach (var inner in batch.Events) Index(inner);
+            else Index(e);
         }
     }
 
-    /// <summary>All events, in order.</summary>
+    private void Index(HistoryEvent e)
+    {
+        switch (e)
+        {
+            case ExecutionStarted s: Started = s; break;
+            case DecisionCompleted: DecisionCount++; break;
+            case StepScheduled or TimerStarted or ChildStarted:
+                _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
+                if (e is StepScheduled) OpenSteps++;
+                break;
+            case SignalReceived r:
+                _signals.Add((r, Seen));
+                break;
+            case SignalConsumed c:
+                _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = Seen };
+                _consumed.Add(c.Sequence);
+                break;
+            case ValueRecorded or ProgressReported or StateSet or LogRecorded:
+                _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e)
+                    { Outcome = (PositionedEvent)e, Time = Seen };
+                break;
+            case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):
+                a.FailedAttempts = f.Attempt;
+                a.RetryAt = f.RetryAt;
+                break;
+            case StepCompleted or StepFailed or TimerFired or ChildEnded:
+                var p = (PositionedEvent)e;
+                if (!_byPosition.TryGetValue(p.Position, out var entry))
+                    throw new InvalidOperationException(
+                        $"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
+                if (entry.Outcome is not null) break;
+                (entry.Outcome, entry.Time) = (p, Seen);
+                if (entry.Start is StepScheduled) OpenSteps--;
+                break;
+            case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, Seen); break;
+            case ExecutionCompleted or ExecutionFailed or ExecutionCancelled: Final = e; break;
+        }
+    }
+
+    /// <summary>All events as stored, in order (an <see cref="EventBatch"/> is one).</summary>
     public IReadOnlyList<HistoryEvent> Events => _events;
+
+    /// <summary>The events stored from index <paramref name="from"/> on, batches opened.</summary>
+    public IEnumerable<HistoryEvent> EventsFrom(int from)
+    {
+        for (var i = from; i < _events.Count; i++)
+            if (_events[i] is EventBatch b) foreach (var inner in b.Events) yield return inner;
+            else yield return _events[i];
+    }
 
     /// <summary>The first event.</summary>
     public ExecutionStarted? Started { get; private set; }
@@ -103,8 +117,8 @@ internal sealed class History
     /// <summary>The positions that events from index <paramref name="from"/> on opened.</summary>
     public IEnumerable<string> PositionsFrom(int from)
     {
-        for (var i = from; i < _events.Count; i++)
-            if (_events[i] is PositionedEvent p && p is not (StepCompleted or StepFailed or TimerFired or ChildEnded
+        foreach (var e in EventsFrom(from))
+            if (e is PositionedEvent p && p is not (StepCompleted or StepFailed or TimerFired or ChildEnded
                 or StepAttemptFailed)) yield return p.Position;
     }
 

@@ -25,7 +25,17 @@ namespace Stent.Replay;
 [JsonDerivedType(typeof(SignalConsumed), "signalConsumed")]
 [JsonDerivedType(typeof(ChildStarted), "childStarted")]
 [JsonDerivedType(typeof(ChildEnded), "childEnded")]
-public abstract record HistoryEvent;
+[JsonDerivedType(typeof(EventBatch), "batch")]
+public abstract record HistoryEvent
+{
+    /// <summary><paramref name="events"/> with each <see cref="EventBatch"/> opened: one event per fact.</summary>
+    public static IEnumerable<HistoryEvent> Flatten(IEnumerable<HistoryEvent> events)
+    {
+        foreach (var e in events)
+            if (e is EventBatch b) foreach (var inner in b.Events) yield return inner;
+            else yield return e;
+    }
+}
 
 /// <summary>An event that belongs to one instruction position of the workflow.</summary>
 public abstract record PositionedEvent(string Position) : HistoryEvent;
@@ -205,3 +215,11 @@ public sealed record ChildStarted(string Position, string Workflow, string Input
 /// <param name="Output">The child's result, as JSON, when it completed.</param>
 /// <param name="Error">The child's error when it did not.</param>
 public sealed record ChildEnded(string Position, string? Output, WorkflowError? Error) : PositionedEvent(Position);
+
+/// <summary>
+/// Events of the same kind of work stored as one (one row, one stream version): the steps of one piece of a fan-out
+/// that are scheduled together, or the outcomes of the items that piece ran. Readers see its events one by one
+/// (<see cref="HistoryEvent.Flatten"/>); only the stream's version counts it once.
+/// </summary>
+/// <param name="Events">The events, in order; none is itself a batch.</param>
+public sealed record EventBatch(IReadOnlyList<HistoryEvent> Events) : HistoryEvent;

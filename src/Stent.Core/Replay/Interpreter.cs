@@ -33,10 +33,12 @@ internal sealed class Interpreter
     private readonly Dictionary<string, IDurableFunction> _functions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IWorkflowDefinition> _children = new(StringComparer.Ordinal);
     private List<HistoryEvent> _pending = [];
+    private readonly StepBatching _batching;
 
     private Interpreter(History history, PayloadSerializer serializer, DateTimeOffset now, Random random, bool
-        verifyInputs, Carryover carryover, Checkpoint? resume)
+        verifyInputs, Carryover carryover, Checkpoint? resume, StepBatching batching)
     {
+        _batching = batching;
         _verifyInputs = verifyInputs;
         _carryover = carryover;
         _resume = resume;
@@ -88,10 +90,12 @@ internal sealed class Interpreter
     /// are not evaluated again, and only the positions recorded since are checked, so a decision costs time and memory
     /// in proportion to the events it adds and the work still open, not to the whole history.
     /// </param>
+    /// <param name="batching">How new steps are batched (default: not at all).</param>
     /// <exception cref="NonDeterminismException">The workflow no longer matches its history.</exception>
     public static Decision Decide(
         IWorkflowDefinition definition, History history, PayloadSerializer serializer, DateTimeOffset now,
-        Random random, bool verifyInputs = false, Carryover? carryover = null, Checkpoint? resume = null)
+        Random random, bool verifyInputs = false, Carryover? carryover = null, Checkpoint? resume = null,
+        StepBatching? batching = null)
     {
         var started = history.Started ?? throw new
             InvalidOperationException("History does not begin with ExecutionStarted.");
@@ -100,7 +104,7 @@ internal sealed class Interpreter
         if (resume is not null && (resume.Definition != definition || resume.Events > history.Events.Count))
             resume = null;
         return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None,
-            resume).Run(definition, started);
+            resume, batching ?? StepBatching.None).Run(definition, started);
     }
 
     private Decision Run(IWorkflowDefinition definition, ExecutionStarted started)
@@ -143,9 +147,10 @@ internal sealed class Interpreter
 
         var unseen = false;
         for (var i = _history.Events.Count - 1; i >= 0 && _history.Events[i] is not DecisionCompleted && !unseen; i--)
-            unseen = _history.Events[i] is ExecutionStarted or StepCompleted or StepFailed or TimerFired or
-                SignalReceived or ExecutionCancelRequested;
+            unseen = HistoryEvent.Flatten([_history.Events[i]]).Any(e => e is ExecutionStarted or StepCompleted
+                or StepFailed or TimerFired or SignalReceived or ExecutionCancelRequested);
         if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
+        _pending = StepBatches.Group(_pending, _functions, _batching);
         var checkpoint = _checkpoint is { } stop && status == ExecutionState.Running
             ? stop with { Definition = definition, Events = _history.Events.Count + _pending.Count, Visited = _visited }
             : null;
@@ -568,8 +573,8 @@ internal sealed class Interpreter
     {
         var prefix = position + ".";
         var touched = new HashSet<int>();
-        for (var k = from; k < _history.Events.Count; k++)
-            switch (_history.Events[k])
+        foreach (var e in _history.EventsFrom(from))
+            switch (e)
             {
                 case SignalReceived or ExecutionCancelRequested: return null;
                 case PositionedEvent p when p.Position.StartsWith(prefix, StringComparison.Ordinal):

@@ -28,11 +28,11 @@ public interface IWorkStore
     /// <summary>Executions matching the filter, newest first.</summary>
     Task<IReadOnlyList<ExecutionInfo>> ListExecutionsAsync(ExecutionFilter filter, CancellationToken ct = default);
 
-    /// <summary>The execution's events, in order.</summary>
+    /// <summary>The execution's events, in order, one per fact (each <see cref="EventBatch"/> opened).</summary>
     Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default);
 
-    /// <summary>The execution's events after the first <paramref name="after"/> (a worker's cached prefix), in
-    /// order.</summary>
+    /// <summary>The execution's events as stored after the first <paramref name="after"/> (a worker's cached prefix),
+    /// in order: an <see cref="EventBatch"/> is one, as the stream's version counts it.</summary>
     Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default);
 
     /// <summary>

@@ -142,6 +142,10 @@ public sealed record Route(string? Queue, IReadOnlyList<string> Tags, int Priori
 public sealed record StepTask(long Id, string ExecutionId, string Position, string Name, string Input, int Attempt, long
     LeaseToken)
 {
+    /// <summary>For a batch of steps of one function (a piece of a fan-out), how many: its <see cref="Input"/> holds
+    /// their positions and inputs, its <see cref="Position"/> is the first one's. 0 for a single step.</summary>
+    public int Items { get; init; }
+
     /// <summary>How many of its runs so far were lost with their worker (the lease expired): these count apart from
     /// its retry policy's attempts.</summary>
     public int Lost { get; init; }
@@ -159,7 +163,14 @@ public sealed record ClaimResult(DateTimeOffset Now, IReadOnlyList<DecisionTask>
 public sealed record NewStep(
     string Position, string Name, string Input, string? Queue, IReadOnlyList<string> Tags, int Priority, int?
         MaxConcurrent,
-    int? MaxPerSecond = null);
+    int? MaxPerSecond = null)
+{
+    /// <summary>For a batch of steps, how many (see <see cref="StepTask.Items"/>); 0 for a single step.</summary>
+    public int Items { get; init; }
+}
+
+/// <summary>One item of a batch of steps: its position and its input, as JSON.</summary>
+public sealed record StepItem(string Position, string Input);
 
 /// <summary>An event for another execution's inbox (a parent learning that its child ended); dropped if that one
 /// ended.</summary>
@@ -265,8 +276,27 @@ public sealed record DecisionResult(bool Accepted, IReadOnlyList<StepTask> Claim
 /// <summary>What one run of a step produced.</summary>
 /// <param name="Step">The step and its lease.</param>
 /// <param name="Event">StepCompleted, StepFailed, or StepAttemptFailed (then the step runs again at its
-/// RetryAt).</param>
-public sealed record StepOutcome(LeasedStep Step, HistoryEvent Event);
+/// RetryAt); for a batch, an <see cref="EventBatch"/> of its items' outcomes (possibly empty).</param>
+public sealed record StepOutcome(LeasedStep Step, HistoryEvent Event)
+{
+    /// <summary>For a batch: every item's position and input (a dead letter keeps its item's input).</summary>
+    public IReadOnlyList<StepItem> Items { get; init; } = [];
+
+    /// <summary>For a batch: items that run again, each as a step of its own (a failed attempt's retry, or every item
+    /// of a batch whose worker was lost), in the same write that removes the batch.</summary>
+    public IReadOnlyList<Requeued> Requeue { get; init; } = [];
+
+    /// <summary>For a batch that goes on running: the items it has not run yet, which its row keeps (with its lease);
+    /// null when the batch is done (its row is removed).</summary>
+    public IReadOnlyList<StepItem>? Remaining { get; init; }
+}
+
+/// <summary>An item of a batch that runs again as a step of its own.</summary>
+/// <param name="Item">Its position and input.</param>
+/// <param name="Attempt">The run number it runs as.</param>
+/// <param name="Lost">Runs of it lost with their worker so far.</param>
+/// <param name="At">When it may run.</param>
+public sealed record Requeued(StepItem Item, int Attempt, int Lost, DateTimeOffset At);
 
 /// <summary>A step and the lease it runs under.</summary>
 public sealed record LeasedStep(long Id, long LeaseToken);

@@ -54,10 +54,11 @@ public partial class RelationalWorkStore
         {
             Lost = r.GetInt32(6),
             TraceParent = Text(r, 7),
+            Items = r.GetInt32(8),
         };
 
     private const string StepReturning =
-        " RETURNING id, execution_id, position, name, input, attempt, lost, trace_parent";
+        " RETURNING id, execution_id, position, name, input, attempt, lost, trace_parent, items";
 
     /// <summary>A claim's update of a step: a step whose lease expired while it ran was lost with its worker.</summary>
     private const string Reclaim = "attempt = CASE WHEN running = 1 THEN attempt + 1 ELSE attempt END, " +

@@ -60,7 +60,7 @@ public partial class RelationalWorkStore
         var self = sql.P(id);
         var now = sql.P(s.Now);
         var byId = taken.ToDictionary(t => t.Id);
-        DeadLetters(sql, d.Outcomes.Select(o => (byId[o.Step.Id], o.Event)), s.Now);
+        DeadLetters(sql, d.Outcomes.SelectMany(o => Dead(byId[o.Step.Id], o)), s.Now);
         var rows = Math.Clamp(_dialect.MaxParameters / 10, 1, 200);
         foreach (var chunk in d.FoldedInbox.Chunk(rows * 4))
             sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(chunk)});");
@@ -81,12 +81,12 @@ public partial class RelationalWorkStore
             var trace = sql.P(d.TraceParent);
             sql.Append($"""
                 INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
-                    max_per_second, available_at, root, trace_parent) VALUES
+                    max_per_second, available_at, root, trace_parent, items) VALUES
                 """);
             sql.Append(string.Join(", ", chunk.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
                 $"{sql.P(st.Input)}, "
                 + $"{sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, {sql.P(st.MaxConcurrent)}, "
-                + $"{sql.P(st.MaxPerSecond)}, {now}, {root}, {trace})")));
+                + $"{sql.P(st.MaxPerSecond)}, {now}, {root}, {trace}, {sql.P(st.Items)})")));
             sql.Append(";");
         }
         if (d.Timers.Count > 0)
@@ -138,7 +138,7 @@ public partial class RelationalWorkStore
             return new DecisionResult(true, []);
         }
         // The steps this worker runs at once go in with the rest, in the same command when it fits in one.
-        var together = sql.ParameterCount + mine.Count * 12 + 8 <= _dialect.MaxParameters;
+        var together = sql.ParameterCount + mine.Count * 13 + 8 <= _dialect.MaxParameters;
         var insert = together ? sql : new Sql();
         if (!together) await s.ExecAsync(sql, ct).ConfigureAwait(false);
         var token = Random.Shared.NextInt64(1, long.MaxValue);
@@ -146,7 +146,7 @@ public partial class RelationalWorkStore
         var ids = (await s.QueryAtAsync(insert, 0, r => (Id: r.GetInt64(0), Position: r.GetString(1)), ct)
             .ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id, StringComparer.Ordinal);
         return new DecisionResult(true, [.. mine.Select(st => new StepTask(ids[st.Position], d.ExecutionId,
-            st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent })]);
+            st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent, Items = st.Items })]);
     }, ct);
 
     /// <summary>A step a commit took to record its outcome.</summary>
@@ -163,14 +163,42 @@ public partial class RelationalWorkStore
         string.Join(" OR ", outcomes.Select(o => $"(id = {sql.P(o.Step.Id)} AND lease_token = " +
             $"{sql.P(o.Step.LeaseToken)})")) + ") RETURNING id, execution_id, position, name, input";
 
-    /// <summary>Appends the insert of a dead letter for each final failure among <paramref name="outcomes"/>.</summary>
-    private void DeadLetters(Sql sql, IEnumerable<(TakenStep Step, HistoryEvent Event)> outcomes, long now)
+    /// <summary>The final failures an outcome of <paramref name="step"/> records (for a batch, its items'), each with
+    /// the input it failed on.</summary>
+    private static IEnumerable<(TakenStep Step, StepFailed Failure)> Dead(TakenStep step, StepOutcome outcome)
     {
-        var dead = outcomes.Where(o => o.Event is StepFailed).ToList();
+        if (outcome.Event is StepFailed failed) return [(step, failed)];
+        if (outcome.Event is not EventBatch batch) return [];
+        var inputs = outcome.Items.ToDictionary(i => i.Position, i => i.Input, StringComparer.Ordinal);
+        return batch.Events.OfType<StepFailed>().Select(f => (step with { Position = f.Position, Input =
+            inputs.GetValueOrDefault(f.Position, "null") }, f));
+    }
+
+    /// <summary>Appends the insert of a dead letter for each final failure.</summary>
+    private void DeadLetters(Sql sql, IEnumerable<(TakenStep Step, StepFailed Failure)> failures, long now)
+    {
+        var dead = failures.ToList();
         if (dead.Count == 0) return;
         sql.Append($"INSERT INTO {_t}stent_dead_letters (execution_id, position, name, input, failure, at) VALUES ");
         sql.Append(string.Join(", ", dead.Select(x => $"({sql.P(x.Step.Execution)}, {sql.P(x.Step.Position)}, " +
-            $"{sql.P(x.Step.Name)}, {sql.P(x.Step.Input)}, {sql.P(StoreJson.Event(x.Event))}, {sql.P(now)})")) + ";");
+            $"{sql.P(x.Step.Name)}, {sql.P(x.Step.Input)}, {sql.P(StoreJson.Event(x.Failure))}, {sql.P(now)})")) + ";");
+    }
+
+    /// <summary>Appends the insert of the items of batch <paramref name="batch"/> that run again as steps of their
+    /// own, with the batch's routing and limits (before the batch's row is removed).</summary>
+    private void Requeue(Sql sql, long batch, IReadOnlyList<Requeued> items)
+    {
+        if (items.Count == 0) return;
+        var rows = string.Join(" UNION ALL ", items.Select(r => $"SELECT {sql.P(r.Item.Position)} AS position, " +
+            $"{sql.P(r.Item.Input)} AS input, {sql.P(Ms(r.At))} AS at, {sql.P(r.Attempt)} AS attempt, " +
+            $"{sql.P(r.Lost)} AS lost"));
+        sql.Append($"""
+            INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
+                max_per_second, available_at, root, trace_parent, attempt, lost)
+            SELECT s.execution_id, v.position, s.name, v.input, s.queue, s.tags, s.priority, s.max_concurrent,
+                s.max_per_second, v.at, s.root, s.trace_parent, v.attempt, v.lost
+            FROM {_t}stent_steps s JOIN ({rows}) v ON s.id = {sql.P(batch)};
+            """);
     }
 
     /// <summary>The insert (its parameters added to <paramref name="sql"/>) of new steps already claimed by the
@@ -183,11 +211,12 @@ public partial class RelationalWorkStore
         var root = d.Root is null ? $"(SELECT root FROM {_t}stent_executions WHERE id = {self})" : sql.P(d.Root);
         return $"""
             INSERT INTO {_t}stent_steps (execution_id, position, name, input, queue, tags, priority, max_concurrent,
-                max_per_second, available_at, root, running, lease_token, lease_until, worker, trace_parent) VALUES
+                max_per_second, available_at, root, running, lease_token, lease_until, worker, trace_parent, items)
+                VALUES
             """ + string.Join(", ", steps.Select(st => $"({self}, {sql.P(st.Position)}, {sql.P(st.Name)}, " +
             $"{sql.P(st.Input)}, {sql.P(st.Queue)}, {sql.P(Tags(st.Tags))}, {sql.P(st.Priority)}, " +
             $"{sql.P(st.MaxConcurrent)}, {sql.P(st.MaxPerSecond)}, {at}, {root}, 1, {sql.P(token)}, {until}, " +
-            $"{worker}, {trace})")) + " RETURNING id, position";
+            $"{worker}, {trace}, {sql.P(st.Items)})")) + " RETURNING id, position";
     }
 
     /// <inheritdoc />
@@ -208,25 +237,43 @@ public partial class RelationalWorkStore
                     ct).ConfigureAwait(false)).ToDictionary(h => h.Id);
             var accepted = outcomes.Select(o => held.TryGetValue(o.Step.Id, out var h) && h.Token ==
                 o.Step.LeaseToken).ToList();
-            var ok = outcomes.Where((_, i) => accepted[i]).Select(o => (o.Event, Step: held[o.Step.Id])).ToList();
+            var ok = outcomes.Where((_, i) => accepted[i]).Select(o => (o.Event, Step: held[o.Step.Id], Outcome: o))
+                .ToList();
             if (ok.Count == 0) return accepted;
 
             var sql = new Sql();
             var now = sql.P(s.Now);
-            sql.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ");
-            sql.Append(string.Join(", ", ok.Select(o => $"({sql.P(o.Step.Execution)}, " +
-                $"{sql.P(StoreJson.Event(o.Event))})")) + ";");
-            DeadLetters(sql, ok.Select(o => (new TakenStep(o.Step.Id, o.Step.Execution, o.Step.Position,
-                o.Step.Name, o.Step.Input), o.Event)), s.Now);
-            foreach (var (e, step) in ok.Where(o => o.Event is StepAttemptFailed))
+            // A batch whose items all run again (its worker was lost) records nothing.
+            var recorded = ok.Where(o => o.Event is not EventBatch { Events.Count: 0 }).ToList();
+            if (recorded.Count > 0)
+            {
+                sql.Append($"INSERT INTO {_t}stent_inbox (execution_id, data) VALUES ");
+                sql.Append(string.Join(", ", recorded.Select(o => $"({sql.P(o.Step.Execution)}, " +
+                    $"{sql.P(StoreJson.Event(o.Event))})")) + ";");
+            }
+            DeadLetters(sql, ok.SelectMany(o => Dead(new TakenStep(o.Step.Id, o.Step.Execution, o.Step.Position,
+                o.Step.Name, o.Step.Input), o.Outcome)), s.Now);
+            foreach (var (e, step, _) in ok.Where(o => o.Event is StepAttemptFailed))
                 sql.Append($"""
                     UPDATE {_t}stent_steps SET running = 0, attempt = attempt + 1, lease_until = NULL,
                         available_at = {sql.P(Ms(((StepAttemptFailed)e).RetryAt))} WHERE id = {sql.P(step.Id)};
                     """);
-            var done = ok.Where(o => o.Event is not StepAttemptFailed).ToList();
+            foreach (var o in ok) Requeue(sql, o.Step.Id, o.Outcome.Requeue);
+            if (ok.Any(o => o.Outcome.Requeue.Count > 0)) s.Wakes = true;
+            // A batch that goes on running keeps its row (and lease) with the items it has not run yet.
+            foreach (var (id, rest) in ok.Where(o => o.Outcome.Remaining is { Count: > 0 })
+                .Select(o => (o.Step.Id, o.Outcome.Remaining!)))
+                sql.Append($"UPDATE {_t}stent_steps SET input = {sql.P(StepItems.Encode(rest))}, items = " +
+                    $"{sql.P(rest.Count)}, position = {sql.P(rest[0].Position)} WHERE id = {sql.P(id)};");
+            var done = ok.Where(o => o.Event is not StepAttemptFailed && o.Outcome.Remaining is not { Count: > 0 })
+                .ToList();
+            // The executions that have an outcome to decide on (a retried attempt waits for its retry).
+            var woken = ok.Where(o => HistoryEvent.Flatten([o.Event]).Any(e => e is StepCompleted or StepFailed))
+                .Select(o => o.Step.Execution).Distinct().ToList();
             if (done.Count > 0)
-            {
                 sql.Append($"DELETE FROM {_t}stent_steps WHERE id IN ({sql.List(done.Select(o => o.Step.Id))});");
+            if (woken.Count > 0)
+            {
                 // The decision after a step waits a little while other steps of its execution still run, so a fan-out's
                 // completions are folded together; the last one, or a step of a sequential chain, wakes it at once.
                 var least = _dialect.Least;
@@ -236,7 +283,7 @@ public partial class RelationalWorkStore
                         CASE WHEN EXISTS (SELECT 1 FROM {_t}stent_steps o WHERE o.execution_id = stent_executions.id)
                         THEN {least}({sql.P(Ms(WakeDelay.Max))}, stream_version /
                             {sql.P(WakeDelay.EventsPerMillisecond)}) ELSE 0 END)
-                    WHERE id IN ({sql.List(done.Select(o => o.Step.Execution).Distinct())}) AND state IN {Live}
+                    WHERE id IN ({sql.List(woken)}) AND state IN {Live}
                     """);
                 s.Wakes = true;
             }

@@ -62,7 +62,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             input TEXT NOT NULL, queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER,
             max_per_second INTEGER, attempt INTEGER NOT NULL DEFAULT 1, available_at BIGINT NOT NULL,
             running INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, worker TEXT,
-            root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0, trace_parent TEXT);
+            root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0, trace_parent TEXT,
+            items INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
         CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
         CREATE INDEX IF NOT EXISTS stent_steps_next ON {_t}stent_steps (priority DESC, id)
@@ -180,7 +181,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     /// <summary>Columns added since the tables were first made, with their definitions.</summary>
     private static readonly (string Table, string Column, string Definition)[] Added =
         [("stent_steps", "lost", "INTEGER NOT NULL DEFAULT 0"), ("stent_executions", "awaiting", "TEXT"),
-            ("stent_executions", "trace_parent", "TEXT"), ("stent_steps", "trace_parent", "TEXT")];
+            ("stent_executions", "trace_parent", "TEXT"), ("stent_steps", "trace_parent", "TEXT"),
+            ("stent_steps", "items", "INTEGER NOT NULL DEFAULT 0")];
 
     /// <summary>Adds to a store made by an earlier version the columns it lacks (several processes may race: the
     /// column is there in the end either way).</summary>
@@ -318,8 +320,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) => ReadAfterAsync(id,
-        0, ct);
+    public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(string id, CancellationToken ct = default) =>
+        [.. HistoryEvent.Flatten(await ReadAfterAsync(id, 0, ct).ConfigureAwait(false))];
 
     /// <inheritdoc />
     public Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default) =>
