@@ -264,11 +264,65 @@ let private onStore kind =
                 (fun (p, (i, k)) -> changesAreDetected kind (p, i, k))
     ]
 
+/// A fan-out of `n` items run to its end in memory with `options`: item i fails for good when `bad` divides it and fails
+/// its first attempt when `flaky` divides it (0: never). Returns the result, the history read one fact per event, the
+/// history as stored, and the workflow.
+let private fanOutRun (options: WorkerOptions) (n, bad, flaky) =
+    let tries = Collections.Concurrent.ConcurrentDictionary<int, int>()
+    let retry = DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "1ms"))
+    let item = Durable.createSyncWith retry "batching_item" (fun (x: int) _ ->
+        let k = tries.AddOrUpdate(x, 1, fun _ v -> v + 1)
+        if bad > 0 && x % bad = 0 then invalidOp $"item {x} is bad"
+        if flaky > 0 && x % flaky = 0 && k = 1 then invalidOp $"item {x}: try again"
+        x * 3)
+    let wf =
+        Workflow.define "batching" (fun (xs: int list) ->
+            xs |> Workflow.traverseAll item.Call |> Workflow.map (List.sumBy (function Ok v -> v | Error _ -> -1)))
+    use e = new TestEnvironment(Func<_, _>(inMemory.Open), options)
+    let id = newId ()
+    let r = e.RunAsync(wf, [ 1..n ], id).Result
+    r, List.ofSeq (e.Store.ReadAsync(id).Result), List.ofSeq (e.Store.ReadAfterAsync(id, 0L).Result), wf
+
+/// Step facts of a history, without times: what each position scheduled, and how each attempt ended.
+let private stepFacts (events: HistoryEvent list) =
+    events |> List.choose (function
+        | :? StepScheduled as s -> Some $"{s.Position} scheduled {s.Input}"
+        | :? StepCompleted as c -> Some $"{c.Position} completed {c.Output} #{c.Attempt}"
+        | :? StepAttemptFailed as f -> Some $"{f.Position} attempt {f.Attempt} failed"
+        | :? StepFailed as f -> Some $"{f.Position} failed after {f.Attempts}"
+        | _ -> None) |> List.sort
+
+/// Batching changes how a fan-out is stored, never what it computes or records, and its history replays.
+let batchingKeepsEveryFact (n, maxBatch, pieces, bad, flaky) =
+    let withBatches = WorkerOptions(Serializer = Json.serializer, MaxConcurrency = 32, MaxBatchSize = maxBatch,
+                                    MinBatchPieces = pieces)
+    let alone = WorkerOptions(Serializer = Json.serializer, MaxConcurrency = 32, MaxBatchSize = 1)
+    let r1, facts1, stored1, wf = fanOutRun withBatches (n, bad, flaky)
+    let r0, facts0, stored0, _ = fanOutRun alone (n, bad, flaky)
+    Expect.equal (resultText r1) (resultText r0) "the same result"
+    Expect.equal (stepFacts facts1) (stepFacts facts0) "the same facts, item by item"
+    Expect.equal stored0.Length facts0.Length "unbatched, one stored event per fact"
+    if min maxBatch ((n + pieces - 1) / pieces) >= 2 then
+        Expect.isLessThan stored1.Length facts1.Length "batched, fewer stored events than facts"
+    for history in [ stored1; facts1 ] do
+        let d = Interpreter.Decide(wf, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5, true)
+        Expect.isEmpty d.NewEvents "the history replays to its end, needing nothing more"
+        Expect.equal d.State (if r1.IsOk then ExecutionState.Completed else ExecutionState.Failed) "to the same end"
+
 let tests =
     testList "Replay properties" [
         testSequenced (testList "on the real engine" (propertyKinds |> List.map onStore))
         testCase "a fan-out's decision runs only the branches that new events concern, and no settled one again"
             fanOutDecisionsRunOnlyWhatChanged
+        testPropertyWithConfig { config inMemory with maxTest = 60 }
+            "batching a fan-out changes how it is stored, never what it computes or records; its history replays" <|
+            Prop.forAll (Arb.fromGen (gen {
+                let! n = Gen.choose (0, 300)
+                let! maxBatch = Gen.choose (1, 64)
+                let! pieces = Gen.choose (1, 16)
+                let! bad = Gen.elements [ 0; 7; 50 ]
+                let! flaky = Gen.elements [ 0; 5; 33 ]
+                return n, maxBatch, pieces, bad, flaky })) batchingKeepsEveryFact
         testPropertyWithConfig (config inMemory) "4a. left identity: pure a >>= f equals f a" <|
             Prop.forAll arbProg (fun prog ->
                 let env = lawEnv prog
