@@ -25,8 +25,10 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
     {
         await Task.Yield();
         var options = fn.Options;
-        using var scope = logger.BeginScope(new LogScope(("ExecutionId", executionId), ("Step", fn.Name),
-            ("Position", position), ("Attempt", attempt), ("WorkerId", workerId)));
+        // The scope only where something logs (it costs an allocation per attempt).
+        using var scope = logger.IsEnabled(LogLevel.Critical) ? logger.BeginScope(new LogScope(("ExecutionId",
+            executionId), ("Step", fn.Name), ("Position", position), ("Attempt", attempt), ("WorkerId", workerId)))
+            : null;
         object? value;
         try
         {
@@ -47,10 +49,11 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
                 key = $"{fn.Name}:{options.IdempotencyKey?.Invoke(value) ?? Hash(input)}";
                 if (await results.TryGetAsync(key, ct).ConfigureAwait(false) is { } cached) return new Attempt(cached, null, null);
             }
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (options.Timeout.OrNull is { } timeout) cts.CancelAfter(timeout);
+            // A token of its own only with a timeout.
+            using var cts = options.Timeout.IsZero ? null : CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts?.CancelAfter(options.Timeout.OrNull!.Value);
             var attemptScope = services?.GetService<IServiceScopeFactory>()?.CreateAsyncScope();
-            var context = new StepContext(executionId, fn.Name, position, attempt, cts.Token, logger)
+            var context = new StepContext(executionId, fn.Name, position, attempt, cts?.Token ?? ct, logger)
             {
                 Services = attemptScope?.ServiceProvider ?? services ?? NoServices.Instance,
             };
@@ -67,13 +70,13 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
                     .ConfigureAwait(false);
             }
             catch (Exception e) when (!invoked.IsCompleted || e is OperationCanceledException
-                && cts.IsCancellationRequested && !ct.IsCancellationRequested)
+                && cts?.IsCancellationRequested == true && !ct.IsCancellationRequested)
             {
                 if (!invoked.IsCompleted)
                 {
-                    // Abandoned: tell the body (its token is this source's, which is disposed on return) and observe
-                    // whatever it ends with.
-                    cts.Cancel();
+                    // Abandoned: tell the body (with a timeout its token is this source's, which is disposed on
+                    // return; without one it is the caller's, already cancelled) and observe whatever it ends with.
+                    cts?.Cancel();
                     _ = invoked.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
                 }
                 ct.ThrowIfCancellationRequested();

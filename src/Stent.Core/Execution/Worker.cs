@@ -400,11 +400,9 @@ public sealed partial class Worker
         else a = await _runner.RunAsync(fn, task.ExecutionId, position, input, task.Attempt,
             running.Cancel.Token).ConfigureAwait(false);
         var at = At(running);
-        HistoryEvent e;
-        if (_options.Seed is { } seed)
-            e = StepRunner.ToEvent(a, position, attempt, policy, started, at, StepRandom(seed, task.ExecutionId,
-                position, task.Attempt));
-        else lock (_random) e = StepRunner.ToEvent(a, position, attempt, policy, started, at, _random);
+        // Jitter without a seed comes from the shared generator: no lock on the one decisions hold.
+        var e = StepRunner.ToEvent(a, position, attempt, policy, started, at, _options.Seed is { } seed
+            ? StepRandom(seed, task.ExecutionId, position, task.Attempt) : Random.Shared);
         Diagnostics.StentTelemetry.StepEnded(task.Name, e, _time.GetElapsedTime(startedAt));
         if (a.Failure is { } failure) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error,
             failure.Message);

@@ -298,7 +298,11 @@ internal sealed class Interpreter
     private Outcome Step(string position, StepNode step, Thread thread)
     {
         var fn = step.Function;
-        var entry = Visit(position, fn.Name, e => e is StepScheduled s && s.Name == fn.Name, $"step '{fn.Name}'");
+        // Visited without a closure or a message made per step: this runs once per item of a fan-out.
+        _visited.Add(position);
+        var entry = _history.At(position);
+        if (entry is not null && (entry.Start is not StepScheduled scheduled || scheduled.Name != fn.Name))
+            throw new NonDeterminismException(position, Describe(entry.Start), $"step '{fn.Name}'");
         _functions[fn.Name] = fn;
         if (CancelledWork(position, entry, thread) is { } cancelled) return cancelled;
         if (entry is null)
