@@ -18,7 +18,8 @@ public static class OneWorkload
             var c = await StentWorkloads.ChainAsync(target, n, "as configured");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"chain {store} n={n}: {c.SecondsPerStep * 1000:F2} ms/step, {c.CommitsPerStep:F2} commits/step, " +
-                $"{c.RoundTripsPerStep:F1} trips/step, {c.BytesPerStep:F0} B/step"));
+                $"{c.RoundTripsPerStep:F1} trips/step, {c.StatementsPerStep:F1} statements/step, " +
+                $"{c.RowsPerStep:F1} rows/step, {c.BytesPerStep:F0} B/step"));
             return 0;
         }
         var r = await StentWorkloads.FanOutAsync(target, n, workers, "as configured", capped: which == "capped");
@@ -28,7 +29,8 @@ public static class OneWorkload
                 $"hand-off, {r.RoundTripsPerItem:F2} trips/item"));
         else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"fanout {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
-            $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.BytesPerItem:F0} B/item, " +
+            $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.StatementsPerItem:F3} statements/item, " +
+            $"{r.RowsPerItem:F3} rows/item, {r.BytesPerItem:F0} B/item, " +
             $"{r.Decisions} decisions, " +
             $"peak " +
             $"{string.Join("/", r.PeakMiB)} MiB"));

@@ -18,8 +18,10 @@ public static class Processes
         await Console.In.ReadToEndAsync();
         stop.Cancel();
         await serving;
-        var commits = ((Stent.Storage.Relational.RelationalWorkStore)store).Commits;
-        Console.WriteLine($"trips {store.RoundTrips} commits {commits}");
+        var relational = (Stent.Storage.Relational.RelationalWorkStore)store;
+        var rows = await relational.RowsWrittenAsync() ?? -1;
+        Console.WriteLine($"trips {store.RoundTrips} commits {relational.Commits} statements {relational.Statements} " +
+            $"rows {rows}");
         return 0;
     }
 
@@ -53,19 +55,29 @@ public static class Processes
         return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
     }
 
-    /// <summary>Reads each process's peak memory, then stops them (drain); <paramref name="roundTrips"/> and
-    /// <paramref name="commits"/> are the sums of their store round trips and committed write transactions.</summary>
-    public static List<double> Stop(List<Process> processes, out long roundTrips, out long commits)
+    /// <summary>What worker processes did, summed: store round trips, committed write transactions, statements sent,
+    /// and rows written (-1 where the database does not count them per connection).</summary>
+    public readonly record struct Counts(long RoundTrips, long Commits, long Statements, long Rows)
+    {
+        /// <summary>These less <paramref name="other"/>.</summary>
+        public Counts Less(Counts other) => new(RoundTrips - other.RoundTrips, Commits - other.Commits,
+            Statements - other.Statements, Rows < 0 || other.Rows < 0 ? -1 : Rows - other.Rows);
+    }
+
+    /// <summary>Reads each process's peak memory, then stops them (drain) and sums what they report.</summary>
+    public static List<double> Stop(List<Process> processes, out Counts counts)
     {
         var peaks = processes.Select(p => PeakMiB(p.Id)).ToList();
-        (roundTrips, commits) = (0, 0);
+        counts = default;
         foreach (var p in processes) p.StandardInput.Close();
         foreach (var p in processes)
         {
-            if (p.StandardOutput.ReadLine()?.Split(' ') is ["trips", var trips, "commits", var done])
+            if (p.StandardOutput.ReadLine()?.Split(' ') is ["trips", var trips, "commits", var done, "statements",
+                var statements, "rows", var rows])
             {
-                roundTrips += long.Parse(trips, System.Globalization.CultureInfo.InvariantCulture);
-                commits += long.Parse(done, System.Globalization.CultureInfo.InvariantCulture);
+                static long L(string s) => long.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+                counts = new Counts(counts.RoundTrips + L(trips), counts.Commits + L(done),
+                    counts.Statements + L(statements), counts.Rows < 0 || L(rows) < 0 ? -1 : counts.Rows + L(rows));
             }
             if (!p.WaitForExit(30_000)) p.Kill();
         }

@@ -41,6 +41,7 @@ foreach (var (make, durability) in runs)
             var peaks = string.Join("/", r.PeakMiB.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)));
             Console.WriteLine($"{key,-18} fan-out n={n,7} workers={workers}: {r.ItemsPerSecond,8:F0} items/s, " +
                 $"{r.CommitsPerItem:F3} commits/item, {r.RoundTripsPerItem:F3} round trips/item, " +
+                $"{r.StatementsPerItem:F3} statements/item, {r.RowsPerItem:F3} rows/item, " +
                 $"{r.BytesPerItem,6:F0} B/item, peak {peaks} MiB, {r.Decisions} decisions");
         }
     var floor = Baselines.FloorRowsPerSecond(make(), 10_000);
@@ -53,11 +54,13 @@ foreach (var (make, durability) in runs)
     {
         ["floor_rows_per_s"] = floor, ["chain_seconds_per_step"] = chain.SecondsPerStep,
         ["chain_commits_per_step"] = chain.CommitsPerStep, ["chain_round_trips_per_step"] = chain.RoundTripsPerStep,
-        ["chain_bytes_per_step"] = chain.BytesPerStep, ["single_row_commit_seconds"] = commit,
+        ["chain_bytes_per_step"] = chain.BytesPerStep, ["chain_statements_per_step"] = chain.StatementsPerStep,
+        ["chain_rows_per_step"] = chain.RowsPerStep, ["single_row_commit_seconds"] = commit,
         ["replay_seconds"] = replay, ["read_seconds"] = read, ["replay_events"] = events,
     };
     Console.WriteLine($"{key,-18} floor: {floor:F0} rows/s; chain: {chain.SecondsPerStep * 1000:F2} ms/step " +
-        $"({chain.CommitsPerStep:F2} commits, {chain.RoundTripsPerStep:F1} round trips, {chain.BytesPerStep:F0} B) " +
+        $"({chain.CommitsPerStep:F2} commits, {chain.RoundTripsPerStep:F1} round trips, " +
+        $"{chain.StatementsPerStep:F1} statements, {chain.RowsPerStep:F1} rows, {chain.BytesPerStep:F0} B) " +
         $"vs single-row commit {commit * 1000:F3} ms; replay of {events} events: {replay * 1000:F0} ms vs read " +
         $"{read * 1000:F0} ms");
     if (durability != "fsync_off")

@@ -11,11 +11,25 @@ namespace Stent.Bench;
 public sealed record FanOutResult(string Store, string Durability, int N, int Workers, double Seconds,
     double ItemsPerSecond, double RoundTripsPerItem, double CommitsPerItem, double BytesPerItem,
     IReadOnlyList<double> PeakMiB, int Decisions, string ExecutionId,
-    [property: System.Text.Json.Serialization.JsonIgnore] Target Target);
+    [property: System.Text.Json.Serialization.JsonIgnore] Target Target)
+{
+    /// <summary>SQL statements sent per item (workers and client).</summary>
+    public double StatementsPerItem { get; init; }
+
+    /// <summary>Rows inserted, updated or deleted per item.</summary>
+    public double RowsPerItem { get; init; }
+}
 
 /// <summary>One chain measurement: per sequential step.</summary>
 public sealed record ChainResult(string Store, string Durability, int N, double SecondsPerStep,
-    double RoundTripsPerStep, double CommitsPerStep, double BytesPerStep);
+    double RoundTripsPerStep, double CommitsPerStep, double BytesPerStep)
+{
+    /// <summary>SQL statements sent per step.</summary>
+    public double StatementsPerStep { get; init; }
+
+    /// <summary>Rows inserted, updated or deleted per step.</summary>
+    public double RowsPerStep { get; init; }
+}
 
 /// <summary>Stent workloads.</summary>
 public static class StentWorkloads
@@ -31,20 +45,26 @@ public static class StentWorkloads
         var processes = Processes.Start(t.Spec, workers);
         await WarmUpAsync(client);
         var bytes = t.Bytes();
-        var (trips, commits) = (store.RoundTrips, store.Commits);
+        var pgRows = t.PgRowsWritten();
+        var (trips, commits, statements) = (store.RoundTrips, store.Commits, store.Statements);
         var watch = Stopwatch.StartNew();
         var id = await client.DispatchAsync(workflow, n);
         var r = await client.WaitAsync(workflow, id, TimeSpan.FromMinutes(30));
         watch.Stop();
-        (trips, commits) = (store.RoundTrips - trips, store.Commits - commits);
+        (trips, commits, statements) = (store.RoundTrips - trips, store.Commits - commits,
+            store.Statements - statements);
         var written = t.Bytes() - bytes;
-        var peaks = Processes.Stop(processes, out var workerTrips, out var workerCommits);
+        var peaks = Processes.Stop(processes, out var worker);
         if (!r.IsOk || r.Value != n) throw new InvalidOperationException($"fan-out of {n} gave {r}");
         var decisions = (await store.ReadAsync(id)).Count(e => e is DecisionCompleted);
         // Worker counters include the warm-up: a few dozen commits, negligible beside N ≥ 1,000 items.
+        var rows = await RowsAsync(t, store, pgRows, worker.Rows);
         return new FanOutResult(t.Kind, durability, n, workers, watch.Elapsed.TotalSeconds,
-            n / watch.Elapsed.TotalSeconds, (double)(trips + workerTrips) / n, (double)(commits + workerCommits) / n,
-            (double)written / n, peaks, decisions, id, t);
+            n / watch.Elapsed.TotalSeconds, (double)(trips + worker.RoundTrips) / n,
+            (double)(commits + worker.Commits) / n, (double)written / n, peaks, decisions, id, t)
+        {
+            StatementsPerItem = (double)(statements + worker.Statements) / n, RowsPerItem = rows / n,
+        };
     }
 
     /// <summary>A chain of <paramref name="n"/> sequential trivial steps on one worker process.</summary>
@@ -53,8 +73,13 @@ public static class StentWorkloads
         var store = (RelationalWorkStore)t.Open();
         var client = new StentClient(store);
         var processes = Processes.Start(t.Spec, 1);
+        var pgStart = t.PgRowsWritten();
         await WarmUpAsync(client);
-        Processes.Stop(processes, out var warmTrips, out var warmCommits);
+        Processes.Stop(processes, out var warm);
+        // On PostgreSQL the second warm-up's rows are counted with the run's, less those of the first (reported by
+        // its server process as it exits).
+        if (pgStart is not null) await Task.Delay(TimeSpan.FromSeconds(1));
+        var pgRows = pgStart is { } p0 ? 2 * t.PgRowsWritten()!.Value - p0 : (long?)null;
         processes = Processes.Start(t.Spec, 1);
         await WarmUpAsync(client);
         var bytes = t.Bytes();
@@ -63,11 +88,29 @@ public static class StentWorkloads
         var r = await client.WaitAsync(Workflows.Chain, id, TimeSpan.FromMinutes(30));
         watch.Stop();
         var written = t.Bytes() - bytes;
-        Processes.Stop(processes, out var trips, out var commits);
+        Processes.Stop(processes, out var all);
         if (!r.IsOk || r.Value != n) throw new InvalidOperationException($"chain of {n} gave {r}");
         // The worker's counters less those of a warm-up alone (measured on a first process).
-        return new ChainResult(t.Kind, durability, n, watch.Elapsed.TotalSeconds / n, (double)(trips - warmTrips) / n,
-            (double)(commits - warmCommits) / n, (double)written / n);
+        var run = all.Less(warm);
+        var rows = await RowsAsync(t, store, pgRows, run.Rows);
+        return new ChainResult(t.Kind, durability, n, watch.Elapsed.TotalSeconds / n, (double)run.RoundTrips / n,
+            (double)run.Commits / n, (double)written / n)
+        {
+            StatementsPerStep = (double)run.Statements / n, RowsPerStep = rows / n,
+        };
+    }
+
+    /// <summary>Rows written during a run: PostgreSQL's statistics for the schema since <paramref name="pgBefore"/>
+    /// (read once the worker processes have gone, so theirs are reported), or SQLite's count of the workers' rows
+    /// plus the client's.</summary>
+    private static async Task<double> RowsAsync(Target t, RelationalWorkStore client, long? pgBefore, long workers)
+    {
+        if (pgBefore is { } before)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            return t.PgRowsWritten()!.Value - before;
+        }
+        return workers + (await client.RowsWrittenAsync() ?? 0);
     }
 
     /// <summary>Runs a small fan-out and a short chain so the worker processes are past start-up and JIT.</summary>

@@ -47,6 +47,20 @@ public sealed record Target(string Kind, string Spec)
         return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Rows inserted, updated or deleted in the schema's tables so far, by PostgreSQL's statistics (which a
+    /// server process reports when its client disconnects or idles); null for SQLite.</summary>
+    public long? PgRowsWritten()
+    {
+        if (Kind == "sqlite") return null;
+        var (schema, connection) = Pg;
+        using var c = new NpgsqlConnection(connection);
+        c.Open();
+        using var cmd = new NpgsqlCommand("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM " +
+            "pg_stat_user_tables WHERE schemaname = $1", c);
+        cmd.Parameters.AddWithValue(schema);
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>A raw SQLite connection for baselines.</summary>
     public SqliteConnection SqliteConnection()
     {

@@ -73,6 +73,19 @@ internal sealed class SqliteDialect : ISqlDialect
         return _connection;
     }
 
+    public async Task<long?> RowsWrittenAsync(CancellationToken ct)
+    {
+        // Every write goes through the one writer connection, which counts the rows it changed.
+        var c = await OpenAsync(write: true, ct).ConfigureAwait(false);
+        try
+        {
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT total_changes()";
+            return (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }
+        finally { await ReleaseAsync(c).ConfigureAwait(false); }
+    }
+
     public ValueTask ReleaseAsync(DbConnection connection)
     {
         if (!ReferenceEquals(connection, _connection)) return connection.DisposeAsync();

@@ -85,4 +85,8 @@ public interface ISqlDialect : IAsyncDisposable
     /// <summary>Calls <paramref name="wake"/> whenever another process notifies; returns when <paramref name="ct"/> is
     /// cancelled.</summary>
     Task ListenAsync(Action wake, CancellationToken ct);
+
+    /// <summary>Rows inserted, updated or deleted through this dialect's connections, where the database counts them
+    /// (SQLite's writer connection); null where it does not.</summary>
+    Task<long?> RowsWrittenAsync(CancellationToken ct) => Task.FromResult<long?>(null);
 }

@@ -21,6 +21,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     private bool _created;
     private long _roundTrips;
     private long _commits;
+    private long _statements;
 
     /// <summary>A store on <paramref name="dialect"/>'s database; its tables are created on first use.</summary>
     public RelationalWorkStore(ISqlDialect dialect)
@@ -35,6 +36,13 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     /// <summary>Write transactions this store object committed so far (a refused or failed write is not
     /// counted).</summary>
     public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>SQL statements this store object sent so far (an append to an event stream counts as one).</summary>
+    public long Statements => Interlocked.Read(ref _statements);
+
+    /// <summary>Rows this store object inserted, updated or deleted so far, where the database counts them for the
+    /// store's connection (SQLite); null where it does not (read PostgreSQL's statistics instead).</summary>
+    public Task<long?> RowsWrittenAsync(CancellationToken ct = default) => _dialect.RowsWrittenAsync(ct);
 
     /// <summary>Called before each write transaction commits, with the operation's name (tests inject crashes
     /// here).</summary>
@@ -99,7 +107,12 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         /// <summary>Set when the operation found it must not happen: its transaction is rolled back.</summary>
         public bool Refused { get; set; }
 
-        public void Trip() => Interlocked.Increment(ref store._roundTrips);
+        /// <summary>Counts a round trip of <paramref name="statements"/> statements.</summary>
+        public void Trip(int statements = 1)
+        {
+            Interlocked.Increment(ref store._roundTrips);
+            Interlocked.Add(ref store._statements, statements);
+        }
 
         /// <summary>Runs statements, grouped into commands as large as the dialect takes; returns the rows
         /// affected.</summary>
@@ -116,7 +129,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         /// dialect keeps it).</summary>
         private async Task<T> RunAsync<T>(Sql sql, Func<DbCommand, Task<T>> use)
         {
-            Trip();
+            Trip(sql.StatementCount);
             var cmd = sql.Command(store._dialect, Connection, Tx, out var kept);
             try { return await use(cmd).ConfigureAwait(false); }
             finally { if (!kept) await cmd.DisposeAsync().ConfigureAwait(false); }

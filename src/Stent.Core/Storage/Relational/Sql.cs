@@ -77,6 +77,23 @@ public sealed class Sql
     /// <summary>Parameters added so far.</summary>
     public int ParameterCount => _args.Count;
 
+    /// <summary>How many statements the text holds (separated by <c>;</c>, which never occurs in a value).</summary>
+    public int StatementCount
+    {
+        get
+        {
+            var text = _text.ToString().AsSpan();
+            var count = 0;
+            for (int from = 0, end; from < text.Length; from = end + 1)
+            {
+                end = text[from..].IndexOf(';');
+                end = end < 0 ? text.Length : from + end;
+                if (!text[from..end].IsWhiteSpace()) count++;
+            }
+            return count;
+        }
+    }
+
     /// <summary>
     /// The statements (separated by <c>;</c>, which never occurs in a value: values are parameters) grouped into
     /// commands of at most about <paramref name="maxParameters"/> parameters each, every command binding only the
