@@ -309,11 +309,46 @@ let batchingKeepsEveryFact (n, maxBatch, pieces, bad, flaky) =
         Expect.isEmpty d.NewEvents "the history replays to its end, needing nothing more"
         Expect.equal d.State (if r1.IsOk then ExecutionState.Completed else ExecutionState.Failed) "to the same end"
 
+/// Invariant 2 for batches: a batched fan-out crashed at any store write (before or after it commits) recovers with the
+/// same result, records each item once, and never records again an item recorded before the crash.
+let batchedFanOutSurvivesAnyCrash () =
+    let calls = Calls()
+    let item = Durable.createSync "crash_batch_item" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
+    let wf = Workflow.define "crash_batch" (fun (xs: int list) -> xs |> Workflow.traverse item.Call |> Workflow.map List.sum)
+    let options = WorkerOptions(Serializer = Json.serializer, MaxConcurrency = 3, MaxBatchSize = 4, MinBatchPieces = 1)
+    let fresh () = new TestEnvironment(Func<_, _>(inMemory.Open), options)
+    let writes =
+        use e = fresh ()
+        e.DispatchAsync(wf, [ 1..20 ], "x").Wait()
+        e.CrashAt(Int32.MaxValue)
+        e.RunUntilIdleAsync().Wait()
+        e.Writes
+    Expect.isGreaterThan writes 3 "a run of several writes"
+    for k in 1 .. 2 * writes do
+        calls.Clear()
+        use e = fresh ()
+        e.DispatchAsync(wf, [ 1..20 ], "x").Wait()
+        e.CrashAt((k + 1) / 2, (k % 2 = 0))
+        e.RestartAfterCrash <- false
+        try e.RunUntilIdleAsync().Wait() with :? AggregateException as a when (a.InnerException :? SimulatedCrashException) -> ()
+        let before = e.Store.ReadAsync("x").Result |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
+        e.RestartAfterCrash <- true
+        e.RunUntilIdleAsync().Wait()
+        Expect.equal (value (e.ResultAsync<int>("x").Result)) 420 $"crash at write {k}: the same result"
+        let stored = List.ofSeq (e.Store.ReadAfterAsync("x", 0L).Result)
+        let completed = HistoryEvent.Flatten stored |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> List.ofSeq
+        Expect.equal (List.sort completed) (List.sort (List.distinct completed)) $"crash at write {k}: each item recorded once"
+        Expect.equal completed.Length 20 $"crash at write {k}: every item recorded"
+        for p in before do Expect.equal (calls.For $"x/{p}") 1 $"crash at write {k}: item {p}, recorded before, never ran again"
+        Expect.isTrue (stored |> List.exists (fun e -> e :? EventBatch)) $"crash at write {k}: the fan-out was batched"
+
 let tests =
     testList "Replay properties" [
         testSequenced (testList "on the real engine" (propertyKinds |> List.map onStore))
         testCase "a fan-out's decision runs only the branches that new events concern, and no settled one again"
             fanOutDecisionsRunOnlyWhatChanged
+        testCase "a batched fan-out crashed at any store write recovers with each item recorded once"
+            batchedFanOutSurvivesAnyCrash
         testPropertyWithConfig { config inMemory with maxTest = 60 }
             "batching a fan-out changes how it is stored, never what it computes or records; its history replays" <|
             Prop.forAll (Arb.fromGen (gen {

@@ -36,7 +36,7 @@ public sealed partial class Worker
         Started);
     /// <summary>A step that ran: its outcome (for a batch, its items' outcomes, its items, and those that run
     /// again).</summary>
-    private sealed record Finished(StepTask Task, Stent.Replay.HistoryEvent Event, DateTimeOffset At)
+    private sealed record Finished(StepTask Task, HistoryEvent Event, DateTimeOffset At)
     {
         public IReadOnlyList<StepItem> Items { get; init; } = [];
         public IReadOnlyList<Requeued> Requeue { get; init; } = [];
@@ -65,7 +65,7 @@ public sealed partial class Worker
         _runner = new StepRunner(_options.Serializer, store as IIdempotencyStore, _logger, _options.WorkerId,
             _options.Services);
         _random = _options.Seed is { } seed ? new Random(seed) : new Random();
-        _batching = new Replay.StepBatching(_options.MaxBatchSize, _options.MinBatchPieces);
+        _batching = new StepBatching(_options.MaxBatchSize, _options.MinBatchPieces);
         _time = _options.Time;
     }
 
