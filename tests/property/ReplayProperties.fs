@@ -264,9 +264,9 @@ let private onStore kind =
                 (fun (p, (i, k)) -> changesAreDetected kind (p, i, k))
     ]
 
-/// A fan-out of `n` items run to its end in memory with `options`: item i fails for good when `bad` divides it and fails
-/// its first attempt when `flaky` divides it (0: never). Returns the result, the history read one fact per event, the
-/// history as stored, and the workflow.
+/// A fan-out of `n` items run to its end in memory with `options`: item i fails for good when `bad` divides it and
+/// fails its first attempt when `flaky` divides it (0: never). Returns the result, the history read one fact per
+/// event, the history as stored, and the workflow.
 let private fanOutRun (options: WorkerOptions) (n, bad, flaky) =
     let tries = Collections.Concurrent.ConcurrentDictionary<int, int>()
     let retry = DurableOptions(Retry = RetryPolicy.Fixed(2, Duration.Parse "1ms"))
@@ -314,7 +314,8 @@ let batchingKeepsEveryFact (n, maxBatch, pieces, bad, flaky) =
 let batchedFanOutSurvivesAnyCrash () =
     let calls = Calls()
     let item = Durable.createSync "crash_batch_item" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
-    let wf = Workflow.define "crash_batch" (fun (xs: int list) -> xs |> Workflow.traverse item.Call |> Workflow.map List.sum)
+    let wf =
+        Workflow.define "crash_batch" (fun (xs: int list) -> xs |> Workflow.traverse item.Call |> Workflow.map List.sum)
     let options = WorkerOptions(Serializer = Json.serializer, MaxConcurrency = 3, MaxBatchSize = 4, MinBatchPieces = 1)
     let fresh () = new TestEnvironment(Func<_, _>(inMemory.Open), options)
     let writes =
@@ -330,16 +331,19 @@ let batchedFanOutSurvivesAnyCrash () =
         e.DispatchAsync(wf, [ 1..20 ], "x").Wait()
         e.CrashAt((k + 1) / 2, (k % 2 = 0))
         e.RestartAfterCrash <- false
-        try e.RunUntilIdleAsync().Wait() with :? AggregateException as a when (a.InnerException :? SimulatedCrashException) -> ()
-        let before = e.Store.ReadAsync("x").Result |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> set
+        try e.RunUntilIdleAsync().Wait()
+        with :? AggregateException as a when (a.InnerException :? SimulatedCrashException) -> ()
+        let completedIn (events: HistoryEvent seq) =
+            [ for e in HistoryEvent.Flatten events do match e with :? StepCompleted as c -> c.Position | _ -> () ]
+        let before = completedIn (e.Store.ReadAsync("x").Result)
         e.RestartAfterCrash <- true
         e.RunUntilIdleAsync().Wait()
         Expect.equal (value (e.ResultAsync<int>("x").Result)) 420 $"crash at write {k}: the same result"
         let stored = List.ofSeq (e.Store.ReadAfterAsync("x", 0L).Result)
-        let completed = HistoryEvent.Flatten stored |> Seq.choose (function :? StepCompleted as c -> Some c.Position | _ -> None) |> List.ofSeq
-        Expect.equal (List.sort completed) (List.sort (List.distinct completed)) $"crash at write {k}: each item recorded once"
+        let completed = completedIn stored
+        Expect.equal (List.sort completed) (List.sort (List.distinct completed)) $"crash at {k}: items recorded once"
         Expect.equal completed.Length 20 $"crash at write {k}: every item recorded"
-        for p in before do Expect.equal (calls.For $"x/{p}") 1 $"crash at write {k}: item {p}, recorded before, never ran again"
+        for p in before do Expect.equal (calls.For $"x/{p}") 1 $"crash at {k}: {p}, recorded before, never ran again"
         Expect.isTrue (stored |> List.exists (fun e -> e :? EventBatch)) $"crash at write {k}: the fan-out was batched"
 
 let tests =

@@ -76,6 +76,17 @@ let private scheduleLimited (store: IWorkStore) id name (cap: int option) (rate:
 
 let private scheduleSteps store id name cap count = scheduleLimited store id name cap None count
 
+/// A workflow that runs `step` on every item of its input and sums the results.
+let private summing name (step: Durable<int, int>) =
+    Workflow.define name (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+
+/// Dispatches `input` to `wf` on `count` workers made with `options`, and waits for its end: its id and its result.
+let private runToEnd count store options (wf: WorkflowDef<'I, 'O>) (input: 'I) =
+    withWorkers count store options (fun w -> w.Register wf) (fun c -> task {
+        let! id = c.DispatchAsync(wf, input)
+        let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
+        return id, r })
+
 let private completed (s: StepTask) = StepOutcome(LeasedStep(s.Id, s.LeaseToken), StepCompleted(s.Position, "1", null, s.Attempt))
 
 let private suite kind =
@@ -269,11 +280,7 @@ let private suite kind =
             let store = fresh ()
             let calls = Calls()
             let step = Durable.createSync $"{kind.Name}-batched" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
-            let wf = Workflow.define "batched" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
-            let id, r = withWorkers 2 store opts (fun w -> w.Register wf) (fun c -> task {
-                let! id = c.DispatchAsync(wf, [ 1..1000 ])
-                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
-                return id, r })
+            let id, r = runToEnd 2 store opts (summing "batched" step) [ 1..1000 ]
             Expect.equal (value r) (1000 * 1001) "every item's result"
             Expect.equal calls.Total 1000 "each item ran once"
             let events = store.ReadAsync(id).Result
@@ -281,7 +288,7 @@ let private suite kind =
             Expect.equal (count (fun e -> e :? StepScheduled)) 1000 "read one by one: a scheduled event per item"
             Expect.equal (count (fun e -> e :? StepCompleted)) 1000 "and a completion per item"
             let stored = store.ReadAfterAsync(id, 0L).Result
-            let batches = stored |> Seq.choose (function :? EventBatch as b -> Some b.Events.Count | _ -> None) |> List.ofSeq
+            let batches = [ for e in stored do match e with :? EventBatch as b -> b.Events.Count | _ -> () ]
             // ceil(1000 / 64) = 16 items a batch: 63 batches (the last of 8), scheduled and completed.
             Expect.equal (List.length batches) 126 "63 batches scheduled, 63 completed"
             Expect.equal (List.max batches) 16 "of 16 items at most"
@@ -295,79 +302,78 @@ let private suite kind =
                 let n = runs.AddOrUpdate(x, 1, fun _ n -> n + 1)
                 if x = 77 && n < 3 then invalidOp $"item {x}: try again"
                 x)
-            let wf = Workflow.define "flaky_items" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
-            let id, r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
-                let! id = c.DispatchAsync(wf, [ 1..200 ])
-                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
-                return id, r })
+            let id, r = runToEnd 1 store opts (summing "flaky_items" step) [ 1..200 ]
             Expect.equal (value r) (200 * 201 / 2) "every item's result"
             Expect.equal runs[77] 3 "the failing item ran three times"
-            Expect.equal (runs |> Seq.filter (fun kv -> kv.Key <> 77) |> Seq.sumBy (fun kv -> kv.Value)) 199 "every other item ran once"
-            let events = store.ReadAsync(id).Result
-            let failed = events |> Seq.choose (function :? StepAttemptFailed as f -> Some f | _ -> None) |> List.ofSeq
-            Expect.equal (failed |> List.map (fun f -> f.Attempt)) [ 1; 2 ] "two failed attempts recorded"
-            let attempts = events |> Seq.choose (function :? StepCompleted as c -> Some c.Attempt | _ -> None) |> List.ofSeq
-            Expect.equal (attempts |> List.filter (fun a -> a <> 1)) [ 3 ] "one item completed on its third attempt, the rest on their first"
+            let others = runs |> Seq.filter (fun kv -> kv.Key <> 77) |> Seq.sumBy (fun kv -> kv.Value)
+            Expect.equal others 199 "every other item ran once"
+            let events = List.ofSeq (store.ReadAsync(id).Result)
+            let failed = [ for e in events do match e with :? StepAttemptFailed as f -> f.Attempt | _ -> () ]
+            Expect.equal failed [ 1; 2 ] "two failed attempts recorded"
+            let attempts =
+                [ for e in events do match e with :? StepCompleted as c when c.Attempt <> 1 -> c.Attempt | _ -> () ]
+            Expect.equal attempts [ 3 ] "one item completed on its third attempt, the rest on their first"
         }
         test "an item of a batch that fails for good is dead-lettered alone, with its own input" {
             let store = fresh ()
             let runs = ConcurrentDictionary<int, int>()
-            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) $"{kind.Name}-bad-item" (fun (x: int) _ ->
+            let name = $"{kind.Name}-bad-item"
+            let step = Durable.createSyncWith (DurableOptions(Retry = RetryPolicy.None)) name (fun (x: int) _ ->
                 runs.AddOrUpdate(x, 1, fun _ n -> n + 1) |> ignore
                 if x = 13 then invalidOp $"item {x} is corrupt"
                 x)
             let wf = Workflow.define "bad_item" (fun (xs: int list) ->
                 xs |> Workflow.traverseAll step.Call |> Workflow.map (List.filter Result.isError >> List.length))
-            let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
-                let! id = c.DispatchAsync(wf, [ 1..200 ])
-                return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0) })
+            let _, r = runToEnd 1 store opts wf [ 1..200 ]
             Expect.equal (value r) 1 "one item failed"
             Expect.equal (runs.Values |> Seq.sum) 200 "each item ran once"
             let dead = store.ListDeadLettersAsync().Result
-            Expect.equal [ for d in dead -> d.Input, d.Name ] [ "13", $"{kind.Name}-bad-item" ] "one dead letter: that item's"
+            Expect.equal [ for d in dead -> d.Input, d.Name ] [ "13", name ] "one dead letter: that item's"
             Expect.stringContains dead[0].Failure.Error.Message "item 13 is corrupt" "with its error"
         }
         test "a batch whose worker was lost runs again item by item, each item once more" {
             let store = fresh ()
             let calls = Calls()
             // On a queue the deciding worker does not serve, so a doomed claim can take the batches first.
-            let step = Durable.createSyncWith (DurableOptions(Queue = "far")) $"{kind.Name}-orphaned" (fun (x: int) ctx ->
-                calls.Hit ctx
-                x)
-            let wf = Workflow.define "orphaned" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
-            let id = withWorkers 1 store (fun w -> WorkerOptions(WorkerId = w, Serializer = Json.serializer, Queues = [| "near" |])) (fun w -> w.Register wf) (fun c -> task {
+            let far = DurableOptions(Queue = "far")
+            let step = Durable.createSyncWith far $"{kind.Name}-orphaned" (fun (x: int) ctx -> calls.Hit ctx; x)
+            let wf = summing "orphaned" step
+            let near w = WorkerOptions(WorkerId = w, Serializer = Json.serializer, Queues = [| "near" |])
+            let id = withWorkers 1 store near (fun w -> w.Register wf) (fun c -> task {
                 let! id = c.DispatchAsync(wf, [ 1..200 ])
-                waitUntil "the fan-out is scheduled" 20.0 (fun () -> store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? StepScheduled))
+                let scheduled () = store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? StepScheduled)
+                waitUntil "the fan-out is scheduled" 20.0 scheduled
                 return id })
-            let doomed = store.ClaimAsync(ClaimRequest("doomed", 0, 1000, TimeSpan.FromMilliseconds 100.0, Queues = [| "far" |])).Result
-            Expect.equal [ for s in doomed.Steps -> s.Items ] (List.replicate 50 4) "50 batches of 4 items, all taken by a worker that dies"
+            let claim = ClaimRequest("doomed", 0, 1000, TimeSpan.FromMilliseconds 100.0, Queues = [| "far" |])
+            let doomed = store.ClaimAsync(claim).Result
+            Expect.equal [ for s in doomed.Steps -> s.Items ] (List.replicate 50 4)
+                "50 batches of 4 items, all taken by a worker that dies"
             Thread.Sleep 300
-            let r = withWorkers 1 store (fun w -> WorkerOptions(WorkerId = w, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0)) (fun w -> w.Register wf) (fun c ->
-                c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0))
+            let wait (c: StentClient) = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
+            let r = withWorkers 1 store opts (fun w -> w.Register wf) wait
             Expect.equal (value r) (200 * 201 / 2) "every item's result"
             Expect.equal calls.Total 200 "each item ran once (the dead worker ran none)"
             let stored = store.ReadAfterAsync(id, 0L).Result
-            let completions = stored |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
-            Expect.equal completions 200 "each item ran as a step of its own"
-            let attempts = store.ReadAsync(id).Result |> Seq.choose (function :? StepCompleted as c -> Some c.Attempt | _ -> None) |> Seq.distinct |> List.ofSeq
-            Expect.equal attempts [ 1 ] "the lost run does not count against its retry policy"
+            Expect.equal (stored |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length) 200
+                "each item ran as a step of its own"
+            let attempts =
+                [ for e in store.ReadAsync(id).Result do match e with :? StepCompleted as c -> c.Attempt | _ -> () ]
+            Expect.equal (List.distinct attempts) [ 1 ] "the lost run does not count against its retry policy"
         }
         test "a long batch records the items it finished as it goes, at least every second" {
             let store = fresh ()
             let calls = Calls()
-            let slow = Durable.createSync $"{kind.Name}-slow-item" (fun (x: int) ctx -> calls.Hit ctx; Thread.Sleep 250; x)
-            let wf = Workflow.define "slow_batch" (fun (xs: int list) -> xs |> Workflow.traverse slow.Call |> Workflow.map List.sum)
-            let options w = WorkerOptions(WorkerId = w, Serializer = Json.serializer, PollMax = TimeSpan.FromMilliseconds 50.0,
-                                          MaxBatchSize = 10, MinBatchPieces = 1)
-            let id, r = withWorkers 1 store options (fun w -> w.Register wf) (fun c -> task {
-                let! id = c.DispatchAsync(wf, [ 1..10 ])
-                let! r = c.WaitAsync(wf, id, TimeSpan.FromSeconds 60.0)
-                return id, r })
+            let slow =
+                Durable.createSync $"{kind.Name}-slow-item" (fun (x: int) ctx -> calls.Hit ctx; Thread.Sleep 250; x)
+            let options w = WorkerOptions(WorkerId = w, Serializer = Json.serializer, MaxBatchSize = 10,
+                                          MinBatchPieces = 1, PollMax = TimeSpan.FromMilliseconds 50.0)
+            let id, r = runToEnd 1 store options (summing "slow_batch" slow) [ 1..10 ]
             Expect.equal (value r) 55 "every item's result"
             Expect.equal calls.Total 10 "each item ran once"
             let stored = store.ReadAfterAsync(id, 0L).Result
-            let parts = stored |> Seq.choose (function :? EventBatch as b when (b.Events[0] :? StepCompleted) -> Some b.Events.Count | _ -> None) |> List.ofSeq
-            Expect.equal (stored |> Seq.filter (fun e -> e :? EventBatch) |> Seq.length |> fun n -> n - parts.Length) 1 "the ten items scheduled as one batch"
+            let batches = [ for e in stored do match e with :? EventBatch as b -> b | _ -> () ]
+            let parts = [ for b in batches do if b.Events[0] :? StepCompleted then b.Events.Count ]
+            Expect.equal (batches.Length - parts.Length) 1 "the ten items scheduled as one batch"
             Expect.isGreaterThanOrEqual parts.Length 2 $"its 2.5 s of work recorded in parts: %A{parts}"
             Expect.equal (List.sum parts) 10 "every item recorded once"
         }
@@ -375,7 +381,7 @@ let private suite kind =
             let store = fresh ()
             let calls = Calls()
             let step = Durable.createSync $"{kind.Name}-double" (fun (x: int) ctx -> calls.Hit ctx; x * 2)
-            let wf = Workflow.define "double_all" (fun (xs: int list) -> xs |> Workflow.traverse step.Call |> Workflow.map List.sum)
+            let wf = summing "double_all" step
             let r, details = withWorkers 2 store opts (fun w -> w.Register wf) (fun client -> task {
                 let! id = client.DispatchAsync(wf, [ 1..50 ])
                 let! r = client.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Stent.Diagnostics;
 using Stent.Replay;
 using Stent.Serialization;
@@ -25,10 +26,10 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
     {
         await Task.Yield();
         var options = fn.Options;
-        // The scope only where something logs (it costs an allocation per attempt).
-        using var scope = logger.IsEnabled(LogLevel.Critical) ? logger.BeginScope(new LogScope(("ExecutionId",
-            executionId), ("Step", fn.Name), ("Position", position), ("Attempt", attempt), ("WorkerId", workerId)))
-            : null;
+        // The scope only when a logger is configured (it costs an allocation per attempt); scopes reach a logger's
+        // providers whatever levels it enables.
+        using var scope = logger is NullLogger ? null : logger.BeginScope(new LogScope(("ExecutionId", executionId),
+            ("Step", fn.Name), ("Position", position), ("Attempt", attempt), ("WorkerId", workerId)));
         object? value;
         try
         {
