@@ -9,6 +9,7 @@ open Stent
 open Stent.Dsl
 open Stent.Execution
 open Stent.Replay
+open Stent.Sqlite
 open Stent.Testing
 open Programs
 open Support
@@ -353,6 +354,10 @@ let tests =
             fanOutDecisionsRunOnlyWhatChanged
         testCase "a batched fan-out crashed at any store write recovers with each item recorded once"
             batchedFanOutSurvivesAnyCrash
+        testCase "a batch size below 1 is rejected when the worker is made, naming the value" <| fun () ->
+            let options = WorkerOptions(MaxBatchSize = 0)
+            let e = throws<ArgumentOutOfRangeException> (fun () -> Worker(SqliteWorkStore.InMemory(), options) |> ignore)
+            Expect.stringContains e.Message "MaxBatchSize must be positive, got 0" "names the option and the value"
         testPropertyWithConfig { config inMemory with maxTest = 60 }
             "batching a fan-out changes how it is stored, never what it computes or records; its history replays" <|
             Prop.forAll (Arb.fromGen (gen {

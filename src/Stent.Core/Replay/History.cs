@@ -83,12 +83,7 @@ internal sealed class History
     public IReadOnlyList<HistoryEvent> Events => _events;
 
     /// <summary>The events stored from index <paramref name="from"/> on, batches opened.</summary>
-    public IEnumerable<HistoryEvent> EventsFrom(int from)
-    {
-        for (var i = from; i < _events.Count; i++)
-            if (_events[i] is EventBatch b) foreach (var inner in b.Events) yield return inner;
-            else yield return _events[i];
-    }
+    public IEnumerable<HistoryEvent> EventsFrom(int from) => HistoryEvent.Flatten(_events.Skip(from));
 
     /// <summary>The first event.</summary>
     public ExecutionStarted? Started { get; private set; }
