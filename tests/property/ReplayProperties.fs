@@ -356,7 +356,8 @@ let tests =
             batchedFanOutSurvivesAnyCrash
         testCase "a batch size below 1 is rejected when the worker is made, naming the value" <| fun () ->
             let options = WorkerOptions(MaxBatchSize = 0)
-            let e = throws<ArgumentOutOfRangeException> (fun () -> Worker(SqliteWorkStore.InMemory(), options) |> ignore)
+            let make () = Worker(SqliteWorkStore.InMemory(), options) |> ignore
+            let e = throws<ArgumentOutOfRangeException> make
             Expect.stringContains e.Message "MaxBatchSize must be positive, got 0" "names the option and the value"
         testPropertyWithConfig { config inMemory with maxTest = 60 }
             "batching a fan-out changes how it is stored, never what it computes or records; its history replays" <|
