@@ -56,6 +56,15 @@ let tests =
         testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 300 }
             "a write split into commands keeps every statement, in order, with its values, within the limit" <|
             Prop.forAll arbStatements splitKeepsEverything
+        test "statements are counted across appended pieces, blank ones and a trailing blank not" {
+            let sql = Sql("SELECT 1; ;")
+            sql.Append("UPDATE t SET a = 1").Append(" WHERE b = 2;  \n").Append("DELETE FROM t") |> ignore
+            Expect.equal sql.StatementCount 3 "select, update, delete"
+            let big = Sql()
+            for _ in 1..5000 do big.Append("SELECT 1;") |> ignore
+            Expect.equal big.StatementCount 5000 "a text of many chunks"
+            Expect.equal (Sql("  ").StatementCount) 0 "none in blank text"
+        }
         test "a short value added twice is bound once; a long one each time" {
             let sql = Sql()
             let long = String('x', 100)

@@ -113,9 +113,10 @@ public sealed partial class Worker
         lock (_gate) _sticky.TryGetValue(ran[0].Task.ExecutionId, out sticky);
         // Exactly the steps its last decision waits for, that history still at hand (a step scheduled by someone
         // else's later decision means this worker's history is behind).
+        if (sticky is null) return null;
         // A batch counts by its items; one with items that run again goes the usual way.
         var outcomes = HistoryEvent.Flatten(ran.Select(f => f.Event)).ToList();
-        if (sticky is null || outcomes.Any(e => e is not (StepCompleted or StepFailed))
+        if (outcomes.Any(e => e is not (StepCompleted or StepFailed))
             || ran.Any(f => f.Requeue.Count > 0)
             || _histories.Peek(sticky.Task.ExecutionId, sticky.Version) is not { } history
             || history.OpenSteps != outcomes.Count

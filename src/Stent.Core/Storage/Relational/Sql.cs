@@ -82,15 +82,19 @@ public sealed class Sql
     {
         get
         {
-            var text = _text.ToString().AsSpan();
-            var count = 0;
-            for (int from = 0, end; from < text.Length; from = end + 1)
-            {
-                end = text[from..].IndexOf(';');
-                end = end < 0 ? text.Length : from + end;
-                if (!text[from..end].IsWhiteSpace()) count++;
-            }
-            return count;
+            // Read in place (a large write's text is not copied to be counted); a statement may span chunks.
+            var (count, open) = (0, false);
+            foreach (var chunk in _text.GetChunks())
+                for (var rest = chunk.Span; ;)
+                {
+                    var end = rest.IndexOf(';');
+                    open |= !(end < 0 ? rest : rest[..end]).IsWhiteSpace();
+                    if (end < 0) break;
+                    if (open) count++;
+                    open = false;
+                    rest = rest[(end + 1)..];
+                }
+            return open ? count + 1 : count;
         }
     }
 
