@@ -29,9 +29,10 @@ let kinds : Kind list =
           let schema = "w_" + Guid.NewGuid().ToString("N").Substring(0, 12)
           fun () -> new Stent.Marten.PostgresWorkStore(pg, schema) :> IWorkStore } ]
 
-/// A real store whose step completions fail until `healthyAt` (a database that is down for a while), and that counts
-/// whole-stream reads (what a worker does to learn an execution's functions).
-type private Observed(inner: IWorkStore, healthyAt: DateTime) =
+/// A real store whose step completions fail until `healthyAt` (a database that is down for a while), whose decision
+/// commits each take at least `commitDelay` more, and that counts whole-stream reads (what a worker does to learn an
+/// execution's functions).
+type private Observed(inner: IWorkStore, healthyAt: DateTime, ?commitDelay: TimeSpan) =
     let reads = ref 0
     member _.Reads = reads.Value
     interface IWorkStore with
@@ -43,7 +44,14 @@ type private Observed(inner: IWorkStore, healthyAt: DateTime) =
             inner.ReadAsync(id, ct)
         member _.ReadAfterAsync(id, after, ct) = inner.ReadAfterAsync(id, after, ct)
         member _.ClaimAsync(q, ct) = inner.ClaimAsync(q, ct)
-        member _.CommitDecisionAsync(d, ct) = inner.CommitDecisionAsync(d, ct)
+        member _.CommitDecisionAsync(d, ct) =
+            match commitDelay with
+            | Some delay ->
+                task {
+                    do! Task.Delay(delay, ct)
+                    return! inner.CommitDecisionAsync(d, ct)
+                }
+            | None -> inner.CommitDecisionAsync(d, ct)
         member _.CompleteStepsAsync(o, ct) =
             if DateTime.UtcNow < healthyAt then raise (IOException "the database is down") else inner.CompleteStepsAsync(o, ct)
         member _.RenewLeasesAsync(s, l, ct) = inner.RenewLeasesAsync(s, l, ct)
@@ -392,6 +400,30 @@ let private suite kind =
             Expect.equal details.Steps.Count 50 "timeline"
             Expect.equal details.Counters["completed"] 50L "counters"
             Expect.equal calls.Total 50 "each step once"
+        }
+        test "a step's recorded start comes after the commit that scheduled it, also down a chain one worker runs" {
+            // Each decision's commit takes 40 ms more: the next step cannot start sooner, and its record must say so
+            // (a worker going on with an execution's chain once dated each step from the previous step's end).
+            let store = Observed(fresh (), DateTime.MinValue, TimeSpan.FromMilliseconds 40.0) :> IWorkStore
+            let step = Durable.createSync $"{kind.Name}-next" (fun (x: int) _ -> x + 1)
+            let wf = Workflow.define "chain_of_five" (fun (x: int) -> workflow {
+                let! a = step.Call x
+                let! b = step.Call a
+                let! c = step.Call b
+                let! d = step.Call c
+                return! step.Call d })
+            let r, details = withWorkers 1 store opts (fun w -> w.Register wf) (fun client -> task {
+                let! id = client.DispatchAsync(wf, 0)
+                let! r = client.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                let! d = client.GetAsync id
+                return r, d })
+            Expect.equal (value r) 5 "five steps"
+            let steps = details.Steps |> Seq.sortBy (fun s -> s.StartedAt.Value) |> List.ofSeq
+            Expect.equal steps.Length 5 "timeline"
+            for before, after in List.pairwise steps do
+                let gap = after.StartedAt.Value - before.EndedAt.Value
+                Expect.isGreaterThanOrEqual gap.TotalMilliseconds 39.0
+                    $"step {after.Position} starts at least a commit after step {before.Position} ended (gap {gap})"
         }
         test "a step that fails for good becomes a dead letter; custom state shows in GetAsync" {
             let store = fresh ()

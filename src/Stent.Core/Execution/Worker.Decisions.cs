@@ -124,7 +124,7 @@ public sealed partial class Worker
             || outcomes.Select(e => ((PositionedEvent)e).Position).Distinct(StringComparer.Ordinal).Count()
                 != outcomes.Count) return null;
         var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
-        return await DecideAsync(task, ran.Max(f => f.At), ct, ran).ConfigureAwait(false);
+        return await DecideAsync(task, ran.Max(f => f.Clock.Now), ct, ran).ConfigureAwait(false);
     }
 
     /// <summary>Appends <paramref name="outcomes"/> to <paramref name="history"/> and decides what comes next.

@@ -32,11 +32,11 @@ public sealed partial class Worker
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task>> _learning =
         new(StringComparer.Ordinal);
 
-    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt, long
-        Started);
+    private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt,
+        StoreClock Clock);
     /// <summary>A step that ran: its outcome (for a batch, its items' outcomes, its items, and those that run
     /// again).</summary>
-    private sealed record Finished(StepTask Task, HistoryEvent Event, DateTimeOffset At)
+    private sealed record Finished(StepTask Task, HistoryEvent Event, StoreClock Clock)
     {
         public IReadOnlyList<StepItem> Items { get; init; } = [];
         public IReadOnlyList<Requeued> Requeue { get; init; } = [];
@@ -156,12 +156,12 @@ public sealed partial class Worker
             // again on exactly what it saw. Outcomes are recorded (and the decisions after them made) until no step
             // of this round runs.
             var decisions = await ClaimAsync(_options.MaxDecisionsPerClaim, 0, ct).ConfigureAwait(false);
+            var clock = StoreClock.Read(decisions.Now, _time);
             var running = new List<Task>();
             foreach (var d in decisions.Decisions)
-                running.AddRange(StartAll(await DecideAsync(d, decisions.Now, ct).ConfigureAwait(false),
-                    decisions.Now));
+                running.AddRange(StartAll(await DecideAsync(d, clock.Now, ct).ConfigureAwait(false), clock));
             var claimed = await ClaimAsync(0, FreeSlots(), ct).ConfigureAwait(false);
-            running.AddRange(StartAll(claimed.Steps, claimed.Now));
+            running.AddRange(StartAll(claimed.Steps, StoreClock.Read(claimed.Now, _time)));
             while (running.Count > 0)
             {
                 await Task.WhenAll(running).ConfigureAwait(false);
@@ -170,8 +170,9 @@ public sealed partial class Worker
             return worked || decisions.Decisions.Count > 0 || claimed.Steps.Count > 0;
         }
         var got = await ClaimAsync(_options.MaxDecisionsPerClaim, FreeSlots(), ct).ConfigureAwait(false);
-        StartAll(got.Steps, got.Now);
-        foreach (var d in got.Decisions) StartAll(await DecideAsync(d, got.Now, ct).ConfigureAwait(false), got.Now);
+        var now = StoreClock.Read(got.Now, _time);
+        StartAll(got.Steps, now);
+        foreach (var d in got.Decisions) StartAll(await DecideAsync(d, now.Now, ct).ConfigureAwait(false), now);
         return worked || got.Decisions.Count > 0 || got.Steps.Count > 0;
     }
 
@@ -184,8 +185,9 @@ public sealed partial class Worker
         lock (_gate) return Math.Max(0, _options.MaxConcurrency - _running.Count - _done.Count);
     }
 
-    private List<Task> StartAll(IReadOnlyList<StepTask>? steps, DateTimeOffset now) =>
-        steps is null ? [] : [.. steps.Select(s => Start(s, now))];
+    /// <summary>Starts <paramref name="steps"/>, each claimed at the store's time when it starts.</summary>
+    private List<Task> StartAll(IReadOnlyList<StepTask>? steps, StoreClock clock) =>
+        steps is null ? [] : [.. steps.Select(s => Start(s, clock))];
 
     /// <summary>Claims work of the workflows and functions this worker has; the rest stays for workers that have
     /// it.</summary>
@@ -275,10 +277,10 @@ public sealed partial class Worker
 
     private IDurableFunction? Function(string name) => _registry.Function(name);
 
-    private Task Start(StepTask task, DateTimeOffset now)
+    private Task Start(StepTask task, StoreClock clock)
     {
         var cancel = new CancellationTokenSource();
-        var running = new Running(task, cancel, now, _time.GetTimestamp());
+        var running = new Running(task, cancel, clock.Now, clock);
         lock (_gate) _running[task.Id] = running;
         return Task.Run(async () =>
         {
@@ -293,7 +295,7 @@ public sealed partial class Worker
                 fn ??= Function(task.Name);
                 finished = task.Items == 0
                     ? new Finished(task, await RunAsync(fn, task, task.Position, task.Input, running, activity)
-                        .ConfigureAwait(false), At(running))
+                        .ConfigureAwait(false), running.Clock)
                     : await RunBatchAsync(fn, task, running, activity).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -313,8 +315,6 @@ public sealed partial class Worker
         });
     }
 
-    /// <summary>The store time now, for a step claimed at <see cref="Running.ClaimedAt"/>.</summary>
-    private DateTimeOffset At(Running running) => running.ClaimedAt + _time.GetElapsedTime(running.Started);
 
     /// <summary>How long a batch runs before it records the items it has finished (a lost worker then costs at most
     /// this much of a batch's work).</summary>
@@ -331,7 +331,7 @@ public sealed partial class Worker
     {
         var items = StepItems.Decode(task.Input);
         if (task.Lost > 0)
-            return new Finished(task, new EventBatch([]), At(running))
+            return new Finished(task, new EventBatch([]), running.Clock)
             {
                 Items = items,
                 Requeue = [.. items.Select(i => new Requeued(i, task.Attempt, task.Lost, running.ClaimedAt))],
@@ -371,7 +371,7 @@ public sealed partial class Worker
             }
             (from, again) = (i + 1, []);
         }
-        return new Finished(task, new EventBatch(events[from..]), At(running))
+        return new Finished(task, new EventBatch(events[from..]), running.Clock)
             { Items = items[from..], Requeue = again };
     }
 
@@ -386,7 +386,7 @@ public sealed partial class Worker
         // worker after worker.
         var lost = task.Lost >= WorkerLostException.MaxLost;
         var attempt = lost ? task.Attempt - 1 : task.Attempt - task.Lost;
-        var started = At(running);
+        var started = running.Clock.Now;
         var startedAt = _time.GetTimestamp();
         StepRunner.Attempt a;
         if (lost)
@@ -399,7 +399,7 @@ public sealed partial class Worker
                         $"one."), task.Name, position));
         else a = await _runner.RunAsync(fn, task.ExecutionId, position, input, task.Attempt,
             running.Cancel.Token).ConfigureAwait(false);
-        var at = At(running);
+        var at = running.Clock.Now;
         // Jitter without a seed comes from the shared generator: no lock on the one decisions hold.
         var e = StepRunner.ToEvent(a, position, attempt, policy, started, at, _options.Seed is { } seed
             ? StepRandom(seed, task.ExecutionId, position, task.Attempt) : Random.Shared);
@@ -449,7 +449,7 @@ public sealed partial class Worker
                 throw;
             }
             if (next is null) rest.AddRange(groups[i]);
-            else started.AddRange(StartAll(next, groups[i].Max(f => f.At)));
+            else started.AddRange(StartAll(next, groups[i][0].Clock));
         }
         // Outcomes recorded with the decision after them leave nothing to claim.
         if (rest.Count == 0) return (false, started);
