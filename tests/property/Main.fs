@@ -14,6 +14,7 @@ let all =
         DslTests.tests
         ReplayProperties.tests
         SqlTests.tests
+        StepItemsTests.tests
         StoreConformance.tests
         WorkStoreConformance.tests
         CrashTests.tests
