@@ -38,15 +38,22 @@ foreach (var (make, durability) in runs)
         foreach (var workers in durability == "fsync_off" ? new[] { 1 } : new[] { 1, 2 })
         {
             if (n == 100_000 && workers == 2) continue;
-            var r = await StentWorkloads.FanOutAsync(make(), n, workers, durability);
+            // Short runs are noisy on a shared machine: up to 10,000 items, the median of three runs is kept.
+            var tries = new List<FanOutResult>();
+            for (var i = 0; i < (n <= 10_000 ? 3 : 1); i++)
+                tries.Add(await StentWorkloads.FanOutAsync(make(), n, workers, durability));
+            var r = tries.OrderBy(t => t.ItemsPerSecond).ElementAt(tries.Count / 2);
             fanouts.Add(r);
             var peaks = string.Join("/", r.PeakMiB.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)));
             Console.WriteLine($"{key,-18} fan-out n={n,7} workers={workers}: {r.ItemsPerSecond,8:F0} items/s, " +
                 $"{r.CommitsPerItem:F3} commits/item, {r.RoundTripsPerItem:F3} round trips/item, " +
                 $"{r.StatementsPerItem:F3} statements/item, {r.RowsPerItem:F3} rows/item, " +
-                $"{r.BytesPerItem,6:F0} B/item, peak {peaks} MiB, {r.Decisions} decisions");
+                $"{r.BytesPerItem,6:F0} B/item, peak {peaks} MiB, {r.Decisions} decisions" + (tries.Count > 1
+                    ? $" (median of {string.Join(", ", tries.Select(t => t.ItemsPerSecond.ToString("F0",
+                        CultureInfo.InvariantCulture)))} items/s)" : ""));
         }
-    var floor = Baselines.FloorRowsPerSecond(make(), 10_000);
+    // The floor is what the server can do: the best of three.
+    var floor = Enumerable.Range(0, 3).Max(_ => Baselines.FloorRowsPerSecond(make(), 10_000));
     var chain = await StentWorkloads.ChainAsync(make(), chainLength, durability);
     chains.Add(chain);
     var commit = Baselines.SingleRowCommitSeconds(make(), 1_000);

@@ -41,14 +41,30 @@ let postgres =
 
 let storeKinds = [ inMemory; sqlite; postgres ]
 
-/// PostgreSQL in one schema for the whole test run (each environment on it gets a new store object with its own clock):
-/// property tests run hundreds of short executions with unique ids, and a schema costs Marten's setup.
+/// Empties every table of `schema` (once it exists): a store opened on a shared schema starts as empty as a fresh
+/// database, whatever a test before it left there (executions of a failed run would otherwise be claimed by the next
+/// environment's worker, which registers a workflow of the same name, and replayed against other code).
+let private emptySchema (schema: string) =
+    use c = new Npgsql.NpgsqlConnection(pg)
+    c.Open()
+    use cmd = c.CreateCommand()
+    cmd.CommandText <- $"""
+        DO $$ DECLARE t text; BEGIN
+            FOR t IN SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables WHERE schemaname = '{schema}' LOOP
+                EXECUTE 'DELETE FROM ' || t;
+            END LOOP;
+        END $$"""
+    cmd.ExecuteNonQuery() |> ignore
+
+/// PostgreSQL in one schema for the whole test run, emptied for each environment (which gets a new store object with
+/// its own clock): property tests run hundreds of short executions, and a schema costs Marten's setup.
 let postgresShared =
     let schema = "p_" + Guid.NewGuid().ToString("N").Substring(0, 12)
     { postgres with
         Name = "PostgreSQL"
         Open = fun t ->
             if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+            emptySchema schema
             new Stent.Marten.PostgresWorkStore(pg, schema, t) :> RelationalWorkStore }
 
 /// A fresh in-memory store, a SQLite file per environment, and PostgreSQL in one schema: where the properties run.
