@@ -315,7 +315,6 @@ public sealed partial class Worker
         });
     }
 
-
     /// <summary>How long a batch runs before it records the items it has finished (a lost worker then costs at most
     /// this much of a batch's work).</summary>
     private static readonly TimeSpan BatchRecordEvery = TimeSpan.FromSeconds(1);
