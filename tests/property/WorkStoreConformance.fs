@@ -402,9 +402,11 @@ let private suite kind =
             Expect.equal calls.Total 50 "each step once"
         }
         test "a step's recorded start comes after the commit that scheduled it, also down a chain one worker runs" {
-            // Each decision's commit takes 40 ms more: the next step cannot start sooner, and its record must say so
-            // (a worker going on with an execution's chain once dated each step from the previous step's end).
-            let store = Observed(fresh (), DateTime.MinValue, TimeSpan.FromMilliseconds 40.0) :> IWorkStore
+            // Each decision's commit takes 100 ms more: the next step cannot start sooner, and its record must say so
+            // (a worker going on with an execution's chain once dated each step from the previous step's end). A
+            // worker reads the store's clock once per claim, so a time may be off by as long as a claim takes: the
+            // gap asked for is half the delay.
+            let store = Observed(fresh (), DateTime.MinValue, TimeSpan.FromMilliseconds 100.0) :> IWorkStore
             let step = Durable.createSync $"{kind.Name}-next" (fun (x: int) _ -> x + 1)
             let wf = Workflow.define "chain_of_five" (fun (x: int) -> workflow {
                 let! a = step.Call x
@@ -422,7 +424,7 @@ let private suite kind =
             Expect.equal steps.Length 5 "timeline"
             for before, after in List.pairwise steps do
                 let gap = after.StartedAt.Value - before.EndedAt.Value
-                Expect.isGreaterThanOrEqual gap.TotalMilliseconds 39.0
+                Expect.isGreaterThanOrEqual gap.TotalMilliseconds 50.0
                     $"step {after.Position} starts at least a commit after step {before.Position} ended (gap {gap})"
         }
         test "a step that fails for good becomes a dead letter; custom state shows in GetAsync" {
