@@ -148,13 +148,16 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Works until nothing can advance without outside input (a signal, a cancellation): every execution has ended or
-    /// waits for a signal. The clock skips to each next due time. A planned crash replaces the worker, as a restart
-    /// would.
+    /// Works until nothing can advance without outside input (a signal, a cancellation, other code): every execution
+    /// has ended, waits for a signal, or is blocked (the code registered no longer matches its history: it is tried
+    /// once, then left for code that matches, see <see cref="Register{TIn, TOut}(WorkflowDef{TIn, TOut})"/>). The
+    /// clock skips to each next due time. A planned crash replaces the worker, as a restart would.
     /// </summary>
     public async Task RunUntilIdleAsync(CancellationToken ct = default)
     {
         var stalled = 0;
+        var since = Time.GetUtcNow();
+        var blockedBefore = (await BlockedAsync(ct).ConfigureAwait(false)).Select(e => e.Id).ToHashSet();
         for (var rounds = 0; ; rounds++)
         {
             if (rounds > 1_000_000) throw new
@@ -182,7 +185,11 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
                 stalled = 0;
                 continue;
             }
-            var next = await Store.NextDueAsync(ct).ConfigureAwait(false);
+            // An execution parked during this run waits for code that matches, which cannot come while it runs (one
+            // blocked before it is tried again first: the code may have changed since).
+            var parked = (await BlockedAsync(ct).ConfigureAwait(false))
+                .Where(e => e.UpdatedAt > since || !blockedBefore.Contains(e.Id)).Select(e => e.Id).ToList();
+            var next = await Store.NextDueAsync(parked, ct).ConfigureAwait(false);
             if (next is null) return;
             // Due now but not claimable (a rate window is full): let a little time pass.
             var now = Time.GetUtcNow();
@@ -190,6 +197,9 @@ public sealed class TestEnvironment : IAsyncDisposable, IDisposable
             Time.Advance(next > now ? next.Value - now : TimeSpan.FromMilliseconds(100));
         }
     }
+
+    private Task<IReadOnlyList<ExecutionInfo>> BlockedAsync(CancellationToken ct) =>
+        Store.ListExecutionsAsync(new ExecutionFilter(ExecutionState.Blocked, Limit: int.MaxValue), ct);
 
     /// <summary>
     /// Fires the recurring schedules due at the environment's clock, as a worker does every second (the environment

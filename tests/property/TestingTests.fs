@@ -37,8 +37,39 @@ let private exported (def: WorkflowDef<'I, 'O>) (input: 'I) =
     using (File.CreateText path) (fun w -> HistoryFile.WriteAsync(w, e.Store.ReadAsync("recorded").Result).Wait())
     path
 
+/// Version 1 of a workflow, and code deployed later under the same name and version that schedules another step first.
+let private add = Durable.createSync "testing_add" (fun (x: int) _ -> x + 1)
+let private times = Durable.createSync "testing_times" (fun (x: int) _ -> x * 10)
+let private original = Workflow.define "testing_changed" (fun (x: int) -> workflow {
+    let! y = add.Call x
+    let! go = Workflow.waitForSignal<int> "go"
+    return! times.Call (y + go) })
+let private changed = Workflow.define "testing_changed" (fun (x: int) -> workflow {
+    let! y = times.Call x
+    let! go = Workflow.waitForSignal<int> "go"
+    return! times.Call (y + go) })
+
+/// An execution that code no longer matching its history picks up is parked as blocked; the environment's run ends
+/// there (it moves on only with other code), and once the matching code is back, the next run carries it on.
+let private blockedLeavesTheRunIdle (kind: StoreKind) =
+    use e = new TestEnvironment(Func<_, _>(kind.Open), options)
+    e.Register(original) |> ignore
+    let id = e.DispatchAsync(original, 1).Result
+    e.RunUntilIdleAsync().Wait()
+    e.Register(changed).RestartWorker()
+    e.Client.SignalAsync(id, "go", 5).Result |> ignore
+    let watch = Diagnostics.Stopwatch.StartNew()
+    e.RunUntilIdleAsync().Wait()
+    Expect.isLessThan watch.Elapsed.TotalSeconds 30.0 "the run ends instead of retrying the blocked execution"
+    Expect.equal (e.Store.GetExecutionAsync(id).Result.State) ExecutionState.Blocked "left blocked"
+    e.Register(original).RestartWorker()
+    e.RunUntilIdleAsync().Wait()
+    Expect.equal (value (e.ResultAsync<int>(id).Result)) 70 "matching code carries it on: (1 + 1 + 5) * 10"
+
 let tests =
     testList "Testing kit" [
+        testList "a run leaves an execution its code no longer matches blocked, and matching code carries it on"
+            (storeKinds |> List.map (fun kind -> testCase kind.Name (fun () -> blockedLeavesTheRunIdle kind)))
         test "the replayer replays an exported history on today's code to the same end" {
             let report = Replayer.ReplayFile(pure', exported pure' [ 1; 2; 3 ], Json.serializer)
             Expect.equal report.State ExecutionState.Completed "ended as recorded"

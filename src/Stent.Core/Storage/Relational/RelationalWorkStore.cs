@@ -346,15 +346,27 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
     /// <summary>When the next piece of work becomes claimable (a timer, a retry, a delayed start, an expiring lease),
     /// if any.</summary>
-    public Task<DateTimeOffset?> NextDueAsync(CancellationToken ct = default) => ReadAsync(async s =>
+    public Task<DateTimeOffset?> NextDueAsync(CancellationToken ct = default) => NextDueAsync([], ct);
+
+    /// <summary>When the next piece of work of an execution other than those of <paramref name="except"/> becomes
+    /// claimable, if any.</summary>
+    /// <param name="except">Executions whose work does not count.</param>
+    /// <param name="ct">Cancellation.</param>
+    public Task<DateTimeOffset?> NextDueAsync(IReadOnlyCollection<string> except, CancellationToken ct = default) =>
+        ReadAsync(async s =>
     {
-        var sql = new Sql($"""
+        ArgumentNullException.ThrowIfNull(except);
+        var sql = new Sql();
+        var others = except.Count == 0 ? "" : $" AND id NOT IN ({sql.List(except)})";
+        var steps = except.Count == 0 ? "" : $" AND execution_id NOT IN ({sql.List(except)})";
+        sql.Append($"""
             SELECT min(t) FROM (
-                SELECT min(runnable_at) AS t FROM {_t}stent_executions WHERE state IN {Live} AND runnable_at IS NOT NULL
+                SELECT min(runnable_at) AS t FROM {_t}stent_executions WHERE state IN {Live} AND runnable_at IS NOT
+                    NULL{others}
                 UNION ALL SELECT min(lease_until) FROM {_t}stent_executions WHERE state IN {Live} AND lease_until IS NOT
-                    NULL
-                UNION ALL SELECT min(available_at) FROM {_t}stent_steps WHERE running = 0
-                UNION ALL SELECT min(lease_until) FROM {_t}stent_steps WHERE running = 1) AS due
+                    NULL{others}
+                UNION ALL SELECT min(available_at) FROM {_t}stent_steps WHERE running = 0{steps}
+                UNION ALL SELECT min(lease_until) FROM {_t}stent_steps WHERE running = 1{steps}) AS due
             """);
         var rows = await s.QueryAsync(sql, r => Time(r, 0), ct).ConfigureAwait(false);
         return rows[0];
