@@ -58,9 +58,7 @@ let private blockedLeavesTheRunIdle (kind: StoreKind) =
     e.RunUntilIdleAsync().Wait()
     e.Register(changed).RestartWorker()
     e.Client.SignalAsync(id, "go", 5).Result |> ignore
-    let watch = Diagnostics.Stopwatch.StartNew()
     e.RunUntilIdleAsync().Wait()
-    Expect.isLessThan watch.Elapsed.TotalSeconds 30.0 "the run ends instead of retrying the blocked execution"
     Expect.equal (e.Store.GetExecutionAsync(id).Result.State) ExecutionState.Blocked "left blocked"
     e.Register(original).RestartWorker()
     e.RunUntilIdleAsync().Wait()
