@@ -357,8 +357,8 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     {
         ArgumentNullException.ThrowIfNull(except);
         var sql = new Sql();
-        var others = except.Count == 0 ? "" : $" AND id NOT IN ({sql.List(except)})";
-        var steps = except.Count == 0 ? "" : $" AND execution_id NOT IN ({sql.List(except)})";
+        var ids = except.Count == 0 ? null : sql.List(except);
+        var (others, steps) = ids is null ? ("", "") : ($" AND id NOT IN ({ids})", $" AND execution_id NOT IN ({ids})");
         sql.Append($"""
             SELECT min(t) FROM (
                 SELECT min(runnable_at) AS t FROM {_t}stent_executions WHERE state IN {Live} AND runnable_at IS NOT
