@@ -13,6 +13,7 @@ let all =
         CombinatorTests.tests
         DslTests.tests
         ReplayProperties.tests
+        HistoryTests.tests
         SqlTests.tests
         StepItemsTests.tests
         StoreConformance.tests

@@ -33,12 +33,12 @@ internal sealed class HistoryCache(int capacity)
                 _order.Remove(node);
                 cached = node.Value;
             }
-        var (history, checkpoint) = cached is null || cached.History.Events.Count > version
+        var (history, checkpoint) = cached is null || cached.History.Count > version
             ? (new History([]), null) : (cached.History, cached.Checkpoint);
-        if (history.Events.Count < version)
-            history.Append(await store.ReadAfterAsync(id, history.Events.Count, ct).ConfigureAwait(false));
-        if (history.Events.Count != version)
-            throw new InvalidOperationException($"Stream '{id}' has {history.Events.Count} events, its row says " +
+        if (history.Count < version)
+            history.Append(await store.ReadAfterAsync(id, history.Count, ct).ConfigureAwait(false));
+        if (history.Count != version)
+            throw new InvalidOperationException($"Stream '{id}' has {history.Count} events, its row says " +
                 $"{version}.");
         return (history, checkpoint);
     }
@@ -48,7 +48,7 @@ internal sealed class HistoryCache(int capacity)
     public History? Peek(string id, long version)
     {
         lock (_gate)
-            return _byId.TryGetValue(id, out var node) && node.Value.History.Events.Count == version
+            return _byId.TryGetValue(id, out var node) && node.Value.History.Count == version
                 ? node.Value.History : null;
     }
 

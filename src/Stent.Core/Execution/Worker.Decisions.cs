@@ -20,10 +20,12 @@ public sealed partial class Worker
         using var activity = Diagnostics.StentTelemetry.StartDecision(task);
         var (history, checkpoint) = await _histories.TakeAsync(_store, task.ExecutionId, task.Version,
             ct).ConfigureAwait(false);
-        if (!_options.Incremental) checkpoint = null;
         var started = history.Started!;
         using var scope = _logger.BeginScope(new Diagnostics.LogScope(("ExecutionId", task.ExecutionId),
             ("Workflow", started.Workflow), ("WorkerId", _options.WorkerId)));
+        // A history that forgot settled work serves only a decision that starts where the last one stopped.
+        if (!_options.Incremental || checkpoint?.Serves(_registry.Workflow(started.Workflow, started.Version),
+            history) != true) (history, checkpoint) = (await Complete(history, task, ct).ConfigureAwait(false), null);
         if (_registry.Workflow(started.Workflow, started.Version) is null) await LearnAsync(history.Events, ct)
             .ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
@@ -31,7 +33,22 @@ public sealed partial class Worker
         if (ran is not null) outcomes.AddRange(ran.Select(f => f.Event));
         var carryover = started.ResumedFrom is { } from ? await _histories.LoadCarryoverAsync(_store, from,
             ct).ConfigureAwait(false) : null;
-        var (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
+        DecisionCommit commit;
+        Interpreter.Checkpoint? next;
+        List<HistoryEvent> given = [.. outcomes];
+        try
+        {
+            (commit, next) = Decide(task, history, outcomes, now, carryover, checkpoint);
+        }
+        catch (ForgottenHistoryException e)
+        {
+            // Not expected (a decision that starts at its checkpoint reads no settled work): decide from the top.
+            _logger.LogWarning(e, "Decision for {ExecutionId} needed forgotten history; replaying the whole stream",
+                task.ExecutionId);
+            (history, outcomes) = (new History(await _store.ReadAsync(task.ExecutionId, ct).ConfigureAwait(false)),
+                given);
+            (commit, next) = Decide(task, history, outcomes, now, carryover, null);
+        }
         // Outcomes are never dropped with a parked decision: they are recorded the usual way. (The history taken
         // out, now holding them, is not put back: the next decision reads it again.)
         if (ran is not null && commit.State == ExecutionState.Blocked) return null;
@@ -79,10 +96,13 @@ public sealed partial class Worker
             // Ended, or parked without folding what it saw: the stream is not what the history holds.
             if (commit.Finished || commit.Events.Count < folded) return;
             history.Append(commit.Events.Skip(folded));
+            // What the next decision starts past is settled for good: only open work is kept.
+            if (_options.Incremental && next is not null && next.Events == history.Count)
+                history.Forget(next.Events, next.Settled, next.Visited);
             _histories.Put(task.ExecutionId, history, next);
             // Entries of executions others went on with are stale: when too many pile up, start afresh.
             if (_sticky.Count >= StickyCapacity) _sticky.Clear();
-            _sticky[task.ExecutionId] = new Sticky(task, history.Events.Count);
+            _sticky[task.ExecutionId] = new Sticky(task, history.Count);
         }
     }
 
@@ -139,7 +159,7 @@ public sealed partial class Worker
         if (stopping is not null && history.Cancel is null) outcomes.Add(new ExecutionCancelRequested(stopping));
 
         var started = history.Started!;
-        var version = history.Events.Count;
+        var version = history.Count;
         // Claims are filtered by the registry: the workflow is registered, or learned from the root of its tree.
         // Each execution runs on the version it started with.
         var definition = _registry.Workflow(started.Workflow, started.Version)
@@ -199,7 +219,7 @@ public sealed partial class Worker
         // Work made moot by cancellation (open work recorded before): scheduled steps are dropped, children are asked
         // to cancel.
         bool IsChild(string position) => history.At(position)?.Start is ChildStarted;
-        var commit = Ending(task, history.Events.Concat(decision.NewEvents), new DecisionCommit(task.ExecutionId,
+        var commit = Ending(task, history, decision.NewEvents, new DecisionCommit(task.ExecutionId,
             task.LeaseToken, version, [.. outcomes, .. decision.NewEvents], state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
@@ -279,7 +299,7 @@ public sealed partial class Worker
         WorkflowError error = stopping ?? (WorkflowError)Failure.FromException(e);
         HistoryEvent end = stopping is null ? new ExecutionFailed(error) : new ExecutionCancelled(stopping.Reason);
         var state = stopping?.State ?? ExecutionState.Failed;
-        return Ending(task, history.Events, new DecisionCommit(task.ExecutionId, task.LeaseToken,
+        return Ending(task, history, [], new DecisionCommit(task.ExecutionId, task.LeaseToken,
             version, [.. outcomes, end, new DecisionCompleted(history.DecisionCount + 1)], state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
@@ -288,16 +308,25 @@ public sealed partial class Worker
         });
     }
 
+    /// <summary>The whole stream of <paramref name="task"/>'s execution: <paramref name="history"/> itself when it
+    /// forgot nothing.</summary>
+    private async Task<History> Complete(History history, DecisionTask task, CancellationToken ct) =>
+        history.Complete ? history
+            : new History(await _store.ReadAsync(task.ExecutionId, ct).ConfigureAwait(false));
+
     /// <summary>
-    /// The rules of an ending execution: its parent (if any) learns how it ended, and its children still running are
-    /// asked to cancel — in the same commit.
+    /// The rules of an ending execution: its parent (if any) learns how it ended, and its children still running (open
+    /// in <paramref name="history"/> and not ended by <paramref name="newEvents"/>) are asked to cancel — in the same
+    /// commit.
     /// </summary>
-    private static DecisionCommit Ending(DecisionTask task, IEnumerable<HistoryEvent> events, DecisionCommit commit)
+    private static DecisionCommit Ending(DecisionTask task, History history, IReadOnlyList<HistoryEvent> newEvents,
+        DecisionCommit commit)
     {
         if (!commit.Finished) return commit;
-        var started = (ExecutionStarted)events.First();
-        var ended = events.OfType<ChildEnded>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
-        var running = events.OfType<ChildStarted>().Where(c => !ended.Contains(c.Position))
+        var started = history.Started!;
+        var ended = newEvents.OfType<ChildEnded>().Select(c => c.Position).ToHashSet(StringComparer.Ordinal);
+        var running = history.Entries.Where(e => e is { Start: ChildStarted, Outcome: null }).Select(e => e.Start)
+            .Concat(newEvents.OfType<ChildStarted>()).Where(c => !ended.Contains(c.Position))
             .Select(c => ChildStarted.ChildId(task.ExecutionId, c.Position));
         var ok = commit.State == ExecutionState.Completed;
         return commit with

@@ -1,15 +1,21 @@
 // An index of an execution's history by position, with the decision in which each outcome became visible; it grows
-// with the stream, so a decision indexes only the events it adds.
+// with the stream, so a decision indexes only the events it adds, and it forgets what no later decision will read.
 namespace Stent.Replay;
 
-/// <summary>The recorded history of one execution, indexed for replay. Appending extends the index in place: a
-/// worker keeps one per execution across decisions.</summary>
+/// <summary>
+/// The recorded history of one execution, indexed for replay. Appending extends the index in place: a worker keeps one
+/// per execution across decisions, and after each decision <see cref="Forget"/>s the settled work its next decision
+/// starts past, so what it holds grows with the work still open, not with the stream.
+/// </summary>
 internal sealed class History
 {
     private readonly List<HistoryEvent> _events = [];
     private readonly Dictionary<string, Entry> _byPosition = new(StringComparer.Ordinal);
     private readonly List<(SignalReceived Signal, int Time)> _signals = [];
     private readonly HashSet<long> _consumed = [];
+    // Events forgotten from the front of _events; positions closed and not forgotten yet.
+    private int _forgotten;
+    private List<string> _closed = [];
 
     /// <summary>What was recorded at one position.</summary>
     internal sealed class Entry(PositionedEvent start)
@@ -56,10 +62,12 @@ internal sealed class History
             case SignalConsumed c:
                 _byPosition[c.Position] = new Entry(c) { Outcome = c, Time = Seen };
                 _consumed.Add(c.Sequence);
+                _closed.Add(c.Position);
                 break;
             case ValueRecorded or ProgressReported or StateSet or LogRecorded:
-                _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e)
-                    { Outcome = (PositionedEvent)e, Time = Seen };
+                var recorded = (PositionedEvent)e;
+                _byPosition[recorded.Position] = new Entry(recorded) { Outcome = recorded, Time = Seen };
+                _closed.Add(recorded.Position);
                 break;
             case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):
                 a.FailedAttempts = f.Attempt;
@@ -68,22 +76,75 @@ internal sealed class History
             case StepCompleted or StepFailed or TimerFired or ChildEnded:
                 var p = (PositionedEvent)e;
                 if (!_byPosition.TryGetValue(p.Position, out var entry))
+                {
+                    // A second outcome of work already settled and forgotten (only open work is kept).
+                    if (_forgotten > 0) break;
                     throw new InvalidOperationException(
                         $"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
+                }
                 if (entry.Outcome is not null) break;
                 (entry.Outcome, entry.Time) = (p, Seen);
                 if (entry.Start is StepScheduled) OpenSteps--;
+                _closed.Add(p.Position);
                 break;
             case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, Seen); break;
             case ExecutionCompleted or ExecutionFailed or ExecutionCancelled: Final = e; break;
         }
     }
 
-    /// <summary>All events as stored, in order (an <see cref="EventBatch"/> is one).</summary>
-    public IReadOnlyList<HistoryEvent> Events => _events;
+    /// <summary>All events as stored, in order (an <see cref="EventBatch"/> is one); only while none is forgotten.
+    /// </summary>
+    public IReadOnlyList<HistoryEvent> Events => _forgotten == 0 ? _events
+        : throw new ForgottenHistoryException($"its first {_forgotten} events");
 
-    /// <summary>The events stored from index <paramref name="from"/> on, batches opened.</summary>
-    public IEnumerable<HistoryEvent> EventsFrom(int from) => HistoryEvent.Flatten(_events.Skip(from));
+    /// <summary>How many events the stream holds (an <see cref="EventBatch"/> is one), forgotten ones included.
+    /// </summary>
+    public int Count => _forgotten + _events.Count;
+
+    /// <summary>True while no event is forgotten: the history can be replayed from the top.</summary>
+    public bool Complete => _forgotten == 0;
+
+    /// <summary>The events stored from index <paramref name="from"/> on (not before what is forgotten), batches
+    /// opened.</summary>
+    public IEnumerable<HistoryEvent> EventsFrom(int from) => from >= _forgotten
+        ? HistoryEvent.Flatten(_events.Skip(from - _forgotten))
+        : throw new ForgottenHistoryException($"events {from} to {_forgotten - 1}");
+
+    /// <summary>True when an outcome (or the start, a signal, a cancellation) was recorded after the last decision.
+    /// </summary>
+    public bool HasUnseen()
+    {
+        for (var i = _events.Count - 1; i >= 0 && _events[i] is not DecisionCompleted; i--)
+            if (HistoryEvent.Flatten([_events[i]]).Any(e => e is ExecutionStarted or StepCompleted or StepFailed
+                or TimerFired or SignalReceived or ExecutionCancelRequested)) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Forgets the events before <paramref name="upTo"/> and the closed positions <paramref name="settled"/> says no
+    /// later decision reads (removing them from <paramref name="visited"/> too); open work stays. Each closed position
+    /// is looked at until it is forgotten, so forgetting costs in proportion to the work settled since, and to the
+    /// closed work of branches still open.
+    /// </summary>
+    /// <param name="upTo">Where the next decision starts reading: a count of events up to which the last decision saw
+    /// everything (a decision that forgets nothing before it never needs what is dropped).</param>
+    /// <param name="settled">Whether a position is settled for good.</param>
+    /// <param name="visited">The positions the decisions visited.</param>
+    public void Forget(int upTo, Func<string, bool> settled, ISet<string> visited)
+    {
+        if (upTo < _forgotten || upTo > Count)
+            throw new ArgumentOutOfRangeException(nameof(upTo), upTo, $"Between {_forgotten} and {Count}.");
+        _events.RemoveRange(0, upTo - _forgotten);
+        _forgotten = upTo;
+        var kept = new List<string>();
+        foreach (var position in _closed)
+        {
+            if (!settled(position)) { kept.Add(position); continue; }
+            _byPosition.Remove(position);
+            visited.Remove(position);
+        }
+        _closed = kept;
+    }
 
     /// <summary>The first event.</summary>
     public ExecutionStarted? Started { get; private set; }
@@ -106,8 +167,9 @@ internal sealed class History
     /// <summary>True when <paramref name="position"/> is a step scheduled that has no outcome yet.</summary>
     public bool IsOpenStep(string position) => At(position) is { Start: StepScheduled, Outcome: null };
 
-    /// <summary>Every position that has an entry.</summary>
-    public IEnumerable<string> Positions => _byPosition.Keys;
+    /// <summary>Every position that has an entry (only while none is forgotten).</summary>
+    public IEnumerable<string> Positions => Complete ? _byPosition.Keys
+        : throw new ForgottenHistoryException("settled positions");
 
     /// <summary>The positions that events from index <paramref name="from"/> on opened.</summary>
     public IEnumerable<string> PositionsFrom(int from)
@@ -126,6 +188,6 @@ internal sealed class History
     /// <summary>True when a recorded wait already took the signal with this sequence.</summary>
     public bool IsConsumed(long sequence) => _consumed.Contains(sequence);
 
-    /// <summary>Every entry.</summary>
+    /// <summary>Every entry (forgotten ones aside: open work is never forgotten).</summary>
     public IEnumerable<Entry> Entries => _byPosition.Values;
 }

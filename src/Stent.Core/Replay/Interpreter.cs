@@ -101,8 +101,7 @@ internal sealed class Interpreter
             InvalidOperationException("History does not begin with ExecutionStarted.");
         if (started.Workflow != definition.Name)
             throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
-        if (resume is not null && (resume.Definition != definition || resume.Events > history.Events.Count))
-            resume = null;
+        if (resume is not null && !resume.Serves(definition, history)) resume = null;
         return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None,
             resume, batching ?? StepBatching.None).Run(definition, started);
     }
@@ -118,7 +117,7 @@ internal sealed class Interpreter
                 : RunThread(definition.Build(_serializer.Deserialize(started.Input, definition.InputType)), new
                     Thread(""));
         }
-        catch (Exception e) when (e is not NonDeterminismException)
+        catch (Exception e) when (e is not (NonDeterminismException or ForgottenHistoryException))
         {
             outcome = Outcome.Err(Failure.FromException(e), _decision);
         }
@@ -145,14 +144,11 @@ internal sealed class Interpreter
                     ExecutionFailed(outcome.Error!));
         }
 
-        var unseen = false;
-        for (var i = _history.Events.Count - 1; i >= 0 && _history.Events[i] is not DecisionCompleted && !unseen; i--)
-            unseen = HistoryEvent.Flatten([_history.Events[i]]).Any(e => e is ExecutionStarted or StepCompleted
-                or StepFailed or TimerFired or SignalReceived or ExecutionCancelRequested);
-        if ((_pending.Count > 0 || unseen) && _history.Final is null) _pending.Add(new DecisionCompleted(_decision));
+        if ((_pending.Count > 0 || _history.HasUnseen()) && _history.Final is null)
+            _pending.Add(new DecisionCompleted(_decision));
         _pending = StepBatches.Group(_pending, _functions, _batching);
         var checkpoint = _checkpoint is { } stop && status == ExecutionState.Running
-            ? stop with { Definition = definition, Events = _history.Events.Count + _pending.Count, Visited = _visited }
+            ? stop with { Definition = definition, Events = _history.Count + _pending.Count, Visited = _visited }
             : null;
         return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children,
             checkpoint) { Awaiting = _awaiting };
@@ -300,7 +296,7 @@ internal sealed class Interpreter
         var fn = step.Function;
         // Visited without a closure or a message made per step: this runs once per item of a fan-out.
         _visited.Add(position);
-        var entry = _history.At(position);
+        var entry = At(position);
         if (entry is not null && (entry.Start is not StepScheduled scheduled || scheduled.Name != fn.Name))
             throw new NonDeterminismException(position, Describe(entry.Start), $"step '{fn.Name}'");
         _functions[fn.Name] = fn;
@@ -372,7 +368,7 @@ internal sealed class Interpreter
     {
         var position = thread.Peek();
         var kind = $"patch {node.Id}";
-        var entry = _history.At(position);
+        var entry = At(position);
         if (entry?.Start is ValueRecorded v && v.Kind == kind)
         {
             _visited.Add(thread.Next());
@@ -595,9 +591,19 @@ internal sealed class Interpreter
     private History.Entry? Visit(string position, string name, Func<PositionedEvent, bool> matches, string found)
     {
         _visited.Add(position);
-        var entry = _history.At(position);
+        var entry = At(position);
         if (entry is not null && !matches(entry.Start))
             throw new NonDeterminismException(position, Describe(entry.Start), found);
+        return entry;
+    }
+
+    /// <summary>The entry at <paramref name="position"/>, or null when nothing is recorded there; a position the
+    /// worker's history forgot (settled work) is never taken for new ground.</summary>
+    private History.Entry? At(string position)
+    {
+        var entry = _history.At(position);
+        if (entry is null && !_history.Complete && (_resume is null || _resume.Settled(position)))
+            throw new ForgottenHistoryException($"position {position}");
         return entry;
     }
 
@@ -660,6 +666,33 @@ internal sealed class Interpreter
 
         /// <summary>When <see cref="Node"/> is a fan-out: what its branches came to.</summary>
         public Fan? Branches { get; init; }
+
+        /// <summary>True when a decision over <paramref name="history"/> with <paramref name="definition"/> can start
+        /// here: the same workflow, and a history that extends the one this was made on.</summary>
+        public bool Serves(IWorkflowDefinition? definition, History history) =>
+            Definition == definition && Events <= history.Count;
+
+        /// <summary>
+        /// True when no decision starting here reads <paramref name="position"/> again: it lies before the instruction
+        /// the root thread waits on (or inside an instruction before it), or in a settled branch of the fan-out it
+        /// waits on. Positions read as <c>root[.branch/rest]</c> (see <see cref="Interpreter"/>).
+        /// </summary>
+        public bool Settled(string position)
+        {
+            var span = position.AsSpan();
+            var digits = 0;
+            while (digits < span.Length && char.IsAsciiDigit(span[digits])) digits++;
+            if (!int.TryParse(span[..digits], System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var root)) return false;
+            if (root != Counter) return root < Counter;
+            if (Branches is not { } fan || digits == span.Length || span[digits] != '.'
+                || !span[..digits].SequenceEqual(fan.Position)) return false;
+            var rest = span[(digits + 1)..];
+            var slash = rest.IndexOf('/');
+            return slash > 0 && int.TryParse(rest[..slash], System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out var branch)
+                && branch < fan.Outcomes.Length && fan.Outcomes[branch].Kind != OutcomeKind.Blocked;
+        }
     }
 
     /// <summary>What the branches of a fan-out came to at a decision.</summary>
