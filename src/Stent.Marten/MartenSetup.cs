@@ -24,6 +24,8 @@ internal static class MartenSetup
         json.AllowOutOfOrderMetadataProperties = true;
         // No null member is written (absent reads back as null): smaller events.
         json.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+        // Only what JSON requires is escaped (a payload's quotes as \", not \u0022): less to send.
+        json.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         o.UseSystemTextJsonForSerialization(json, EnumStorage.AsString, Casing.CamelCase);
         foreach (var t in typeof(HistoryEvent).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(HistoryEvent)) && !t.IsAbstract))
             o.Events.AddEventType(t);

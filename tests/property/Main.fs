@@ -16,6 +16,7 @@ let all =
         HistoryTests.tests
         SqlTests.tests
         StepItemsTests.tests
+        StoreJsonTests.tests
         StoreConformance.tests
         WorkStoreConformance.tests
         CrashTests.tests

@@ -8,10 +8,13 @@ namespace Stent.Storage.Relational;
 /// <summary>Serialization shared by the database stores.</summary>
 internal static class StoreJson
 {
-    /// <summary>Stent's payload options, writing no null member (absent reads back as null): smaller rows.</summary>
+    /// <summary>Stent's payload options, writing no null member (absent reads back as null) and escaping only what
+    /// JSON requires (a payload's quotes as <c>\"</c>, not <c>\u0022</c>; text not in ASCII as it is): smaller rows.
+    /// Rows are data, never HTML.</summary>
     private static readonly JsonSerializerOptions Options = new(PayloadSerializer.CreateDefaultOptions())
     {
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>An event as JSON (with its type).</summary>
