@@ -1,4 +1,5 @@
-// One workload on one store, printed: for profiling ("one fanout postgres 1000 2", "one capped sqlite 300 1").
+// One workload on one store, printed: for profiling ("one fanout postgres 1000 2", "one capped sqlite 300 1",
+// "one chunked sqlite 100000 1").
 using System.Globalization;
 
 namespace Stent.Bench;
@@ -6,7 +7,7 @@ namespace Stent.Bench;
 /// <summary>Runs a single workload.</summary>
 public static class OneWorkload
 {
-    /// <summary>Runs <paramref name="which"/> (fanout, capped or chain) on <paramref name="store"/> (sqlite or
+    /// <summary>Runs <paramref name="which"/> (fanout, chunked, capped or chain) on <paramref name="store"/> (sqlite or
     /// postgres) with <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
     public static async Task<int> RunAsync(string which, string store, int n, int workers)
     {
@@ -22,13 +23,18 @@ public static class OneWorkload
                 $"{c.RowsPerStep:F1} rows/step, {c.BytesPerStep:F0} B/step"));
             return 0;
         }
-        var r = await StentWorkloads.FanOutAsync(target, n, workers, "as configured", capped: which == "capped");
+        var r = await StentWorkloads.FanOutAsync(target, n, workers, "as configured", which switch
+        {
+            "capped" => Workflows.Capped,
+            "chunked" => Workflows.Chunked,
+            _ => Workflows.FanOut,
+        });
         if (which == "capped")
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"capped (MaxConcurrent 1) {store} n={n} workers={workers}: {1000 / r.ItemsPerSecond:F2} ms per " +
                 $"hand-off, {r.RoundTripsPerItem:F2} trips/item"));
         else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"fanout {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
+            $"{which} {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
             $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.StatementsPerItem:F3} statements/item, " +
             $"{r.RowsPerItem:F3} rows/item, {r.BytesPerItem:F0} B/item, " +
             $"{r.Decisions} decisions, " +

@@ -13,7 +13,7 @@ public static class Processes
         var store = Target.Open(spec);
         using var stop = new CancellationTokenSource();
         var serving = new Worker(store, Options($"proc-{Environment.ProcessId}")).Register(Workflows.FanOut)
-            .Register(Workflows.Chain).Register(Workflows.Capped).ServeAsync(stop.Token);
+            .Register(Workflows.Chain).Register(Workflows.Capped).Register(Workflows.Chunked).ServeAsync(stop.Token);
         Console.WriteLine("ready");
         await Console.In.ReadToEndAsync();
         stop.Cancel();

@@ -34,12 +34,12 @@ public sealed record ChainResult(string Store, string Durability, int N, double 
 /// <summary>Stent workloads.</summary>
 public static class StentWorkloads
 {
-    /// <summary>Maps a trivial step over <paramref name="n"/> items with <paramref name="workers"/> worker
-    /// processes.</summary>
+    /// <summary>Runs <paramref name="workflow"/> (by default <see cref="Workflows.FanOut"/>, a trivial step mapped
+    /// over the items) on <paramref name="n"/> items with <paramref name="workers"/> worker processes.</summary>
     public static async Task<FanOutResult> FanOutAsync(Target t, int n, int workers, string durability,
-        bool capped = false)
+        WorkflowDef<int, int>? workflow = null)
     {
-        var workflow = capped ? Workflows.Capped : Workflows.FanOut;
+        workflow ??= Workflows.FanOut;
         var store = (RelationalWorkStore)t.Open();
         var client = new StentClient(store);
         var processes = Processes.Start(t.Spec, workers);

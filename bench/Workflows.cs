@@ -16,6 +16,12 @@ public static class Workflows
         from results in Enumerable.Range(0, n).Map(Trivial)
         select results.Count(r => r.Ok));
 
+    /// <summary>Maps <see cref="Trivial"/> over 0..n-1 in sequential chunks of 1,000 (a worker holds one chunk's open
+    /// work at a time, not the whole history).</summary>
+    public static readonly WorkflowDef<int, int> Chunked = Workflow.Define("bench_chunked", (int n) =>
+        from results in Enumerable.Range(0, n).Chunk(1000, Trivial)
+        select results.Count(r => r.IsOk && r.Value.Ok));
+
     /// <summary>Like <see cref="Trivial"/>, one run at a time across all workers.</summary>
     public static readonly Durable<int, Echo> CappedTrivial = Durable.CreateSync("bench_capped",
         (int i, StepContext _) => new Echo(i, true),

@@ -89,7 +89,8 @@ let tests =
             let history = History([ started 5 ])
             let d = decide history null
             history.Append d.NewEvents
-            let completed = openSteps d.NewEvents |> List.map (fun s -> StepCompleted(s.Position, s.Input, null, 1) :> HistoryEvent)
+            let completed =
+                openSteps d.NewEvents |> List.map (fun s -> StepCompleted(s.Position, s.Input, null, 1) :> HistoryEvent)
             history.Append completed
             let d2 = decide history d.Checkpoint
             history.Append d2.NewEvents

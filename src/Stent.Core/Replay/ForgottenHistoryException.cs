@@ -1,4 +1,4 @@
-// Thrown when a decision needs part of a history its worker forgot: the worker reads the whole stream and decides again.
+// Thrown when a decision needs history its worker forgot: the worker reads the whole stream and decides again.
 namespace Stent.Replay;
 
 /// <summary>A decision asked a <see cref="History"/> for events or positions it had forgotten (<see
