@@ -81,8 +81,27 @@ let private forgettingMatchesFullReplay (n, seed) =
     Expect.equal state ExecutionState.Completed "the run completes"
     Expect.isTrue (n < 2 || forgot) "settled work was forgotten"
 
+/// A chunked run that then waits for a signal: what the worker holds for it once it waits.
+let private heldAfterChunks chunks =
+    let wf =
+        Workflow.define "forgetting_chunks" (fun (n: int) ->
+            [ 1 .. n ]
+            |> Workflow.chunk 10 None (Workflow.traverse item.Call)
+            |> Workflow.bind (fun xs -> Workflow.waitForSignal<int> "go" |> Workflow.map (fun g -> List.sum xs + g)))
+    use e = new Stent.Testing.TestEnvironment(Func<_, _>(inMemory.Open), testOptions)
+    e.DispatchAsync(wf, 10 * chunks, "held").Wait()
+    e.RunUntilIdleAsync().Wait()
+    let history = e.Worker.HeldHistory "held"
+    Expect.isNotNull history "the worker holds the waiting execution's history"
+    Expect.isGreaterThan history.Count (3 * chunks) "the stream has every chunk's events"
+    Seq.length history.Entries
+
 let tests =
     testList "History" [
+        test "a worker holds none of the chunks a chunked execution finished, however many" {
+            Expect.equal (heldAfterChunks 2) 0 "nothing of 2 chunks is held"
+            Expect.equal (heldAfterChunks 12) 0 "nothing of 12 chunks is held"
+        }
         testProperty "decisions over a history that forgets settled work write what full replays write" <|
             Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (0, 40)) (Gen.choose (0, 10000)))) forgettingMatchesFullReplay
         test "a history that forgot settled work refuses a decision that would start from the top" {

@@ -52,6 +52,12 @@ internal sealed class HistoryCache(int capacity)
                 ? node.Value.History : null;
     }
 
+    /// <summary>The history held for <paramref name="id"/>, if any (to read, not to change).</summary>
+    public History? Held(string id)
+    {
+        lock (_gate) return _byId.TryGetValue(id, out var node) ? node.Value.History : null;
+    }
+
     /// <summary>Puts back a history (after a commit appended to it) and where its last decision stopped.</summary>
     public void Put(string id, History history, Interpreter.Checkpoint? checkpoint)
     {

@@ -277,6 +277,10 @@ public sealed partial class Worker
 
     private IDurableFunction? Function(string name) => _registry.Function(name);
 
+    /// <summary>The history this worker holds for deciding <paramref name="executionId"/>, if any (for tests).
+    /// </summary>
+    internal Replay.History? HeldHistory(string executionId) => _histories.Held(executionId);
+
     private Task Start(StepTask task, StoreClock clock)
     {
         var cancel = new CancellationTokenSource();
