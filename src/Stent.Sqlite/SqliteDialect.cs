@@ -22,6 +22,8 @@ internal sealed class SqliteDialect : ISqlDialect
     public SqliteDialect(string dataSource, TimeProvider time, bool inMemory)
     {
         _time = time;
+        // Appends run on the writer's kept commands: SQLite plans an append once.
+        Streams = new EventTable(dialect: this);
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = dataSource, Pooling = false, DefaultTimeout = 30,
@@ -56,7 +58,7 @@ internal sealed class SqliteDialect : ISqlDialect
     public string? SerializeCaps => null;
     public string? Clock => null;
     public string? Notify => null;
-    public IStreamStore Streams { get; } = new EventTable();
+    public IStreamStore Streams { get; }
 
     // SQLITE_BUSY and SQLITE_LOCKED: another process held the file longer than the busy timeout.
     public bool IsTransient(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };

@@ -6,7 +6,9 @@ namespace Stent.Storage.Relational;
 
 /// <summary>Streams as rows of <c>stent_events</c> (execution, version, JSON), keyed by stream and version.</summary>
 /// <param name="prefix">What comes before the table name.</param>
-public sealed class EventTable(string prefix = "") : IStreamStore
+/// <param name="dialect">The dialect whose commands appends run on (kept and prepared, when it keeps them); null: a
+/// new command each time.</param>
+public sealed class EventTable(string prefix = "", ISqlDialect? dialect = null) : IStreamStore
 {
     private string Table => $"{prefix}stent_events";
 
@@ -42,8 +44,10 @@ public sealed class EventTable(string prefix = "") : IStreamStore
             var sql = new Sql($"INSERT INTO {Table} (execution_id, version, data) VALUES ");
             sql.Append(string.Join(", ", chunk.Select(r => $"({sql.P(r.Stream)}, {sql.P(r.Version)}, " +
                 $"{sql.P(StoreJson.Event(r.e))})")));
-            await using var cmd = sql.Command(connection, tx);
-            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            var kept = false;
+            var cmd = dialect is null ? sql.Command(connection, tx) : sql.Command(dialect, connection, tx, out kept);
+            try { await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
+            finally { if (!kept) await cmd.DisposeAsync().ConfigureAwait(false); }
         }
     }
 
