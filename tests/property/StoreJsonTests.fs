@@ -10,7 +10,8 @@ open Stent.Storage.Relational
 /// Payload text with quotes, backslashes, control characters, markup and text outside ASCII.
 let private text =
     Gen.elements
-        [ "{\"id\":1,\"ok\":true}"; "back\\slash"; "tab\there"; "line\nbreak"; "<b>&'</b>"; "ünïcödé 日本 🙂"; "" ]
+        [ "{\"id\":1,\"ok\":true}"; "back\\slash"; "tab\there"; "line\nbreak"; "<b>&'</b>"
+          "ünïcödé 日本 🙂"; "" ]
     |> Gen.listOf |> Gen.map (String.concat "") |> Arb.fromGen
 
 let tests =

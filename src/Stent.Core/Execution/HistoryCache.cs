@@ -45,12 +45,8 @@ internal sealed class HistoryCache(int capacity)
 
     /// <summary>The history of <paramref name="id"/> when it is at hand with exactly <paramref name="version"/>
     /// events (to read, not to change).</summary>
-    public History? Peek(string id, long version)
-    {
-        lock (_gate)
-            return _byId.TryGetValue(id, out var node) && node.Value.History.Count == version
-                ? node.Value.History : null;
-    }
+    public History? Peek(string id, long version) =>
+        Held(id) is { } history && history.Count == version ? history : null;
 
     /// <summary>The history held for <paramref name="id"/>, if any (to read, not to change).</summary>
     public History? Held(string id)

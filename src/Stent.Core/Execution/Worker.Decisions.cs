@@ -23,11 +23,12 @@ public sealed partial class Worker
         var started = history.Started!;
         using var scope = _logger.BeginScope(new Diagnostics.LogScope(("ExecutionId", task.ExecutionId),
             ("Workflow", started.Workflow), ("WorkerId", _options.WorkerId)));
+        var known = _registry.Workflow(started.Workflow, started.Version);
         // A history that forgot settled work serves only a decision that starts where the last one stopped.
-        if (!_options.Incremental || checkpoint?.Serves(_registry.Workflow(started.Workflow, started.Version),
-            history) != true) (history, checkpoint) = (await Complete(history, task, ct).ConfigureAwait(false), null);
-        if (_registry.Workflow(started.Workflow, started.Version) is null) await LearnAsync(history.Events, ct)
-            .ConfigureAwait(false);
+        if (!_options.Incremental || checkpoint?.Serves(known, history) != true)
+            (history, checkpoint) = (history.Complete ? history : await ReadAllAsync(task, ct).ConfigureAwait(false),
+                null);
+        if (known is null) await LearnAsync(history.Events, ct).ConfigureAwait(false);
         var outcomes = new List<HistoryEvent>(task.Inbox.Select(i => i.Event));
         outcomes.AddRange(task.FiredTimers.Select(p => new TimerFired(p)));
         if (ran is not null) outcomes.AddRange(ran.Select(f => f.Event));
@@ -45,8 +46,7 @@ public sealed partial class Worker
             // Not expected (a decision that starts at its checkpoint reads no settled work): decide from the top.
             _logger.LogWarning(e, "Decision for {ExecutionId} needed forgotten history; replaying the whole stream",
                 task.ExecutionId);
-            (history, outcomes) = (new History(await _store.ReadAsync(task.ExecutionId, ct).ConfigureAwait(false)),
-                given);
+            (history, outcomes) = (await ReadAllAsync(task, ct).ConfigureAwait(false), given);
             (commit, next) = Decide(task, history, outcomes, now, carryover, null);
         }
         // Outcomes are never dropped with a parked decision: they are recorded the usual way. (The history taken
@@ -308,11 +308,9 @@ public sealed partial class Worker
         });
     }
 
-    /// <summary>The whole stream of <paramref name="task"/>'s execution: <paramref name="history"/> itself when it
-    /// forgot nothing.</summary>
-    private async Task<History> Complete(History history, DecisionTask task, CancellationToken ct) =>
-        history.Complete ? history
-            : new History(await _store.ReadAsync(task.ExecutionId, ct).ConfigureAwait(false));
+    /// <summary>The whole stream of <paramref name="task"/>'s execution, read from the store.</summary>
+    private async Task<History> ReadAllAsync(DecisionTask task, CancellationToken ct) =>
+        new(await _store.ReadAsync(task.ExecutionId, ct).ConfigureAwait(false));
 
     /// <summary>
     /// The rules of an ending execution: its parent (if any) learns how it ended, and its children still running (open
