@@ -15,13 +15,15 @@ public static class Processes
         var serving = new Worker(store, Options($"proc-{Environment.ProcessId}")).Register(Workflows.FanOut)
             .Register(Workflows.Chain).Register(Workflows.Capped).Register(Workflows.Chunked).ServeAsync(stop.Token);
         Console.WriteLine("ready");
-        await Console.In.ReadToEndAsync();
+        var relational = (Stent.Storage.Relational.RelationalWorkStore)store;
+        async Task<string> CountsAsync() => $"trips {store.RoundTrips} commits {relational.Commits} statements " +
+            $"{relational.Statements} rows {await relational.RowsWrittenAsync() ?? -1}";
+        // "counts" asks for the counters so far (before a timed run); the end of stdin stops the worker.
+        while (await Console.In.ReadLineAsync() is { } line)
+            if (line == "counts") Console.WriteLine(await CountsAsync());
         stop.Cancel();
         await serving;
-        var relational = (Stent.Storage.Relational.RelationalWorkStore)store;
-        var rows = await relational.RowsWrittenAsync() ?? -1;
-        Console.WriteLine($"trips {store.RoundTrips} commits {relational.Commits} statements {relational.Statements} " +
-            $"rows {rows}");
+        Console.WriteLine(await CountsAsync());
         return 0;
     }
 
@@ -64,23 +66,40 @@ public static class Processes
             Statements - other.Statements, Rows < 0 || other.Rows < 0 ? -1 : Rows - other.Rows);
     }
 
+    /// <summary>What the live <paramref name="processes"/> did so far, summed; then their peak memory starts again
+    /// from what they hold now (Linux clear_refs), so a timed run's peak is its own, not the warm-up's.</summary>
+    public static Counts Mark(List<Process> processes)
+    {
+        foreach (var p in processes) p.StandardInput.WriteLine("counts");
+        var counts = Sum(processes);
+        foreach (var p in processes) File.WriteAllText($"/proc/{p.Id}/clear_refs", "5");
+        return counts;
+    }
+
     /// <summary>Reads each process's peak memory, then stops them (drain) and sums what they report.</summary>
     public static List<double> Stop(List<Process> processes, out Counts counts)
     {
         var peaks = processes.Select(p => PeakMiB(p.Id)).ToList();
-        counts = default;
         foreach (var p in processes) p.StandardInput.Close();
+        counts = Sum(processes);
+        foreach (var p in processes)
+            if (!p.WaitForExit(30_000)) p.Kill();
+        return peaks;
+    }
+
+    /// <summary>Reads one line of counters from each process and sums them.</summary>
+    private static Counts Sum(List<Process> processes)
+    {
+        var counts = default(Counts);
         foreach (var p in processes)
         {
-            if (p.StandardOutput.ReadLine()?.Split(' ') is ["trips", var trips, "commits", var done, "statements",
+            if (p.StandardOutput.ReadLine()?.Split(' ') is not ["trips", var trips, "commits", var done, "statements",
                 var statements, "rows", var rows])
-            {
-                static long L(string s) => long.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
-                counts = new Counts(counts.RoundTrips + L(trips), counts.Commits + L(done),
-                    counts.Statements + L(statements), counts.Rows < 0 || L(rows) < 0 ? -1 : counts.Rows + L(rows));
-            }
-            if (!p.WaitForExit(30_000)) p.Kill();
+                throw new InvalidOperationException("A benchmark worker did not report its counters.");
+            static long L(string s) => long.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+            counts = new Counts(counts.RoundTrips + L(trips), counts.Commits + L(done),
+                counts.Statements + L(statements), counts.Rows < 0 || L(rows) < 0 ? -1 : counts.Rows + L(rows));
         }
-        return peaks;
+        return counts;
     }
 }

@@ -17,8 +17,7 @@ var output = outIndex >= 0 ? args[outIndex + 1] : Path.Combine("bench", "results
 var pg = Environment.GetEnvironmentVariable("STENT_PG");
 if (string.IsNullOrEmpty(pg)) { Console.Error.WriteLine("STENT_PG is not set: run through scripts/with-postgres.sh, which starts PostgreSQL."); return 2; }
 int[] sizes = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
-// Long enough for the worker's steady state: a chain's first few thousand steps run slower while the runtime adapts
-// (per 250 steps on SQLite: about 0.6 ms early, 0.35-0.45 ms after 3,500).
+// Workers are warmed up to their steady state first (see StentWorkloads.WarmUpAsync); 5,000 steps average out noise.
 var chainLength = quick ? 300 : 5_000;
 
 var fanouts = new List<FanOutResult>();
