@@ -1,5 +1,6 @@
 // PostgreSQL as a dialect of the relational store: pooled connections, SKIP LOCKED claims, advisory locks, NOTIFY.
 using System.Data.Common;
+using System.Diagnostics;
 using Npgsql;
 using Stent.Storage.Relational;
 
@@ -70,12 +71,36 @@ internal sealed class PostgresDialect : ISqlDialect
     public async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken ct) =>
         await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
 
+    /// <summary>How long a reading of the server's clock is used (advanced by this process's monotonic clock) before
+    /// the server is asked again: a transaction does not spend a round trip on it, and the estimate is off by at most
+    /// half a round trip plus the drift of two clocks over a second.</summary>
+    private static readonly TimeSpan ClockReread = TimeSpan.FromSeconds(1);
+
+    /// <summary>The server's clock as last read (Unix ms), at a moment of this process's monotonic clock.</summary>
+    private sealed record ClockReading(long ServerMs, long Timestamp);
+
+    private ClockReading? _clock;
+
+    /// <summary>The latest time handed out: the clock never goes back for this process's transactions.</summary>
+    private long _lastNow;
+
     public async Task<long> NowAsync(DbConnection connection, DbTransaction? tx, CancellationToken ct)
     {
         if (_time is not null) return _time.GetUtcNow().ToUnixTimeMilliseconds();
-        await using var cmd = new NpgsqlCommand($"SELECT {Clock}",
-            (NpgsqlConnection)connection, (NpgsqlTransaction?)tx);
-        return (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        var reading = _clock;
+        if (reading is null || Stopwatch.GetElapsedTime(reading.Timestamp) >= ClockReread)
+        {
+            var sent = Stopwatch.GetTimestamp();
+            await using var cmd = new NpgsqlCommand($"SELECT {Clock}",
+                (NpgsqlConnection)connection, (NpgsqlTransaction?)tx);
+            var server = (long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+            // The server read its clock about halfway through the round trip.
+            _clock = reading = new ClockReading(server, sent + (Stopwatch.GetTimestamp() - sent) / 2);
+        }
+        var now = reading.ServerMs + (long)Stopwatch.GetElapsedTime(reading.Timestamp).TotalMilliseconds;
+        for (var last = Volatile.Read(ref _lastNow); now > last; last = Volatile.Read(ref _lastNow))
+            if (Interlocked.CompareExchange(ref _lastNow, now, last) == last) return now;
+        return Volatile.Read(ref _lastNow);
     }
 
     public async Task CreateSchemaAsync(DbConnection connection, string ddl, CancellationToken ct)

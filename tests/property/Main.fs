@@ -17,6 +17,7 @@ let all =
         SqlTests.tests
         StepItemsTests.tests
         StoreJsonTests.tests
+        PostgresDialectTests.tests
         StoreConformance.tests
         WorkStoreConformance.tests
         CrashTests.tests

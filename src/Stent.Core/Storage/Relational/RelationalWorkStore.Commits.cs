@@ -24,54 +24,98 @@ public partial class RelationalWorkStore
                 error = {row.P(StoreJson.Error(d.Error))}, awaiting = {row.P(StoreJson.Awaiting(d.Awaiting))}
             WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)} RETURNING id
             """);
-        // The execution's row and the steps whose outcomes the commit records are taken in one command (when it fits
-        // in one); if either was lost, everything is rolled back.
-        List<string> updated;
-        List<TakenStep> taken = [];
-        if (d.Outcomes.Count > 0 && row.ParameterCount + 2 * d.Outcomes.Count <= _dialect.MaxParameters)
-            (updated, taken) = await s.QueryTwoAsync(row.Append(";" + TakeOutcomes(row, d.Outcomes, s.Now)),
-                r => r.GetString(0), ReadTaken, ct).ConfigureAwait(false);
-        else
+        var claimed = d.Claim?.Positions.ToHashSet(StringComparer.Ordinal) ?? [];
+        var mine = d.Claim is not null && !d.Finished ? d.Steps.Where(st => claimed.Contains(st.Position)).ToList()
+            : [];
+        var token = Random.Shared.NextInt64(1, long.MaxValue);
+        // A decision without children or final failures that fits in one command (a step's outcome and the next
+        // step, say) is written by one: nothing it writes depends on what its first statements return, and a refused
+        // commit rolls all of it back. Otherwise the execution's row and the steps whose outcomes it records are
+        // taken first (in one command when they fit), and the rest follows.
+        var whole = d.Children.Count == 0 && !d.Outcomes.SelectMany(o => HistoryEvent.Flatten([o.Event]))
+            .Any(e => e is StepFailed) && row.ParameterCount + Parameters(d) <= _dialect.MaxParameters;
+        var takeWith = d.Outcomes.Count > 0 && row.ParameterCount + 2 * d.Outcomes.Count <= _dialect.MaxParameters;
+        if (takeWith) row.Append(";" + TakeOutcomes(row, d.Outcomes, s.Now));
+        if (whole)
         {
-            updated = await s.QueryAsync(row, r => r.GetString(0), ct).ConfigureAwait(false);
-            if (d.Outcomes.Count > 0 && updated.Count == 1)
-            {
-                var take = new Sql();
-                taken = await s.QueryAsync(take.Append(TakeOutcomes(take, d.Outcomes, s.Now)), ReadTaken, ct)
-                    .ConfigureAwait(false);
-            }
+            await WritesAsync(row.Append(";"), d, s, claimed, flush: false, ct).ConfigureAwait(false);
+            if (mine.Count > 0) row.Append(";" + ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
+        }
+        var (updated, taken, ids) = (new List<string>(), new List<TakenStep>(), new Dictionary<string, long>());
+        List<Action<DbDataReader>> sets = [r => updated.Add(r.GetString(0))];
+        if (takeWith) sets.Add(r => taken.Add(ReadTaken(r)));
+        if (whole && mine.Count > 0) sets.Add(r => ids[r.GetString(1)] = r.GetInt64(0));
+        await s.ReadSetsAsync(row, sets, ct).ConfigureAwait(false);
+        if (!takeWith && d.Outcomes.Count > 0 && updated.Count == 1)
+        {
+            var take = new Sql();
+            taken = await s.QueryAsync(take.Append(TakeOutcomes(take, d.Outcomes, s.Now)), ReadTaken, ct)
+                .ConfigureAwait(false);
         }
         if (updated.Count != 1 || taken.Count != d.Outcomes.Count)
         {
             s.Refused = true;
             return DecisionResult.Refused;
         }
-        if (d.Children.Count > 0) await InsertAsync(s, d.Children.Select(c => (c, (string?)null)).ToList(),
-            ct).ConfigureAwait(false);
+        if (!whole)
+        {
+            if (d.Children.Count > 0) await InsertAsync(s, d.Children.Select(c => (c, (string?)null)).ToList(),
+                ct).ConfigureAwait(false);
+            var sql = new Sql();
+            var byId = taken.ToDictionary(t => t.Id);
+            DeadLetters(sql, d.Outcomes.SelectMany(o => Dead(byId[o.Step.Id], o)), s.Now);
+            sql = await WritesAsync(sql, d, s, claimed, flush: true, ct).ConfigureAwait(false);
+            // The steps this worker runs at once go in with the rest, in the same command when it fits in one.
+            if (mine.Count > 0 && sql.ParameterCount + mine.Count * 13 + 8 <= _dialect.MaxParameters)
+                sql.Prepend(ClaimedInsert(sql, d, d.Claim!, mine, s.Now, token) + ";");
+            else
+            {
+                await s.ExecAsync(sql, ct).ConfigureAwait(false);
+                sql = new Sql();
+                if (mine.Count > 0) sql.Append(ClaimedInsert(sql, d, d.Claim!, mine, s.Now, token));
+            }
+            if (mine.Count > 0) ids = (await s.QueryAtAsync(sql, 0, r => (Id: r.GetInt64(0), Position:
+                r.GetString(1)), ct).ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id,
+                    StringComparer.Ordinal);
+        }
         if (d.Events.Count > 0)
         {
             s.Trip();
             await _dialect.Streams.AppendAsync(s.Connection, s.Tx!, [new StreamAppend(id, d.ExpectedVersion, d.Events)],
-                ct)
-                .ConfigureAwait(false);
+                ct).ConfigureAwait(false);
         }
+        return new DecisionResult(true, [.. mine.Select(st => new StepTask(ids[st.Position], d.ExecutionId,
+            st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent, Items = st.Items })]);
+    }, ct);
 
-        var sql = new Sql();
+    /// <summary>At most how many parameters <see cref="WritesAsync"/>, the outcomes' removal and the claimed steps'
+    /// insert bind for <paramref name="d"/>.</summary>
+    private static int Parameters(DecisionCommit d) => 16 + 2 * d.Outcomes.Count + 14 * d.Steps.Count +
+        d.FoldedInbox.Count + d.FiredTimers.Count + 2 * d.Timers.Count + d.DropSteps.Count + 3 * d.Messages.Count +
+        d.Cancel.Count;
+
+    /// <summary>
+    /// Appends to <paramref name="sql"/> what a decision writes besides its execution's row, its steps' outcomes and
+    /// the steps the committing worker runs itself (<paramref name="claimed"/>): folded inbox items and fired timers
+    /// removed, new steps and timers, dropped steps, messages, cancellations, and when the execution is next due. With
+    /// <paramref name="flush"/>, a large fan-out is written a command at a time, not built whole in memory first;
+    /// returns the command being built.
+    /// </summary>
+    private async Task<Sql> WritesAsync(Sql sql, DecisionCommit d, Session s, HashSet<string> claimed, bool flush,
+        CancellationToken ct)
+    {
+        var id = d.ExecutionId;
         var self = sql.P(id);
         var now = sql.P(s.Now);
-        var byId = taken.ToDictionary(t => t.Id);
-        DeadLetters(sql, d.Outcomes.SelectMany(o => Dead(byId[o.Step.Id], o)), s.Now);
         var rows = Math.Clamp(_dialect.MaxParameters / 10, 1, 200);
         foreach (var chunk in d.FoldedInbox.Chunk(rows * 4))
             sql.Append($"DELETE FROM {_t}stent_inbox WHERE id IN ({sql.List(chunk)});");
         if (d.FiredTimers.Count > 0)
             sql.Append($"DELETE FROM {_t}stent_timers WHERE execution_id = {self} AND position IN " +
                 $"({sql.List(d.FiredTimers)});");
-        var claimed = d.Claim?.Positions.ToHashSet(StringComparer.Ordinal) ?? [];
         foreach (var chunk in d.Steps.Where(st => !claimed.Contains(st.Position)).Chunk(rows))
         {
-            // A large fan-out is written a command at a time, not built whole in memory first.
-            if (sql.ParameterCount >= _dialect.MaxParameters)
+            if (flush && sql.ParameterCount >= _dialect.MaxParameters)
             {
                 await s.ExecAsync(sql, ct).ConfigureAwait(false);
                 sql = new Sql();
@@ -130,24 +174,8 @@ public partial class RelationalWorkStore
         // Other workers (and waiting clients) are woken only when there is something for them.
         s.Wakes = d.Finished || d.Steps.Count > claimed.Count || d.Children.Count > 0 || d.Messages.Count > 0
             || d.Cancel.Count > 0 || d.Timers.Count > 0 || d.FoldedInbox.Count > 0 || !d.Optimistic;
-        var mine = d.Claim is { } claim && !d.Finished ? d.Steps.Where(st => claimed.Contains(st.Position)).ToList()
-            : [];
-        if (mine.Count == 0)
-        {
-            await s.ExecAsync(sql, ct).ConfigureAwait(false);
-            return new DecisionResult(true, []);
-        }
-        // The steps this worker runs at once go in with the rest, in the same command when it fits in one.
-        var together = sql.ParameterCount + mine.Count * 13 + 8 <= _dialect.MaxParameters;
-        var insert = together ? sql : new Sql();
-        if (!together) await s.ExecAsync(sql, ct).ConfigureAwait(false);
-        var token = Random.Shared.NextInt64(1, long.MaxValue);
-        insert.Prepend(ClaimedInsert(insert, d, d.Claim!, mine, s.Now, token) + ";");
-        var ids = (await s.QueryAtAsync(insert, 0, r => (Id: r.GetInt64(0), Position: r.GetString(1)), ct)
-            .ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id, StringComparer.Ordinal);
-        return new DecisionResult(true, [.. mine.Select(st => new StepTask(ids[st.Position], d.ExecutionId,
-            st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent, Items = st.Items })]);
-    }, ct);
+        return sql;
+    }
 
     /// <summary>A step a commit took to record its outcome.</summary>
     private sealed record TakenStep(long Id, string Execution, string Position, string Name, string Input);

@@ -157,6 +157,23 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             return list;
         });
 
+        /// <summary>Runs <paramref name="sql"/> as one command and hands each row of its first result sets to the
+        /// reader given for that set (a statement that returns no rows is no result set); the statements after them
+        /// run too.</summary>
+        public Task<bool> ReadSetsAsync(Sql sql, IReadOnlyList<Action<DbDataReader>> sets, CancellationToken ct) =>
+            RunAsync(sql, async cmd =>
+        {
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            for (var i = 0; i < sets.Count; i++)
+            {
+                if (i > 0 && !await r.NextResultAsync(ct).ConfigureAwait(false))
+                    throw new InvalidOperationException($"A command returned {i} result sets, not {sets.Count}.");
+                while (await r.ReadAsync(ct).ConfigureAwait(false)) sets[i](r);
+            }
+            while (await r.NextResultAsync(ct).ConfigureAwait(false)) { }
+            return true;
+        });
+
         /// <summary>Runs a command of two queries and reads both result sets.</summary>
         public Task<(List<T1>, List<T2>)> QueryTwoAsync<T1, T2>(
             Sql sql, Func<DbDataReader, T1> first, Func<DbDataReader, T2> second, CancellationToken ct) => RunAsync(sql,
