@@ -34,11 +34,21 @@ public sealed record Target(string Kind, string Spec)
     /// <summary>The schema and connection string, for postgres targets.</summary>
     public (string Schema, string Connection) Pg => Spec.Split(':', 3) is [_, var s, var c] ? (s, c) : throw new InvalidOperationException(Spec);
 
-    /// <summary>Bytes the database holds now (file size, or the schema's relations).</summary>
+    /// <summary>Bytes the database holds now: SQLite's pages in use (the write-ahead log included, free pages not;
+    /// the files themselves do not shrink, so a warmed-up file grows by less than a run writes), or the size of the
+    /// schema's relations.</summary>
     public long Bytes()
     {
         if (Kind == "sqlite")
-            return new[] { "", "-wal" }.Select(s => new FileInfo(SqlitePath + s)).Where(f => f.Exists).Sum(f => f.Length);
+        {
+            using var sqlite = SqliteConnection();
+            using var pages = sqlite.CreateCommand();
+            pages.CommandText = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM " +
+                "pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())";
+            using var r = pages.ExecuteReader();
+            r.Read();
+            return r.GetInt64(0) * r.GetInt64(1);
+        }
         var (schema, connection) = Pg;
         using var c = new NpgsqlConnection(connection);
         c.Open();

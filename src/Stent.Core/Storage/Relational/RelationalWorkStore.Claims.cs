@@ -158,11 +158,12 @@ public partial class RelationalWorkStore
         read.Append($"SELECT execution_id, id, data FROM {_t}stent_inbox WHERE execution_id IN ({ids}) ORDER BY id;");
         read.Append($"SELECT execution_id, position FROM {_t}stent_timers WHERE execution_id IN ({ids}) ");
         read.Append($"AND due_at <= {read.P(s.Now)} ORDER BY due_at, position");
-        var (inbox, timers) = await s.QueryTwoAsync(read, r => (r.GetString(0), (r.GetInt64(1),
-            StoreJson.Event(r.GetString(2)))),
-            r => (r.GetString(0), r.GetString(1)), ct).ConfigureAwait(false);
-        var inboxBy = inbox.ToLookup(i => i.Item1, i => i.Item2);
-        var timersBy = timers.ToLookup(t => t.Item1, t => t.Item2);
+        var inbox = new List<(string Execution, (long, HistoryEvent) Item)>();
+        var timers = new List<(string Execution, string Position)>();
+        await s.ReadSetsAsync(read, [r => inbox.Add((r.GetString(0), (r.GetInt64(1), StoreJson.Event(r.GetString(2))))),
+            r => timers.Add((r.GetString(0), r.GetString(1)))], ct).ConfigureAwait(false);
+        var inboxBy = inbox.ToLookup(i => i.Execution, i => i.Item);
+        var timersBy = timers.ToLookup(t => t.Execution, t => t.Position);
         return claimed.Select(c => new DecisionTask(c.Id, token, c.Version, [.. inboxBy[c.Id]], [.. timersBy[c.Id]],
             c.Deadline,
             c.Cancel, c.Route) { Root = c.Root, TraceParent = c.Trace }).ToList();
@@ -222,6 +223,9 @@ public partial class RelationalWorkStore
                 used = CASE WHEN stent_rates.window_start > {now} - 1000 THEN stent_rates.used + excluded.used
                     ELSE excluded.used END
             """);
-        return await s.QueryAtAsync(sql, skip, r => ReadStep(r, token), ct).ConfigureAwait(false);
+        var steps = new List<StepTask>();
+        await s.ReadSetsAsync(sql, [.. Enumerable.Repeat<Action<DbDataReader>>(_ => { }, skip),
+            r => steps.Add(ReadStep(r, token))], ct).ConfigureAwait(false);
+        return steps;
     }
 }

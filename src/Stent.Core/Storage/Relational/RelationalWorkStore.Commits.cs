@@ -42,9 +42,10 @@ public partial class RelationalWorkStore
             if (mine.Count > 0) row.Append(";" + ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
         }
         var (updated, taken, ids) = (new List<string>(), new List<TakenStep>(), new Dictionary<string, long>());
+        Action<DbDataReader> readId = r => ids[r.GetString(1)] = r.GetInt64(0);
         List<Action<DbDataReader>> sets = [r => updated.Add(r.GetString(0))];
         if (takeWith) sets.Add(r => taken.Add(ReadTaken(r)));
-        if (whole && mine.Count > 0) sets.Add(r => ids[r.GetString(1)] = r.GetInt64(0));
+        if (whole && mine.Count > 0) sets.Add(readId);
         await s.ReadSetsAsync(row, sets, ct).ConfigureAwait(false);
         if (!takeWith && d.Outcomes.Count > 0 && updated.Count == 1)
         {
@@ -66,17 +67,14 @@ public partial class RelationalWorkStore
             DeadLetters(sql, d.Outcomes.SelectMany(o => Dead(byId[o.Step.Id], o)), s.Now);
             sql = await WritesAsync(sql, d, s, claimed, flush: true, ct).ConfigureAwait(false);
             // The steps this worker runs at once go in with the rest, in the same command when it fits in one.
-            if (mine.Count > 0 && sql.ParameterCount + mine.Count * 13 + 8 <= _dialect.MaxParameters)
-                sql.Prepend(ClaimedInsert(sql, d, d.Claim!, mine, s.Now, token) + ";");
-            else
+            if (mine.Count > 0 && sql.ParameterCount + mine.Count * 13 + 8 > _dialect.MaxParameters)
             {
                 await s.ExecAsync(sql, ct).ConfigureAwait(false);
                 sql = new Sql();
-                if (mine.Count > 0) sql.Append(ClaimedInsert(sql, d, d.Claim!, mine, s.Now, token));
             }
-            if (mine.Count > 0) ids = (await s.QueryAtAsync(sql, 0, r => (Id: r.GetInt64(0), Position:
-                r.GetString(1)), ct).ConfigureAwait(false)).ToDictionary(x => x.Position, x => x.Id,
-                    StringComparer.Ordinal);
+            if (mine.Count == 0) await s.ExecAsync(sql, ct).ConfigureAwait(false);
+            else await s.ReadSetsAsync(sql.Prepend(ClaimedInsert(sql, d, d.Claim!, mine, s.Now, token) + ";"),
+                [readId], ct).ConfigureAwait(false);
         }
         if (d.Events.Count > 0)
         {

@@ -144,23 +144,10 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             return list;
         });
 
-        /// <summary>Runs <paramref name="sql"/> as one command and reads the result set after the first
-        /// <paramref name="skip"/>; statements after it run too.</summary>
-        public Task<List<T>> QueryAtAsync<T>(Sql sql, int skip, Func<DbDataReader, T> read, CancellationToken ct) =>
-            RunAsync(sql, async cmd =>
-        {
-            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            for (var i = 0; i < skip; i++) await r.NextResultAsync(ct).ConfigureAwait(false);
-            var list = new List<T>();
-            while (await r.ReadAsync(ct).ConfigureAwait(false)) list.Add(read(r));
-            while (await r.NextResultAsync(ct).ConfigureAwait(false)) { }
-            return list;
-        });
-
         /// <summary>Runs <paramref name="sql"/> as one command and hands each row of its first result sets to the
-        /// reader given for that set (a statement that returns no rows is no result set); the statements after them
-        /// run too.</summary>
-        public Task<bool> ReadSetsAsync(Sql sql, IReadOnlyList<Action<DbDataReader>> sets, CancellationToken ct) =>
+        /// reader given for that set (a statement without result columns, such as an insert without RETURNING, makes
+        /// none); the statements after them run too.</summary>
+        public Task ReadSetsAsync(Sql sql, IReadOnlyList<Action<DbDataReader>> sets, CancellationToken ct) =>
             RunAsync(sql, async cmd =>
         {
             await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -172,20 +159,6 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             }
             while (await r.NextResultAsync(ct).ConfigureAwait(false)) { }
             return true;
-        });
-
-        /// <summary>Runs a command of two queries and reads both result sets.</summary>
-        public Task<(List<T1>, List<T2>)> QueryTwoAsync<T1, T2>(
-            Sql sql, Func<DbDataReader, T1> first, Func<DbDataReader, T2> second, CancellationToken ct) => RunAsync(sql,
-                async cmd =>
-        {
-            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            var a = new List<T1>();
-            while (await r.ReadAsync(ct).ConfigureAwait(false)) a.Add(first(r));
-            await r.NextResultAsync(ct).ConfigureAwait(false);
-            var b = new List<T2>();
-            while (await r.ReadAsync(ct).ConfigureAwait(false)) b.Add(second(r));
-            return (a, b);
         });
     }
 
