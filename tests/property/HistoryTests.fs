@@ -63,7 +63,7 @@ let private forgettingMatchesFullReplay (n, seed) =
         state <- d.State
         if not (isNull d.Checkpoint) then
             let cp = d.Checkpoint
-            history.Forget(cp.Events, Func<_, _>(cp.Settled), cp.Visited)
+            history.Forget(cp.Events, Func<_, _>(cp.Settled))
             forgot <- forgot || not history.Complete
             let stillOpen = openSteps events
             let openBranches = stillOpen |> List.choose (fun s -> branch s.Position) |> set
@@ -113,7 +113,7 @@ let tests =
             history.Append completed
             let d2 = decide history d.Checkpoint
             history.Append d2.NewEvents
-            history.Forget(d2.Checkpoint.Events, Func<_, _>(d2.Checkpoint.Settled), d2.Checkpoint.Visited)
+            history.Forget(d2.Checkpoint.Events, Func<_, _>(d2.Checkpoint.Settled))
             Expect.isFalse history.Complete "the root step is forgotten"
             Expect.throwsT<ForgottenHistoryException> (fun () -> decide history null |> ignore)
                 "a full replay over what is left would schedule the root step again; it is refused"

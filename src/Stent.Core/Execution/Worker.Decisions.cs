@@ -98,7 +98,7 @@ public sealed partial class Worker
             history.Append(commit.Events.Skip(folded));
             // What the next decision starts past is settled for good: only open work is kept.
             if (_options.Incremental && next is not null && next.Events == history.Count)
-                history.Forget(next.Events, next.Settled, next.Visited);
+                history.Forget(next.Events, next.Settled);
             _histories.Put(task.ExecutionId, history, next);
             // Entries of executions others went on with are stale: when too many pile up, start afresh.
             if (_sticky.Count >= StickyCapacity) _sticky.Clear();

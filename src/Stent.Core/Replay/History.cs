@@ -26,10 +26,6 @@ internal sealed class History
         public PositionedEvent? Outcome { get; set; }
         /// <summary>The decision that first saw <see cref="Outcome"/> (or <see cref="Start"/> for recorded values).</summary>
         public int Time { get; set; }
-        /// <summary>Failed attempts so far (for steps).</summary>
-        public int FailedAttempts { get; set; }
-        /// <summary>When the last failed attempt asked to be retried.</summary>
-        public DateTimeOffset? RetryAt { get; set; }
     }
 
     /// <summary>An index of <paramref name="events"/>.</summary>
@@ -38,7 +34,13 @@ internal sealed class History
     /// <summary>Indexes <paramref name="events"/>, which follow those already here.</summary>
     public void Append(IEnumerable<HistoryEvent> events)
     {
-        foreach (var e in events)
+        var list = events as IReadOnlyList<HistoryEvent> ?? [.. events];
+        // A large fan-out's positions are indexed at once: the index grows once, not by doubling through the sizes
+        // before.
+        var opened = 0;
+        foreach (var e in list) opened += e is EventBatch { Events: [StepScheduled, ..] } b ? b.Events.Count : 0;
+        if (opened >= 1024) _byPosition.EnsureCapacity(_byPosition.Count + opened);
+        foreach (var e in list)
         {
             _events.Add(e);
             if (e is EventBatch batch) foreach (var inner in batch.Events) Index(inner);
@@ -68,10 +70,6 @@ internal sealed class History
                 var recorded = (PositionedEvent)e;
                 _byPosition[recorded.Position] = new Entry(recorded) { Outcome = recorded, Time = Seen };
                 _closed.Add(recorded.Position);
-                break;
-            case StepAttemptFailed f when _byPosition.TryGetValue(f.Position, out var a):
-                a.FailedAttempts = f.Attempt;
-                a.RetryAt = f.RetryAt;
                 break;
             case StepCompleted or StepFailed or TimerFired or ChildEnded:
                 var p = (PositionedEvent)e;
@@ -122,15 +120,14 @@ internal sealed class History
 
     /// <summary>
     /// Forgets the events before <paramref name="upTo"/> and the closed positions <paramref name="settled"/> says no
-    /// later decision reads (removing them from <paramref name="visited"/> too); open work stays. Each closed position
+    /// later decision reads; open work stays. Each closed position
     /// is looked at until it is forgotten, so forgetting costs in proportion to the work settled since, and to the
     /// closed work of branches still open.
     /// </summary>
     /// <param name="upTo">Where the next decision starts reading: a count of events up to which the last decision saw
     /// everything (a decision that forgets nothing before it never needs what is dropped).</param>
     /// <param name="settled">Whether a position is settled for good.</param>
-    /// <param name="visited">The positions the decisions visited.</param>
-    public void Forget(int upTo, Func<string, bool> settled, ISet<string> visited)
+    public void Forget(int upTo, Func<string, bool> settled)
     {
         if (upTo < _forgotten || upTo > Count)
             throw new ArgumentOutOfRangeException(nameof(upTo), upTo, $"Between {_forgotten} and {Count}.");
@@ -141,7 +138,6 @@ internal sealed class History
         {
             if (!settled(position)) { kept.Add(position); continue; }
             _byPosition.Remove(position);
-            visited.Remove(position);
         }
         _closed = kept;
     }

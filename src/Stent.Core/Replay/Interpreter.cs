@@ -24,7 +24,10 @@ internal sealed class Interpreter
     private readonly Checkpoint? _resume;
     private Checkpoint? _checkpoint;
     private int _carriedSignals;
-    private readonly HashSet<string> _visited;
+    // The recorded positions this decision must reach (those recorded since its checkpoint, or all without one), in
+    // history order, and those it has not reached yet: a position recorded now or earlier is never looked up again.
+    private readonly List<string> _toVisit;
+    private readonly HashSet<string> _unvisited;
     private Fan? _rootBranches;
     private int _waits;
     private readonly Dictionary<string, Type> _awaiting = new(StringComparer.Ordinal);
@@ -42,9 +45,9 @@ internal sealed class Interpreter
         _verifyInputs = verifyInputs;
         _carryover = carryover;
         _resume = resume;
-        // The checkpoint's visited set is taken over, not copied: a checkpoint serves one decision, which makes the
-        // next.
-        _visited = resume?.Visited ?? new HashSet<string>(StringComparer.Ordinal);
+        // Positions recorded before a checkpoint were checked by the decision that made it.
+        _toVisit = [.. resume is null ? history.Positions : history.PositionsFrom(resume.Events)];
+        _unvisited = new HashSet<string>(_toVisit, StringComparer.Ordinal);
         if (resume is not null)
         {
             foreach (var (name, fn) in resume.Functions) _functions[name] = fn;
@@ -122,9 +125,8 @@ internal sealed class Interpreter
             outcome = Outcome.Err(Failure.FromException(e), _decision);
         }
 
-        // Positions recorded before a checkpoint were checked by the decision that made it.
-        foreach (var position in _resume is { } from ? _history.PositionsFrom(from.Events) : _history.Positions)
-            if (!_visited.Contains(position))
+        foreach (var position in _toVisit)
+            if (_unvisited.Contains(position))
                 throw new NonDeterminismException(position, Describe(_history.At(position)!.Start),
                     "nothing (the workflow no longer reaches this position)");
 
@@ -148,7 +150,7 @@ internal sealed class Interpreter
             _pending.Add(new DecisionCompleted(_decision));
         _pending = StepBatches.Group(_pending, _functions, _batching);
         var checkpoint = _checkpoint is { } stop && status == ExecutionState.Running
-            ? stop with { Definition = definition, Events = _history.Count + _pending.Count, Visited = _visited }
+            ? stop with { Definition = definition, Events = _history.Count + _pending.Count }
             : null;
         return new Decision(_pending, status, output, outcome.Error, _cancelledSteps, _functions, _children,
             checkpoint) { Awaiting = _awaiting };
@@ -295,7 +297,7 @@ internal sealed class Interpreter
     {
         var fn = step.Function;
         // Visited without a closure or a message made per step: this runs once per item of a fan-out.
-        _visited.Add(position);
+        Visited(position);
         var entry = At(position);
         if (entry is not null && (entry.Start is not StepScheduled scheduled || scheduled.Name != fn.Name))
             throw new NonDeterminismException(position, Describe(entry.Start), $"step '{fn.Name}'");
@@ -371,11 +373,11 @@ internal sealed class Interpreter
         var entry = At(position);
         if (entry?.Start is ValueRecorded v && v.Kind == kind)
         {
-            _visited.Add(thread.Next());
+            Visited(thread.Next());
             return Outcome.Ok(true, entry.Time);
         }
         if (entry is not null || _history.Final is not null) return Outcome.Ok(false, thread.Time);
-        _visited.Add(thread.Next());
+        thread.Next();
         _pending.Add(new ValueRecorded(position, kind, "true"));
         return Outcome.Ok(true, Math.Max(thread.Time, _decision));
     }
@@ -408,7 +410,7 @@ internal sealed class Interpreter
         var entry = Visit(position, "signal", e => e is SignalConsumed c && c.Name == node.Name, $"wait for signal '{node.Name}'");
         // The timeout timer (position + "t") belongs to this wait whichever way it ends: a signal, the timeout, or
         // cancellation.
-        if (node.Timeout is not null) _visited.Add(position + "t");
+        if (node.Timeout is not null) Visited(position + "t");
         if (Cancelled(entry, thread) is { } cancelled) return cancelled;
         if (entry is not null)
         {
@@ -588,9 +590,16 @@ internal sealed class Interpreter
         return touched;
     }
 
+    /// <summary>Marks <paramref name="position"/> reached (a position this decision must reach, if it is one).
+    /// </summary>
+    private void Visited(string position)
+    {
+        if (_unvisited.Count > 0) _unvisited.Remove(position);
+    }
+
     private History.Entry? Visit(string position, string name, Func<PositionedEvent, bool> matches, string found)
     {
-        _visited.Add(position);
+        Visited(position);
         var entry = At(position);
         if (entry is not null && !matches(entry.Start))
             throw new NonDeterminismException(position, Describe(entry.Start), found);
@@ -660,9 +669,6 @@ internal sealed class Interpreter
 
         /// <summary>Events in the history it was made on, the decision's own events included.</summary>
         public int Events { get; init; }
-
-        /// <summary>Positions the replay before it visited (the next decision adds to it).</summary>
-        public HashSet<string> Visited { get; init; } = new(StringComparer.Ordinal);
 
         /// <summary>When <see cref="Node"/> is a fan-out: what its branches came to.</summary>
         public Fan? Branches { get; init; }

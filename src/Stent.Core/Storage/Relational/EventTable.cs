@@ -47,7 +47,7 @@ public sealed class EventTable(string prefix = "", ISqlDialect? dialect = null) 
             var kept = false;
             var cmd = dialect is null ? sql.Command(connection, tx) : sql.Command(dialect, connection, tx, out kept);
             try { await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false); }
-            finally { if (!kept) await cmd.DisposeAsync().ConfigureAwait(false); }
+            finally { await Sql.DoneAsync(cmd, kept).ConfigureAwait(false); }
         }
     }
 

@@ -132,7 +132,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             Trip(sql.StatementCount);
             var cmd = sql.Command(store._dialect, Connection, Tx, out var kept);
             try { return await use(cmd).ConfigureAwait(false); }
-            finally { if (!kept) await cmd.DisposeAsync().ConfigureAwait(false); }
+            finally { await Sql.DoneAsync(cmd, kept).ConfigureAwait(false); }
         }
 
         public Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct) => RunAsync(sql,

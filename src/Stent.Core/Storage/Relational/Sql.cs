@@ -15,10 +15,15 @@ public sealed class Sql
     private readonly StringBuilder _text = new();
     private readonly List<(string Name, object? Value, DbType Type)> _args = [];
     private Dictionary<(object Value, DbType Type), string>? _shared;
+    private long _textBound;
 
     /// <summary>Text values up to this length are bound once however often they are added (a fan-out's rows share
     /// their execution, function, queue and time).</summary>
     private const int SharedLength = 64;
+
+    /// <summary>A command that binds more text than this is never kept by the dialect: a kept command holds its last
+    /// values (managed and in the database's prepared statement) until it runs again.</summary>
+    private const int KeptText = 4_096;
 
     /// <summary>A statement starting with <paramref name="text"/>.</summary>
     public Sql(string text = "") => _text.Append(text);
@@ -71,6 +76,7 @@ public sealed class Sql
     {
         var name = "@p" + _args.Count.ToString(CultureInfo.InvariantCulture);
         _args.Add((name, value, type));
+        if (value is string text) _textBound += text.Length;
         return name;
     }
 
@@ -128,7 +134,11 @@ public sealed class Sql
                 bound.Clear();
             }
             foreach (var i in used)
-                if (bound.Add(i)) current._args.Add(_args[i]);
+                if (bound.Add(i))
+                {
+                    current._args.Add(_args[i]);
+                    if (_args[i].Value is string value) current._textBound += value.Length;
+                }
             current._text.Append(text, at, length).Append(';');
         }
         if (!current.IsEmpty) yield return current;
@@ -159,11 +169,23 @@ public sealed class Sql
     }
 
     /// <summary>A command from <paramref name="dialect"/> (prepared, when it keeps one: <paramref name="kept"/>) with
-    /// these parameters.</summary>
+    /// these parameters; one that binds much text is a new command, so nothing keeps its values once it ran.</summary>
     public DbCommand Command(ISqlDialect dialect, DbConnection connection, DbTransaction? tx, out bool kept)
     {
         ArgumentNullException.ThrowIfNull(dialect);
-        return Bind(dialect.Command(connection, _text.ToString(), out kept), tx);
+        if (_textBound <= KeptText) return Bind(dialect.Command(connection, _text.ToString(), out kept), tx);
+        kept = false;
+        return Command(connection, tx);
+    }
+
+    /// <summary>Done with a command from <see cref="Command(ISqlDialect, DbConnection, DbTransaction?, out bool)"/>:
+    /// a kept one lets go of its values, any other is disposed.</summary>
+    public static ValueTask DoneAsync(DbCommand command, bool kept)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        if (!kept) return command.DisposeAsync();
+        command.Parameters.Clear();
+        return ValueTask.CompletedTask;
     }
 
     private DbCommand Bind(DbCommand cmd, DbTransaction? tx)
