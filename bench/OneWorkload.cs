@@ -37,7 +37,7 @@ public static class OneWorkload
             $"{which} {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
             $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.StatementsPerItem:F3} statements/item, " +
             $"{r.RowsPerItem:F3} rows/item, {r.BytesPerItem:F0} B/item, " +
-            $"{r.Decisions} decisions, " +
+            $"{r.Decisions} decisions, worker JIT {r.WorkerJitMs} ms, GC pauses {r.WorkerGcPauseMs} ms, " +
             $"peak " +
             $"{string.Join("/", r.PeakMiB)} MiB"));
         return 0;

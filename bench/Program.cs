@@ -48,7 +48,8 @@ foreach (var (make, durability) in runs)
             Console.WriteLine($"{key,-18} fan-out n={n,7} workers={workers}: {r.ItemsPerSecond,8:F0} items/s, " +
                 $"{r.CommitsPerItem:F3} commits/item, {r.RoundTripsPerItem:F3} round trips/item, " +
                 $"{r.StatementsPerItem:F3} statements/item, {r.RowsPerItem:F3} rows/item, " +
-                $"{r.BytesPerItem,6:F0} B/item, peak {peaks} MiB, {r.Decisions} decisions" + (tries.Count > 1
+                $"{r.BytesPerItem,6:F0} B/item, peak {peaks} MiB, {r.Decisions} decisions, worker JIT " +
+                $"{r.WorkerJitMs} ms, GC pauses {r.WorkerGcPauseMs} ms" + (tries.Count > 1
                     ? $" (median of {string.Join(", ", tries.Select(t => t.ItemsPerSecond.ToString("F0",
                         CultureInfo.InvariantCulture)))} items/s)" : ""));
         }

@@ -18,6 +18,12 @@ public sealed record FanOutResult(string Store, string Durability, int N, int Wo
 
     /// <summary>Rows inserted, updated or deleted per item.</summary>
     public double RowsPerItem { get; init; }
+
+    /// <summary>Milliseconds the workers spent compiling code (JIT) during the timed run: warm-up left over.</summary>
+    public long WorkerJitMs { get; init; }
+
+    /// <summary>Milliseconds the workers' threads were paused for garbage collection during the timed run.</summary>
+    public long WorkerGcPauseMs { get; init; }
 }
 
 /// <summary>One chain measurement: per sequential step.</summary>
@@ -64,6 +70,7 @@ public static class StentWorkloads
             peaks, decisions, id, t)
         {
             StatementsPerItem = (double)(statements + worker.Statements) / n, RowsPerItem = rows / n,
+            WorkerJitMs = worker.JitMs, WorkerGcPauseMs = worker.GcPauseMs,
         };
     }
 

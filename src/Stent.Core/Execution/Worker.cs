@@ -380,7 +380,7 @@ public sealed partial class Worker
 
     /// <summary>Runs one attempt of the step (or batch item) at <paramref name="position"/> and returns its
     /// outcome.</summary>
-    private async Task<HistoryEvent> RunAsync(IDurableFunction? fn, StepTask task, string position, string input,
+    private async ValueTask<HistoryEvent> RunAsync(IDurableFunction? fn, StepTask task, string position, string input,
         Running running, System.Diagnostics.Activity? activity)
     {
         var policy = fn?.Options.Retry ?? RetryPolicy.None;

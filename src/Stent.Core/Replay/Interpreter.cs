@@ -192,16 +192,19 @@ internal sealed class Interpreter
             {
                 switch (stack.Pop())
                 {
+                    // User code (maps, binds, handlers) runs inline, without a closure: this runs for every item of a
+                    // fan-out. What it throws fails the thread where it stands.
                     case MapFrame m when o.Kind == OutcomeKind.Done:
-                        o = UserCode(() => Outcome.Ok(m.Map(o.Value), thread.Time), thread);
+                        try { o = Outcome.Ok(m.Map(o.Value), thread.Time); }
+                        catch (Exception e) when (e is not NonDeterminismException) { o = Threw(e, thread); }
                         break;
                     case BindFrame b when o.Kind == OutcomeKind.Done:
-                        var value = o.Value;
-                        o = UserCode(() => { resume = b.Next(value); return o; }, thread);
+                        try { resume = b.Next(o.Value); }
+                        catch (Exception e) when (e is not NonDeterminismException) { o = Threw(e, thread); }
                         break;
                     case CatchFrame c when o.Kind == OutcomeKind.Error && o.Error is not Cancellation:
-                        var error = o.Error!;
-                        o = UserCode(() => { resume = c.Handler(error); return o; }, thread);
+                        try { resume = c.Handler(o.Error!); }
+                        catch (Exception e) when (e is not NonDeterminismException) { o = Threw(e, thread); }
                         break;
                     case FinallyFrame f:
                         stack.Push(new FinallyResume(o));
@@ -214,8 +217,12 @@ internal sealed class Interpreter
                         break;
                     case AttemptFrame a when o.Error is not Cancellation:
                         var done = o;
-                        o = UserCode(() => Outcome.Ok(done.Kind == OutcomeKind.Done ? a.Ok(done.Value) :
-                            a.Error(done.Error!), thread.Time), thread);
+                        try
+                        {
+                            o = Outcome.Ok(done.Kind == OutcomeKind.Done ? a.Ok(done.Value) : a.Error(done.Error!),
+                                thread.Time);
+                        }
+                        catch (Exception e) when (e is not NonDeterminismException) { o = Threw(e, thread); }
                         break;
                     case RetryFrame r when o.Kind == OutcomeKind.Error && o.Error is not Cancellation &&
                         r.Policy.ShouldRetry(o.Error!, r.Attempt):
@@ -234,14 +241,10 @@ internal sealed class Interpreter
         }
     }
 
-    private Outcome UserCode(Func<Outcome> code, Thread thread)
-    {
-        try { return code(); }
-        catch (Exception e) when (e is not NonDeterminismException)
-        {
-            return Outcome.Err(Failure.FromException(e, null, thread.Prefix + thread.Counter), thread.Time);
-        }
-    }
+    /// <summary>The failure of user code that threw <paramref name="e"/> where <paramref name="thread"/> stands.
+    /// </summary>
+    private static Outcome Threw(Exception e, Thread thread) =>
+        Outcome.Err(Failure.FromException(e, null, thread.Prefix + thread.Counter), thread.Time);
 
     private Outcome Leaf(Node node, Thread thread) => node switch
     {
