@@ -39,7 +39,7 @@ public sealed class EventTable(string prefix = "", ISqlDialect? dialect = null) 
     {
         var rows = appends.SelectMany(a => a.Events.Select((e, i) => (a.Stream, Version: a.ExpectedVersion + i + 1,
             e))).ToList();
-        foreach (var chunk in rows.Chunk(150))
+        foreach (var chunk in rows.Chunk(AppendRows))
         {
             var sql = new Sql($"INSERT INTO {Table} (execution_id, version, data) VALUES ");
             sql.Append(string.Join(", ", chunk.Select(r => $"({sql.P(r.Stream)}, {sql.P(r.Version)}, " +
@@ -50,6 +50,25 @@ public sealed class EventTable(string prefix = "", ISqlDialect? dialect = null) 
             finally { await Sql.DoneAsync(cmd, kept).ConfigureAwait(false); }
         }
     }
+
+    /// <summary>The rows go in only while the stream holds nothing after its expected version: a commit that is
+    /// refused because the stream moved on writes none (and rolls back), rather than failing on a taken version.
+    /// </summary>
+    public bool TryAppend(Sql sql, StreamAppend append)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        ArgumentNullException.ThrowIfNull(append);
+        if (append.Events.Count is 0 or > AppendRows) return false;
+        var stream = sql.P(append.Stream);
+        sql.Append($"INSERT INTO {Table} (execution_id, version, data) SELECT * FROM (VALUES " + string.Join(", ",
+            append.Events.Select((e, i) => $"({stream}, {sql.P(append.ExpectedVersion + i + 1)}, " +
+                $"{sql.P(StoreJson.Event(e))})")) + $") AS appended WHERE NOT EXISTS (SELECT 1 FROM {Table} WHERE " +
+            $"execution_id = {stream} AND version > {sql.P(append.ExpectedVersion)})");
+        return true;
+    }
+
+    /// <summary>Rows one append command inserts at most.</summary>
+    private const int AppendRows = 150;
 
     /// <inheritdoc />
     public async Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams,

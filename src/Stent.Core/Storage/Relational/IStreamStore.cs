@@ -21,6 +21,13 @@ public interface IStreamStore
     Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends, CancellationToken
         ct);
 
+    /// <summary>
+    /// Adds the append of <paramref name="append"/> to a command being built, as one statement, when this store can
+    /// write it so (the append then costs no command of its own); false when it cannot, and
+    /// <see cref="AppendAsync"/> is called instead.
+    /// </summary>
+    bool TryAppend(Sql sql, StreamAppend append) => false;
+
     /// <summary>Deletes whole streams.</summary>
     Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams, CancellationToken ct);
 }

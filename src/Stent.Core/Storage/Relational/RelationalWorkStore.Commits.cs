@@ -36,10 +36,14 @@ public partial class RelationalWorkStore
             .Any(e => e is StepFailed) && row.ParameterCount + Parameters(d) <= _dialect.MaxParameters;
         var takeWith = d.Outcomes.Count > 0 && row.ParameterCount + 2 * d.Outcomes.Count <= _dialect.MaxParameters;
         if (takeWith) row.Append(";" + TakeOutcomes(row, d.Outcomes, s.Now));
+        var appended = false;
         if (whole)
         {
             await WritesAsync(row.Append(";"), d, s, claimed, flush: false, ct).ConfigureAwait(false);
             if (mine.Count > 0) row.Append(";" + ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
+            // The events go last, in the same command where the stream store can write them so.
+            appended = d.Events.Count > 0 && _dialect.Streams.TryAppend(row.Append(";"),
+                new StreamAppend(id, d.ExpectedVersion, d.Events));
         }
         var (updated, taken, ids) = (new List<string>(), new List<TakenStep>(), new Dictionary<string, long>());
         Action<DbDataReader> readId = r => ids[r.GetString(1)] = r.GetInt64(0);
@@ -76,7 +80,7 @@ public partial class RelationalWorkStore
             else await s.ReadSetsAsync(sql.Prepend(ClaimedInsert(sql, d, d.Claim!, mine, s.Now, token) + ";"),
                 [readId], ct).ConfigureAwait(false);
         }
-        if (d.Events.Count > 0)
+        if (d.Events.Count > 0 && !appended)
         {
             s.Trip();
             await _dialect.Streams.AppendAsync(s.Connection, s.Tx!, [new StreamAppend(id, d.ExpectedVersion, d.Events)],
@@ -86,11 +90,11 @@ public partial class RelationalWorkStore
             st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent, Items = st.Items })]);
     }, ct);
 
-    /// <summary>At most how many parameters <see cref="WritesAsync"/>, the outcomes' removal and the claimed steps'
-    /// insert bind for <paramref name="d"/>.</summary>
-    private static int Parameters(DecisionCommit d) => 16 + 2 * d.Outcomes.Count + 14 * d.Steps.Count +
-        d.FoldedInbox.Count + d.FiredTimers.Count + 2 * d.Timers.Count + d.DropSteps.Count + 3 * d.Messages.Count +
-        d.Cancel.Count;
+    /// <summary>At most how many parameters <see cref="WritesAsync"/>, the outcomes' removal, the claimed steps'
+    /// insert and the events' append bind for <paramref name="d"/>.</summary>
+    private static int Parameters(DecisionCommit d) => 20 + 2 * d.Outcomes.Count + 14 * d.Steps.Count +
+        2 * d.Events.Count + d.FoldedInbox.Count + d.FiredTimers.Count + 2 * d.Timers.Count + d.DropSteps.Count +
+        3 * d.Messages.Count + d.Cancel.Count;
 
     /// <summary>
     /// Appends to <paramref name="sql"/> what a decision writes besides its execution's row, its steps' outcomes and

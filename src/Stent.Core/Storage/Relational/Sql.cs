@@ -55,6 +55,9 @@ public sealed class Sql
     /// <summary>Adds an integer parameter; returns its placeholder.</summary>
     public string P(int? value) => Add(value, DbType.Int32);
 
+    /// <summary>Adds an array parameter (for databases that take arrays); returns its placeholder.</summary>
+    public string Array<T>(T[] values) => Bind(values, DbType.Object);
+
     /// <summary>Adds a flag as 0 or 1; returns its placeholder.</summary>
     public string P(bool value) => Add(value ? 1 : 0, DbType.Int32);
 
