@@ -72,4 +72,18 @@ let tests =
             Expect.notEqual (sql.P long) (sql.P long) "long texts are not compared"
             Expect.equal sql.ParameterCount 3 "three parameters"
         }
+        test "a kept command lets go of its values once it ran; one not kept is disposed" {
+            use connection = new SqliteConnection("Data Source=:memory:")
+            connection.Open()
+            let sql = Sql()
+            sql.Append($"SELECT {sql.P(String('x', 10_000))}") |> ignore
+            let kept = sql.Command(connection, null)
+            Sql.DoneAsync(kept, true).AsTask().Wait()
+            Expect.equal kept.Parameters.Count 0 "the kept command holds no value"
+            let other = sql.Command(connection, null)
+            let mutable disposed = false
+            other.Disposed.Add(fun _ -> disposed <- true)
+            Sql.DoneAsync(other, false).AsTask().Wait()
+            Expect.isTrue disposed "the other command is disposed"
+        }
     ]
