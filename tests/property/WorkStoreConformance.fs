@@ -31,10 +31,14 @@ let kinds : Kind list =
 
 /// A real store whose step completions fail until `healthyAt` (a database that is down for a while), whose decision
 /// commits each take at least `commitDelay` more, and that counts whole-stream reads (what a worker does to learn an
-/// execution's functions).
+/// execution's functions), decisions claimed and calls recording step outcomes apart from a decision.
 type private Observed(inner: IWorkStore, healthyAt: DateTime, ?commitDelay: TimeSpan) =
     let reads = ref 0
+    let claimed = ref 0
+    let completions = ref 0
     member _.Reads = reads.Value
+    member _.DecisionsClaimed = claimed.Value
+    member _.Completions = completions.Value
     interface IWorkStore with
         member _.CreateExecutionAsync(e, ct) = inner.CreateExecutionAsync(e, ct)
         member _.GetExecutionAsync(id, ct) = inner.GetExecutionAsync(id, ct)
@@ -43,7 +47,12 @@ type private Observed(inner: IWorkStore, healthyAt: DateTime, ?commitDelay: Time
             Interlocked.Increment reads |> ignore
             inner.ReadAsync(id, ct)
         member _.ReadAfterAsync(id, after, ct) = inner.ReadAfterAsync(id, after, ct)
-        member _.ClaimAsync(q, ct) = inner.ClaimAsync(q, ct)
+        member _.ClaimAsync(q, ct) =
+            task {
+                let! r = inner.ClaimAsync(q, ct)
+                Interlocked.Add(claimed, r.Decisions.Count) |> ignore
+                return r
+            }
         member _.CommitDecisionAsync(d, ct) =
             match commitDelay with
             | Some delay ->
@@ -53,6 +62,7 @@ type private Observed(inner: IWorkStore, healthyAt: DateTime, ?commitDelay: Time
                 }
             | None -> inner.CommitDecisionAsync(d, ct)
         member _.CompleteStepsAsync(o, ct) =
+            Interlocked.Increment completions |> ignore
             if DateTime.UtcNow < healthyAt then raise (IOException "the database is down") else inner.CompleteStepsAsync(o, ct)
         member _.RenewLeasesAsync(s, l, ct) = inner.RenewLeasesAsync(s, l, ct)
         member _.ReleaseStepsAsync(s, ct) = inner.ReleaseStepsAsync(s, ct)
@@ -426,6 +436,18 @@ let private suite kind =
                 let gap = after.StartedAt.Value - before.EndedAt.Value
                 Expect.isGreaterThanOrEqual gap.TotalMilliseconds 50.0
                     $"step {after.Position} starts at least a commit after step {before.Position} ended (gap {gap})"
+        }
+        test "a worker goes on with a fan-out it decided: outcomes that come in apiece are each recorded by a decision" {
+            // Steps end 60 ms apart, so the worker holds a few of the fan-out's outcomes at a time: each lot is
+            // recorded in one commit with the decision that folds it, none apart from a decision and none by a claim.
+            let store = Observed(fresh (), DateTime.MinValue)
+            let step = Durable.createSync $"{kind.Name}-spread" (fun (x: int) _ -> Thread.Sleep(60 * x); x)
+            let id, r = runToEnd 1 (store :> IWorkStore) opts (summing "spread" step) [ 1..6 ]
+            Expect.equal (value r) 21 "every item's result"
+            Expect.equal store.Completions 0 "no outcome recorded apart from a decision"
+            Expect.equal store.DecisionsClaimed 1 "only the first decision was claimed"
+            let decisions = (store :> IWorkStore).ReadAsync(id).Result |> Seq.filter (fun e -> e :? DecisionCompleted)
+            Expect.isGreaterThan (Seq.length decisions) 2 "the outcomes were folded by more than one decision"
         }
         test "a step that fails for good becomes a dead letter; custom state shows in GetAsync" {
             let store = fresh ()

@@ -123,23 +123,24 @@ public sealed partial class Worker
     }
 
     /// <summary>
-    /// Goes on with an execution whose last decision this worker wrote, when <paramref name="ran"/> holds the outcomes
-    /// of every step it waits for: one commit records them and the decision after them. Null when that does not
-    /// apply or the store refused (someone else decided meanwhile); the outcomes are then recorded the usual way.
+    /// Goes on with an execution whose last decision this worker wrote, when <paramref name="ran"/> holds outcomes of
+    /// steps it waits for (all of them down a chain, those that have ended of a fan-out): one commit records them and
+    /// the decision that folds them, with no claim and no inbox in between. Null when that does not apply or the store
+    /// refused (someone else decided, or another worker's outcome came in, meanwhile); the outcomes are then recorded
+    /// the usual way.
     /// </summary>
     private async Task<IReadOnlyList<StepTask>?> ContinueAsync(List<Finished> ran, CancellationToken ct)
     {
         Sticky? sticky;
         lock (_gate) _sticky.TryGetValue(ran[0].Task.ExecutionId, out sticky);
-        // Exactly the steps its last decision waits for, that history still at hand (a step scheduled by someone
-        // else's later decision means this worker's history is behind).
+        // Steps its last decision waits for, that history still at hand (a step scheduled by someone else's later
+        // decision means this worker's history is behind).
         if (sticky is null) return null;
         // A batch counts by its items; one with items that run again goes the usual way.
         var outcomes = HistoryEvent.Flatten(ran.Select(f => f.Event)).ToList();
         if (outcomes.Any(e => e is not (StepCompleted or StepFailed))
             || ran.Any(f => f.Requeue.Count > 0)
             || _histories.Peek(sticky.Task.ExecutionId, sticky.Version) is not { } history
-            || history.OpenSteps != outcomes.Count
             || !outcomes.All(e => history.IsOpenStep(((PositionedEvent)e).Position))
             || outcomes.Select(e => ((PositionedEvent)e).Position).Distinct(StringComparer.Ordinal).Count()
                 != outcomes.Count) return null;

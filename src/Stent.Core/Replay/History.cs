@@ -56,7 +56,6 @@ internal sealed class History
             case DecisionCompleted: DecisionCount++; break;
             case StepScheduled or TimerStarted or ChildStarted:
                 _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
-                if (e is StepScheduled) OpenSteps++;
                 break;
             case SignalReceived r:
                 _signals.Add((r, Seen));
@@ -82,7 +81,6 @@ internal sealed class History
                 }
                 if (entry.Outcome is not null) break;
                 (entry.Outcome, entry.Time) = (p, Seen);
-                if (entry.Start is StepScheduled) OpenSteps--;
                 _closed.Add(p.Position);
                 break;
             case ExecutionCancelRequested c when Cancel is null: Cancel = (c.Reason, Seen); break;
@@ -156,9 +154,6 @@ internal sealed class History
 
     /// <summary>Decisions recorded so far.</summary>
     public int DecisionCount { get; private set; }
-
-    /// <summary>Steps scheduled that have no outcome yet.</summary>
-    public int OpenSteps { get; private set; }
 
     /// <summary>True when <paramref name="position"/> is a step scheduled that has no outcome yet.</summary>
     public bool IsOpenStep(string position) => At(position) is { Start: StepScheduled, Outcome: null };
