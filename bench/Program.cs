@@ -1,11 +1,13 @@
 // Stent's benchmarks: every workload on SQLite and PostgreSQL beside baselines measured in the same run;
 // writes a JSON report (raw figures and the target ratios) and prints a table.
 // Run: bash scripts/with-postgres.sh dotnet run -c Release --project bench [-- --quick] [-- --out FILE]
+// Single pieces: "one WORKLOAD STORE N WORKERS", "alloc N" (bytes per item), "decide N" (a fan-out's first decision).
 using System.Globalization;
 using System.Text.Json;
 using Stent.Bench;
 
 if (args is ["worker", var spec]) return await Processes.ServeAsync(spec);
+if (args is ["decide", var fanOut]) return DecideTiming.Run(int.Parse(fanOut, CultureInfo.InvariantCulture));
 if (args is ["alloc", var items]) return await Allocations.RunAsync(int.Parse(items, CultureInfo.InvariantCulture));
 if (args is ["one", var which, var store, var size, var count])
     return await OneWorkload.RunAsync(which, store, int.Parse(size, CultureInfo.InvariantCulture),
