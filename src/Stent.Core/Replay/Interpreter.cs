@@ -158,7 +158,8 @@ internal sealed class Interpreter
 
     private Outcome RunThread(Node start, Thread thread, Stack<Frame>? resumed = null)
     {
-        var stack = resumed ?? new Stack<Frame>();
+        // Made when the first frame is pushed: a fan-out's branch is often a lone step.
+        var stack = resumed;
         var node = start;
         while (true)
         {
@@ -167,18 +168,18 @@ internal sealed class Interpreter
             {
                 switch (node)
                 {
-                    case MapNode m: stack.Push(new MapFrame(m.Map)); node = m.Source; continue;
-                    case BindNode b: stack.Push(new BindFrame(b.Next)); node = b.Source; continue;
-                    case CatchNode c: stack.Push(new CatchFrame(c.Handler)); node = c.Body; continue;
-                    case FinallyNode f: stack.Push(new FinallyFrame(f.Cleanup)); node = f.Body; continue;
-                    case AttemptNode a: stack.Push(new AttemptFrame(a.Ok, a.Error)); node = a.Body; continue;
-                    case RetryNode r: stack.Push(new RetryFrame(r.Body, r.Policy, 1)); node = r.Body; continue;
+                    case MapNode m: (stack ??= new()).Push(new MapFrame(m.Map)); node = m.Source; continue;
+                    case BindNode b: (stack ??= new()).Push(new BindFrame(b.Next)); node = b.Source; continue;
+                    case CatchNode c: (stack ??= new()).Push(new CatchFrame(c.Handler)); node = c.Body; continue;
+                    case FinallyNode f: (stack ??= new()).Push(new FinallyFrame(f.Cleanup)); node = f.Body; continue;
+                    case AttemptNode a: (stack ??= new()).Push(new AttemptFrame(a.Ok, a.Error)); node = a.Body; continue;
+                    case RetryNode r: (stack ??= new()).Push(new RetryFrame(r.Body, r.Policy, 1)); node = r.Body; continue;
                 }
                 var counter = thread.Counter;
                 o = Leaf(node, thread);
                 // Where the root thread waits is where the next decision can start (everything before it is settled).
                 if (o.Kind == OutcomeKind.Blocked && thread.Prefix.Length == 0)
-                    _checkpoint = new Checkpoint(node, stack.ToArray(), counter, thread.Time, thread.CleanupDepth,
+                    _checkpoint = new Checkpoint(node, stack?.ToArray() ?? [], counter, thread.Time, thread.CleanupDepth,
                         new Dictionary<string, IDurableFunction>(_functions), new Dictionary<string,
                             IWorkflowDefinition>(_children)) { Branches = node is ParallelNode ? _rootBranches : null };
                 break;
@@ -188,7 +189,7 @@ internal sealed class Interpreter
             o = o with { Time = thread.Time };
 
             Node? resume = null;
-            while (resume is null && stack.Count > 0)
+            while (resume is null && stack is { Count: > 0 })
             {
                 switch (stack.Pop())
                 {
@@ -534,17 +535,22 @@ internal sealed class Interpreter
         var touched = known is null ? null : Touched(position, _resume!.Events);
         // The checkpoint is this decision's own: its arrays are updated in place.
         var fan = known ?? new Fan(position, new Outcome[count], new bool[count]);
-        var ran = new List<(int Branch, List<HistoryEvent> Events)>();
+        // What the branches record goes into one list, branch i's events ending at ends[i] (a list per branch would
+        // be an object per item of a fan-out, alive until every branch has run).
+        var recorded = new List<HistoryEvent>();
+        var ends = new int[count];
+        _pending = recorded;
         for (var i = 0; i < count; i++)
         {
-            if (known is not null && (known.Outcomes[i].Kind != OutcomeKind.Blocked
-                || known.Quiet[i] && touched is not null && !touched.Contains(i))) continue;
-            var waits = _waits;
-            _pending = [];
-            fan.Outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth =
-                cleanupDepth });
-            fan.Quiet[i] = _waits == waits;
-            if (_pending.Count > 0) ran.Add((i, _pending));
+            if (known is null || known.Outcomes[i].Kind == OutcomeKind.Blocked
+                && (!known.Quiet[i] || touched is null || touched.Contains(i)))
+            {
+                var waits = _waits;
+                fan.Outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor,
+                    CleanupDepth = cleanupDepth });
+                fan.Quiet[i] = _waits == waits;
+            }
+            ends[i] = recorded.Count;
         }
         _pending = outer;
         if (root) _rootBranches = fan;
@@ -560,12 +566,14 @@ internal sealed class Interpreter
         if (decided >= 0)
         {
             // Branches that lost the race record nothing: signals they would have taken stay free for later waits.
-            foreach (var (i, events) in ran)
-                if (i == decided) _pending.AddRange(events);
-                else foreach (var taken in events.OfType<SignalConsumed>()) _takenNow.Remove(taken.Sequence);
+            var from = decided == 0 ? 0 : ends[decided - 1];
+            _pending.AddRange(recorded.GetRange(from, ends[decided] - from));
+            for (var e = 0; e < recorded.Count; e++)
+                if ((e < from || e >= ends[decided]) && recorded[e] is SignalConsumed taken)
+                    _takenNow.Remove(taken.Sequence);
             return outcomes[decided];
         }
-        foreach (var (_, events) in ran) _pending.AddRange(events);
+        _pending.AddRange(recorded);
         if (outcomes.Any(o => o.Kind == OutcomeKind.Blocked)) return Outcome.Blocked;
         return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), count == 0 ? floor : outcomes.Max(o => o.Time));
     }
