@@ -12,7 +12,8 @@ namespace Stent.Bench;
 public static class DecideTiming
 {
     /// <summary>Decides the start of <see cref="Workflows.FanOut"/> over <paramref name="n"/> items several times and
-    /// prints, each time, milliseconds, new events, bytes allocated per item, collections by generation and the time paused for them.</summary>
+    /// prints, each time, milliseconds, new events, bytes allocated per item, collections by generation and the time
+    /// paused for them.</summary>
     public static int Run(int n)
     {
         for (var i = 0; i < 8; i++)
@@ -26,10 +27,11 @@ public static class DecideTiming
             var d = Interpreter.Decide(Workflows.FanOut, events, PayloadSerializer.Default, DateTimeOffset.UtcNow,
                 new Random(1));
             var bytes = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            var pause = (GC.GetTotalPauseDuration() - paused).TotalMilliseconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"first decision of a fan-out of {n}: {watch.Elapsed.TotalMilliseconds:F1} ms, {d.NewEvents.Count} " +
-                $"events, {bytes / n} B allocated per item, collections gen0/1/2 {GC.CollectionCount(0) - g0}/{GC.CollectionCount(1) - g1}/" +
-                $"{GC.CollectionCount(2) - g2}, paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms"));
+                $"events, {bytes / n} B allocated per item, collections gen0/1/2 {GC.CollectionCount(0) - g0}/" +
+                $"{GC.CollectionCount(1) - g1}/{GC.CollectionCount(2) - g2}, paused {pause:F0} ms"));
         }
         return 0;
     }

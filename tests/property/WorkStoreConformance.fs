@@ -437,7 +437,7 @@ let private suite kind =
                 Expect.isGreaterThanOrEqual gap.TotalMilliseconds 50.0
                     $"step {after.Position} starts at least a commit after step {before.Position} ended (gap {gap})"
         }
-        test "a worker goes on with a fan-out it decided: outcomes that come in apiece are each recorded by a decision" {
+        test "a worker goes on with a fan-out it decided: outcomes that come in apart are each folded by a decision" {
             // Steps end 60 ms apart, so the worker holds a few of the fan-out's outcomes at a time: each lot is
             // recorded in one commit with the decision that folds it, none apart from a decision and none by a claim.
             let store = Observed(fresh (), DateTime.MinValue)

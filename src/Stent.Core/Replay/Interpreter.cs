@@ -168,20 +168,27 @@ internal sealed class Interpreter
             {
                 switch (node)
                 {
-                    case MapNode m: (stack ??= new()).Push(new MapFrame(m.Map)); node = m.Source; continue;
-                    case BindNode b: (stack ??= new()).Push(new BindFrame(b.Next)); node = b.Source; continue;
-                    case CatchNode c: (stack ??= new()).Push(new CatchFrame(c.Handler)); node = c.Body; continue;
-                    case FinallyNode f: (stack ??= new()).Push(new FinallyFrame(f.Cleanup)); node = f.Body; continue;
-                    case AttemptNode a: (stack ??= new()).Push(new AttemptFrame(a.Ok, a.Error)); node = a.Body; continue;
-                    case RetryNode r: (stack ??= new()).Push(new RetryFrame(r.Body, r.Policy, 1)); node = r.Body; continue;
+                    case MapNode m:
+                        (stack ??= new()).Push(new MapFrame(m.Map)); node = m.Source; continue;
+                    case BindNode b:
+                        (stack ??= new()).Push(new BindFrame(b.Next)); node = b.Source; continue;
+                    case CatchNode c:
+                        (stack ??= new()).Push(new CatchFrame(c.Handler)); node = c.Body; continue;
+                    case FinallyNode f:
+                        (stack ??= new()).Push(new FinallyFrame(f.Cleanup)); node = f.Body; continue;
+                    case AttemptNode a:
+                        (stack ??= new()).Push(new AttemptFrame(a.Ok, a.Error)); node = a.Body; continue;
+                    case RetryNode r:
+                        (stack ??= new()).Push(new RetryFrame(r.Body, r.Policy, 1)); node = r.Body; continue;
                 }
                 var counter = thread.Counter;
                 o = Leaf(node, thread);
                 // Where the root thread waits is where the next decision can start (everything before it is settled).
                 if (o.Kind == OutcomeKind.Blocked && thread.Prefix.Length == 0)
-                    _checkpoint = new Checkpoint(node, stack?.ToArray() ?? [], counter, thread.Time, thread.CleanupDepth,
-                        new Dictionary<string, IDurableFunction>(_functions), new Dictionary<string,
-                            IWorkflowDefinition>(_children)) { Branches = node is ParallelNode ? _rootBranches : null };
+                    _checkpoint = new Checkpoint(node, stack?.ToArray() ?? [], counter, thread.Time,
+                        thread.CleanupDepth, new Dictionary<string, IDurableFunction>(_functions),
+                        new Dictionary<string, IWorkflowDefinition>(_children))
+                    { Branches = node is ParallelNode ? _rootBranches : null };
                 break;
             }
             if (o.Kind == OutcomeKind.Blocked) return o;
