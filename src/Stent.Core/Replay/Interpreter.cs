@@ -542,22 +542,21 @@ internal sealed class Interpreter
         var touched = known is null ? null : Touched(position, _resume!.Events);
         // The checkpoint is this decision's own: its arrays are updated in place.
         var fan = known ?? new Fan(position, new Outcome[count], new bool[count]);
-        // What the branches record goes into one list, branch i's events ending at ends[i] (a list per branch would
-        // be an object per item of a fan-out, alive until every branch has run).
+        // What the branches record goes into one list, in branch order; each branch that recorded something notes
+        // where its events end (a list per branch would be an object per item of a fan-out, alive until every branch
+        // has run). A first decision runs every branch; a later one only those its new events concern.
         var recorded = new List<HistoryEvent>();
-        var ends = new int[count];
+        var ran = new List<(int Branch, int End)>(known is null ? count : 0);
         _pending = recorded;
         for (var i = 0; i < count; i++)
         {
-            if (known is null || known.Outcomes[i].Kind == OutcomeKind.Blocked
-                && (!known.Quiet[i] || touched is null || touched.Contains(i)))
-            {
-                var waits = _waits;
-                fan.Outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor,
-                    CleanupDepth = cleanupDepth });
-                fan.Quiet[i] = _waits == waits;
-            }
-            ends[i] = recorded.Count;
+            if (known is not null && (known.Outcomes[i].Kind != OutcomeKind.Blocked
+                || known.Quiet[i] && touched is not null && !touched.Contains(i))) continue;
+            var (waits, start) = (_waits, recorded.Count);
+            fan.Outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth =
+                cleanupDepth });
+            fan.Quiet[i] = _waits == waits;
+            if (recorded.Count > start) ran.Add((i, recorded.Count));
         }
         _pending = outer;
         if (root) _rootBranches = fan;
@@ -573,10 +572,9 @@ internal sealed class Interpreter
         if (decided >= 0)
         {
             // Branches that lost the race record nothing: signals they would have taken stay free for later waits.
-            var from = decided == 0 ? 0 : ends[decided - 1];
-            _pending.AddRange(recorded.GetRange(from, ends[decided] - from));
-            for (var e = 0; e < recorded.Count; e++)
-                if ((e < from || e >= ends[decided]) && recorded[e] is SignalConsumed taken)
+            for (var (k, from) = (0, 0); k < ran.Count; from = ran[k++].End)
+                if (ran[k].Branch == decided) _pending.AddRange(recorded.GetRange(from, ran[k].End - from));
+                else foreach (var taken in recorded.GetRange(from, ran[k].End - from).OfType<SignalConsumed>())
                     _takenNow.Remove(taken.Sequence);
             return outcomes[decided];
         }
