@@ -221,5 +221,7 @@ public sealed record ChildEnded(string Position, string? Output, WorkflowError? 
 /// that are scheduled together, or the outcomes of the items that piece ran. Readers see its events one by one
 /// (<see cref="HistoryEvent.Flatten"/>); only the stream's version counts it once.
 /// </summary>
-/// <param name="Events">The events, in order; none is itself a batch.</param>
-public sealed record EventBatch(IReadOnlyList<HistoryEvent> Events) : HistoryEvent;
+/// <param name="Events">The events, in order; none is itself a batch (stored compactly when they are a fan-out's,
+/// <see cref="EventBatchJson"/>).</param>
+public sealed record EventBatch(
+    [property: JsonConverter(typeof(EventBatchJson))] IReadOnlyList<HistoryEvent> Events) : HistoryEvent;
