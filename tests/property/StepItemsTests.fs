@@ -37,6 +37,19 @@ let tests =
             Prop.forAll items (fun xs ->
                 let back = StepItems.Decode(StepItems.Encode xs) |> List.ofSeq
                 back = xs)
+        test "items written as objects, before the compact form, still decode" {
+            let back = StepItems.Decode """[{"position":"0.1/0","input":{"a":[1,2]}},{"input":"x","position":"0.2/0"}]"""
+            Expect.equal (List.ofSeq back) [ StepItem("0.1/0", """{"a":[1,2]}"""); StepItem("0.2/0", "\"x\"") ]
+                "both items, each input as written"
+        }
+        test "an item is written as [position, input], not an object naming its members" {
+            Expect.equal (StepItems.Encode [ StepItem("0.1/0", "1") ]) """[["0.1/0",1]]""" "compact"
+        }
+        test "a compact item without its input is refused, quoting the row" {
+            let e = Support.throws<System.Text.Json.JsonException> (fun () ->
+                StepItems.Decode """[["0.1/0"]]""" |> ignore)
+            Expect.stringContains e.Message "0.1/0" "names the bad row"
+        }
         test "an item without its input is refused, quoting the row" {
             let e = Support.throws<System.Text.Json.JsonException> (fun () ->
                 StepItems.Decode """[{"position":"0.1/0"}]""" |> ignore)

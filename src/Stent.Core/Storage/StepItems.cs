@@ -4,7 +4,8 @@ using System.Text.Json;
 namespace Stent.Storage;
 
 /// <summary>Writes and reads the items of a batch (<see cref="Replay.StepBatches"/>) as the input of its work row:
-/// <c>[{"position":"…","input":…}, …]</c>, each input kept as the exact JSON it was recorded with.</summary>
+/// <c>[["position",input], …]</c>, each input kept as the exact JSON it was recorded with (rows written as <c>[{
+/// "position":"…","input":…}, …]</c> before still read).</summary>
 internal static class StepItems
 {
     /// <summary>The work row input of <paramref name="items"/>.</summary>
@@ -16,11 +17,10 @@ internal static class StepItems
             w.WriteStartArray();
             foreach (var item in items)
             {
-                w.WriteStartObject();
-                w.WriteString("position", item.Position);
-                w.WritePropertyName("input");
+                w.WriteStartArray();
+                w.WriteStringValue(item.Position);
                 w.WriteRawValue(item.Input, skipInputValidation: true);
-                w.WriteEndObject();
+                w.WriteEndArray();
             }
             w.WriteEndArray();
         }
@@ -34,24 +34,38 @@ internal static class StepItems
         var r = new Utf8JsonReader(utf8);
         var items = new List<StepItem>();
         Expect(ref r, JsonTokenType.StartArray);
-        while (r.Read() && r.TokenType == JsonTokenType.StartObject)
+        while (r.Read() && r.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject)
         {
             string? position = null, value = null;
-            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            if (r.TokenType == JsonTokenType.StartArray)
             {
-                var isPosition = r.ValueTextEquals("position"u8);
-                r.Read();
-                if (isPosition) position = r.GetString();
-                else
+                if (!r.Read() || r.TokenType != JsonTokenType.String) throw Bad(input);
+                position = r.GetString();
+                if (r.Read() && r.TokenType != JsonTokenType.EndArray)
                 {
-                    var start = (int)r.TokenStartIndex;
-                    r.Skip();
-                    value = Encoding.UTF8.GetString(utf8, start, (int)r.BytesConsumed - start);
+                    value = Raw(ref r, utf8);
+                    if (!r.Read() || r.TokenType != JsonTokenType.EndArray) throw Bad(input);
                 }
             }
+            else
+                while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isPosition = r.ValueTextEquals("position"u8);
+                    r.Read();
+                    if (isPosition) position = r.GetString();
+                    else value = Raw(ref r, utf8);
+                }
             items.Add(new StepItem(position ?? throw Bad(input), value ?? throw Bad(input)));
         }
         return items;
+    }
+
+    /// <summary>The value the reader is at, as the exact JSON it was written with.</summary>
+    private static string Raw(ref Utf8JsonReader r, byte[] utf8)
+    {
+        var start = (int)r.TokenStartIndex;
+        r.Skip();
+        return Encoding.UTF8.GetString(utf8, start, (int)r.BytesConsumed - start);
     }
 
     private static void Expect(ref Utf8JsonReader r, JsonTokenType token)
