@@ -115,10 +115,10 @@ internal sealed class Interpreter
         try
         {
             outcome = _resume is { } r
-                ? RunThread(r.Node, new Thread("", r.Counter) { Time = r.Time, CleanupDepth = r.CleanupDepth }, new
+                ? RunThread(r.Node, new Thread(r.Counter) { Time = r.Time, CleanupDepth = r.CleanupDepth }, new
                     Stack<Frame>(r.Stack.Reverse()))
                 : RunThread(definition.Build(_serializer.Deserialize(started.Input, definition.InputType)), new
-                    Thread(""));
+                    Thread());
         }
         catch (Exception e) when (e is not (NonDeterminismException or ForgottenHistoryException))
         {
@@ -184,7 +184,7 @@ internal sealed class Interpreter
                 var counter = thread.Counter;
                 o = Leaf(node, thread);
                 // Where the root thread waits is where the next decision can start (everything before it is settled).
-                if (o.Kind == OutcomeKind.Blocked && thread.Prefix.Length == 0)
+                if (o.Kind == OutcomeKind.Blocked && thread.IsRoot)
                     _checkpoint = new Checkpoint(node, stack?.ToArray() ?? [], counter, thread.Time,
                         thread.CleanupDepth, new Dictionary<string, IDurableFunction>(_functions),
                         new Dictionary<string, IWorkflowDefinition>(_children))
@@ -252,7 +252,7 @@ internal sealed class Interpreter
     /// <summary>The failure of user code that threw <paramref name="e"/> where <paramref name="thread"/> stands.
     /// </summary>
     private static Outcome Threw(Exception e, Thread thread) =>
-        Outcome.Err(Failure.FromException(e, null, thread.Prefix + thread.Counter), thread.Time);
+        Outcome.Err(Failure.FromException(e, null, thread.Peek()), thread.Time);
 
     private Outcome Leaf(Node node, Thread thread) => node switch
     {
@@ -266,7 +266,7 @@ internal sealed class Interpreter
         SignalNode s => Signal(thread.Next(), s, thread),
         StateNode s => State(thread.Next(), s, thread),
         LogNode l => Log(thread.Next(), l),
-        ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth, thread.Prefix.Length == 0),
+        ParallelNode p => Parallel(thread.Next(), p, thread.Time, thread.CleanupDepth, thread.IsRoot),
         ChildNode c => Child(thread.Next(), c, thread),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
@@ -323,7 +323,7 @@ internal sealed class Interpreter
             _pending.Add(reused);
             return reused.BusinessError is { } b
                 ? Outcome.Err(new BusinessError(b), _decision)
-                : Read(reused.Output!, fn.OutputType, $"the result of step '{fn.Name}'", fn.Name, position, _decision);
+                : Read(reused.Output!, fn.OutputType, "the result of step", fn.Name, position, _decision);
         }
         if (_verifyInputs && entry.Start is StepScheduled recorded)
         {
@@ -335,7 +335,7 @@ internal sealed class Interpreter
         {
             null => Outcome.Blocked,
             StepCompleted { BusinessError: { } b } => Outcome.Err(new BusinessError(b), entry.Time),
-            StepCompleted c => Read(c.Output!, fn.OutputType, $"the result of step '{fn.Name}'", fn.Name, position,
+            StepCompleted c => Read(c.Output!, fn.OutputType, "the result of step", fn.Name, position,
                 entry.Time),
             StepFailed f => Outcome.Err(f.Error, entry.Time),
             var other => throw new InvalidOperationException($"Unexpected {other.GetType().Name} at {position}."),
@@ -475,6 +475,8 @@ internal sealed class Interpreter
     /// signal was sent with the wrong shape) fails at <paramref name="position"/> like a failing step, so Catch and
     /// Attempt see it; the data decides, so replay fails the same way.
     /// </summary>
+    /// <summary>The value <paramref name="json"/> holds; a failure at <paramref name="position"/> when it cannot be
+    /// read, naming it as <paramref name="what"/> (e.g. "the result of step") and <paramref name="name"/>.</summary>
     private Outcome Read(string json, Type type, string what, string name, string position, int time)
     {
         try
@@ -483,7 +485,7 @@ internal sealed class Interpreter
         }
         catch (PayloadException e)
         {
-            var bad = new PayloadException($"At {position}, {what} cannot be read as '{type.FullName}': " +
+            var bad = new PayloadException($"At {position}, {what} '{name}' cannot be read as '{type.FullName}': " +
                 $"{e.InnerException?.Message ?? e.Message}", e.InnerException);
             return Outcome.Err(Failure.FromException(bad, name, position), time);
         }
@@ -491,7 +493,7 @@ internal sealed class Interpreter
 
     private Outcome SignalRead(string payload, SignalNode node, string position, int time)
     {
-        var read = Read(payload, node.Type, $"signal '{node.Name}'", node.Name, position, time);
+        var read = Read(payload, node.Type, "signal", node.Name, position, time);
         return read.Kind == OutcomeKind.Done ? Outcome.Ok(node.Found(read.Value), time) : read;
     }
 
@@ -509,7 +511,7 @@ internal sealed class Interpreter
             _pending.Add(new ChildStarted(position, child.Name, input));
             if (_carryover.Child(position, child.Name, input) is not { } reused) return Outcome.Blocked;
             _pending.Add(reused);
-            return Read(reused.Output!, child.OutputType, $"the result of child workflow '{child.Name}'", child.Name,
+            return Read(reused.Output!, child.OutputType, "the result of child workflow", child.Name,
                 position, _decision);
         }
         return entry.Outcome switch
@@ -520,7 +522,7 @@ internal sealed class Interpreter
             ChildEnded { Error: Cancellation c } => Outcome.Err(new Failure(
                 "Stent.ChildCancelled", $"Child workflow '{child.Name}' at {position} ended: {c.Reason}", ["Stent.ChildCancelled"], null, child.Name, position), entry.Time),
             ChildEnded { Error: { } error } => Outcome.Err(error, entry.Time),
-            ChildEnded ended => Read(ended.Output!, child.OutputType, $"the result of child workflow '{child.Name}'",
+            ChildEnded ended => Read(ended.Output!, child.OutputType, "the result of child workflow",
                 child.Name, position, entry.Time),
             var other => throw new InvalidOperationException($"Unexpected {other.GetType().Name} at {position}."),
         };
@@ -553,7 +555,7 @@ internal sealed class Interpreter
             if (known is not null && (known.Outcomes[i].Kind != OutcomeKind.Blocked
                 || known.Quiet[i] && touched is not null && !touched.Contains(i))) continue;
             var (waits, start) = (_waits, recorded.Count);
-            fan.Outcomes[i] = RunThread(node.Branches[i], new Thread($"{position}.{i}/") { Time = floor, CleanupDepth =
+            fan.Outcomes[i] = RunThread(node.Branches[i], new Thread(position, i) { Time = floor, CleanupDepth =
                 cleanupDepth });
             fan.Quiet[i] = _waits == waits;
             if (recorded.Count > start) ran.Add((i, recorded.Count));
@@ -652,13 +654,34 @@ internal sealed class Interpreter
         _ => "signal timeout",
     };
 
-    private sealed class Thread(string prefix, int counter = 0)
+    /// <summary>Where a thread of the workflow stands: the root's positions are 0, 1, …; those of branch i of the
+    /// fan-out at p are p.i/0, p.i/1, … (a branch's prefix is made only when it takes a second position: a fan-out's
+    /// branch is often one step).</summary>
+    private sealed class Thread
     {
-        public string Prefix { get; } = prefix;
-        public int Counter { get; private set; } = counter;
+        private readonly string? _fanOut;
+        private readonly int _branch;
+        private string? _prefix;
+
+        /// <summary>The root thread, at <paramref name="counter"/>.</summary>
+        public Thread(int counter = 0) => (_prefix, Counter) = ("", counter);
+
+        /// <summary>Branch <paramref name="branch"/> of the fan-out at <paramref name="fanOut"/>.</summary>
+        public Thread(string fanOut, int branch) => (_fanOut, _branch) = (fanOut, branch);
+
+        public bool IsRoot => _fanOut is null;
+        public int Counter { get; private set; }
         public int Time { get; set; }
         public int CleanupDepth { get; set; }
-        public string Next() => Prefix + (Counter++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        private string Prefix => _prefix ??= $"{_fanOut}.{_branch}/";
+
+        public string Next()
+        {
+            var position = _prefix is null && Counter == 0 ? $"{_fanOut}.{_branch}/0" : Peek();
+            Counter++;
+            return position;
+        }
+
         public string Peek() => Prefix + Counter.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
