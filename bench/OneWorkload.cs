@@ -11,16 +11,18 @@ public static class OneWorkload
     /// postgres) with <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
     public static async Task<int> RunAsync(string which, string store, int n, int workers)
     {
-        var target = store == "sqlite" ? Target.Sqlite()
+        Target Make() => store == "sqlite" ? Target.Sqlite()
             : Target.Postgres(Environment.GetEnvironmentVariable("STENT_PG")
                 ?? throw new InvalidOperationException("STENT_PG is not set."));
+        var target = Make();
         if (which == "chain")
         {
-            var c = await StentWorkloads.ChainAsync(target, n, "as configured");
+            var c = await StentWorkloads.ChainAsync(target, Make(), n, "as configured");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"chain {store} n={n}: {c.SecondsPerStep * 1000:F2} ms/step, {c.CommitsPerStep:F2} commits/step, " +
                 $"{c.RoundTripsPerStep:F1} trips/step, {c.StatementsPerStep:F1} statements/step, " +
-                $"{c.RowsPerStep:F1} rows/step, {c.BytesPerStep:F0} B/step"));
+                $"{c.RowsPerStep:F1} rows/step, {c.BytesPerStep:F0} B/step; single-row commit " +
+                $"{c.SingleRowCommitSeconds * 1000:F3} ms, step/commit {c.StepVsCommit:F2}"));
             return 0;
         }
         var r = await StentWorkloads.FanOutAsync(target, n, workers, "as configured", which switch

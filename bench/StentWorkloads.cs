@@ -35,6 +35,13 @@ public sealed record ChainResult(string Store, string Durability, int N, double 
 
     /// <summary>Rows inserted, updated or deleted per step.</summary>
     public double RowsPerStep { get; init; }
+
+    /// <summary>Seconds per single-row commit on the same server, measured between the chain's rounds (median).
+    /// </summary>
+    public double SingleRowCommitSeconds { get; init; }
+
+    /// <summary>Median over the rounds of a step's time over the single-row commit measured just before.</summary>
+    public double StepVsCommit { get; init; }
 }
 
 /// <summary>Stent workloads.</summary>
@@ -74,8 +81,15 @@ public static class StentWorkloads
         };
     }
 
-    /// <summary>A chain of <paramref name="n"/> sequential trivial steps on one worker process.</summary>
-    public static async Task<ChainResult> ChainAsync(Target t, int n, string durability)
+    /// <summary>
+    /// Chains of sequential trivial steps on one worker process, <paramref name="n"/> steps in all, in <paramref
+    /// name="rounds"/> rounds; before each round, single-row commits on <paramref name="baseline"/> (another file or
+    /// schema of the same server) time what a commit costs just then. The step time and the commit time are the
+    /// medians of the rounds', the ratio the median of each round's own: a server that slows down for a while slows
+    /// both sides of a round.
+    /// </summary>
+    public static async Task<ChainResult> ChainAsync(Target t, Target baseline, int n, string durability,
+        int rounds = 5)
     {
         var store = (RelationalWorkStore)t.Open();
         var client = new StentClient(store);
@@ -84,19 +98,36 @@ public static class StentWorkloads
         var bytes = t.Bytes();
         var (pgRows, clientRows) = (t.PgRowsWritten(), await store.RowsWrittenAsync());
         var warm = Processes.Mark(processes);
-        var id = await client.DispatchAsync(Workflows.Chain, n);
-        var r = await client.WaitAsync(Workflows.Chain, id, TimeSpan.FromMinutes(30));
-        var seconds = await SecondsAsync(store, id);
+        var (steps, commits) = (new List<double>(), new List<double>());
+        var length = n / rounds;
+        for (var i = 0; i < rounds; i++)
+        {
+            commits.Add(Baselines.SingleRowCommitSeconds(baseline, 200));
+            var id = await client.DispatchAsync(Workflows.Chain, length);
+            var r = await client.WaitAsync(Workflows.Chain, id, TimeSpan.FromMinutes(30));
+            if (!r.IsOk || r.Value != length) throw new InvalidOperationException($"chain of {length} gave {r}");
+            steps.Add(await SecondsAsync(store, id) / length);
+        }
         var written = t.Bytes() - bytes;
         Processes.Stop(processes, out var all);
-        if (!r.IsOk || r.Value != n) throw new InvalidOperationException($"chain of {n} gave {r}");
         var run = all.Less(warm);
+        var total = length * rounds;
         var rows = await RowsAsync(t, store, pgRows, run.Rows, clientRows);
-        return new ChainResult(t.Kind, durability, n, seconds / n, (double)run.RoundTrips / n,
-            (double)run.Commits / n, (double)written / n)
+        return new ChainResult(t.Kind, durability, total, Median(steps), (double)run.RoundTrips / total,
+            (double)run.Commits / total, (double)written / total)
         {
-            StatementsPerStep = (double)run.Statements / n, RowsPerStep = rows / n,
+            StatementsPerStep = (double)run.Statements / total, RowsPerStep = rows / total,
+            SingleRowCommitSeconds = Median(commits),
+            StepVsCommit = Median([.. steps.Select((s, i) => s / commits[i])]),
         };
+    }
+
+    /// <summary>The middle value (the mean of the two middle ones for an even count).</summary>
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToList();
+        var mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /// <summary>Seconds from an execution's creation to its end, both as the store recorded them: what a waiting
