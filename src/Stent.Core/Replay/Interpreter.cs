@@ -473,10 +473,9 @@ internal sealed class Interpreter
     /// <summary>
     /// A recorded payload read as the type the workflow expects. One that does not read (the type changed, or a
     /// signal was sent with the wrong shape) fails at <paramref name="position"/> like a failing step, so Catch and
-    /// Attempt see it; the data decides, so replay fails the same way.
+    /// Attempt see it; the data decides, so replay fails the same way. The failure names the payload as <paramref
+    /// name="what"/> (e.g. "the result of step") and <paramref name="name"/>, put together only then.
     /// </summary>
-    /// <summary>The value <paramref name="json"/> holds; a failure at <paramref name="position"/> when it cannot be
-    /// read, naming it as <paramref name="what"/> (e.g. "the result of step") and <paramref name="name"/>.</summary>
     private Outcome Read(string json, Type type, string what, string name, string position, int time)
     {
         try
