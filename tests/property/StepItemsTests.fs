@@ -38,7 +38,8 @@ let tests =
                 let back = StepItems.Decode(StepItems.Encode xs) |> List.ofSeq
                 back = xs)
         test "items written as objects, before the compact form, still decode" {
-            let back = StepItems.Decode """[{"position":"0.1/0","input":{"a":[1,2]}},{"input":"x","position":"0.2/0"}]"""
+            let back =
+                StepItems.Decode """[{"position":"0.1/0","input":{"a":[1,2]}},{"input":"x","position":"0.2/0"}]"""
             Expect.equal (List.ofSeq back) [ StepItem("0.1/0", """{"a":[1,2]}"""); StepItem("0.2/0", "\"x\"") ]
                 "both items, each input as written"
         }

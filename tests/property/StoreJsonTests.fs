@@ -90,13 +90,13 @@ let tests =
             let json =
                 """{"$type":"batch","events":[{"$type":"scheduled","name":"f","input":"1","position":"0.0/0"},""" +
                 """{"$type":"scheduled","name":"f","input":"2","position":"0.1/0"}]}"""
-            Expect.equal (eventsOf json) [ StepScheduled("0.0/0", "f", "1") :> HistoryEvent; StepScheduled("0.1/0", "f", "2") ]
-                "both steps, in order"
+            let expected = [ StepScheduled("0.0/0", "f", "1") :> HistoryEvent; StepScheduled("0.1/0", "f", "2") ]
+            Expect.equal (eventsOf json) expected "both steps, in order"
         }
         test "a compact batch read back from jsonb, its keys reordered, gives the same events" {
             let json =
                 """{"$type": "batch", "events": {"scheduled": [["0.0/0", "1"], ["0.1/0", "2"]], "name": "f"}}"""
-            Expect.equal (eventsOf json) [ StepScheduled("0.0/0", "f", "1") :> HistoryEvent; StepScheduled("0.1/0", "f", "2") ]
-                "both steps, in order"
+            let expected = [ StepScheduled("0.0/0", "f", "1") :> HistoryEvent; StepScheduled("0.1/0", "f", "2") ]
+            Expect.equal (eventsOf json) expected "both steps, in order"
         }
     ]

@@ -7,9 +7,9 @@ namespace Stent.Replay;
 /// <summary>
 /// Writes and reads the events of an <see cref="EventBatch"/>. The two kinds a fan-out stores by the thousand name
 /// what their items share once: steps of one function scheduled together, <c>{"name":…,"scheduled":[[position,
-/// input],…]}</c>, and items that completed, <c>{"at":…,"completed":[[position,output,attempt,started,ended],…]}</c>
-/// (times as ticks after <c>at</c>; a business error as a sixth member). Any other batch is a list of events, as all
-/// were before. Keys are read in any order (jsonb keeps them its own way).
+/// input],…]}</c>, and items that completed, <c>{"at":…,"completed":[[position,output,attempt,started,ended],
+/// …]}</c> (times as ticks after <c>at</c>; a business error as a sixth member). Any other batch is a list of
+/// events, as all were before. Keys are read in any order (jsonb keeps them its own way).
 /// </summary>
 internal sealed class EventBatchJson : JsonConverter<IReadOnlyList<HistoryEvent>>
 {
@@ -17,8 +17,11 @@ internal sealed class EventBatchJson : JsonConverter<IReadOnlyList<HistoryEvent>
     public override void Write(Utf8JsonWriter writer, IReadOnlyList<HistoryEvent> value,
         JsonSerializerOptions options)
     {
-        if (OneFunction(value) is { } name) WriteScheduled(writer, name, value);
-        else if (CommonStart(value) is { } at) WriteCompleted(writer, at, value);
+        if (OneFunction(value) is { } name)
+            WriteCompact(writer, w => w.WriteString("name"u8, name), "scheduled"u8, value, WriteScheduled);
+        else if (CommonStart(value) is { } at)
+            WriteCompact(writer, w => w.WriteString("at"u8, at), "completed"u8, value,
+                (w, e) => WriteCompleted(w, e, at));
         else
         {
             writer.WriteStartArray();
@@ -47,43 +50,41 @@ internal sealed class EventBatchJson : JsonConverter<IReadOnlyList<HistoryEvent>
         return at;
     }
 
-    private static void WriteScheduled(Utf8JsonWriter writer, string name, IReadOnlyList<HistoryEvent> events)
+    /// <summary>Writes what the items share (<paramref name="shared"/>), then under <paramref name="key"/> each item
+    /// as an array of its own members (<paramref name="item"/>).</summary>
+    private static void WriteCompact(Utf8JsonWriter writer, Action<Utf8JsonWriter> shared, ReadOnlySpan<byte> key,
+        IReadOnlyList<HistoryEvent> events, Action<Utf8JsonWriter, HistoryEvent> item)
     {
         writer.WriteStartObject();
-        writer.WriteString("name"u8, name);
-        writer.WriteStartArray("scheduled"u8);
+        shared(writer);
+        writer.WriteStartArray(key);
         foreach (var e in events)
         {
-            var s = (StepScheduled)e;
             writer.WriteStartArray();
-            writer.WriteStringValue(s.Position);
-            writer.WriteStringValue(s.Input);
+            item(writer, e);
             writer.WriteEndArray();
         }
         writer.WriteEndArray();
         writer.WriteEndObject();
     }
 
-    private static void WriteCompleted(Utf8JsonWriter writer, DateTimeOffset at, IReadOnlyList<HistoryEvent> events)
+    private static void WriteScheduled(Utf8JsonWriter writer, HistoryEvent e)
     {
-        writer.WriteStartObject();
-        writer.WriteString("at"u8, at);
-        writer.WriteStartArray("completed"u8);
-        foreach (var e in events)
-        {
-            var c = (StepCompleted)e;
-            writer.WriteStartArray();
-            writer.WriteStringValue(c.Position);
-            if (c.Output is null) writer.WriteNullValue();
-            else writer.WriteStringValue(c.Output);
-            writer.WriteNumberValue(c.Attempt);
-            writer.WriteNumberValue((c.StartedAt!.Value - at).Ticks);
-            writer.WriteNumberValue((c.EndedAt!.Value - at).Ticks);
-            if (c.BusinessError is not null) writer.WriteStringValue(c.BusinessError);
-            writer.WriteEndArray();
-        }
-        writer.WriteEndArray();
-        writer.WriteEndObject();
+        var s = (StepScheduled)e;
+        writer.WriteStringValue(s.Position);
+        writer.WriteStringValue(s.Input);
+    }
+
+    private static void WriteCompleted(Utf8JsonWriter writer, HistoryEvent e, DateTimeOffset at)
+    {
+        var c = (StepCompleted)e;
+        writer.WriteStringValue(c.Position);
+        if (c.Output is null) writer.WriteNullValue();
+        else writer.WriteStringValue(c.Output);
+        writer.WriteNumberValue(c.Attempt);
+        writer.WriteNumberValue((c.StartedAt!.Value - at).Ticks);
+        writer.WriteNumberValue((c.EndedAt!.Value - at).Ticks);
+        if (c.BusinessError is not null) writer.WriteStringValue(c.BusinessError);
     }
 
     /// <inheritdoc />
@@ -103,7 +104,7 @@ internal sealed class EventBatchJson : JsonConverter<IReadOnlyList<HistoryEvent>
         string? name = null;
         DateTimeOffset? at = null;
         List<(string Position, string Input)>? scheduled = null;
-        List<(StepCompleted Item, long Started, long Ended)>? completed = null;
+        List<Completed>? completed = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("name"u8)) name = Next(ref reader).GetString();
@@ -120,7 +121,7 @@ internal sealed class EventBatchJson : JsonConverter<IReadOnlyList<HistoryEvent>
         }
         if (completed is null) throw new JsonException("A compact batch has neither scheduled nor completed items.");
         var start = at ?? throw Missing("at");
-        return completed.ConvertAll(HistoryEvent (c) => c.Item with
+        return completed.ConvertAll(HistoryEvent (c) => new StepCompleted(c.Position, c.Output, c.Error, c.Attempt)
         {
             StartedAt = start + TimeSpan.FromTicks(c.Started), EndedAt = start + TimeSpan.FromTicks(c.Ended),
         });
@@ -150,16 +151,13 @@ internal sealed class EventBatchJson : JsonConverter<IReadOnlyList<HistoryEvent>
 
     private static (string, string) ReadScheduled(ref Utf8JsonReader reader) => (Text(ref reader), Text(ref reader));
 
-    private static (StepCompleted, long, long) ReadCompleted(ref Utf8JsonReader reader)
-    {
-        var position = Text(ref reader);
-        var output = Next(ref reader).GetString();
-        var attempt = Next(ref reader).GetInt32();
-        var started = Next(ref reader).GetInt64();
-        var ended = Next(ref reader).GetInt64();
-        var error = FollowingString(ref reader);
-        return (new StepCompleted(position, output, error, attempt), started, ended);
-    }
+    /// <summary>A completed item as stored: its times in ticks after the batch's.</summary>
+    private readonly record struct Completed(string Position, string? Output, int Attempt, long Started, long Ended,
+        string? Error);
+
+    private static Completed ReadCompleted(ref Utf8JsonReader reader) => new(Text(ref reader),
+        Next(ref reader).GetString(), Next(ref reader).GetInt32(), Next(ref reader).GetInt64(),
+        Next(ref reader).GetInt64(), FollowingString(ref reader));
 
     /// <summary>The string that follows (a business error), read; or null, the reader left before the item's end.
     /// </summary>
