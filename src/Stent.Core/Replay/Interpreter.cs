@@ -548,14 +548,17 @@ internal sealed class Interpreter
         // has run). A first decision runs every branch; a later one only those its new events concern.
         var recorded = new List<HistoryEvent>();
         var ran = new List<(int Branch, int End)>(known is null ? count : 0);
+        Thread? thread = null;
         _pending = recorded;
         for (var i = 0; i < count; i++)
         {
             if (known is not null && (known.Outcomes[i].Kind != OutcomeKind.Blocked
                 || known.Quiet[i] && touched is not null && !touched.Contains(i))) continue;
             var (waits, start) = (_waits, recorded.Count);
-            fan.Outcomes[i] = RunThread(node.Branches[i], new Thread(position, i) { Time = floor, CleanupDepth =
-                cleanupDepth });
+            // One thread object serves the branches in turn: nothing keeps a branch's thread once it has run.
+            thread = thread is null ? new Thread(position, i) : thread.Restart(i);
+            (thread.Time, thread.CleanupDepth) = (floor, cleanupDepth);
+            fan.Outcomes[i] = RunThread(node.Branches[i], thread);
             fan.Quiet[i] = _waits == waits;
             if (recorded.Count > start) ran.Add((i, recorded.Count));
         }
@@ -659,7 +662,7 @@ internal sealed class Interpreter
     private sealed class Thread
     {
         private readonly string? _fanOut;
-        private readonly int _branch;
+        private int _branch;
         private string? _prefix;
 
         /// <summary>The root thread, at <paramref name="counter"/>.</summary>
@@ -667,6 +670,13 @@ internal sealed class Interpreter
 
         /// <summary>Branch <paramref name="branch"/> of the fan-out at <paramref name="fanOut"/>.</summary>
         public Thread(string fanOut, int branch) => (_fanOut, _branch) = (fanOut, branch);
+
+        /// <summary>This thread, made branch <paramref name="branch"/> of the same fan-out, at its start.</summary>
+        public Thread Restart(int branch)
+        {
+            (_branch, _prefix, Counter) = (branch, null, 0);
+            return this;
+        }
 
         public bool IsRoot => _fanOut is null;
         public int Counter { get; private set; }
