@@ -55,6 +55,13 @@ let private eventsOf (json: string) =
 
 let private occurrences (what: string) (json: string) = (json.Length - json.Replace(what, "").Length) / what.Length
 
+/// <paramref name="events"/> stored as one batch: its JSON, checked to name the event type once and to read back equal.
+let private storedCompactly (eventType: string) (events: HistoryEvent list) =
+    let json = StoreJson.Event(EventBatch(ResizeArray events))
+    Expect.equal (occurrences eventType json) 1 "the event type is written once"
+    Expect.equal (eventsOf json) events "read back equal"
+    json
+
 let tests =
     testList "StoreJson" [
         testProperty "an event reads back equal to the one written, its payload escaped only where JSON requires" <|
@@ -71,20 +78,16 @@ let tests =
             Prop.forAll batch (fun b -> eventsOf (StoreJson.Event b) = List.ofSeq b.Events)
         test "a fan-out's scheduled steps name their function and event type once, not per item" {
             let steps = [ for i in 0 .. 99 -> StepScheduled($"0.{i}/0", "process_item", string i) :> HistoryEvent ]
-            let json = StoreJson.Event(EventBatch(ResizeArray steps))
+            let json = storedCompactly "scheduled" steps
             Expect.equal (occurrences "process_item" json) 1 "the function's name is written once"
-            Expect.equal (occurrences "scheduled" json) 1 "the event type is written once"
-            Expect.equal (eventsOf json) steps "read back equal"
         }
         test "a fan-out's completed items write their times as ticks after the batch's first, not as dates" {
             let items =
                 [ for i in 0 .. 99 ->
                     StepCompleted($"0.{i}/0", $"{{\"id\":{i}}}", null, 1, StartedAt = at 2 (int64 i * 10L),
                                   EndedAt = at 2 (int64 i * 10L + 5L)) :> HistoryEvent ]
-            let json = StoreJson.Event(EventBatch(ResizeArray items))
-            Expect.equal (occurrences "completed" json) 1 "the event type is written once"
+            let json = storedCompactly "completed" items
             Expect.equal (occurrences "T" json) 1 "one date: the first item's start"
-            Expect.equal (eventsOf json) items "read back equal"
         }
         test "a batch stored as a list of events, as before the compact forms, still reads back" {
             let json =
