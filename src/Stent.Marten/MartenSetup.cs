@@ -27,9 +27,12 @@ internal static class MartenSetup
         // Only what JSON requires is escaped (a payload's quotes as \", not \u0022): less to send.
         json.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         o.UseSystemTextJsonForSerialization(json, EnumStorage.AsString, Casing.CamelCase);
-        foreach (var t in typeof(HistoryEvent).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(HistoryEvent)) && !t.IsAbstract))
-            o.Events.AddEventType(t);
+        foreach (var t in EventTypes) o.Events.AddEventType(t);
     });
+
+    /// <summary>Every kind of history event (each a Marten event type).</summary>
+    public static IReadOnlyList<Type> EventTypes { get; } = [.. typeof(HistoryEvent).Assembly.GetTypes()
+        .Where(t => t.IsSubclassOf(typeof(HistoryEvent)) && !t.IsAbstract)];
 
     /// <summary>Rejects schema names that are not plain identifiers (they are written into SQL).</summary>
     public static void CheckSchemaName(string schema)

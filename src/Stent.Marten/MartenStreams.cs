@@ -1,17 +1,25 @@
 // Event streams in Marten: one stream per execution (string id), appended inside the store's own transaction.
 using System.Data.Common;
 using Marten;
-using Marten.Services;
 using Npgsql;
 using Stent.Replay;
 using Stent.Storage.Relational;
 
 namespace Stent.Marten;
 
-/// <summary>Executions' histories as Marten event streams, written in the same PostgreSQL transaction as the work
-/// tables.</summary>
+/// <summary>
+/// Executions' histories as Marten event streams, written in the same PostgreSQL transaction as the work tables. They
+/// are Marten's streams through and through — its tables, its append function, its event type names and serializer —
+/// but read and appended with plain commands, not through Marten's sessions: a worker then never builds Marten's
+/// session and event-storage machinery (tens of MiB of generated and compiled code) for what is one query and one
+/// function call.
+/// </summary>
 internal sealed class MartenStreams(DocumentStore marten, string schema) : IStreamStore
 {
+    /// <summary>Each event type by the name Marten records it under.</summary>
+    private readonly Dictionary<string, Type> _types = MartenSetup.EventTypes.ToDictionary(
+        t => marten.Events.EventMappingFor(t).EventTypeName, StringComparer.Ordinal);
+
     public DocumentStore Marten => marten;
 
     public string Ddl(string prefix) => "";
@@ -19,23 +27,29 @@ internal sealed class MartenStreams(DocumentStore marten, string schema) : IStre
     public async Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after,
         CancellationToken ct)
     {
-        await using var session = marten.QuerySession();
-        var events = await session.Events.FetchStreamAsync(stream, fromVersion: after + 1, token:
-            ct).ConfigureAwait(false);
-        return events.Where(e => e.Version > after).Select(e => (HistoryEvent)e.Data).ToList();
+        await using var cmd = new NpgsqlCommand($"SELECT type, data FROM {schema}.mt_events WHERE stream_id = $1 AND " +
+            "version > $2 ORDER BY version", (NpgsqlConnection)connection);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = stream });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = after });
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var events = new List<HistoryEvent>();
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            var name = r.GetString(0);
+            var type = _types.GetValueOrDefault(name) ?? throw new InvalidOperationException(
+                $"Stream '{stream}' holds an event of type '{name}', which is not a Stent history event.");
+            events.Add((HistoryEvent)marten.Serializer.FromJson(type, r, 1));
+        }
+        return events;
     }
 
     public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends,
         CancellationToken ct)
     {
-        await using var session = marten.LightweightSession(SessionOptions.ForTransaction((NpgsqlTransaction)tx));
-        foreach (var a in appends)
-        {
-            var events = a.Events.Cast<object>().ToArray();
-            if (a.ExpectedVersion == 0) session.Events.StartStream(a.Stream, events);
-            else session.Events.Append(a.Stream, a.ExpectedVersion + events.Length, events);
-        }
-        await session.SaveChangesAsync(ct).ConfigureAwait(false);
+        var sql = new Sql();
+        foreach (var a in appends) Call(sql.Append(sql.IsEmpty ? "" : ";"), a, checkVersion: true);
+        await using var cmd = sql.Command(connection, tx);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>The append as a call of the function Marten's own quick appends call (its arguments are Marten's:
@@ -43,6 +57,15 @@ internal sealed class MartenStreams(DocumentStore marten, string schema) : IStre
     /// locked the execution's row at the stream's expected version (its commit checks it), so the function takes the
     /// stream's versions from there.</summary>
     public bool TryAppend(Sql sql, StreamAppend append)
+    {
+        Call(sql, append, checkVersion: false);
+        return true;
+    }
+
+    /// <summary>Adds the call of Marten's append function for <paramref name="append"/> to <paramref name="sql"/>; with
+    /// <paramref name="checkVersion"/>, the function refuses (and fails the command) a stream not at the expected
+    /// version.</summary>
+    private void Call(Sql sql, StreamAppend append, bool checkVersion)
     {
         var events = append.Events;
         var (ids, types, dotnet, bodies) = (new Guid[events.Count], new string[events.Count],
@@ -56,8 +79,8 @@ internal sealed class MartenStreams(DocumentStore marten, string schema) : IStre
         sql.Append($"SELECT {schema}.mt_quick_append_events({sql.P(append.Stream)}::varchar, NULL::varchar, " +
             $"{sql.P(Tenancy)}::varchar, {sql.Array(ids)}::uuid[], {sql.Array(types)}::varchar[], " +
             $"{sql.Array(dotnet)}::varchar[], {sql.Array(bodies)}::jsonb[], NULL::bytea[], " +
-            $"array_fill(now(), ARRAY[{events.Count}]))");
-        return true;
+            $"array_fill(now(), ARRAY[{events.Count}])" +
+            (checkVersion ? $", {sql.P(append.ExpectedVersion)}::bigint)" : ")"));
     }
 
     /// <summary>The tenant Marten records for a store without tenancy.</summary>

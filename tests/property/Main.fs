@@ -18,6 +18,7 @@ let all =
         StepItemsTests.tests
         StoreJsonTests.tests
         PostgresDialectTests.tests
+        MartenStreamsTests.tests
         StoreConformance.tests
         WorkStoreConformance.tests
         CrashTests.tests

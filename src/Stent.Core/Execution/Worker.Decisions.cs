@@ -75,7 +75,8 @@ public sealed partial class Worker
         Diagnostics.StentTelemetry.Decided(started.Workflow, commit.State);
         activity?.SetTag("stent.state", commit.State.ToString());
         Remember(task, history, outcomes.Count, commit, next);
-        RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, commit.Events, _options.OnProgress);
+        RecordedLogs.Emit(_logger, task.ExecutionId, _options.WorkerId, HistoryEvent.Flatten(commit.Events),
+            _options.OnProgress);
         if (commit.Finished)
             _logger.LogInformation("Execution {ExecutionId} ended: {State} {Error}", task.ExecutionId, commit.State,
                 commit.Error?.Message);
@@ -84,8 +85,8 @@ public sealed partial class Worker
 
     /// <summary>
     /// After a commit, puts back what the next decision needs: the history (which holds the <paramref name="folded"/>
-    /// outcomes the decision saw; the rest of the commit's events are appended) and where replay stopped, so this
-    /// worker can go on with the execution when it has the outcomes of the steps it waits for.
+    /// outcomes the decision saw, appended one by one; it now holds the commit's events as they were stored) and where
+    /// replay stopped, so this worker can go on with the execution when it has the outcomes of the steps it waits for.
     /// </summary>
     private void Remember(DecisionTask task, History history, int folded, DecisionCommit commit,
         Interpreter.Checkpoint? next)
@@ -94,8 +95,8 @@ public sealed partial class Worker
         {
             _sticky.Remove(task.ExecutionId);
             // Ended, or parked without folding what it saw: the stream is not what the history holds.
-            if (commit.Finished || commit.Events.Count < folded) return;
-            history.Append(commit.Events.Skip(folded));
+            if (commit.Finished || (commit.Events.Count == 0 && folded > 0)) return;
+            history.Seal((int)commit.ExpectedVersion, commit.Events);
             // What the next decision starts past is settled for good: only open work is kept.
             if (_options.Incremental && next is not null && next.Events == history.Count)
                 history.Forget(next.Events, next.Settled);
@@ -221,7 +222,7 @@ public sealed partial class Worker
         // to cancel.
         bool IsChild(string position) => history.At(position)?.Start is ChildStarted;
         var commit = Ending(task, history, decision.NewEvents, new DecisionCommit(task.ExecutionId,
-            task.LeaseToken, version, [.. outcomes, .. decision.NewEvents], state)
+            task.LeaseToken, version, DecisionEvents.Stored([.. outcomes, .. decision.NewEvents]), state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
             FiredTimers = task.FiredTimers,
@@ -240,7 +241,8 @@ public sealed partial class Worker
                 return new AwaitedSignal(a.Key, a.Value.FullName ?? a.Value.Name, kinds, pattern);
             })],
         });
-        return (commit, decision.Checkpoint);
+        // The next decision starts past this one's events, however they are stored.
+        return (commit, decision.Checkpoint is { } next ? next with { Events = version + commit.Events.Count } : null);
     }
 
     /// <summary>
@@ -301,7 +303,7 @@ public sealed partial class Worker
         HistoryEvent end = stopping is null ? new ExecutionFailed(error) : new ExecutionCancelled(stopping.Reason);
         var state = stopping?.State ?? ExecutionState.Failed;
         return Ending(task, history, [], new DecisionCommit(task.ExecutionId, task.LeaseToken,
-            version, [.. outcomes, end, new DecisionCompleted(history.DecisionCount + 1)], state)
+            version, DecisionEvents.Stored([.. outcomes, end, new DecisionCompleted(history.DecisionCount + 1)]), state)
         {
             FoldedInbox = task.Inbox.Select(i => i.Id).ToList(),
             FiredTimers = task.FiredTimers,

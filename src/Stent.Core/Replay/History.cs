@@ -48,6 +48,30 @@ internal sealed class History
         }
     }
 
+    /// <summary>
+    /// Stores the events appended one by one from index <paramref name="from"/> on as <paramref name="stored"/>: the
+    /// same events (some of them in batches) followed by new ones, which are indexed. A decision appends the outcomes
+    /// it folds before it runs, and its commit stores them with what it decided as one event.
+    /// </summary>
+    public void Seal(int from, IReadOnlyList<HistoryEvent> stored)
+    {
+        if (from < _forgotten || from > Count)
+            throw new ArgumentOutOfRangeException(nameof(from), from, $"Between {_forgotten} and {Count}.");
+        var start = from - _forgotten;
+        var indexed = 0;
+        for (var i = start; i < _events.Count; i++) indexed += _events[i] is EventBatch b ? b.Events.Count : 1;
+        _events.RemoveRange(start, _events.Count - start);
+        foreach (var e in stored)
+        {
+            _events.Add(e);
+            foreach (var inner in e is EventBatch batch ? batch.Events : [e])
+                if (indexed > 0) indexed--;
+                else Index(inner);
+        }
+        if (indexed > 0)
+            throw new ArgumentException($"The stored events hold {indexed} fewer than were appended.", nameof(stored));
+    }
+
     private void Index(HistoryEvent e)
     {
         switch (e)
@@ -110,9 +134,13 @@ internal sealed class History
     /// </summary>
     public bool HasUnseen()
     {
-        for (var i = _events.Count - 1; i >= 0 && _events[i] is not DecisionCompleted; i--)
+        for (var i = _events.Count - 1; i >= 0; i--)
+        {
+            // A decision stored as one batch ends with its marker: what it holds was seen.
+            if (_events[i] is DecisionCompleted or EventBatch { Events: [.., DecisionCompleted] }) return false;
             if (HistoryEvent.Flatten([_events[i]]).Any(e => e is ExecutionStarted or StepCompleted or StepFailed
                 or TimerFired or SignalReceived or ExecutionCancelRequested)) return true;
+        }
         return false;
     }
 

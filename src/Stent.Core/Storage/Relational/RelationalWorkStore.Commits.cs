@@ -17,11 +17,15 @@ public partial class RelationalWorkStore
         var lease = d.Optimistic ? $"(lease_until IS NULL OR lease_until < {row.P(s.Now)}) AND state IN {Live} AND " +
                 $"NOT EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {row.P(id)})"
             : $"lease_token = {row.P(d.LeaseToken)} AND lease_until >= {row.P(s.Now)}";
+        // When the execution is next due depends on its timers and inbox: a decision that changes neither sets it in
+        // this same update.
+        var due = d.FoldedInbox.Count == 0 && d.FiredTimers.Count == 0 && d.Timers.Count == 0;
         row.Append($"""
             UPDATE {_t}stent_executions SET state = {row.P(d.State.ToString())}, updated_at = {row.P(s.Now)},
                 stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
                 completed_at = {(d.Finished ? row.P(s.Now) : "NULL")}, output = {row.P(d.Output)},
                 error = {row.P(StoreJson.Error(d.Error))}, awaiting = {row.P(StoreJson.Awaiting(d.Awaiting))}
+                {(due ? $", runnable_at = {NextDue(row, d, row.P(id), row.P(s.Now))}" : "")}
             WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)} RETURNING id
             """);
         var claimed = d.Claim?.Positions.ToHashSet(StringComparer.Ordinal) ?? [];
@@ -39,7 +43,7 @@ public partial class RelationalWorkStore
         var appended = false;
         if (whole)
         {
-            await WritesAsync(row.Append(";"), d, s, claimed, flush: false, ct).ConfigureAwait(false);
+            await WritesAsync(row.Append(";"), d, s, claimed, due, flush: false, ct).ConfigureAwait(false);
             if (mine.Count > 0) row.Append(";" + ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
             // The events go last, in the same command where the stream store can write them so.
             appended = d.Events.Count > 0 && _dialect.Streams.TryAppend(row.Append(";"),
@@ -69,7 +73,7 @@ public partial class RelationalWorkStore
             var sql = new Sql();
             var byId = taken.ToDictionary(t => t.Id);
             DeadLetters(sql, d.Outcomes.SelectMany(o => Dead(byId[o.Step.Id], o)), s.Now);
-            sql = await WritesAsync(sql, d, s, claimed, flush: true, ct).ConfigureAwait(false);
+            sql = await WritesAsync(sql, d, s, claimed, due, flush: true, ct).ConfigureAwait(false);
             // The steps this worker runs at once go in with the rest, in the same command when it fits in one.
             if (mine.Count > 0 && sql.ParameterCount + mine.Count * 13 + 8 > _dialect.MaxParameters)
             {
@@ -99,12 +103,12 @@ public partial class RelationalWorkStore
     /// <summary>
     /// Appends to <paramref name="sql"/> what a decision writes besides its execution's row, its steps' outcomes and
     /// the steps the committing worker runs itself (<paramref name="claimed"/>): folded inbox items and fired timers
-    /// removed, new steps and timers, dropped steps, messages, cancellations, and when the execution is next due. With
-    /// <paramref name="flush"/>, a large fan-out is written a command at a time, not built whole in memory first;
-    /// returns the command being built.
+    /// removed, new steps and timers, dropped steps, messages, cancellations, and when the execution is next due (unless
+    /// <paramref name="dueSet"/>: the row's update set it). With <paramref name="flush"/>, a large fan-out is written a
+    /// command at a time, not built whole in memory first; returns the command being built.
     /// </summary>
-    private async Task<Sql> WritesAsync(Sql sql, DecisionCommit d, Session s, HashSet<string> claimed, bool flush,
-        CancellationToken ct)
+    private async Task<Sql> WritesAsync(Sql sql, DecisionCommit d, Session s, HashSet<string> claimed, bool dueSet,
+        bool flush, CancellationToken ct)
     {
         var id = d.ExecutionId;
         var self = sql.P(id);
@@ -162,21 +166,30 @@ public partial class RelationalWorkStore
         if (d.Finished)
             sql.Append($"DELETE FROM {_t}stent_steps WHERE execution_id = {self}; DELETE FROM {_t}stent_timers WHERE " +
                 $"execution_id = {self};");
-        // Next due: never once finished; when asked (a blocked execution's next try); at once with a cancellation or
-        // unfolded inbox items; else the first timer or deadline.
-        var retry = d.RetryAt is { } at ? $"WHEN 1 = 1 THEN {sql.P(Ms(at))} " : "";
-        sql.Append($"""
-            UPDATE {_t}stent_executions SET runnable_at = CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL {retry}
-                WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN
-                    {now}
-                ELSE (SELECT min(t) FROM (SELECT min(due_at) AS t FROM {_t}stent_timers WHERE execution_id = {self}
-                    UNION ALL SELECT deadline FROM {_t}stent_executions x WHERE x.id = {self}) AS due) END
-            WHERE id = {self}
-            """);
+        if (!dueSet) sql.Append($"UPDATE {_t}stent_executions SET runnable_at = {NextDue(sql, d, self, now)} WHERE " +
+            $"id = {self}");
         // Other workers (and waiting clients) are woken only when there is something for them.
         s.Wakes = d.Finished || d.Steps.Count > claimed.Count || d.Children.Count > 0 || d.Messages.Count > 0
             || d.Cancel.Count > 0 || d.Timers.Count > 0 || d.FoldedInbox.Count > 0 || !d.Optimistic;
         return sql;
+    }
+
+    /// <summary>
+    /// When the execution of <paramref name="d"/> is next due, as an expression over its row (<paramref name="self"/>
+    /// its id, <paramref name="now"/> the time, both parameters of <paramref name="sql"/>): never once finished; when
+    /// asked (a blocked execution's next try); at once with a cancellation or unfolded inbox items; else its first timer
+    /// or its deadline.
+    /// </summary>
+    private string NextDue(Sql sql, DecisionCommit d, string self, string now)
+    {
+        var retry = d.RetryAt is { } at ? $"WHEN 1 = 1 THEN {sql.P(Ms(at))} " : "";
+        return $"""
+            CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL {retry}
+                WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN
+                    {now}
+                ELSE (SELECT min(t) FROM (SELECT min(due_at) AS t FROM {_t}stent_timers WHERE execution_id = {self}
+                    UNION ALL SELECT deadline FROM {_t}stent_executions x WHERE x.id = {self}) AS due) END
+            """;
     }
 
     /// <summary>A step a commit took to record its outcome.</summary>

@@ -4,8 +4,9 @@ namespace Stent.Storage.Relational;
 
 /// <summary>
 /// The decision after a step completes waits a little when other steps of the execution are still
-/// running, longer for a longer history (each decision replays it): at most 200 ms, 1 ms per 100 events.
-/// The last step of a fan-out, or a step of a sequential chain, wakes its execution at once.
+/// running, longer for a longer stream: at most 200 ms, 1 ms per 100 stored events (a decision is one, and so is a
+/// batch of a fan-out's items). The last step of a fan-out, or a step of a sequential chain, wakes its execution at
+/// once.
 /// </summary>
 internal static class WakeDelay
 {

@@ -1,0 +1,60 @@
+/// PostgreSQL histories as Marten event streams, read and appended with plain commands: still Marten's own streams.
+module MartenStreamsTests
+
+open System
+open Expecto
+open Npgsql
+open Stent
+open Stent.Replay
+open Stent.Storage
+open Support
+
+/// Events as text, batches opened (a batch's record prints its list, not what the list holds).
+let private facts (events: HistoryEvent seq) = [ for e in HistoryEvent.Flatten events -> string e ]
+
+let private history : HistoryEvent list =
+    [ EventBatch [ StepScheduled("0.0/0", "f", "1"); StepScheduled("0.1/0", "f", "2") ]
+      DecisionCompleted 1
+      EventBatch [ StepCompleted("0.0/0", "2", null, 1); TimerStarted("1", DateTimeOffset(2026, 1, 1, 0, 0, 1,
+                   TimeSpan.Zero), TimerPurpose.Sleep); DecisionCompleted 2 ] ]
+
+/// A store on a schema of its own, with an execution "a" claimed for its first decision.
+let private claimed () =
+    let schema = "m_" + Guid.NewGuid().ToString("N").Substring(0, 12)
+    let store = new Stent.Marten.PostgresWorkStore(pg, schema)
+    store.CreateExecutionAsync(NewExecution("a", "wf", 1, "[1]", null, TimeSpan.Zero, Nullable(), null, [], 0)).Wait()
+    schema, store, store.ClaimAsync(ClaimRequest("w", 1, 0, TimeSpan.FromMinutes 1.0)).Result.Decisions[0]
+
+let tests =
+    testSequenced <| testList "MartenStreams" [
+        test "a history the store appends is a Marten stream: Marten's own session reads the same events" {
+            if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
+            let schema, store, d = claimed ()
+            use _ = store
+            let r = store.CommitDecisionAsync(DecisionCommit("a", d.LeaseToken, 1L, history, ExecutionState.Running)).Result
+            Expect.isTrue r.Accepted "appended"
+            use source = NpgsqlDataSource.Create(pg)
+            use marten = Stent.Marten.MartenSetup.CreateStore(source, schema)
+            use session = marten.QuerySession()
+            let stream = session.Events.FetchStreamAsync("a").Result
+            Expect.equal [ for e in stream -> e.Version ] [ 1L .. 4L ] "one version per stored event"
+            Expect.equal (facts [ for e in stream -> e.Data :?> HistoryEvent ]) (facts (store.ReadAsync("a").Result))
+                "Marten reads what the store reads"
+            Expect.equal (facts (List.tail [ for e in stream -> e.Data :?> HistoryEvent ])) (facts history)
+                "the events appended"
+        }
+        test "a stream Marten's session appended (as earlier versions did) reads back through the store" {
+            if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
+            let schema, store, _ = claimed ()
+            use _ = store
+            use source = NpgsqlDataSource.Create(pg)
+            use marten = Stent.Marten.MartenSetup.CreateStore(source, schema)
+            use session = marten.LightweightSession()
+            session.Events.Append("a", 4L, [| for e in history -> box e |]) |> ignore
+            session.SaveChangesAsync().Wait()
+            let all = store.ReadAfterAsync("a", 0L).Result
+            Expect.equal (facts (List.tail (List.ofSeq all))) (facts history) "the events Marten appended"
+            let tail = store.ReadAfterAsync("a", 2L).Result
+            Expect.equal (facts tail) (facts (List.skip 1 history)) "read from a version"
+        }
+    ]
