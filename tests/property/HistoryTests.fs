@@ -93,11 +93,36 @@ let private heldAfterChunks chunks =
     e.RunUntilIdleAsync().Wait()
     let history = e.Worker.HeldHistory "held"
     Expect.isNotNull history "the worker holds the waiting execution's history"
-    Expect.isGreaterThan history.Count (3 * chunks) "the stream has every chunk's events"
+    Expect.isGreaterThan history.DecisionCount chunks "the stream has every chunk's decisions"
     Seq.length history.Entries
+
+/// What a history's index says about each position, and its counts.
+let private index (h: History) =
+    [ for e in h.Entries -> e.Start.Position, string e.Outcome, e.Time ] |> List.sort,
+    h.DecisionCount, h.HasUnseen()
+
+/// A decision folds outcomes appended one by one, then stores them with what it decided as one event: the history then
+/// counts that event once, and indexes every position as a history read back from the stream does.
+let sealedDecisionsIndexAsStored (opened: int, folded: int, fresh: int) =
+    let steps = [ for i in 0 .. opened + folded - 1 -> StepScheduled($"0.{i}/0", "f", string i) :> HistoryEvent ]
+    let before = [ started 1; yield! steps; DecisionCompleted 1 ]
+    let outcomes = [ for s in List.take folded steps -> StepCompleted((s :?> StepScheduled).Position, "1", null, 1)
+                                                           :> HistoryEvent ]
+    let decided = [ for i in 0 .. fresh - 1 -> StepScheduled($"1.{i}/0", "g", "2") :> HistoryEvent ]
+    let stored = DecisionEvents.Stored [ yield! outcomes; yield! decided; DecisionCompleted 2 ]
+    let history = History before
+    history.Append outcomes
+    Expect.isTrue (history.HasUnseen()) "the outcomes appended are unseen"
+    history.Seal(before.Length, stored)
+    Expect.equal history.Count (before.Length + stored.Count) "the decision counts as it is stored"
+    Expect.equal stored.Count 1 "several events are stored as one"
+    Expect.equal (index history) (index (History [ yield! before; yield! stored ])) "indexed as the stream reads back"
 
 let tests =
     testList "History" [
+        testProperty "a decision's events stored as one index as the stream reads them back" <|
+            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (0, 5)) (Gen.choose (1, 5)) (Gen.choose (0, 5))))
+                sealedDecisionsIndexAsStored
         test "a worker holds none of the chunks a chunked execution finished, however many" {
             Expect.equal (heldAfterChunks 2) 0 "nothing of 2 chunks is held"
             Expect.equal (heldAfterChunks 12) 0 "nothing of 12 chunks is held"
