@@ -9,10 +9,9 @@ namespace Stent.Marten;
 
 /// <summary>
 /// Executions' histories as Marten event streams, written in the same PostgreSQL transaction as the work tables. They
-/// are Marten's streams through and through — its tables, its append function, its event type names and serializer —
-/// but read and appended with plain commands, not through Marten's sessions: a worker then never builds Marten's
-/// session and event-storage machinery (tens of MiB of generated and compiled code) for what is one query and one
-/// function call.
+/// are Marten's streams — its tables, its append function, its event type names and serializer — but read and
+/// appended with plain commands, not through Marten's sessions: a query and a function call need none of a session's
+/// machinery (identity maps, unit of work, generated event storage).
 /// </summary>
 internal sealed class MartenStreams(DocumentStore marten, string schema) : IStreamStore
 {

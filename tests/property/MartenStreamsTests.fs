@@ -31,7 +31,8 @@ let tests =
             if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
             let schema, store, d = claimed ()
             use _ = store
-            let r = store.CommitDecisionAsync(DecisionCommit("a", d.LeaseToken, 1L, history, ExecutionState.Running)).Result
+            let commit = DecisionCommit("a", d.LeaseToken, 1L, history, ExecutionState.Running)
+            let r = store.CommitDecisionAsync(commit).Result
             Expect.isTrue r.Accepted "appended"
             use source = NpgsqlDataSource.Create(pg)
             use marten = Stent.Marten.MartenSetup.CreateStore(source, schema)

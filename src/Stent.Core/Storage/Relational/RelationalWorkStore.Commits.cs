@@ -103,9 +103,9 @@ public partial class RelationalWorkStore
     /// <summary>
     /// Appends to <paramref name="sql"/> what a decision writes besides its execution's row, its steps' outcomes and
     /// the steps the committing worker runs itself (<paramref name="claimed"/>): folded inbox items and fired timers
-    /// removed, new steps and timers, dropped steps, messages, cancellations, and when the execution is next due (unless
-    /// <paramref name="dueSet"/>: the row's update set it). With <paramref name="flush"/>, a large fan-out is written a
-    /// command at a time, not built whole in memory first; returns the command being built.
+    /// removed, new steps and timers, dropped steps, messages, cancellations, and when the execution is next due
+    /// (unless <paramref name="dueSet"/>: the row's update set it). With <paramref name="flush"/>, a large fan-out is
+    /// written a command at a time, not built whole in memory first; returns the command being built.
     /// </summary>
     private async Task<Sql> WritesAsync(Sql sql, DecisionCommit d, Session s, HashSet<string> claimed, bool dueSet,
         bool flush, CancellationToken ct)
@@ -176,9 +176,9 @@ public partial class RelationalWorkStore
 
     /// <summary>
     /// When the execution of <paramref name="d"/> is next due, as an expression over its row (<paramref name="self"/>
-    /// its id, <paramref name="now"/> the time, both parameters of <paramref name="sql"/>): never once finished; when
-    /// asked (a blocked execution's next try); at once with a cancellation or unfolded inbox items; else its first timer
-    /// or its deadline.
+    /// its id, <paramref name="now"/> the time, both parameters of <paramref name="sql"/>): never once finished;
+    /// when asked (a blocked execution's next try); at once with a cancellation or unfolded inbox items; else its
+    /// first timer or its deadline.
     /// </summary>
     private string NextDue(Sql sql, DecisionCommit d, string self, string now)
     {
