@@ -58,6 +58,7 @@ internal sealed class SqliteDialect : ISqlDialect
     public string? SerializeCaps => null;
     public string? Clock => null;
     public string? Notify => null;
+    public bool WritesOneAtATime => true;
     public IStreamStore Streams { get; }
 
     // SQLITE_BUSY and SQLITE_LOCKED: another process held the file longer than the busy timeout.

@@ -46,6 +46,14 @@ public interface ISqlDialect : IAsyncDisposable
     /// null.</summary>
     string? Notify { get; }
 
+    /// <summary>
+    /// True when the database runs one writing transaction at a time (SQLite): what a transaction's first statement
+    /// reads then stays true until it commits. Where writers run side by side (PostgreSQL, where each statement reads
+    /// what had committed when it began), a value computed from other rows is written by the transaction's last
+    /// statement that needs it, so that what another writer committed meanwhile is not overwritten.
+    /// </summary>
+    bool WritesOneAtATime => false;
+
     /// <summary>Where the event streams live.</summary>
     IStreamStore Streams { get; }
 

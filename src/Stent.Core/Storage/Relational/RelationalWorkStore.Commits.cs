@@ -18,8 +18,11 @@ public partial class RelationalWorkStore
                 $"NOT EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {row.P(id)})"
             : $"lease_token = {row.P(d.LeaseToken)} AND lease_until >= {row.P(s.Now)}";
         // When the execution is next due depends on its timers and inbox: a decision that changes neither sets it in
-        // this same update.
-        var due = d.FoldedInbox.Count == 0 && d.FiredTimers.Count == 0 && d.Timers.Count == 0;
+        // this same update — where writes run one at a time. Elsewhere a step's outcome committed by another worker
+        // between this statement's start and its lock on the row would have its wake-up overwritten (the update
+        // rechecks the row, not the inbox), so the commit's last statement sets it.
+        var due = _dialect.WritesOneAtATime && d.FoldedInbox.Count == 0 && d.FiredTimers.Count == 0
+            && d.Timers.Count == 0;
         row.Append($"""
             UPDATE {_t}stent_executions SET state = {row.P(d.State.ToString())}, updated_at = {row.P(s.Now)},
                 stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
