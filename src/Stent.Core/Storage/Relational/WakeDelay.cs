@@ -15,9 +15,4 @@ internal static class WakeDelay
 
     /// <summary>Events of history that add one millisecond of wait.</summary>
     public const int EventsPerMillisecond = 100;
-
-    /// <summary>The wait before the next decision.</summary>
-    public static TimeSpan After(bool othersInFlight, long historyEvents) =>
-        othersInFlight ? TimeSpan.FromMilliseconds(Math.Min(Max.TotalMilliseconds, historyEvents /
-            (double)EventsPerMillisecond)) : TimeSpan.Zero;
 }
