@@ -350,6 +350,12 @@ let batchedFanOutSurvivesAnyCrash () =
 
 let tests =
     testList "Replay properties" [
+        testCase "a decision that reads the whole stream again counts it as stored: a retried fan-out runs as replayed" <|
+            fun () ->
+                // Its checkpoint cannot serve the decision after the retry's timer, which reads the stream again: read
+                // one event per fact, that history counted more events than the stream, and the decision was refused.
+                incrementalEqualsFullReplay inMemory
+                    (Retry (Traverse [ Sleep 48; Step (1, ByPosition); Step (2, Transient 1) ]))
         testSequenced (testList "on the real engine" (propertyKinds |> List.map onStore))
         testCase "a fan-out's decision runs only the branches that new events concern, and no settled one again"
             fanOutDecisionsRunOnlyWhatChanged

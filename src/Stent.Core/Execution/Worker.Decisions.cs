@@ -311,9 +311,10 @@ public sealed partial class Worker
         });
     }
 
-    /// <summary>The whole stream of <paramref name="task"/>'s execution, read from the store.</summary>
+    /// <summary>The whole stream of <paramref name="task"/>'s execution, read from the store as stored (batches
+    /// whole), so the history counts what the stream's version counts.</summary>
     private async Task<History> ReadAllAsync(DecisionTask task, CancellationToken ct) =>
-        new(await _store.ReadAsync(task.ExecutionId, ct).ConfigureAwait(false));
+        new(await _store.ReadAfterAsync(task.ExecutionId, 0, ct).ConfigureAwait(false));
 
     /// <summary>
     /// The rules of an ending execution: its parent (if any) learns how it ended, and its children still running (open
