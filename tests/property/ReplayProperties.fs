@@ -350,8 +350,8 @@ let batchedFanOutSurvivesAnyCrash () =
 
 let tests =
     testList "Replay properties" [
-        testCase "a decision that reads the whole stream again counts it as stored: a retried fan-out runs as replayed" <|
-            fun () ->
+        testCase "a decision reading the whole stream again counts it as stored: a retried fan-out runs as replayed"
+            <| fun () ->
                 // Its checkpoint cannot serve the decision after the retry's timer, which reads the stream again: read
                 // one event per fact, that history counted more events than the stream, and the decision was refused.
                 incrementalEqualsFullReplay inMemory
