@@ -53,10 +53,7 @@ public static class StentWorkloads
         WorkflowDef<int, int>? workflow = null)
     {
         workflow ??= Workflows.FanOut;
-        var store = (RelationalWorkStore)t.Open();
-        var client = new StentClient(store);
-        var processes = Processes.Start(t.Spec, workers);
-        await WarmUpAsync(client, t);
+        var (store, client, processes) = await StartAsync(t, workers);
         var bytes = t.Bytes();
         var (pgRows, clientRows) = (t.PgRowsWritten(), await store.RowsWrittenAsync());
         var (trips, commits, statements) = (store.RoundTrips, store.Commits, store.Statements);
@@ -91,10 +88,7 @@ public static class StentWorkloads
     public static async Task<ChainResult> ChainAsync(Target t, Target baseline, int n, string durability,
         int rounds = 5)
     {
-        var store = (RelationalWorkStore)t.Open();
-        var client = new StentClient(store);
-        var processes = Processes.Start(t.Spec, 1);
-        await WarmUpAsync(client, t);
+        var (store, client, processes) = await StartAsync(t, 1);
         var bytes = t.Bytes();
         var (pgRows, clientRows) = (t.PgRowsWritten(), await store.RowsWrittenAsync());
         var warm = Processes.Mark(processes);
@@ -155,6 +149,19 @@ public static class StentWorkloads
             return t.PgRowsWritten()!.Value - before;
         }
         return workers + (await client.RowsWrittenAsync() ?? 0) - (clientBefore ?? 0);
+    }
+
+    /// <summary>A store on <paramref name="t"/>, its tables made (workers start on a store already made, as they do
+    /// once it is deployed), a client on it, and <paramref name="workers"/> worker processes warmed up.</summary>
+    private static async Task<(RelationalWorkStore, StentClient, List<System.Diagnostics.Process>)> StartAsync(
+        Target t, int workers)
+    {
+        var store = (RelationalWorkStore)t.Open();
+        await store.MigrateAsync();
+        var client = new StentClient(store);
+        var processes = Processes.Start(t.Spec, workers);
+        await WarmUpAsync(client, t);
+        return (store, client, processes);
     }
 
     /// <summary>Brings the worker processes to their steady state before a timed run: rounds of a fan-out of 1,000

@@ -5,6 +5,7 @@ using Stent.Execution;
 using Stent.Marten;
 using Stent.Sqlite;
 using Stent.Storage;
+using Stent.Storage.Relational;
 
 namespace Stent.Cli;
 
@@ -26,6 +27,8 @@ public static class Commands
           schedules [list] | schedules pause NAME | schedules resume NAME | schedules delete NAME
           stats                                                executions by state
           cleanup --older-than DURATION                        delete executions that ended that long ago (e.g. 30d)
+          migrate                                              make or upgrade the store's tables now (a deployment
+                                                               step; otherwise each process checks them on first use)
         The store defaults to stent.db in this folder; STENT_DB or STENT_POSTGRES set it too.
         """;
 
@@ -45,7 +48,7 @@ public static class Commands
             return value;
         }
 
-        IWorkStore? store = null;
+        RelationalWorkStore? store = null;
         string? target = null;
         try
         {
@@ -57,7 +60,7 @@ public static class Commands
                 await output.WriteLineAsync(Usage);
                 return rest.Count == 0 ? 2 : 0;
             }
-            if (postgres is null && !File.Exists(db)) throw new UsageException($"No database " +
+            if (postgres is null && rest[0] != "migrate" && !File.Exists(db)) throw new UsageException($"No database " +
                 $"'{Path.GetFullPath(db)}' (use --db FILE or --postgres CONNECTION).", showUsage: false);
             store = postgres is null ? new SqliteWorkStore(db) : new PostgresWorkStore(postgres);
             var client = new StentClient(store);
@@ -140,6 +143,10 @@ public static class Commands
                         UsageException($"Invalid duration '{age}' (e.g. 12h, 30d).");
                     await
                         output.WriteLineAsync($"deleted {await client.CleanupAsync(olderThan, ct)} ended execution(s)");
+                    return 0;
+                case "migrate":
+                    await store.MigrateAsync(ct);
+                    await output.WriteLineAsync($"the tables of {target} are made and up to date");
                     return 0;
                 case "schedules":
                     return await SchedulesAsync(client, view, rest.Count > 1 ? rest[1] : "list",

@@ -1,6 +1,7 @@
 // Event streams in Marten: one stream per execution (string id), appended inside the store's own transaction.
 using System.Data.Common;
-using Marten;
+using System.Reflection;
+using System.Text.Json;
 using Npgsql;
 using Stent.Replay;
 using Stent.Storage.Relational;
@@ -9,17 +10,23 @@ namespace Stent.Marten;
 
 /// <summary>
 /// Executions' histories as Marten event streams, written in the same PostgreSQL transaction as the work tables. They
-/// are Marten's streams — its tables, its append function, its event type names and serializer — but read and
-/// appended with plain commands, not through Marten's sessions: a query and a function call need none of a session's
-/// machinery (identity maps, unit of work, generated event storage).
+/// are Marten's streams — its tables, its append function, its event type names and JSON — but read and appended with
+/// plain commands, without a Marten document store: a query and a function call need none of a session's machinery
+/// (identity maps, unit of work, generated event storage), and a worker that uses no document store starts sooner and
+/// holds less memory. Marten makes the tables (<see cref="PostgresDialect.CreateSchemaAsync"/>); tests check that its
+/// sessions and these commands read each other's streams.
 /// </summary>
-internal sealed class MartenStreams(DocumentStore marten, string schema) : IStreamStore
+internal sealed class MartenStreams(string schema) : IStreamStore
 {
     /// <summary>Each event type by the name Marten records it under.</summary>
     private readonly Dictionary<string, Type> _types = MartenSetup.EventTypes.ToDictionary(
-        t => marten.Events.EventMappingFor(t).EventTypeName, StringComparer.Ordinal);
+        MartenSetup.EventTypeName, StringComparer.Ordinal);
 
-    public DocumentStore Marten => marten;
+    /// <summary>Each event type's names as Marten records them.</summary>
+    private readonly Dictionary<Type, (string Name, string DotNet)> _names = MartenSetup.EventTypes.ToDictionary(
+        t => t, t => (MartenSetup.EventTypeName(t), MartenSetup.DotNetTypeName(t)));
+
+    private readonly JsonSerializerOptions _json = MartenSetup.JsonOptions();
 
     public string Ddl(string prefix) => "";
 
@@ -37,7 +44,8 @@ internal sealed class MartenStreams(DocumentStore marten, string schema) : IStre
             var name = r.GetString(0);
             var type = _types.GetValueOrDefault(name) ?? throw new InvalidOperationException(
                 $"Stream '{stream}' holds an event of type '{name}', which is not a Stent history event.");
-            events.Add((HistoryEvent)marten.Serializer.FromJson(type, r, 1));
+            events.Add((HistoryEvent)(JsonSerializer.Deserialize(r.GetString(1), type, _json) ?? throw new
+                InvalidOperationException($"Stream '{stream}' holds an empty event.")));
         }
         return events;
     }
@@ -71,9 +79,9 @@ internal sealed class MartenStreams(DocumentStore marten, string schema) : IStre
             new string[events.Count], new string[events.Count]);
         for (var i = 0; i < events.Count; i++)
         {
-            var mapping = marten.Events.EventMappingFor(events[i].GetType());
-            (ids[i], types[i], dotnet[i]) = (Guid.CreateVersion7(), mapping.EventTypeName, mapping.DotNetTypeName);
-            bodies[i] = marten.Serializer.ToJson(events[i]);
+            var type = events[i].GetType();
+            (ids[i], (types[i], dotnet[i])) = (Guid.CreateVersion7(), _names[type]);
+            bodies[i] = JsonSerializer.Serialize(events[i], type, _json);
         }
         sql.Append($"SELECT {schema}.mt_quick_append_events({sql.P(append.Stream)}::varchar, NULL::varchar, " +
             $"{sql.P(Tenancy)}::varchar, {sql.Array(ids)}::uuid[], {sql.Array(types)}::varchar[], " +

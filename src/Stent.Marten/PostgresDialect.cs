@@ -12,6 +12,7 @@ namespace Stent.Marten;
 /// </summary>
 internal sealed class PostgresDialect : ISqlDialect
 {
+    private readonly string _connectionString;
     private readonly NpgsqlDataSource _dataSource;
     private readonly MartenStreams _streams;
     private readonly string _schema;
@@ -27,8 +28,9 @@ internal sealed class PostgresDialect : ISqlDialect
         // prepared on them once: planning the claim and commit statements afresh cost more than running them.
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
         if (builder.MaxAutoPrepare == 0) (builder.MaxAutoPrepare, builder.AutoPrepareMinUsages) = (256, 2);
-        _dataSource = NpgsqlDataSource.Create(builder.ToString());
-        _streams = new MartenStreams(MartenSetup.CreateStore(_dataSource, schema), schema);
+        _connectionString = builder.ToString();
+        _dataSource = NpgsqlDataSource.Create(_connectionString);
+        _streams = new MartenStreams(schema);
         _lockKey = schema.Aggregate(727272L, (h, c) => unchecked(h * 31 + c));
     }
 
@@ -103,6 +105,8 @@ internal sealed class PostgresDialect : ISqlDialect
         return Volatile.Read(ref _lastNow);
     }
 
+    /// <summary>Makes Marten's tables (through a Marten document store of its own, used for nothing else), then
+    /// ours.</summary>
     public async Task CreateSchemaAsync(DbConnection connection, string ddl, CancellationToken ct)
     {
         // Many processes may start at once: one at a time creates the schema (Marten's tables, then ours).
@@ -111,7 +115,9 @@ internal sealed class PostgresDialect : ISqlDialect
             await lockCmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         try
         {
-            await _streams.Marten.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
+            await using (var source = NpgsqlDataSource.Create(_connectionString))
+            using (var marten = MartenSetup.CreateStore(source, _schema))
+                await marten.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand(ddl, c);
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
@@ -145,9 +151,5 @@ internal sealed class PostgresDialect : ISqlDialect
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _streams.Marten.Dispose();
-        await _dataSource.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 }

@@ -41,6 +41,15 @@ let tests =
             Expect.equal (code, err.Trim().Split('\n').Length) (1, 1) "a file that is not a database: one line"
             Expect.stringContains err $"Cannot use the SQLite database '{garbage}'" "names the path"
         }
+        test "stent migrate makes a new SQLite file's tables and says so; the file then serves other commands" {
+            let db = Path.Combine(Path.GetTempPath(), $"stent-migrate-{Guid.NewGuid():N}.db")
+            let code, out, _ = stent db [ "migrate" ]
+            Expect.equal code 0 "migrate"
+            Expect.stringContains out $"the tables of SQLite database '{db}' are made and up to date" "says so"
+            let code, out, _ = stent db [ "list" ]
+            Expect.equal code 0 "the file exists and has the tables"
+            Expect.stringContains out "0 execution(s)" "none yet"
+        }
         test "stent lists, shows, counts and resumes executions and lists, shows, replays and discards dead letters" {
             let db = Path.Combine(Path.GetTempPath(), $"stent-cli-{Guid.NewGuid():N}.db")
             let store = new SqliteWorkStore(db)

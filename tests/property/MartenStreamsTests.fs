@@ -18,6 +18,23 @@ let private history : HistoryEvent list =
       EventBatch [ StepCompleted("0.0/0", "2", null, 1); TimerStarted("1", DateTimeOffset(2026, 1, 1, 0, 0, 1,
                    TimeSpan.Zero), TimerPurpose.Sleep); DecisionCompleted 2 ] ]
 
+/// Events of every kind with every sort of member (nested records, enums, errors, times, nulls, escapes).
+let private kinds : HistoryEvent list =
+    let at = DateTimeOffset(2026, 1, 1, 0, 0, 1, TimeSpan.Zero)
+    let failure = Failure.FromException(TimeoutException "slow \"quoted\" é", "f", "0.1/0")
+    history @
+    [ ExecutionStarted("wf", 1, "[1,2]", at, ParentId = "p")
+      StepAttemptFailed("0.1/0", 1, failure, at)
+      StepFailed("0.0/0", failure, 3)
+      ValueRecorded("2", "guid", "\"6f1c\"")
+      ProgressReported("3", ProgressReport("chunk 1/2", 5L, 10L))
+      TimerFired "1"
+      SignalReceived("go", "{\"a\":null}", 1L)
+      LogRecorded("4", Microsoft.Extensions.Logging.LogLevel.Warning, "at {X}", [| "1"; null |])
+      ChildEnded("5", null, BusinessError "no")
+      ExecutionFailed(BusinessError "nothing succeeded")
+      ExecutionCompleted "42" ]
+
 /// A store on a schema of its own, with an execution "a" claimed for its first decision.
 let private claimed () =
     let schema = "m_" + Guid.NewGuid().ToString("N").Substring(0, 12)
@@ -27,6 +44,18 @@ let private claimed () =
 
 let tests =
     testSequenced <| testList "MartenStreams" [
+        test "every event type is recorded under Marten's names, and its JSON is what Marten's serializer writes" {
+            use source = NpgsqlDataSource.Create "Host=unused"
+            use marten = Stent.Marten.MartenSetup.CreateStore(source, "unused")
+            for t in Stent.Marten.MartenSetup.EventTypes do
+                let mapping = marten.Events.EventMappingFor t
+                Expect.equal (Stent.Marten.MartenSetup.EventTypeName t) mapping.EventTypeName $"{t.Name}'s name"
+                Expect.equal (Stent.Marten.MartenSetup.DotNetTypeName t) mapping.DotNetTypeName $"{t.Name}'s type"
+            let json = Stent.Marten.MartenSetup.JsonOptions()
+            for e in kinds do
+                Expect.equal (Text.Json.JsonSerializer.Serialize(e, e.GetType(), json)) (marten.Serializer.ToJson e)
+                    $"{e.GetType().Name}'s JSON"
+        }
         test "a history the store appends is a Marten stream: Marten's own session reads the same events" {
             if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
             let schema, store, d = claimed ()

@@ -41,23 +41,25 @@ let postgres =
 
 let storeKinds = [ inMemory; sqlite; postgres ]
 
-/// Empties every table of `schema` (once it exists): a store opened on a shared schema starts as empty as a fresh
-/// database, whatever a test before it left there (executions of a failed run would otherwise be claimed by the next
-/// environment's worker, which registers a workflow of the same name, and replayed against other code).
+/// Empties every table of `schema` (once it exists) but the record of the version that made them: a store opened on a
+/// shared schema starts as empty as a fresh database, whatever a test before it left there (executions of a failed
+/// run would otherwise be claimed by the next environment's worker, which registers a workflow of the same name, and
+/// replayed against other code).
 let private emptySchema (schema: string) =
     use c = new Npgsql.NpgsqlConnection(pg)
     c.Open()
     use cmd = c.CreateCommand()
     cmd.CommandText <- $"""
         DO $$ DECLARE t text; BEGIN
-            FOR t IN SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables WHERE schemaname = '{schema}' LOOP
+            FOR t IN SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables WHERE schemaname = '{schema}'
+                    AND tablename <> 'stent_meta' LOOP
                 EXECUTE 'DELETE FROM ' || t;
             END LOOP;
         END $$"""
     cmd.ExecuteNonQuery() |> ignore
 
 /// PostgreSQL in one schema for the whole test run, emptied for each environment (which gets a new store object with
-/// its own clock): property tests run hundreds of short executions, and a schema costs Marten's setup.
+/// its own clock): property tests run hundreds of short executions, and making a schema costs Marten's setup.
 let postgresShared =
     let schema = "p_" + Guid.NewGuid().ToString("N").Substring(0, 12)
     { postgres with

@@ -999,7 +999,8 @@ let private suite kind =
         }
     ]
 
-/// A SQLite file whose tables an earlier version made (no `lost` column) is upgraded when opened, and runs on.
+/// A SQLite file whose tables an earlier version made (no `lost` column, no record of its version) is upgraded when
+/// opened, and runs on.
 let private upgrade =
     test "a SQLite file made by an earlier version gains the columns it lacks and runs workflows" {
         let path = Path.Combine(Path.GetTempPath(), $"stent-old-{Guid.NewGuid():N}.db")
@@ -1010,7 +1011,7 @@ let private upgrade =
             use c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False")
             c.Open()
             use cmd = c.CreateCommand()
-            cmd.CommandText <- "ALTER TABLE stent_steps DROP COLUMN lost"
+            cmd.CommandText <- "ALTER TABLE stent_steps DROP COLUMN lost; DROP TABLE stent_meta"
             cmd.ExecuteNonQuery() |> ignore
         let store = new SqliteWorkStore(path)
         let step = Durable.createSync "upgraded_step" (fun (x: int) _ -> x + 1)
@@ -1020,6 +1021,50 @@ let private upgrade =
             return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
         Expect.equal (value r) 42 "it runs"
     }
+
+/// A SQLite file: opens a store on it, and runs a statement on it.
+let private sqliteDatabase () =
+    let path = Path.Combine(Path.GetTempPath(), $"stent-stamp-{Guid.NewGuid():N}.db")
+    (fun () -> new SqliteWorkStore(path) :> Storage.Relational.RelationalWorkStore), "", fun (sql: string) ->
+        use c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False")
+        c.Open()
+        use cmd = c.CreateCommand()
+        cmd.CommandText <- sql
+        cmd.ExecuteNonQuery() |> ignore
+
+/// A PostgreSQL schema: opens a store on it, and runs a statement on it.
+let private postgresDatabase () =
+    if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
+    let schema = "w_" + Guid.NewGuid().ToString("N").Substring(0, 12)
+    (fun () -> new Stent.Marten.PostgresWorkStore(pg, schema) :> Storage.Relational.RelationalWorkStore), schema + ".",
+    fun (sql: string) ->
+        use c = new Npgsql.NpgsqlConnection(pg)
+        c.Open()
+        use cmd = new Npgsql.NpgsqlCommand(sql, c)
+        cmd.ExecuteNonQuery() |> ignore
+
+/// The record of the version that made a store's tables: found, the tables are not checked again; missing (an
+/// earlier version's tables), they are made and upgraded.
+let private schemaStamp =
+    testList "schema record" [
+        for name, database in [ "SQLite", sqliteDatabase; "PostgreSQL", postgresDatabase ] ->
+            test $"{name}: a store finding its tables recorded as this version's checks nothing; unrecorded, upgrades" {
+                let opened, t, run = database ()
+                let migrate () =
+                    use store = opened ()
+                    store.MigrateAsync().Wait()
+                let hasLost () =
+                    try run $"SELECT lost FROM {t}stent_steps WHERE 1 = 0"; true
+                    with :? Data.Common.DbException -> false
+                migrate ()
+                Expect.isTrue (hasLost ()) "made"
+                run $"ALTER TABLE {t}stent_steps DROP COLUMN lost"
+                migrate ()
+                Expect.isFalse (hasLost ()) "recorded as this version's: not checked, the column stays dropped"
+                run $"DELETE FROM {t}stent_meta"
+                migrate ()
+                Expect.isTrue (hasLost ()) "unrecorded: checked, the column added again"
+            } ]
 
 /// A clock `offset` ahead of the system's: a process whose clock jumped.
 type private Ahead(offset: TimeSpan) =
@@ -1045,4 +1090,4 @@ let private clockAhead =
         Expect.equal current [ true ] "the new holder's is recorded"
     }
 
-let tests = testList "Work store conformance" (upgrade :: clockAhead :: (kinds |> List.map suite))
+let tests = testList "Work store conformance" (upgrade :: schemaStamp :: clockAhead :: (kinds |> List.map suite))

@@ -13,6 +13,10 @@ public interface IStreamStore
     /// <summary>Statements that create its tables, if it has its own.</summary>
     string Ddl(string prefix);
 
+    /// <summary>What besides <see cref="Ddl"/> decides the tables this store's streams live in (the version of the
+    /// library that makes them), or "": when it changes, a store checks its schema again on first use.</summary>
+    string TablesVersion => "";
+
     /// <summary>The events of <paramref name="stream"/> after the first <paramref name="after"/>, in order.</summary>
     Task<IReadOnlyList<HistoryEvent>> ReadAsync(DbConnection connection, string stream, long after, CancellationToken
         ct);

@@ -92,9 +92,20 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             NOT NULL);
         CREATE TABLE IF NOT EXISTS {_t}stent_workers (
             id TEXT PRIMARY KEY, workflows TEXT NOT NULL, functions TEXT NOT NULL, seen_at BIGINT NOT NULL);
+        CREATE TABLE IF NOT EXISTS {_t}stent_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         {SchedulesDdl}
         {_dialect.Streams.Ddl(_t)}
         """;
+
+    /// <summary>
+    /// What the schema this code makes is: a digest of its tables' definitions, the columns added since, and the
+    /// stream tables' version. Recorded once the schema is made; a store that finds it recorded makes no schema check
+    /// at all (on PostgreSQL the stream tables' check is most of a process's start-up), one that finds another (an
+    /// earlier version's schema, or none) makes and upgrades the tables as before.
+    /// </summary>
+    private string Stamp => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.UTF8.GetBytes(string.Join("\n", Added.Select(a => $"{a}").Prepend(Ddl)
+            .Append(_dialect.Streams.TablesVersion)))));
 
     /// <summary>One operation's connection, transaction and clock reading; counts round trips.</summary>
     private sealed class Session(RelationalWorkStore store, DbConnection connection, DbTransaction? tx, long now)
@@ -162,6 +173,12 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         });
     }
 
+    /// <summary>
+    /// Makes or upgrades the store's tables now, as a deployment step, rather than on the first operation of each
+    /// process: a process that finds them made by this version (see <see cref="Stamp"/>) then starts with one query.
+    /// </summary>
+    public Task MigrateAsync(CancellationToken ct = default) => EnsureSchemaAsync(ct);
+
     private async Task EnsureSchemaAsync(CancellationToken ct)
     {
         if (_created) return;
@@ -172,13 +189,31 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
             try
             {
-                await _dialect.CreateSchemaAsync(c, Ddl, ct).ConfigureAwait(false);
-                await UpgradeAsync(c, ct).ConfigureAwait(false);
+                var stamp = Stamp;
+                if (await RecordedStampAsync(c, ct).ConfigureAwait(false) != stamp)
+                {
+                    await _dialect.CreateSchemaAsync(c, Ddl, ct).ConfigureAwait(false);
+                    await UpgradeAsync(c, ct).ConfigureAwait(false);
+                    var sql = new Sql();
+                    sql.Append($"INSERT INTO {_t}stent_meta (key, value) VALUES ('schema', {sql.P(stamp)}) " +
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+                    await using var cmd = sql.Command(c, null);
+                    await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
             }
             finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
             _created = true;
         }
         finally { _schema.Release(); }
+    }
+
+    /// <summary>The <see cref="Stamp"/> recorded in the database, or null (none, or no table for it yet).</summary>
+    private async Task<string?> RecordedStampAsync(DbConnection c, CancellationToken ct)
+    {
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT value FROM {_t}stent_meta WHERE key = 'schema'";
+        try { return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) as string; }
+        catch (DbException) { return null; }
     }
 
     /// <summary>Columns added since the tables were first made, with their definitions.</summary>
