@@ -62,8 +62,9 @@ internal sealed class MartenStreams(string schema) : IStreamStore
     /// <summary>
     /// The append as one statement in the caller's command, which has already locked the execution's row at the
     /// stream's expected version (its commit checks it): an existing stream's row moves on and its events are inserted
-    /// as Marten's append function does it (same columns and values), without the function's per-event loop; a new
-    /// stream goes through the function. The store conformance tests and Marten's own session reading the stream catch
+    /// as Marten's append function does it (same columns and values), without the function's per-event loop (a
+    /// stream row that is missing leaves the versions null, which fails the command); a new stream goes through the
+    /// function. The store conformance tests and Marten's own session reading the stream catch
     /// a Marten version whose tables differ.
     /// </summary>
     public bool TryAppend(Sql sql, StreamAppend append)
@@ -80,9 +81,9 @@ internal sealed class MartenStreams(string schema) : IStreamStore
                 WHERE id = {stream} RETURNING version - {append.Events.Count} AS base)
             INSERT INTO {schema}.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp,
                 mt_dotnet_type, is_archived)
-            SELECT nextval('{schema}.mt_events_sequence'), e.id, {stream}, s.base + e.n, e.data, e.type,
-                {sql.P(Tenancy)}, now(), e.dotnet, FALSE
-            FROM s, unnest({sql.Array(ids)}::uuid[], {sql.Array(types)}::varchar[], {sql.Array(dotnet)}::varchar[],
+            SELECT nextval('{schema}.mt_events_sequence'), e.id, {stream}, (SELECT base FROM s) + e.n, e.data,
+                e.type, {sql.P(Tenancy)}, now(), e.dotnet, FALSE
+            FROM unnest({sql.Array(ids)}::uuid[], {sql.Array(types)}::varchar[], {sql.Array(dotnet)}::varchar[],
                 {sql.Array(bodies)}::jsonb[]) WITH ORDINALITY AS e(id, type, dotnet, data, n)
             """);
         return true;

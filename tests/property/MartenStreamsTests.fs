@@ -73,6 +73,22 @@ let tests =
             Expect.equal (facts (List.tail [ for e in stream -> e.Data :?> HistoryEvent ])) (facts history)
                 "the events appended"
         }
+        test "a decision appending to a stream whose row is gone fails, and records nothing" {
+            if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
+            let schema, store, d = claimed ()
+            use _ = store
+            use c = new NpgsqlConnection(pg)
+            c.Open()
+            let scalar (sql: string) =
+                use cmd = new NpgsqlCommand(sql, c)
+                cmd.ExecuteScalar()
+            scalar $"DELETE FROM {schema}.mt_streams WHERE id = 'a'" |> ignore
+            let commit = DecisionCommit("a", d.LeaseToken, 1L, history, ExecutionState.Running)
+            Expect.throws (fun () -> store.CommitDecisionAsync(commit).Result |> ignore) "the commit fails"
+            Expect.equal (scalar $"SELECT stream_version FROM {schema}.stent_executions WHERE id = 'a'") (box 1L)
+                "the execution's row is as it was"
+            Expect.equal (scalar $"SELECT count(*) FROM {schema}.mt_events") (box 0L) "no event"
+        }
         test "a stream Marten's session appended (as earlier versions did) reads back through the store" {
             if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
             let schema, store, _ = claimed ()
