@@ -7,7 +7,8 @@ namespace Stent.Marten;
 /// The work store on PostgreSQL for many workers on many machines: executions, steps, timers, inbox and results in
 /// tables of <c>schema</c>, each execution's history a Marten event stream appended in the same transaction. Claims
 /// skip locked rows; capped claims are serialized by an advisory lock so caps hold exactly; idle workers wake on
-/// LISTEN/NOTIFY. Time is the database's clock. The schema is created on first use.
+/// LISTEN/NOTIFY. Time is the database's clock. The schema is made on first use (or by
+/// <see cref="RelationalWorkStore.MigrateAsync"/>) and recorded, so later processes start without checking it.
 /// </summary>
 public sealed class PostgresWorkStore : RelationalWorkStore
 {

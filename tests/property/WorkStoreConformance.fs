@@ -1066,6 +1066,34 @@ let private schemaStamp =
                 Expect.isTrue (hasLost ()) "unrecorded: checked, the column added again"
             } ]
 
+/// What the record of the tables' version allows: workers that may not change the schema.
+let private leastPrivilege =
+    test "PostgreSQL: once an owner made the tables, a role that may only read and write rows runs workflows" {
+        let opened, t, run = postgresDatabase ()
+        do
+            use owner = opened ()
+            owner.MigrateAsync().Wait()
+        let schema = t.TrimEnd '.'
+        let role = "r" + schema
+        run $"""CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA {schema} TO {role};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"""
+        let connection = Npgsql.NpgsqlConnectionStringBuilder(pg, Username = role).ToString()
+        do
+            use c = new Npgsql.NpgsqlConnection(connection)
+            c.Open()
+            use create = new Npgsql.NpgsqlCommand($"CREATE TABLE {schema}.x (i int)", c)
+            Expect.throwsT<Npgsql.PostgresException> (fun () -> create.ExecuteNonQuery() |> ignore)
+                "the role may not change the schema"
+        use store = new Stent.Marten.PostgresWorkStore(connection, schema)
+        let step = Durable.createSync "restricted_step" (fun (x: int) _ -> x + 1)
+        let wf = Workflow.define "restricted" (fun (xs: int list) -> xs |> Workflow.traverse step.Call)
+        let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+            let! id = c.DispatchAsync(wf, [ 1; 2; 3 ])
+            return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
+        Expect.equal (value r) [ 2; 3; 4 ] "it runs"
+    }
+
 /// A clock `offset` ahead of the system's: a process whose clock jumped.
 type private Ahead(offset: TimeSpan) =
     inherit TimeProvider()
@@ -1090,4 +1118,4 @@ let private clockAhead =
         Expect.equal current [ true ] "the new holder's is recorded"
     }
 
-let tests = testList "Work store conformance" (upgrade :: schemaStamp :: clockAhead :: (kinds |> List.map suite))
+let tests = testList "Work store conformance" (upgrade :: schemaStamp :: leastPrivilege :: clockAhead :: (kinds |> List.map suite))
