@@ -14,7 +14,7 @@ public static class Commands
 {
     /// <summary>What <c>stent help</c> prints.</summary>
     public const string Usage = """
-        usage: stent [--db FILE | --postgres CONNECTION] COMMAND
+        usage: stent [--db FILE | --postgres CONNECTION [--schema NAME]] COMMAND
           list [--state STATE] [--workflow NAME] [--limit N]   executions, newest first
           show ID [--steps N] [--failed]                       state, what it waits for, steps by name, failures,
                                                                and a timeline in position order (first N, default 20)
@@ -29,7 +29,8 @@ public static class Commands
           cleanup --older-than DURATION                        delete executions that ended that long ago (e.g. 30d)
           migrate                                              make or upgrade the store's tables now (a deployment
                                                                step; otherwise each process checks them on first use)
-        The store defaults to stent.db in this folder; STENT_DB or STENT_POSTGRES set it too.
+        The store defaults to stent.db in this folder; STENT_DB or STENT_POSTGRES set it too. On PostgreSQL the
+        tables are in the schema named by --schema or STENT_SCHEMA, default stent.
         """;
 
     /// <summary>Runs <paramref name="args"/>: 0 on success, 1 when the operation failed, 2 for a bad command
@@ -54,7 +55,9 @@ public static class Commands
         {
             var postgres = Option("--postgres") ?? Environment.GetEnvironmentVariable("STENT_POSTGRES");
             var db = Option("--db") ?? Environment.GetEnvironmentVariable("STENT_DB") ?? "stent.db";
-            target = postgres is null ? $"SQLite database '{Path.GetFullPath(db)}'" : $"PostgreSQL {Server(postgres)}";
+            var schema = Option("--schema") ?? Environment.GetEnvironmentVariable("STENT_SCHEMA") ?? "stent";
+            target = postgres is null ? $"SQLite database '{Path.GetFullPath(db)}'"
+                : $"PostgreSQL {Server(postgres, schema)}";
             if (rest.Count == 0 || rest[0] is "help" or "--help" or "-h")
             {
                 await output.WriteLineAsync(Usage);
@@ -62,7 +65,7 @@ public static class Commands
             }
             if (postgres is null && rest[0] != "migrate" && !File.Exists(db)) throw new UsageException($"No database " +
                 $"'{Path.GetFullPath(db)}' (use --db FILE or --postgres CONNECTION).", showUsage: false);
-            store = postgres is null ? new SqliteWorkStore(db) : new PostgresWorkStore(postgres);
+            store = postgres is null ? new SqliteWorkStore(db) : new PostgresWorkStore(postgres, schema);
             var client = new StentClient(store);
             var view = new View(output);
             string Arg(int i, string what) => rest.Count > i ? rest[i] : throw new
@@ -236,13 +239,13 @@ public static class Commands
         }
     }
 
-    /// <summary>Where a PostgreSQL connection string points, for messages (never its password).</summary>
-    private static string Server(string connection)
+    /// <summary>Where a PostgreSQL connection string and schema point, for messages (never the password).</summary>
+    private static string Server(string connection, string schema)
     {
         try
         {
             var b = new Npgsql.NpgsqlConnectionStringBuilder(connection);
-            return $"at {b.Host}:{b.Port} (database {b.Database ?? "default"})";
+            return $"at {b.Host}:{b.Port} (database {b.Database ?? "default"}, schema {schema})";
         }
         catch (ArgumentException)
         {

@@ -1,4 +1,5 @@
-/// The stent command line against a real SQLite file: listing, showing, stats, resuming, signals and dead letters.
+/// The stent command line against a real SQLite file (and PostgreSQL, for its schema option): listing, showing,
+/// stats, resuming, signals, dead letters and migrations.
 /// One rule for what is not there: an unknown id exits 1 naming it; a request too late for a finished execution
 /// (cancel, signal) exits 1 saying it finished and nothing was done.
 module CliTests
@@ -19,12 +20,17 @@ let private stent (db: string) (args: string list) =
     let code = Stent.Cli.Commands.RunAsync(Array.ofList ("--db" :: db :: args), out, err, Threading.CancellationToken.None).Result
     code, out.ToString(), err.ToString()
 
-/// Runs `stent args…` with no --db: exit code and standard error.
-let private stentBare (args: string list) =
+/// Runs `stent args…` with no --db: exit code, standard output and standard error.
+let private stentWith (args: string list) =
     use out = new StringWriter()
     use err = new StringWriter()
     let code = Stent.Cli.Commands.RunAsync(Array.ofList args, out, err, Threading.CancellationToken.None).Result
-    code, err.ToString()
+    code, out.ToString(), err.ToString()
+
+/// Runs `stent args…` with no --db: exit code and standard error.
+let private stentBare (args: string list) =
+    let code, _, err = stentWith args
+    code, err
 
 let tests =
     testList "Command line" [
@@ -49,6 +55,20 @@ let tests =
             let code, out, _ = stent db [ "list" ]
             Expect.equal code 0 "the file exists and has the tables"
             Expect.stringContains out "0 execution(s)" "none yet"
+        }
+        test "stent --schema makes and reads the PostgreSQL schema it names" {
+            if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
+            let schema = "c_" + Guid.NewGuid().ToString("N").Substring(0, 12)
+            let code, out, _ = stentWith [ "--postgres"; pg; "--schema"; schema; "migrate" ]
+            Expect.equal code 0 "migrate"
+            Expect.stringContains out $"schema {schema}) are made and up to date" "names the schema"
+            do
+                use store = new Stent.Marten.PostgresWorkStore(pg, schema)
+                store.CreateExecutionAsync(Storage.NewExecution("in-" + schema, "wf", 1, "1", null, TimeSpan.Zero,
+                    Nullable(), null, [], 0)).Wait()
+            let code, out, _ = stentWith [ "--postgres"; pg; "--schema"; schema; "list" ]
+            Expect.equal code 0 "list"
+            Expect.stringContains out ("in-" + schema) "the execution in that schema"
         }
         test "stent lists, shows, counts and resumes executions and lists, shows, replays and discards dead letters" {
             let db = Path.Combine(Path.GetTempPath(), $"stent-cli-{Guid.NewGuid():N}.db")
