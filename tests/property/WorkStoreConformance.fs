@@ -1118,4 +1118,6 @@ let private clockAhead =
         Expect.equal current [ true ] "the new holder's is recorded"
     }
 
-let tests = testList "Work store conformance" (upgrade :: schemaStamp :: leastPrivilege :: clockAhead :: (kinds |> List.map suite))
+let tests =
+    testList "Work store conformance" (upgrade :: schemaStamp :: leastPrivilege :: clockAhead
+        :: (kinds |> List.map suite))
