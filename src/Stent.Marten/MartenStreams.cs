@@ -10,11 +10,11 @@ namespace Stent.Marten;
 
 /// <summary>
 /// Executions' histories as Marten event streams, written in the same PostgreSQL transaction as the work tables. They
-/// are Marten's streams — its tables, its append function, its event type names and JSON — but read and appended with
-/// plain commands, without a Marten document store: a query and a function call need none of a session's machinery
-/// (identity maps, unit of work, generated event storage), and a worker that uses no document store starts sooner and
-/// holds less memory. Marten makes the tables (<see cref="PostgresDialect.CreateSchemaAsync"/>); tests check that its
-/// sessions and these commands read each other's streams.
+/// are Marten's streams (its tables, event type names and JSON) but read and appended with plain commands, without a
+/// Marten document store: a query and an insert need none of a session's machinery (identity maps, unit of work,
+/// generated event storage), and a worker that uses no document store starts sooner and holds less memory. Marten
+/// makes the tables (<see cref="PostgresDialect.CreateSchemaAsync"/>); tests check that its sessions and these
+/// commands read each other's streams.
 /// </summary>
 internal sealed class MartenStreams(string schema) : IStreamStore
 {
@@ -64,8 +64,8 @@ internal sealed class MartenStreams(string schema) : IStreamStore
     /// stream's expected version (its commit checks it): an existing stream's row moves on and its events are inserted
     /// as Marten's append function does it (same columns and values), without the function's per-event loop (a
     /// stream row that is missing leaves the versions null, which fails the command); a new stream goes through the
-    /// function. The store conformance tests and Marten's own session reading the stream catch
-    /// a Marten version whose tables differ.
+    /// function. The store conformance tests and Marten's own session reading the stream catch a Marten version whose
+    /// tables differ.
     /// </summary>
     public bool TryAppend(Sql sql, StreamAppend append)
     {
