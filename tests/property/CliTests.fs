@@ -13,19 +13,15 @@ open Stent.Execution
 open Stent.Sqlite
 open Support
 
-/// Runs `stent --db path args…`: exit code, standard output and standard error.
-let private stent (db: string) (args: string list) =
-    use out = new StringWriter()
-    use err = new StringWriter()
-    let code = Stent.Cli.Commands.RunAsync(Array.ofList ("--db" :: db :: args), out, err, Threading.CancellationToken.None).Result
-    code, out.ToString(), err.ToString()
-
-/// Runs `stent args…` with no --db: exit code, standard output and standard error.
+/// Runs `stent args…` as given: exit code, standard output and standard error.
 let private stentWith (args: string list) =
     use out = new StringWriter()
     use err = new StringWriter()
     let code = Stent.Cli.Commands.RunAsync(Array.ofList args, out, err, Threading.CancellationToken.None).Result
     code, out.ToString(), err.ToString()
+
+/// Runs `stent --db path args…`: exit code, standard output and standard error.
+let private stent (db: string) (args: string list) = stentWith ("--db" :: db :: args)
 
 /// Runs `stent args…` with no --db: exit code and standard error.
 let private stentBare (args: string list) =

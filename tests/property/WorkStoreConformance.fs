@@ -999,29 +999,6 @@ let private suite kind =
         }
     ]
 
-/// A SQLite file whose tables an earlier version made (no `lost` column, no record of its version) is upgraded when
-/// opened, and runs on.
-let private upgrade =
-    test "a SQLite file made by an earlier version gains the columns it lacks and runs workflows" {
-        let path = Path.Combine(Path.GetTempPath(), $"stent-old-{Guid.NewGuid():N}.db")
-        let first = new SqliteWorkStore(path)
-        first.ListExecutionsAsync(ExecutionFilter()).Wait()
-        first.Dispose()
-        do
-            use c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False")
-            c.Open()
-            use cmd = c.CreateCommand()
-            cmd.CommandText <- "ALTER TABLE stent_steps DROP COLUMN lost; DROP TABLE stent_meta"
-            cmd.ExecuteNonQuery() |> ignore
-        let store = new SqliteWorkStore(path)
-        let step = Durable.createSync "upgraded_step" (fun (x: int) _ -> x + 1)
-        let wf = Workflow.define "upgraded" (fun (x: int) -> step.Call x)
-        let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
-            let! id = c.DispatchAsync(wf, 41)
-            return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
-        Expect.equal (value r) 42 "it runs"
-    }
-
 /// A SQLite file: opens a store on it, and runs a statement on it.
 let private sqliteDatabase () =
     let path = Path.Combine(Path.GetTempPath(), $"stent-stamp-{Guid.NewGuid():N}.db")
@@ -1042,6 +1019,24 @@ let private postgresDatabase () =
         c.Open()
         use cmd = new Npgsql.NpgsqlCommand(sql, c)
         cmd.ExecuteNonQuery() |> ignore
+
+/// A SQLite file whose tables an earlier version made (no `lost` column, no record of its version) is upgraded when
+/// opened, and runs on.
+let private upgrade =
+    test "a SQLite file made by an earlier version gains the columns it lacks and runs workflows" {
+        let opened, _, run = sqliteDatabase ()
+        do
+            use first = opened ()
+            first.ListExecutionsAsync(ExecutionFilter()).Wait()
+        run "ALTER TABLE stent_steps DROP COLUMN lost; DROP TABLE stent_meta"
+        let store = opened ()
+        let step = Durable.createSync "upgraded_step" (fun (x: int) _ -> x + 1)
+        let wf = Workflow.define "upgraded" (fun (x: int) -> step.Call x)
+        let r = withWorkers 1 store opts (fun w -> w.Register wf) (fun c -> task {
+            let! id = c.DispatchAsync(wf, 41)
+            return! c.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0) })
+        Expect.equal (value r) 42 "it runs"
+    }
 
 /// The record of the version that made a store's tables: found, the tables are not checked again; missing (an
 /// earlier version's tables), they are made and upgraded.
