@@ -15,6 +15,8 @@ public static class Processes
         var serving = new Worker(store, Options($"proc-{Environment.ProcessId}")).Register(Workflows.FanOut)
             .Register(Workflows.Chain).Register(Workflows.Capped).Register(Workflows.Chunked).ServeAsync(stop.Token);
         Console.WriteLine("ready");
+        if (Environment.GetEnvironmentVariable("STENT_BENCH_MEMLOG") is { } memlog)
+            _ = MemoryLog.RunAsync(memlog, stop.Token);
         var relational = (Stent.Storage.Relational.RelationalWorkStore)store;
         async Task<string> CountsAsync() => $"trips {store.RoundTrips} commits {relational.Commits} statements " +
             $"{relational.Statements} rows {await relational.RowsWrittenAsync() ?? -1} jit_ms " +

@@ -44,12 +44,12 @@ let private branch (position: string) =
     | _ -> None
 
 /// Runs the workflow over n items, completing a random part of the open steps between decisions (seeded): each
-/// decision over the cached history that forgets settled work writes what a full replay writes, and the history keeps
-/// every open step and no closed one outside a branch still open.
-let private forgettingMatchesFullReplay (n, seed) =
+/// decision over the cached history that forgets settled work (and, like a worker's, may keep no step inputs) writes
+/// what a full replay writes, and the history keeps every open step and no closed one outside a branch still open.
+let private forgettingMatchesFullReplay (n, seed, keepsInputs) =
     let rnd = Random(seed: int)
     let events = List<HistoryEvent>([ started n ])
-    let history = History(events)
+    let history = History(events, keepsInputs)
     let mutable resume = null
     let mutable state = ExecutionState.Running
     let mutable forgot = false
@@ -128,7 +128,23 @@ let tests =
             Expect.equal (heldAfterChunks 12) 0 "nothing of 12 chunks is held"
         }
         testProperty "decisions over a history that forgets settled work write what full replays write" <|
-            Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (0, 40)) (Gen.choose (0, 10000)))) forgettingMatchesFullReplay
+            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (0, 40)) (Gen.choose (0, 10000)) (Gen.elements [ true; false ])))
+                forgettingMatchesFullReplay
+        test "a history that keeps no step inputs still names the step a changed workflow no longer calls" {
+            let history = History([ started 1; StepScheduled("0", "forget_other", "1"); DecisionCompleted 1 ], false)
+            Expect.isTrue (history.IsOpenStep "0") "the step is open"
+            Expect.equal (history.At "0").StepName "forget_other" "its function is kept"
+            Expect.throwsC (fun () -> decide history null |> ignore) (fun e ->
+                Expect.isTrue (e :? NonDeterminismException) "the workflow calls another step at 0"
+                Expect.stringContains e.Message "step 'forget_other'" "the recorded step is named")
+        }
+        test "checking replayed inputs is refused over a history that keeps none" {
+            let history = History([ started 1 ], false)
+            Expect.throwsC (fun () ->
+                Interpreter.Decide(workflow, history, Json.serializer, DateTimeOffset.UnixEpoch, Random 5,
+                                   verifyInputs = true) |> ignore) (fun e ->
+                Expect.equal (e :?> ArgumentException).ParamName "verifyInputs" "inputs cannot be checked: it says why")
+        }
         test "a history that forgot settled work refuses a decision that would start from the top" {
             let history = History([ started 5 ])
             let d = decide history null

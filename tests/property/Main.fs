@@ -14,6 +14,7 @@ let all =
         DslTests.tests
         ReplayProperties.tests
         HistoryTests.tests
+        StepBatchesTests.tests
         SqlTests.tests
         StepItemsTests.tests
         StoreJsonTests.tests

@@ -34,7 +34,7 @@ internal sealed class HistoryCache(int capacity)
                 cached = node.Value;
             }
         var (history, checkpoint) = cached is null || cached.History.Count > version
-            ? (new History([]), null) : (cached.History, cached.Checkpoint);
+            ? (new History([], keepsInputs: false), null) : (cached.History, cached.Checkpoint);
         if (history.Count < version)
             history.Append(await store.ReadAfterAsync(id, history.Count, ct).ConfigureAwait(false));
         if (history.Count != version)

@@ -139,12 +139,12 @@ public sealed partial class Worker
         if (sticky is null) return null;
         // A batch counts by its items; one with items that run again goes the usual way.
         var outcomes = HistoryEvent.Flatten(ran.Select(f => f.Event)).ToList();
+        var distinct = new HashSet<string>(outcomes.Count, StringComparer.Ordinal);
         if (outcomes.Any(e => e is not (StepCompleted or StepFailed))
             || ran.Any(f => f.Requeue.Count > 0)
             || _histories.Peek(sticky.Task.ExecutionId, sticky.Version) is not { } history
-            || !outcomes.All(e => history.IsOpenStep(((PositionedEvent)e).Position))
-            || outcomes.Select(e => ((PositionedEvent)e).Position).Distinct(StringComparer.Ordinal).Count()
-                != outcomes.Count) return null;
+            || !outcomes.All(e => history.IsOpenStep(((PositionedEvent)e).Position)
+                && distinct.Add(((PositionedEvent)e).Position))) return null;
         var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
         return await DecideAsync(task, ran.Max(f => f.Clock.Now), ct, ran).ConfigureAwait(false);
     }

@@ -18,23 +18,20 @@ internal sealed record Decision(
     IReadOnlyList<string> CancelledSteps, IReadOnlyDictionary<string, IDurableFunction> Functions,
     IReadOnlyDictionary<string, IWorkflowDefinition> Children, Interpreter.Checkpoint? Checkpoint)
 {
-    private IReadOnlyList<PositionedEvent>? _opened;
+    private HashSet<string>? _closed;
 
     /// <summary>The signals the workflow waits for now, by name, with the payload type each wait reads.</summary>
     public IReadOnlyDictionary<string, Type> Awaiting { get; init; } = new Dictionary<string, Type>();
 
-    /// <summary>Steps, timers and children started in this decision and still open (not reused from a resumed
-    /// execution); computed once.</summary>
-    public IReadOnlyList<PositionedEvent> Opened => _opened ??= ComputeOpened();
+    /// <summary>Positions this decision both opened and closed (outcomes reused from a resumed execution): few, so
+    /// kept apart rather than a set of everything it opened; computed once.</summary>
+    private HashSet<string> Closed => _closed ??= HistoryEvent.Flatten(NewEvents)
+        .Where(e => e is StepCompleted or ChildEnded).Select(e => ((PositionedEvent)e).Position)
+        .ToHashSet(StringComparer.Ordinal);
 
-    private List<PositionedEvent> ComputeOpened()
-    {
-        var events = HistoryEvent.Flatten(NewEvents).OfType<PositionedEvent>().ToList();
-        var closed = events.Where(e => e is StepCompleted or ChildEnded).Select(e =>
-            e.Position).ToHashSet(StringComparer.Ordinal);
-        return events.Where(e => e is StepScheduled or TimerStarted or ChildStarted &&
-            !closed.Contains(e.Position)).ToList();
-    }
+    /// <summary>Steps, timers and children started in this decision and still open.</summary>
+    private IEnumerable<PositionedEvent> Opened => HistoryEvent.Flatten(NewEvents).OfType<PositionedEvent>()
+        .Where(e => e is StepScheduled or TimerStarted or ChildStarted && !Closed.Contains(e.Position));
 
     /// <summary>Steps to run, scheduled in this decision: one piece of work per step, or per batch of steps stored
     /// together (<see cref="StepBatches"/>).</summary>
@@ -42,10 +39,10 @@ internal sealed record Decision(
     {
         get
         {
-            var open = Opened.OfType<StepScheduled>().ToHashSet(ReferenceEqualityComparer.Instance);
             foreach (var e in NewEvents)
-                if (e is EventBatch b) yield return [.. b.Events.Cast<StepScheduled>()];
-                else if (e is StepScheduled s && open.Contains(s)) yield return [s];
+                if (e is EventBatch b)
+                    yield return b.Events as IReadOnlyList<StepScheduled> ?? [.. b.Events.Cast<StepScheduled>()];
+                else if (e is StepScheduled s && !Closed.Contains(s.Position)) yield return [s];
         }
     }
 

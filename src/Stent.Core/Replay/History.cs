@@ -18,34 +18,68 @@ internal sealed class History
     private List<string> _closed = [];
 
     /// <summary>What was recorded at one position.</summary>
-    internal sealed class Entry(PositionedEvent start)
+    internal sealed class Entry
     {
-        /// <summary>The event that opened the position (step scheduled, timer started, value or progress recorded).</summary>
-        public PositionedEvent Start { get; } = start;
+        // The event that opened the position, or, for a step of a history that keeps no step inputs, its position and
+        // function (a large fan-out's open items so cost no event and no input each).
+        private readonly PositionedEvent? _start;
+        private readonly string? _position, _function;
+
+        /// <summary>The entry of a position <paramref name="start"/> opened.</summary>
+        public Entry(PositionedEvent start) => _start = start;
+
+        /// <summary>The entry of a step of <paramref name="function"/> at <paramref name="position"/>, its input not
+        /// kept.</summary>
+        public Entry(string position, string function) => (_position, _function) = (position, function);
+
+        /// <summary>The event that opened the position (step scheduled, timer started, value or progress recorded);
+        /// for a step whose input is not kept, a <see cref="StepScheduled"/> made again with an empty input.</summary>
+        public PositionedEvent Start => _start ?? new StepScheduled(_position!, _function!, "");
+
+        /// <summary>The durable function, when a step opened the position.</summary>
+        public string? StepName => _function ?? (_start as StepScheduled)?.Name;
         /// <summary>The event that closed it (step completed/failed, timer fired), if any.</summary>
         public PositionedEvent? Outcome { get; set; }
         /// <summary>The decision that first saw <see cref="Outcome"/> (or <see cref="Start"/> for recorded values).</summary>
         public int Time { get; set; }
     }
 
+    private readonly bool _keepsInputs;
+
     /// <summary>An index of <paramref name="events"/>.</summary>
-    public History(IEnumerable<HistoryEvent> events) => Append(events);
+    /// <param name="events">The events.</param>
+    /// <param name="keepsInputs">Keep each step's scheduled event, its input included (to check replayed inputs);
+    /// a worker's history keeps only where each step is and its function.</param>
+    public History(IEnumerable<HistoryEvent> events, bool keepsInputs = true)
+    {
+        _keepsInputs = keepsInputs;
+        Append(events);
+    }
+
+    /// <summary>True when every step's input is kept (<see cref="Entry.Start"/> is the recorded event).</summary>
+    public bool KeepsInputs => _keepsInputs;
 
     /// <summary>Indexes <paramref name="events"/>, which follow those already here.</summary>
     public void Append(IEnumerable<HistoryEvent> events)
     {
         var list = events as IReadOnlyList<HistoryEvent> ?? [.. events];
-        // A large fan-out's positions are indexed at once: the index grows once, not by doubling through the sizes
-        // before.
-        var opened = 0;
-        foreach (var e in list) opened += e is EventBatch { Events: [StepScheduled, ..] } b ? b.Events.Count : 0;
-        if (opened >= 1024) _byPosition.EnsureCapacity(_byPosition.Count + opened);
+        Reserve(list);
         foreach (var e in list)
         {
             _events.Add(e);
             if (e is EventBatch batch) foreach (var inner in batch.Events) Index(inner);
             else Index(e);
         }
+    }
+
+    /// <summary>Makes room in the index for the steps <paramref name="events"/> schedule in batches: a large
+    /// fan-out's positions are indexed at once, and the index grows once, not by doubling through the sizes before.
+    /// </summary>
+    private void Reserve(IReadOnlyList<HistoryEvent> events)
+    {
+        var opened = 0;
+        foreach (var e in events) opened += e is EventBatch { Events: [StepScheduled, ..] } b ? b.Events.Count : 0;
+        if (opened >= 1024) _byPosition.EnsureCapacity(_byPosition.Count + opened);
     }
 
     /// <summary>
@@ -61,6 +95,7 @@ internal sealed class History
         var indexed = 0;
         for (var i = start; i < _events.Count; i++) indexed += _events[i] is EventBatch b ? b.Events.Count : 1;
         _events.RemoveRange(start, _events.Count - start);
+        Reserve(stored);
         foreach (var e in stored)
         {
             _events.Add(e);
@@ -78,6 +113,9 @@ internal sealed class History
         {
             case ExecutionStarted s: Started = s; break;
             case DecisionCompleted: DecisionCount++; break;
+            case StepScheduled s when !_keepsInputs:
+                _byPosition[s.Position] = new Entry(s.Position, s.Name);
+                break;
             case StepScheduled or TimerStarted or ChildStarted:
                 _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
                 break;
@@ -184,7 +222,7 @@ internal sealed class History
     public int DecisionCount { get; private set; }
 
     /// <summary>True when <paramref name="position"/> is a step scheduled that has no outcome yet.</summary>
-    public bool IsOpenStep(string position) => At(position) is { Start: StepScheduled, Outcome: null };
+    public bool IsOpenStep(string position) => At(position) is { StepName: not null, Outcome: null };
 
     /// <summary>Every position that has an entry (only while none is forgotten).</summary>
     public IEnumerable<string> Positions => Complete ? _byPosition.Keys

@@ -104,6 +104,9 @@ internal sealed class Interpreter
             InvalidOperationException("History does not begin with ExecutionStarted.");
         if (started.Workflow != definition.Name)
             throw new NonDeterminismException("start", $"workflow '{started.Workflow}'", $"workflow '{definition.Name}'");
+        if (verifyInputs && !history.KeepsInputs)
+            throw new ArgumentException("Inputs can only be checked against a history that keeps them.",
+                nameof(verifyInputs));
         if (resume is not null && !resume.Serves(definition, history)) resume = null;
         return new Interpreter(history, serializer, now, random, verifyInputs, carryover ?? Carryover.None,
             resume, batching ?? StepBatching.None).Run(definition, started);
@@ -310,7 +313,7 @@ internal sealed class Interpreter
         // Visited without a closure or a message made per step: this runs once per item of a fan-out.
         Visited(position);
         var entry = At(position);
-        if (entry is not null && (entry.Start is not StepScheduled scheduled || scheduled.Name != fn.Name))
+        if (entry is not null && entry.StepName != fn.Name)
             throw new NonDeterminismException(position, Describe(entry.Start), $"step '{fn.Name}'");
         _functions[fn.Name] = fn;
         if (CancelledWork(position, entry, thread) is { } cancelled) return cancelled;
@@ -540,20 +543,21 @@ internal sealed class Interpreter
         var count = node.Branches.Count;
         var known = root && _resume is { Branches: { } b } && ReferenceEquals(_resume.Node, node)
             && b.Position == position && b.Outcomes.Length == count ? b : null;
-        var touched = known is null ? null : Touched(position, _resume!.Events);
+        var touched = known is null ? null : Touched(position, count, _resume!.Events);
         // The checkpoint is this decision's own: its arrays are updated in place.
         var fan = known ?? new Fan(position, new Outcome[count], new bool[count]);
         // What the branches record goes into one list, in branch order; each branch that recorded something notes
         // where its events end (a list per branch would be an object per item of a fan-out, alive until every branch
         // has run). A first decision runs every branch; a later one only those its new events concern.
-        var recorded = new List<HistoryEvent>();
+        // A first decision's branches are often one new step each: the list is made that large at once.
+        var recorded = new List<HistoryEvent>(known is null ? count : 0);
         var ran = new List<(int Branch, int End)>(known is null ? count : 0);
         Thread? thread = null;
         _pending = recorded;
         for (var i = 0; i < count; i++)
         {
             if (known is not null && (known.Outcomes[i].Kind != OutcomeKind.Blocked
-                || known.Quiet[i] && touched is not null && !touched.Contains(i))) continue;
+                || known.Quiet[i] && touched is not null && !touched[i])) continue;
             var (waits, start) = (_waits, recorded.Count);
             // One thread object serves the branches in turn: nothing keeps a branch's thread once it has run.
             thread = thread is null ? new Thread(position, i) : thread.Restart(i);
@@ -582,19 +586,23 @@ internal sealed class Interpreter
                     _takenNow.Remove(taken.Sequence);
             return outcomes[decided];
         }
-        _pending.AddRange(recorded);
+        // The root thread's list is no branch's: when empty, the branches' list takes its place (a large fan-out's
+        // events are not copied).
+        if (root && _pending.Count == 0) _pending = recorded;
+        else _pending.AddRange(recorded);
         if (outcomes.Any(o => o.Kind == OutcomeKind.Blocked)) return Outcome.Blocked;
         return Outcome.Ok(outcomes.Select(o => o.Value).ToArray(), count == 0 ? floor : outcomes.Max(o => o.Time));
     }
 
     /// <summary>
-    /// The branches of the fan-out at <paramref name="position"/> that events recorded from index <paramref
-    /// name="from"/> on concern; null when they may concern every branch (a signal arrived, or a cancellation).
+    /// The branches (of <paramref name="count"/>) of the fan-out at <paramref name="position"/> that events recorded
+    /// from index <paramref name="from"/> on concern; null when they may concern every branch (a signal arrived, or a
+    /// cancellation).
     /// </summary>
-    private HashSet<int>? Touched(string position, int from)
+    private System.Collections.BitArray? Touched(string position, int count, int from)
     {
         var prefix = position + ".";
-        var touched = new HashSet<int>();
+        var touched = new System.Collections.BitArray(count);
         foreach (var e in _history.EventsFrom(from))
             switch (e)
             {
@@ -603,8 +611,9 @@ internal sealed class Interpreter
                     var rest = p.Position.AsSpan(prefix.Length);
                     var slash = rest.IndexOf('/');
                     if (slash < 0 || !int.TryParse(rest[..slash], System.Globalization.NumberStyles.None,
-                        System.Globalization.CultureInfo.InvariantCulture, out var branch)) return null;
-                    touched.Add(branch);
+                        System.Globalization.CultureInfo.InvariantCulture, out var branch) || branch >= count)
+                        return null;
+                    touched[branch] = true;
                     break;
             }
         return touched;

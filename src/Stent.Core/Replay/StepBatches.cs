@@ -35,27 +35,51 @@ internal static class StepBatches
     public static List<HistoryEvent> Group(List<HistoryEvent> pending,
         IReadOnlyDictionary<string, IDurableFunction> functions, StepBatching batching)
     {
-        var closed = pending.OfType<PositionedEvent>().Where(e => e is StepCompleted or StepFailed)
-            .Select(e => e.Position).ToHashSet(StringComparer.Ordinal);
-        var first = new Dictionary<StepScheduled, EventBatch>(ReferenceEqualityComparer.Instance);
-        var members = new HashSet<StepScheduled>(ReferenceEqualityComparer.Instance);
-        foreach (var steps in pending.OfType<StepScheduled>().Where(s => !closed.Contains(s.Position)
-            && functions.TryGetValue(s.Name, out var fn) && Batchable(fn)).GroupBy(s => s.Name))
-        {
-            var all = steps.ToList();
-            var size = batching.Size(all.Count);
-            if (size < 2) continue;
-            foreach (var chunk in all.Chunk(size).Where(c => c.Length > 1))
-            {
-                first[chunk[0]] = new EventBatch(chunk);
-                members.UnionWith(chunk);
-            }
-        }
-        if (members.Count == 0) return pending;
-        var grouped = new List<HistoryEvent>(pending.Count - members.Count + first.Count);
+        // Two passes, no set or map per step (a large fan-out's first decision holds 100,000 of them): count each
+        // function's open steps, then cut them into batches in order, each written where its first step was.
+        HashSet<string>? closed = null;
         foreach (var e in pending)
-            if (e is not StepScheduled s || !members.Contains(s)) grouped.Add(e);
-            else if (first.TryGetValue(s, out var batch)) grouped.Add(batch);
+            if (e is StepCompleted or StepFailed)
+                (closed ??= new(StringComparer.Ordinal)).Add(((PositionedEvent)e).Position);
+        bool Open(StepScheduled s) => closed is null || !closed.Contains(s.Position);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var e in pending)
+            if (e is StepScheduled s && Open(s) && functions.TryGetValue(s.Name, out var fn) && Batchable(fn))
+                counts[s.Name] = counts.GetValueOrDefault(s.Name) + 1;
+        var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var batched = 0;
+        foreach (var (name, count) in counts)
+        {
+            var size = batching.Size(count);
+            if (size < 2) continue;
+            sizes[name] = size;
+            // How many events fewer the batches make (a last batch of one step is no batch).
+            var members = count % size == 1 ? count - 1 : count;
+            batched += members - (members + size - 1) / size;
+        }
+        if (batched == 0) return pending;
+        var grouped = new List<HistoryEvent>(pending.Count - batched);
+        // Per function: the batch being filled and its place in the list.
+        var filling = new Dictionary<string, (int At, List<StepScheduled> Steps)>(StringComparer.Ordinal);
+        var batches = new List<(int At, List<StepScheduled> Steps)>();
+        foreach (var e in pending)
+        {
+            if (e is not StepScheduled s || !sizes.TryGetValue(s.Name, out var size) || !Open(s))
+            {
+                grouped.Add(e);
+                continue;
+            }
+            if (!filling.TryGetValue(s.Name, out var batch) || batch.Steps.Count == size)
+            {
+                batch = (grouped.Count, new List<StepScheduled>(size));
+                filling[s.Name] = batch;
+                batches.Add(batch);
+                grouped.Add(s);
+            }
+            batch.Steps.Add(s);
+        }
+        foreach (var (at, steps) in batches)
+            if (steps.Count > 1) grouped[at] = new EventBatch(steps);
         return grouped;
     }
 }
