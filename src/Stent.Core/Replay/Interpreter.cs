@@ -549,8 +549,9 @@ internal sealed class Interpreter
         // What the branches record goes into one list, in branch order; each branch that recorded something notes
         // where its events end (a list per branch would be an object per item of a fan-out, alive until every branch
         // has run). A first decision runs every branch; a later one only those its new events concern.
-        // A first decision's branches are often one new step each: the list is made that large at once.
-        var recorded = new List<HistoryEvent>(known is null ? count : 0);
+        // A first decision's branches are often one new step each: the list is made that large at once (and room
+        // for the decision's marker and an ending).
+        var recorded = new List<HistoryEvent>(known is null ? count + 2 : 0);
         var ran = new List<(int Branch, int End)>(known is null ? count : 0);
         Thread? thread = null;
         _pending = recorded;
