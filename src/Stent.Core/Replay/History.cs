@@ -44,20 +44,18 @@ internal sealed class History
         public int Time { get; set; }
     }
 
-    private readonly bool _keepsInputs;
-
     /// <summary>An index of <paramref name="events"/>.</summary>
     /// <param name="events">The events.</param>
     /// <param name="keepsInputs">Keep each step's scheduled event, its input included (to check replayed inputs);
     /// a worker's history keeps only where each step is and its function.</param>
     public History(IEnumerable<HistoryEvent> events, bool keepsInputs = true)
     {
-        _keepsInputs = keepsInputs;
+        KeepsInputs = keepsInputs;
         Append(events);
     }
 
     /// <summary>True when every step's input is kept (<see cref="Entry.Start"/> is the recorded event).</summary>
-    public bool KeepsInputs => _keepsInputs;
+    public bool KeepsInputs { get; }
 
     /// <summary>Indexes <paramref name="events"/>, which follow those already here.</summary>
     public void Append(IEnumerable<HistoryEvent> events)
@@ -113,7 +111,7 @@ internal sealed class History
         {
             case ExecutionStarted s: Started = s; break;
             case DecisionCompleted: DecisionCount++; break;
-            case StepScheduled s when !_keepsInputs:
+            case StepScheduled s when !KeepsInputs:
                 _byPosition[s.Position] = new Entry(s.Position, s.Name);
                 break;
             case StepScheduled or TimerStarted or ChildStarted:
