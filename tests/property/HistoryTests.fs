@@ -128,7 +128,8 @@ let tests =
             Expect.equal (heldAfterChunks 12) 0 "nothing of 12 chunks is held"
         }
         testProperty "decisions over a history that forgets settled work write what full replays write" <|
-            Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (0, 40)) (Gen.choose (0, 10000)) (Gen.elements [ true; false ])))
+            Prop.forAll
+                (Arb.fromGen (Gen.zip3 (Gen.choose (0, 40)) (Gen.choose (0, 10000)) (Gen.elements [ true; false ])))
                 forgettingMatchesFullReplay
         test "a history that keeps no step inputs still names the step a changed workflow no longer calls" {
             let history = History([ started 1; StepScheduled("0", "forget_other", "1"); DecisionCompleted 1 ], false)
