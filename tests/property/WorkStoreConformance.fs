@@ -30,15 +30,22 @@ let kinds : Kind list =
           fun () -> new Stent.Marten.PostgresWorkStore(pg, schema) :> IWorkStore } ]
 
 /// A real store whose step completions fail until `healthyAt` (a database that is down for a while), whose decision
-/// commits each take at least `commitDelay` more, and that counts whole-stream reads (what a worker does to learn an
-/// execution's functions), decisions claimed and calls recording step outcomes apart from a decision.
-type private Observed(inner: IWorkStore, healthyAt: DateTime, ?commitDelay: TimeSpan) =
+/// commits each take at least `commitDelay` more, whose claims after the first take `claimDelay` more, and that counts
+/// whole-stream reads (what a worker does to learn an execution's functions), decisions claimed and calls recording
+/// step outcomes apart from a decision.
+type private Observed(inner: IWorkStore, healthyAt: DateTime, ?commitDelay: TimeSpan, ?claimDelay: TimeSpan) =
     let reads = ref 0
     let claimed = ref 0
     let completions = ref 0
+    let claims = ref 0
+    let delayedClaims = ref 0
     member _.Reads = reads.Value
     member _.DecisionsClaimed = claimed.Value
     member _.Completions = completions.Value
+    /// Claims held up by `claimDelay` right now.
+    member _.ClaimsHeldUp = Volatile.Read(&delayedClaims.contents)
+    /// Claims asked for so far.
+    member _.Claims = Volatile.Read(&claims.contents)
     interface IWorkStore with
         member _.CreateExecutionAsync(e, ct) = inner.CreateExecutionAsync(e, ct)
         member _.GetExecutionAsync(id, ct) = inner.GetExecutionAsync(id, ct)
@@ -49,6 +56,12 @@ type private Observed(inner: IWorkStore, healthyAt: DateTime, ?commitDelay: Time
         member _.ReadAfterAsync(id, after, ct) = inner.ReadAfterAsync(id, after, ct)
         member _.ClaimAsync(q, ct) =
             task {
+                match claimDelay with
+                | Some delay when Interlocked.Increment claims > 1 ->
+                    Interlocked.Increment delayedClaims |> ignore
+                    try do! Task.Delay(delay, CancellationToken.None)
+                    finally Interlocked.Decrement delayedClaims |> ignore
+                | _ -> ()
                 let! r = inner.ClaimAsync(q, ct)
                 Interlocked.Add(claimed, r.Decisions.Count) |> ignore
                 return r
@@ -454,6 +467,25 @@ let private suite kind =
             Expect.equal store.DecisionsClaimed 1 "only the first decision was claimed"
             let decisions = (store :> IWorkStore).ReadAsync(id).Result |> Seq.filter (fun e -> e :? DecisionCompleted)
             Expect.isGreaterThan (Seq.length decisions) 2 "the outcomes were folded by more than one decision"
+        }
+        test "a chain goes on from step to step on the worker's step thread, while the worker's loop waits on a claim" {
+            // Every claim after the first takes 2 s: the worker's loop is held up in one while the chain runs. Each
+            // step's outcome is recorded, the next step decided and claimed in one commit, and that step run, by the
+            // thread that ran the step before it (once the loop took care of that, and waited on its claim).
+            let store = Observed(fresh (), DateTime.MinValue, claimDelay = TimeSpan.FromSeconds 2.0)
+            // For each step, the claim under way when it ran (0: none held up).
+            let during = Collections.Concurrent.ConcurrentQueue<int>()
+            let step = Durable.createSync $"{kind.Name}-link" (fun (x: int) _ ->
+                during.Enqueue(if store.ClaimsHeldUp > 0 then store.Claims else 0)
+                x + 1)
+            let wf = Workflow.define "chain_of_ten" (fun (x: int) ->
+                List.replicate 10 () |> List.fold (fun acc () -> acc |> Workflow.bind step.Call) (Workflow.ret x))
+            let _, r = runToEnd 1 (store :> IWorkStore) opts wf 0
+            Expect.equal (value r) 10 "ten steps"
+            let inOneClaim = during |> Seq.filter (fun c -> c > 0) |> Seq.countBy id |> Seq.fold (fun m (_, n) -> max m n) 0
+            Expect.isGreaterThanOrEqual inOneClaim 8 $"the chain's steps ran while one claim held the loop up {List.ofSeq during}"
+            Expect.equal store.Completions 0 "no outcome recorded apart from a decision"
+            Expect.equal store.DecisionsClaimed 1 "only the first decision was claimed"
         }
         test "a step that fails for good becomes a dead letter; custom state shows in GetAsync" {
             let store = fresh ()

@@ -132,8 +132,10 @@ public sealed partial class Worker
     /// </summary>
     private async Task<IReadOnlyList<StepTask>?> ContinueAsync(List<Finished> ran, CancellationToken ct)
     {
+        var id = ran[0].Task.ExecutionId;
         Sticky? sticky;
-        lock (_gate) _sticky.TryGetValue(ran[0].Task.ExecutionId, out sticky);
+        // Taken out: one thread at a time goes on with an execution (a chain's step thread, or the loop).
+        lock (_gate) _sticky.Remove(id, out sticky);
         // Steps its last decision waits for, that history still at hand (a step scheduled by someone else's later
         // decision means this worker's history is behind).
         if (sticky is null) return null;
@@ -142,9 +144,13 @@ public sealed partial class Worker
         var distinct = new HashSet<string>(outcomes.Count, StringComparer.Ordinal);
         if (outcomes.Any(e => e is not (StepCompleted or StepFailed))
             || ran.Any(f => f.Requeue.Count > 0)
-            || _histories.Peek(sticky.Task.ExecutionId, sticky.Version) is not { } history
+            || _histories.Peek(id, sticky.Version) is not { } history
             || !outcomes.All(e => history.IsOpenStep(((PositionedEvent)e).Position)
-                && distinct.Add(((PositionedEvent)e).Position))) return null;
+                && distinct.Add(((PositionedEvent)e).Position)))
+        {
+            lock (_gate) _sticky.TryAdd(id, sticky);
+            return null;
+        }
         var task = sticky.Task with { Version = sticky.Version, Inbox = [], FiredTimers = [], CancelRequested = false };
         return await DecideAsync(task, ran.Max(f => f.Clock.Now), ct, ran).ConfigureAwait(false);
     }

@@ -32,8 +32,12 @@ public sealed partial class Worker
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task>> _learning =
         new(StringComparer.Ordinal);
 
+    /// <summary>A running step; <see cref="Alone"/> when its decision claimed no other step with it.</summary>
     private sealed record Running(StepTask Task, CancellationTokenSource Cancel, DateTimeOffset ClaimedAt,
-        StoreClock Clock);
+        StoreClock Clock)
+    {
+        public bool Alone { get; init; }
+    }
     /// <summary>A step that ran: its outcome (for a batch, its items' outcomes, its items, and those that run
     /// again).</summary>
     private sealed record Finished(StepTask Task, HistoryEvent Event, StoreClock Clock)
@@ -187,7 +191,7 @@ public sealed partial class Worker
 
     /// <summary>Starts <paramref name="steps"/>, each claimed at the store's time when it starts.</summary>
     private List<Task> StartAll(IReadOnlyList<StepTask>? steps, StoreClock clock) =>
-        steps is null ? [] : [.. steps.Select(s => Start(s, clock))];
+        steps is null ? [] : [.. steps.Select(s => Start(s, clock, alone: steps.Count == 1))];
 
     /// <summary>Claims work of the workflows and functions this worker has; the rest stays for workers that have
     /// it.</summary>
@@ -281,42 +285,87 @@ public sealed partial class Worker
     /// </summary>
     internal Replay.History? HeldHistory(string executionId) => _histories.Held(executionId);
 
-    private Task Start(StepTask task, StoreClock clock)
+    /// <summary>Starts <paramref name="task"/> on the thread pool. A step claimed <paramref name="alone"/> (the only
+    /// one its decision claimed) records its outcome itself where it can: see <see cref="RunAsync(Running)"/>.
+    /// </summary>
+    private Task Start(StepTask task, StoreClock clock, bool alone = false)
     {
-        var cancel = new CancellationTokenSource();
-        var running = new Running(task, cancel, clock.Now, clock);
+        var running = Track(task, clock, alone);
+        return Task.Run(() => RunAsync(running));
+    }
+
+    /// <summary>Counts <paramref name="task"/> as running from now on (its slot and its lease).</summary>
+    private Running Track(StepTask task, StoreClock clock, bool alone)
+    {
+        var running = new Running(task, new CancellationTokenSource(), clock.Now, clock) { Alone = alone };
         lock (_gate) _running[task.Id] = running;
-        return Task.Run(async () =>
+        return running;
+    }
+
+    /// <summary>
+    /// Runs a step, then the steps after it down a chain: a step that ran alone, of an execution whose last decision
+    /// this worker wrote, records its outcome on its own thread in one commit with the next decision, and runs the
+    /// one step that decision claims at once (a chain crosses no thread and waits for no round of the worker's loop).
+    /// Any other outcome — of a fan-out's steps, or one that could not go on so — is left for the loop to record.
+    /// </summary>
+    private async Task RunAsync(Running running)
+    {
+        while (true)
         {
-            Finished? finished = null;
-            try
+            var finished = await RunStepAsync(running).ConfigureAwait(false);
+            IReadOnlyList<StepTask>? next = null;
+            if (finished is not null && running.Alone && !_options.InlineSteps)
             {
-                using var activity = Diagnostics.StentTelemetry.StartStep(task);
-                // A step of a registered workflow's tree whose function this worker has not met yet: learn it by
-                // replaying.
-                var fn = Function(task.Name);
-                if (fn is null) await LearnOnceAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
-                fn ??= Function(task.Name);
-                finished = task.Items == 0
-                    ? new Finished(task, await RunAsync(fn, task, task.Position, task.Input, running, activity)
-                        .ConfigureAwait(false), running.Clock)
-                    : await RunBatchAsync(fn, task, running, activity).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                // The lease was lost (cancelled, timed out, or taken over): the outcome would be rejected anyway.
-            }
-            finally
-            {
-                lock (_gate)
+                try
                 {
-                    _running.Remove(task.Id);
-                    if (finished is not null && !cancel.IsCancellationRequested) _done.Add(finished);
+                    next = await ContinueAsync([finished], CancellationToken.None).ConfigureAwait(false);
                 }
-                cancel.Dispose();
-                _wake.Release();
+                catch (Exception e)
+                {
+                    _logger.LogWarning(e, "Recording step {Step} at {Position} of {ExecutionId} with the next " +
+                        "decision failed; recording it the usual way", running.Task.Name, running.Task.Position,
+                        running.Task.ExecutionId);
+                }
             }
-        });
+            lock (_gate)
+            {
+                _running.Remove(running.Task.Id);
+                if (next is null && finished is not null) _done.Add(finished);
+            }
+            running.Cancel.Dispose();
+            if (next is null) { _wake.Release(); return; }
+            if (next.Count != 1)
+            {
+                StartAll(next, running.Clock);
+                return;
+            }
+            running = Track(next[0], running.Clock, alone: true);
+        }
+    }
+
+    /// <summary>Runs one step (a batch's items one after the other); null when its lease was lost.</summary>
+    private async Task<Finished?> RunStepAsync(Running running)
+    {
+        var (task, cancel) = (running.Task, running.Cancel);
+        try
+        {
+            using var activity = Diagnostics.StentTelemetry.StartStep(task);
+            // A step of a registered workflow's tree whose function this worker has not met yet: learn it by
+            // replaying.
+            var fn = Function(task.Name);
+            if (fn is null) await LearnOnceAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
+            fn ??= Function(task.Name);
+            var finished = task.Items == 0
+                ? new Finished(task, await RunAsync(fn, task, task.Position, task.Input, running, activity)
+                    .ConfigureAwait(false), running.Clock)
+                : await RunBatchAsync(fn, task, running, activity).ConfigureAwait(false);
+            // The lease was lost (cancelled, timed out, or taken over): the outcome would be rejected anyway.
+            return cancel.IsCancellationRequested ? null : finished;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 
     /// <summary>How long a batch runs before it records the items it has finished (a lost worker then costs at most

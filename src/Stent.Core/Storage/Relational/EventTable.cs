@@ -4,7 +4,8 @@ using Stent.Replay;
 
 namespace Stent.Storage.Relational;
 
-/// <summary>Streams as rows of <c>stent_events</c> (execution, version, JSON), keyed by stream and version.</summary>
+/// <summary>Streams as rows of <c>stent_events</c> (execution, version, JSON), keyed by stream and version: a SQLite
+/// table without row ids, so an append writes one tree's page, not a table's and its key index's.</summary>
 /// <param name="prefix">What comes before the table name.</param>
 /// <param name="dialect">The dialect whose commands appends run on (kept and prepared, when it keeps them); null: a
 /// new command each time.</param>
@@ -16,7 +17,7 @@ public sealed class EventTable(string prefix = "", ISqlDialect? dialect = null) 
     public string Ddl(string prefix) => $"""
         CREATE TABLE IF NOT EXISTS {prefix}stent_events (
             execution_id TEXT NOT NULL, version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (execution_id,
-                version));
+                version)) WITHOUT ROWID;
         """;
 
     /// <inheritdoc />
