@@ -43,6 +43,7 @@ internal sealed class PostgresDialect : ISqlDialect
     public string SerializeCaps => $"pg_advisory_xact_lock({_lockKey})";
     public string Clock => "(extract(epoch from clock_timestamp()) * 1000)::bigint";
     public string Notify => $"SELECT pg_notify('{Channel}', '')";
+    public bool ImplicitTransactions => true;
     public IStreamStore Streams => _streams;
 
     private string Channel => $"stent_{_schema}";

@@ -125,9 +125,9 @@ internal sealed class SqliteDialect : ISqlDialect
     /// Copies the write-ahead log into the database file off the commit path, on a connection of its own, every <see
     /// cref="CheckpointEvery"/> while there are writes (a passive checkpoint: it waits for no reader and no writer).
     /// Left to SQLite, the commit that takes the log past 1,000 pages copies them and syncs the file twice before it
-    /// returns (measured: stalls of 1–12 ms, a third of a chain of steps' time; a chain runs 25–30 % faster so). Stops after <see cref="CheckpointIdleRounds"/>
-    /// rounds without writes; the next write starts it again. A failed checkpoint is left to the next round (and to
-    /// SQLite's own past <see cref="MaxLogPages"/>).
+    /// returns (measured: stalls of 1–12 ms, a third of a chain of steps' time; a chain runs 25–30 % faster so).
+    /// Stops after <see cref="CheckpointIdleRounds"/> rounds without writes; the next write starts it again. A failed
+    /// checkpoint is left to the next round (and to SQLite's own past <see cref="MaxLogPages"/>).
     /// </summary>
     private async Task CheckpointAsync()
     {

@@ -10,7 +10,7 @@ open Stent.Storage
 
 let tests =
     testList "SqliteDialect" [
-        testTask "a store copies its write-ahead log into the database file in the background, well before 1,000 pages" {
+        testTask "a store copies its write-ahead log into the database file in the background, before 1,000 pages" {
             // SQLite left alone copies the log into the database when a commit takes it past 1,000 pages (or the last
             // connection closes): a few writes would stay in the log, and the database file would not be written.
             let path = Path.Combine(Path.GetTempPath(), $"stent-checkpoint-{Guid.NewGuid():N}.db")
@@ -29,7 +29,7 @@ let tests =
                 do! Task.Delay 20
             Expect.isGreaterThan (File.GetLastWriteTimeUtc path) before
                 "the database file was written while the store stayed open"
-            Expect.isLessThan (FileInfo(path + "-wal").Length) (1000L * 4096L) "the log holds far fewer than 1,000 pages"
+            Expect.isLessThan (FileInfo(path + "-wal").Length) (1000L * 4096L) "the log holds fewer than 1,000 pages"
             let! found = (store :> IWorkStore).GetExecutionAsync "e5"
             Expect.isNotNull found "what was written is read back"
         }

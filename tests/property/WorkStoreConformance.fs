@@ -482,8 +482,10 @@ let private suite kind =
                 List.replicate 10 () |> List.fold (fun acc () -> acc |> Workflow.bind step.Call) (Workflow.ret x))
             let _, r = runToEnd 1 (store :> IWorkStore) opts wf 0
             Expect.equal (value r) 10 "ten steps"
-            let inOneClaim = during |> Seq.filter (fun c -> c > 0) |> Seq.countBy id |> Seq.fold (fun m (_, n) -> max m n) 0
-            Expect.isGreaterThanOrEqual inOneClaim 8 $"the chain's steps ran while one claim held the loop up {List.ofSeq during}"
+            let inOneClaim =
+                during |> Seq.filter (fun c -> c > 0) |> Seq.countBy id |> Seq.fold (fun m (_, n) -> max m n) 0
+            Expect.isGreaterThanOrEqual inOneClaim 8
+                $"the chain's steps ran while one claim held the loop up {List.ofSeq during}"
             Expect.equal store.Completions 0 "no outcome recorded apart from a decision"
             Expect.equal store.DecisionsClaimed 1 "only the first decision was claimed"
         }

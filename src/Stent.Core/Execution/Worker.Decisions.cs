@@ -14,8 +14,13 @@ public sealed partial class Worker
     /// with an execution whose last decision it wrote, holding no lease: the outcomes of the steps it ran are recorded
     /// in the same commit as the decision that follows them.
     /// </summary>
+    /// <param name="task">The decision.</param>
+    /// <param name="now">The store's time.</param>
+    /// <param name="ct">Stops the decision.</param>
+    /// <param name="ran">The outcomes it records, going on with an execution.</param>
+    /// <param name="slots">At most how many of its new steps it claims (besides this worker's free slots).</param>
     private async Task<IReadOnlyList<StepTask>?> DecideAsync(DecisionTask task, DateTimeOffset now,
-        CancellationToken ct, IReadOnlyList<Finished>? ran = null)
+        CancellationToken ct, IReadOnlyList<Finished>? ran = null, int slots = int.MaxValue)
     {
         using var activity = Diagnostics.StentTelemetry.StartDecision(task);
         var (history, checkpoint) = await _histories.TakeAsync(_store, task.ExecutionId, task.Version,
@@ -60,7 +65,7 @@ public sealed partial class Worker
             TraceParent = trace,
             Optimistic = ran is not null,
             Outcomes = ran?.Select(f => f.Outcome).ToList() ?? [],
-            Claim = EagerClaim(commit),
+            Claim = EagerClaim(commit, slots),
         };
         var result = await _store.CommitDecisionAsync(commit, ct).ConfigureAwait(false);
         if (!result.Accepted)
@@ -109,12 +114,13 @@ public sealed partial class Worker
 
     /// <summary>
     /// The new steps of <paramref name="commit"/> this worker claims in the commit itself, to run them at once: those
-    /// of functions it has, that no cap or rate limits and that its queues and tags take, up to its free slots.
+    /// of functions it has, that no cap or rate limits and that its queues and tags take, up to its free slots and
+    /// <paramref name="slots"/>.
     /// </summary>
-    private StepClaim? EagerClaim(DecisionCommit commit)
+    private StepClaim? EagerClaim(DecisionCommit commit, int slots)
     {
         if (commit.Finished || commit.Steps.Count == 0 || _draining) return null;
-        var free = FreeSlots();
+        var free = Math.Min(FreeSlots(), slots);
         var positions = commit.Steps.Where(s => s.MaxConcurrent is null && s.MaxPerSecond is null
                 && Function(s.Name) is not null
                 && (s.Queue is null || _options.Queues is null || _options.Queues.Contains(s.Queue))

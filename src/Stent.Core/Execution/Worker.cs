@@ -55,6 +55,11 @@ public sealed partial class Worker
 
     private const int StickyCapacity = 1024;
     private volatile bool _draining;
+    /// <summary>Steps whose threads are recording their outcomes with the next decision (their slots are free).
+    /// </summary>
+    private int _continuing;
+    /// <summary>1 when a step's thread freed its slot without claiming a next step: the loop claims at once.</summary>
+    private int _slotFreed;
     private readonly Dictionary<string, Sticky> _sticky = new(StringComparer.Ordinal);
 
     /// <summary>A worker on <paramref name="store"/> that runs the workflows of <paramref name="registry"/> (and those
@@ -117,7 +122,8 @@ public sealed partial class Worker
                 {
                     // A wake by this worker's own finished steps only records them (going on with their executions
                     // where it can); the store is polled for other work at the usual pace, not once per step.
-                    claim = claim || _time.GetElapsedTime(lastClaim) >= idle;
+                    claim = claim || Interlocked.Exchange(ref _slotFreed, 0) == 1
+                        || _time.GetElapsedTime(lastClaim) >= idle;
                     if (claim) lastClaim = _time.GetTimestamp();
                     worked = await RoundAsync(ct, claim).ConfigureAwait(false);
                 }
@@ -173,10 +179,19 @@ public sealed partial class Worker
             }
             return worked || decisions.Decisions.Count > 0 || claimed.Steps.Count > 0;
         }
-        var got = await ClaimAsync(_options.MaxDecisionsPerClaim, FreeSlots(), ct).ConfigureAwait(false);
+        // The round's decisions claim what was free when it claimed: a slot that a step's thread frees meanwhile goes
+        // to the next claim, in claim order, not to whichever of these decisions comes next.
+        var free = FreeSlots();
+        var got = await ClaimAsync(_options.MaxDecisionsPerClaim, free, ct).ConfigureAwait(false);
         var now = StoreClock.Read(got.Now, _time);
         StartAll(got.Steps, now);
-        foreach (var d in got.Decisions) StartAll(await DecideAsync(d, now.Now, ct).ConfigureAwait(false), now);
+        var slots = free - got.Steps.Count;
+        foreach (var d in got.Decisions)
+        {
+            var steps = await DecideAsync(d, now.Now, ct, slots: slots).ConfigureAwait(false);
+            slots -= steps?.Count ?? 0;
+            StartAll(steps, now);
+        }
         return worked || got.Decisions.Count > 0 || got.Steps.Count > 0;
     }
 
@@ -229,7 +244,7 @@ public sealed partial class Worker
         for (var failures = 0; ;)
         {
             int running;
-            lock (_gate) running = _running.Count;
+            lock (_gate) running = _running.Count + _continuing;
             try { await FlushAsync(CancellationToken.None).ConfigureAwait(false); }
             catch (Exception e) when (++failures < 20)
             {
@@ -314,11 +329,18 @@ public sealed partial class Worker
         {
             var finished = await RunStepAsync(running).ConfigureAwait(false);
             IReadOnlyList<StepTask>? next = null;
-            if (finished is not null && running.Alone && !_options.InlineSteps)
+            var goOn = finished is not null && running.Alone && !_options.InlineSteps;
+            lock (_gate)
+            {
+                _running.Remove(running.Task.Id);
+                if (goOn) _continuing++;
+                else if (finished is not null) _done.Add(finished);
+            }
+            if (goOn)
             {
                 try
                 {
-                    next = await ContinueAsync([finished], CancellationToken.None).ConfigureAwait(false);
+                    next = await ContinueAsync([finished!], CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {
@@ -326,14 +348,20 @@ public sealed partial class Worker
                         "decision failed; recording it the usual way", running.Task.Name, running.Task.Position,
                         running.Task.ExecutionId);
                 }
-            }
-            lock (_gate)
-            {
-                _running.Remove(running.Task.Id);
-                if (next is null && finished is not null) _done.Add(finished);
+                lock (_gate)
+                {
+                    _continuing--;
+                    if (next is null) _done.Add(finished!);
+                }
             }
             running.Cancel.Dispose();
             if (next is null) { _wake.Release(); return; }
+            if (next.Count == 0)
+            {
+                Volatile.Write(ref _slotFreed, 1);
+                _wake.Release();
+                return;
+            }
             if (next.Count != 1)
             {
                 StartAll(next, running.Clock);

@@ -54,6 +54,13 @@ public interface ISqlDialect : IAsyncDisposable
     /// </summary>
     bool WritesOneAtATime => false;
 
+    /// <summary>
+    /// True when statements sent together without a transaction run as one that a failing statement rolls back
+    /// (PostgreSQL's implicit transaction): a decision's commit then takes one round trip, not two, its checks written
+    /// as statements that fail when the decision must not hold (see <see cref="Sql.Refusal"/>).
+    /// </summary>
+    bool ImplicitTransactions => false;
+
     /// <summary>Where the event streams live.</summary>
     IStreamStore Streams { get; }
 

@@ -7,8 +7,25 @@ namespace Stent.Storage.Relational;
 public partial class RelationalWorkStore
 {
     /// <inheritdoc />
-    public Task<DecisionResult> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default) =>
-        WriteAsync("decision", async s =>
+    public Task<DecisionResult> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default)
+    {
+        // A decision without children or final failures that fits in one command (a step's outcome and the next
+        // step, say) is written by one: nothing it writes depends on what its first statements return, and a refused
+        // commit rolls all of it back. Where the database runs such a command as a transaction of its own, it is sent
+        // so: one round trip (unless a test watches for the moment before each commit: a refused decision would have
+        // reached it). Otherwise the execution's row and the steps whose outcomes it records are taken first (in one
+        // command when they fit), and the rest follows.
+        var whole = d.Children.Count == 0 && !d.Outcomes.SelectMany(o => HistoryEvent.Flatten([o.Event]))
+            .Any(e => e is StepFailed) && RowParameters + Parameters(d) <= _dialect.MaxParameters;
+        return WriteAsync("decision", s => CommitDecisionAsync(s, d, whole, ct), ct,
+            oneTrip: whole && _dialect.ImplicitTransactions && BeforeCommit is null);
+    }
+
+    /// <summary>At most how many parameters the update of a decision's execution row binds.</summary>
+    private const int RowParameters = 32;
+
+    private async Task<DecisionResult> CommitDecisionAsync(Session s, DecisionCommit d, bool whole,
+        CancellationToken ct)
     {
         var id = d.ExecutionId;
         var row = new Sql();
@@ -23,26 +40,25 @@ public partial class RelationalWorkStore
         // rechecks the row, not the inbox), so the commit's last statement sets it.
         var due = _dialect.WritesOneAtATime && d.FoldedInbox.Count == 0 && d.FiredTimers.Count == 0
             && d.Timers.Count == 0;
-        row.Append($"""
+        var update = $"""
             UPDATE {_t}stent_executions SET state = {row.P(d.State.ToString())}, updated_at = {row.P(s.Now)},
                 stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
                 completed_at = {(d.Finished ? row.P(s.Now) : "NULL")}, output = {row.P(d.Output)},
                 error = {row.P(StoreJson.Error(d.Error))}, awaiting = {row.P(StoreJson.Awaiting(d.Awaiting))}
                 {(due ? $", runnable_at = {NextDue(row, d, row.P(id), row.P(s.Now))}" : "")}
             WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)} RETURNING id
-            """);
+            """;
+        row.Append(s.OneTrip ? Sql.Refusal(update, "id", 1, 1) : update);
         var claimed = d.Claim?.Positions.ToHashSet(StringComparer.Ordinal) ?? [];
         var mine = d.Claim is not null && !d.Finished ? d.Steps.Where(st => claimed.Contains(st.Position)).ToList()
             : [];
         var token = Random.Shared.NextInt64(1, long.MaxValue);
-        // A decision without children or final failures that fits in one command (a step's outcome and the next
-        // step, say) is written by one: nothing it writes depends on what its first statements return, and a refused
-        // commit rolls all of it back. Otherwise the execution's row and the steps whose outcomes it records are
-        // taken first (in one command when they fit), and the rest follows.
-        var whole = d.Children.Count == 0 && !d.Outcomes.SelectMany(o => HistoryEvent.Flatten([o.Event]))
-            .Any(e => e is StepFailed) && row.ParameterCount + Parameters(d) <= _dialect.MaxParameters;
         var takeWith = d.Outcomes.Count > 0 && row.ParameterCount + 2 * d.Outcomes.Count <= _dialect.MaxParameters;
-        if (takeWith) row.Append(";" + TakeOutcomes(row, d.Outcomes, s.Now));
+        if (takeWith)
+        {
+            var take = TakeOutcomes(row, d.Outcomes, s.Now);
+            row.Append(";" + (s.OneTrip ? Sql.Refusal(take, TakenColumns, 5, d.Outcomes.Count) : take));
+        }
         var appended = false;
         if (whole)
         {
@@ -51,13 +67,25 @@ public partial class RelationalWorkStore
             // The events go last, in the same command where the stream store can write them so.
             appended = d.Events.Count > 0 && _dialect.Streams.TryAppend(row.Append(";"),
                 new StreamAppend(id, d.ExpectedVersion, d.Events));
+            if (s.OneTrip && d.Events.Count > 0 && !appended)
+                throw new InvalidOperationException("A dialect with implicit transactions needs a stream store that " +
+                    "appends within a command.");
         }
         var (updated, taken, ids) = (new List<string>(), new List<TakenStep>(), new Dictionary<string, long>());
         Action<DbDataReader> readId = r => ids[r.GetString(1)] = r.GetInt64(0);
         List<Action<DbDataReader>> sets = [r => updated.Add(r.GetString(0))];
         if (takeWith) sets.Add(r => taken.Add(ReadTaken(r)));
         if (whole && mine.Count > 0) sets.Add(readId);
-        await s.ReadSetsAsync(row, sets, ct).ConfigureAwait(false);
+        if (s.OneTrip && s.Wakes && _dialect.Notify is { } notify) row.Append(";" + notify);
+        try
+        {
+            await s.ReadSetsAsync(row, sets, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (s.OneTrip && Sql.IsRefusal(e))
+        {
+            s.Refused = true;
+            return DecisionResult.Refused;
+        }
         if (!takeWith && d.Outcomes.Count > 0 && updated.Count == 1)
         {
             var take = new Sql();
@@ -95,7 +123,7 @@ public partial class RelationalWorkStore
         }
         return new DecisionResult(true, [.. mine.Select(st => new StepTask(ids[st.Position], d.ExecutionId,
             st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent, Items = st.Items })]);
-    }, ct);
+    }
 
     /// <summary>At most how many parameters <see cref="WritesAsync"/>, the outcomes' removal, the claimed steps'
     /// insert and the events' append bind for <paramref name="d"/>.</summary>
@@ -207,7 +235,10 @@ public partial class RelationalWorkStore
     private string TakeOutcomes(Sql sql, IReadOnlyList<StepOutcome> outcomes, long now) =>
         $"DELETE FROM {_t}stent_steps WHERE running = 1 AND lease_until >= {sql.P(now)} AND (" +
         string.Join(" OR ", outcomes.Select(o => $"(id = {sql.P(o.Step.Id)} AND lease_token = " +
-            $"{sql.P(o.Step.LeaseToken)})")) + ") RETURNING id, execution_id, position, name, input";
+            $"{sql.P(o.Step.LeaseToken)})")) + $") RETURNING {TakenColumns}";
+
+    /// <summary>What <see cref="TakeOutcomes"/> returns of each step it takes (see <see cref="ReadTaken"/>).</summary>
+    private const string TakenColumns = "id, execution_id, position, name, input";
 
     /// <summary>The final failures an outcome of <paramref name="step"/> records (for a batch, its items'), each with
     /// the input it failed on.</summary>

@@ -45,7 +45,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     public Task<long?> RowsWrittenAsync(CancellationToken ct = default) => _dialect.RowsWrittenAsync(ct);
 
     /// <summary>Called before each write transaction commits, with the operation's name (tests inject crashes
-    /// here).</summary>
+    /// here). While it is set, every write commits in a transaction of its own, never as one command.</summary>
     internal Action<string>? BeforeCommit { get; set; }
 
     /// <summary>Called after each write transaction commits, with the operation's name.</summary>
@@ -114,6 +114,10 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         public DbTransaction? Tx { get; } = tx;
         public long Now { get; set; } = now;
         public bool Wakes { get; set; }
+
+        /// <summary>A write sent as one command outside a transaction (see <see
+        /// cref="ISqlDialect.ImplicitTransactions"/>): the command is the commit.</summary>
+        public bool OneTrip => Tx is null;
 
         /// <summary>Set when the operation found it must not happen: its transaction is rolled back.</summary>
         public bool Refused { get; set; }
@@ -265,8 +269,9 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     /// (see <see cref="ISqlDialect.IsTransient"/>) before the commit was sent runs it again on a fresh connection:
     /// nothing of the failed try was written. One during the commit is not retried, as it may have taken effect.
     /// </summary>
-    private Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct) =>
-        RetryTransientAsync(committing => WriteOnceAsync(operation, work, committing, ct), ct);
+    private Task<T> WriteAsync<T>(string operation, Func<Session, Task<T>> work, CancellationToken ct,
+        bool oneTrip = false) =>
+        RetryTransientAsync(committing => WriteOnceAsync(operation, work, committing, oneTrip, ct), ct);
 
     /// <summary>Runs <paramref name="once"/> again on a transient error, after a pause, unless it had begun to
     /// commit (it sets the box it is given just before).</summary>
@@ -288,8 +293,11 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         }
     }
 
+    /// <summary>One try of <see cref="WriteAsync"/>; with <paramref name="oneTrip"/> (where the dialect has <see
+    /// cref="ISqlDialect.ImplicitTransactions"/>), <paramref name="work"/> sends one command, which commits itself.
+    /// </summary>
     private async Task<T> WriteOnceAsync<T>(string operation, Func<Session, Task<T>> work,
-        System.Runtime.CompilerServices.StrongBox<bool> committing, CancellationToken ct)
+        System.Runtime.CompilerServices.StrongBox<bool> committing, bool oneTrip, CancellationToken ct)
     {
         await EnsureSchemaAsync(ct).ConfigureAwait(false);
         var c = await _dialect.OpenAsync(write: true, ct).ConfigureAwait(false);
@@ -297,16 +305,26 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         T result;
         try
         {
-            await using var tx = await _dialect.BeginAsync(c, ct).ConfigureAwait(false);
-            session = new Session(this, c, tx, await _dialect.NowAsync(c, tx, ct).ConfigureAwait(false));
-            result = await work(session).ConfigureAwait(false);
-            if (session.Refused) return result;
-            if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify),
-                ct).ConfigureAwait(false);
-            BeforeCommit?.Invoke(operation);
-            committing.Value = true;
-            await tx.CommitAsync(ct).ConfigureAwait(false);
-            session.Trip();
+            if (oneTrip)
+            {
+                session = new Session(this, c, null, await _dialect.NowAsync(c, null, ct).ConfigureAwait(false));
+                committing.Value = true;
+                result = await work(session).ConfigureAwait(false);
+                if (session.Refused) return result;
+            }
+            else
+            {
+                await using var tx = await _dialect.BeginAsync(c, ct).ConfigureAwait(false);
+                session = new Session(this, c, tx, await _dialect.NowAsync(c, tx, ct).ConfigureAwait(false));
+                result = await work(session).ConfigureAwait(false);
+                if (session.Refused) return result;
+                if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify),
+                    ct).ConfigureAwait(false);
+                BeforeCommit?.Invoke(operation);
+                committing.Value = true;
+                await tx.CommitAsync(ct).ConfigureAwait(false);
+                session.Trip();
+            }
             Interlocked.Increment(ref _commits);
         }
         finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }

@@ -83,6 +83,21 @@ public sealed class Sql
         return name;
     }
 
+    /// <summary>
+    /// <paramref name="write"/> (an UPDATE or DELETE that ends <c>RETURNING <paramref name="columns"/></c>, <paramref
+    /// name="count"/> of them) as a statement that returns the same rows and fails when they are not <paramref
+    /// name="expected"/> (division by zero: <see cref="IsRefusal"/>), failing the transaction it runs in. What a
+    /// decision's commit checks in its client inside a transaction, checked so by the database where the commit is
+    /// one command outside one (<see cref="ISqlDialect.ImplicitTransactions"/>; PostgreSQL syntax).
+    /// </summary>
+    public static string Refusal(string write, string columns, int count, int expected) =>
+        $"WITH written AS ({write}) SELECT {columns} FROM written UNION ALL SELECT " +
+        string.Join(", ", Enumerable.Repeat("NULL", count)) + " WHERE 1 / (CASE WHEN (SELECT count(*) FROM " +
+        $"written) = {expected.ToString(CultureInfo.InvariantCulture)} THEN 1 ELSE 0 END) = 0";
+
+    /// <summary>Whether <paramref name="e"/> is the failure of a check written by <see cref="Refusal"/>.</summary>
+    public static bool IsRefusal(Exception e) => e is DbException { SqlState: "22012" };
+
     /// <summary>Parameters added so far.</summary>
     public int ParameterCount => _args.Count;
 
