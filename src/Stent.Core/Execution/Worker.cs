@@ -371,7 +371,8 @@ public sealed partial class Worker
         }
     }
 
-    /// <summary>Runs one step (a batch's items one after the other); null when its lease was lost.</summary>
+    /// <summary>Runs one step (a batch's items one after the other); null when its lease was lost or it could not
+    /// run.</summary>
     private async Task<Finished?> RunStepAsync(Running running)
     {
         var (task, cancel) = (running.Task, running.Cancel);
@@ -392,6 +393,14 @@ public sealed partial class Worker
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
+            return null;
+        }
+        catch (Exception e)
+        {
+            // Not the step's own failure (that is its outcome): learning its workflow failed, say. Its lease expires
+            // and it runs again.
+            _logger.LogWarning(e, "Step {Step} at {Position} of {ExecutionId} could not be run; it runs again when its " +
+                "lease expires", task.Name, task.Position, task.ExecutionId);
             return null;
         }
     }
