@@ -399,8 +399,8 @@ public sealed partial class Worker
         {
             // Not the step's own failure (that is its outcome): learning its workflow failed, say. Its lease expires
             // and it runs again.
-            _logger.LogWarning(e, "Step {Step} at {Position} of {ExecutionId} could not be run; it runs again when its " +
-                "lease expires", task.Name, task.Position, task.ExecutionId);
+            _logger.LogWarning(e, "Step {Step} at {Position} of {ExecutionId} could not be run; it runs again when " +
+                "its lease expires", task.Name, task.Position, task.ExecutionId);
             return null;
         }
     }
