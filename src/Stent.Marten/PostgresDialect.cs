@@ -36,6 +36,7 @@ internal sealed class PostgresDialect : ISqlDialect
 
     public string Prefix => _schema + ".";
     public string IdColumn => "BIGSERIAL PRIMARY KEY";
+    public string StepIdColumn => IdColumn;
     public string SkipLocked => " FOR UPDATE SKIP LOCKED";
     public string ForUpdate => " FOR UPDATE";
     public int MaxParameters => 30000;

@@ -73,6 +73,9 @@ internal sealed class SqliteDialect : ISqlDialect
     public string Prefix => "";
     // AUTOINCREMENT: an id is never used again after its row is deleted (a step, an inbox item, a dead letter).
     public string IdColumn => "INTEGER PRIMARY KEY AUTOINCREMENT";
+    // Without AUTOINCREMENT a new row takes the highest id there is plus one: no page of sqlite_sequence written with
+    // each step (a chain's step wrote one of about seven).
+    public string StepIdColumn => "INTEGER PRIMARY KEY";
     public string SkipLocked => "";
     public string ForUpdate => "";
     public int MaxParameters => 500;

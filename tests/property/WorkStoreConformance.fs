@@ -193,7 +193,7 @@ let private suite kind =
             Expect.equal (store.ReadAfterAsync("quiet", v).Result |> Seq.map string |> List.ofSeq)
                 [ string done'; string (DecisionCompleted 2) ] "outcome and decision appended together"
             let lease = LeasedStep(step.Id, step.LeaseToken)
-            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ lease ], minute).Result)) [ step.Id ] "the step is gone"
+            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ lease ], minute).Result)) [ lease ] "the step is gone"
             let v, step = start "signalled"
             store.SignalAsync("signalled", "go", "1").Wait()
             Expect.isFalse (goOn "signalled" v step step.LeaseToken) "refused while a signal waits in the inbox"
@@ -213,9 +213,11 @@ let private suite kind =
             let first = (store.ClaimAsync(ClaimRequest("slow", 0, 1, TimeSpan.FromMilliseconds 200.0)).Result).Steps[0]
             Expect.isEmpty (store.ClaimAsync(ClaimRequest("fast", 0, 1, TimeSpan.FromMinutes 1.0)).Result).Steps "not while leased"
             Thread.Sleep 400
-            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ LeasedStep(first.Id, first.LeaseToken) ], TimeSpan.FromMinutes 1.0).Result)) [ first.Id ] "renewal after expiry fails"
+            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ first.Lease ], TimeSpan.FromMinutes 1.0).Result)) [ first.Lease ] "renewal after expiry fails"
             let second = (store.ClaimAsync(ClaimRequest("fast", 0, 1, TimeSpan.FromMinutes 1.0)).Result).Steps[0]
             Expect.equal second.Id first.Id "same step"
+            let lost = store.RenewLeasesAsync([ first.Lease; second.Lease ], TimeSpan.FromMinutes 1.0).Result
+            Expect.equal (List.ofSeq lost) [ first.Lease ] "of two leases of one step id, the one taken over is lost"
             Expect.equal (second.Attempt, second.Lost) (2, 1) "a new run, the lost one counted apart"
             Expect.equal (List.ofSeq (store.CompleteStepsAsync([ completed first ]).Result)) [ false ] "late write rejected"
             Expect.equal (List.ofSeq (store.CompleteStepsAsync([ completed second ]).Result)) [ true ] "current holder accepted"
@@ -1139,8 +1141,8 @@ let private clockAhead =
         let held = (honest.ClaimAsync(ClaimRequest("honest", 0, 1, lease)).Result).Steps[0]
         let taken = (ahead.ClaimAsync(ClaimRequest("ahead", 0, 1, lease)).Result).Steps
         Expect.equal (taken |> Seq.map (fun t -> t.Id) |> List.ofSeq) [ held.Id ] "the live lease is taken over"
-        let lost = List.ofSeq (honest.RenewLeasesAsync([ LeasedStep(held.Id, held.LeaseToken) ], lease).Result)
-        Expect.equal lost [ held.Id ] "the first holder learns it lost it (its token fires)"
+        let lost = List.ofSeq (honest.RenewLeasesAsync([ held.Lease ], lease).Result)
+        Expect.equal lost [ held.Lease ] "the first holder learns it lost it (its token fires)"
         let late = List.ofSeq (honest.CompleteStepsAsync([ completed held ]).Result)
         Expect.equal late [ false ] "its outcome is rejected"
         let current = List.ofSeq (ahead.CompleteStepsAsync([ completed taken[0] ]).Result)

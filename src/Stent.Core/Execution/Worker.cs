@@ -25,7 +25,8 @@ public sealed partial class Worker
     private readonly TimeProvider _time;
     private readonly Registry _registry;
     private readonly Lock _gate = new();
-    private readonly Dictionary<long, Running> _running = [];
+    // By id and lease token: a step's id may be another's once its row is gone (its lease lost, say, while it runs).
+    private readonly Dictionary<LeasedStep, Running> _running = [];
     private readonly List<Finished> _done = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly HistoryCache _histories = new(256);
@@ -45,7 +46,7 @@ public sealed partial class Worker
         public IReadOnlyList<StepItem> Items { get; init; } = [];
         public IReadOnlyList<Requeued> Requeue { get; init; } = [];
 
-        public StepOutcome Outcome => new(new LeasedStep(Task.Id, Task.LeaseToken), Event)
+        public StepOutcome Outcome => new(Task.Lease, Event)
             { Items = Items, Requeue = Requeue };
     }
 
@@ -263,7 +264,7 @@ public sealed partial class Worker
         foreach (var r in unfinished) Stop(r);
         try
         {
-            await _store.ReleaseStepsAsync([.. unfinished.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken))],
+            await _store.ReleaseStepsAsync([.. unfinished.Select(r => r.Task.Lease)],
                 CancellationToken.None).ConfigureAwait(false);
             await FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
@@ -313,7 +314,7 @@ public sealed partial class Worker
     private Running Track(StepTask task, StoreClock clock, bool alone)
     {
         var running = new Running(task, new CancellationTokenSource(), clock.Now, clock) { Alone = alone };
-        lock (_gate) _running[task.Id] = running;
+        lock (_gate) _running[task.Lease] = running;
         return running;
     }
 
@@ -332,7 +333,7 @@ public sealed partial class Worker
             var goOn = finished is not null && running.Alone && !_options.InlineSteps;
             lock (_gate)
             {
-                _running.Remove(running.Task.Id);
+                _running.Remove(running.Task.Lease);
                 if (goOn) _continuing++;
                 else if (finished is not null) _done.Add(finished);
             }
@@ -436,7 +437,7 @@ public sealed partial class Worker
             if (e is StepAttemptFailed f) again.Add(new Requeued(items[i], task.Attempt + 1, 0, f.RetryAt));
             if (i == items.Count - 1 || _time.GetElapsedTime(recorded) < BatchRecordEvery) continue;
             recorded = _time.GetTimestamp();
-            var part = new StepOutcome(new LeasedStep(task.Id, task.LeaseToken), new EventBatch(events[from..]))
+            var part = new StepOutcome(task.Lease, new EventBatch(events[from..]))
             {
                 Items = items[from..(i + 1)], Requeue = [.. again], Remaining = items[(i + 1)..],
             };
@@ -599,14 +600,14 @@ public sealed partial class Worker
                 running = [.. _running.Values];
                 // Finished steps keep their lease until their outcome is written: a slow or failing store must not
                 // let another worker run them again.
-                leases = [.. running.Select(r => new LeasedStep(r.Task.Id, r.Task.LeaseToken)), .. _done.Select(f => new
-                    LeasedStep(f.Task.Id, f.Task.LeaseToken))];
+                leases = [.. running.Select(r => r.Task.Lease), .. _done.Select(f => f.Task.Lease)];
             }
             if (leases.Count == 0) continue;
             try
             {
-                var lost = await _store.RenewLeasesAsync(leases, _options.LeaseDuration, ct).ConfigureAwait(false);
-                foreach (var r in running.Where(r => lost.Contains(r.Task.Id)))
+                var lost = (await _store.RenewLeasesAsync(leases, _options.LeaseDuration, ct).ConfigureAwait(false))
+                    .ToHashSet();
+                foreach (var r in running.Where(r => lost.Contains(r.Task.Lease)))
                 {
                     _logger.LogWarning("Lease of step {Step} at {Position} of {ExecutionId} was lost; cancelling it",
                         r.Task.Name, r.Task.Position, r.Task.ExecutionId);

@@ -58,8 +58,9 @@ public interface IWorkStore
     /// </summary>
     Task<IReadOnlyList<bool>> CompleteStepsAsync(IReadOnlyList<StepOutcome> outcomes, CancellationToken ct = default);
 
-    /// <summary>Extends the leases of running steps; returns the ids of the steps whose lease was lost.</summary>
-    Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct =
+    /// <summary>Extends the leases of running steps; returns those of <paramref name="steps"/> whose lease was lost
+    /// (a step's id alone may be another step's once it is gone).</summary>
+    Task<IReadOnlyList<LeasedStep>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct =
         default);
 
     /// <summary>Hands back steps a worker stops running unfinished (it is shutting down): each can be claimed again at

@@ -152,6 +152,10 @@ public sealed record StepTask(long Id, string ExecutionId, string Position, stri
 
     /// <summary>The trace context (W3C <c>traceparent</c>) of the decision that scheduled it, if any.</summary>
     public string? TraceParent { get; init; }
+
+    /// <summary>Its lease: its id with the token of the claim (an id alone may be another step's once this one's row
+    /// is gone).</summary>
+    public LeasedStep Lease => new(Id, LeaseToken);
 }
 
 /// <summary>A claim: the store's clock reading and the work claimed.</summary>

@@ -16,6 +16,11 @@ public interface ISqlDialect : IAsyncDisposable
     /// <summary>The column definition of a generated integer primary key; an id is never generated twice.</summary>
     string IdColumn { get; }
 
+    /// <summary>The column definition of a step's generated integer primary key: unique among the rows there are and
+    /// greater than every id there is, but an id may be generated again once no row has it (a step is known by its id
+    /// and lease token together). Cheaper to write where never reusing one costs a write of its own.</summary>
+    string StepIdColumn { get; }
+
     /// <summary>Appended to a query that claims rows other claimers must skip (" FOR UPDATE SKIP LOCKED", or
     /// "").</summary>
     string SkipLocked { get; }

@@ -369,12 +369,12 @@ public partial class RelationalWorkStore
         }, ct);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<long>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken
-        ct = default) =>
-        steps.Count == 0 ? Task.FromResult<IReadOnlyList<long>>([]) : WriteAsync<IReadOnlyList<long>>("renew", async s
-            =>
+    public Task<IReadOnlyList<LeasedStep>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease,
+        CancellationToken ct = default) =>
+        steps.Count == 0 ? Task.FromResult<IReadOnlyList<LeasedStep>>([]) : WriteAsync<IReadOnlyList<LeasedStep>>(
+            "renew", async s =>
         {
-            var kept = new HashSet<long>();
+            var kept = new HashSet<LeasedStep>();
             foreach (var chunk in steps.Chunk(400))
             {
                 var sql = new Sql();
@@ -383,10 +383,11 @@ public partial class RelationalWorkStore
                     $"AND lease_until >= {now} AND (");
                 sql.Append(string.Join(" OR ", chunk.Select(l => $"(id = {sql.P(l.Id)} AND lease_token = " +
                     $"{sql.P(l.LeaseToken)})")));
-                sql.Append(") RETURNING id");
-                kept.UnionWith(await s.QueryAsync(sql, r => r.GetInt64(0), ct).ConfigureAwait(false));
+                sql.Append(") RETURNING id, lease_token");
+                kept.UnionWith(await s.QueryAsync(sql, r => new LeasedStep(r.GetInt64(0), r.GetInt64(1)), ct)
+                    .ConfigureAwait(false));
             }
-            return steps.Where(l => !kept.Contains(l.Id)).Select(l => l.Id).ToList();
+            return steps.Where(l => !kept.Contains(l)).ToList();
         }, ct);
 
     /// <inheritdoc />

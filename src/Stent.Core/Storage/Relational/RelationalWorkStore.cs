@@ -66,7 +66,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             WHERE runnable_at IS NOT NULL;
         CREATE INDEX IF NOT EXISTS stent_executions_created ON {_t}stent_executions (created_at);
         CREATE TABLE IF NOT EXISTS {_t}stent_steps (
-            id {_dialect.IdColumn}, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
+            id {_dialect.StepIdColumn}, execution_id TEXT NOT NULL, position TEXT NOT NULL, name TEXT NOT NULL,
             input TEXT NOT NULL, queue TEXT, tags TEXT NOT NULL, priority INTEGER NOT NULL, max_concurrent INTEGER,
             max_per_second INTEGER, attempt INTEGER NOT NULL DEFAULT 1, available_at BIGINT NOT NULL,
             running INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_token BIGINT NOT NULL DEFAULT 0, worker TEXT,
