@@ -63,9 +63,7 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
             // With a timeout the body starts on a thread of its own, so that one which ignores its token (or blocks)
             // is abandoned at the deadline without holding a pool thread: the attempt fails, its slot is freed, and
             // whatever the body produces later is discarded.
-            var invoked = options.Timeout.IsZero ? Invoke(fn, value, context)
-                : Task.Factory.StartNew(() => Invoke(fn, value, context), CancellationToken.None,
-                    TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+            var invoked = options.Timeout.IsZero ? Invoke(fn, value, context) : InvokeAlone(fn, value, context);
             try
             {
                 output = await invoked.WaitAsync(options.Timeout.OrNull ?? Timeout.InfiniteTimeSpan, ct)
@@ -79,7 +77,7 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
                     // Abandoned: tell the body (with a timeout its token is this source's, which is disposed on
                     // return; without one it is the caller's, already cancelled) and observe whatever it ends with.
                     cts?.Cancel();
-                    _ = invoked.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                    Observe(invoked);
                 }
                 ct.ThrowIfCancellationRequested();
                 throw new TimeoutException($"Step '{fn.Name}' at {position} took longer than its timeout " +
@@ -90,7 +88,7 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
                 // The attempt's services live as long as its body: an abandoned body keeps them until it ends.
                 if (attemptScope is { } s)
                     if (invoked.IsCompleted) await s.DisposeAsync().ConfigureAwait(false);
-                    else _ = invoked.ContinueWith(_ => s.DisposeAsync().AsTask(), TaskScheduler.Default).Unwrap();
+                    else DisposeAfter(invoked, s);
             }
             if (output.BusinessError is { } business) return new Attempt(null, business, null);
             var json = serializer.Serialize(output.Value, fn.OutputType);
@@ -121,6 +119,22 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
             }
             : new StepFailed(position, a.Failure, attempt) { StartedAt = started, EndedAt = now };
     }
+
+    // The lambdas below are in methods of their own: in the attempt's method their closure would be made for every
+    // attempt.
+
+    /// <summary>The body's task, started on a thread of its own.</summary>
+    private static Task<StepOutput> InvokeAlone(IDurableFunction fn, object? value, StepContext context) =>
+        Task.Factory.StartNew(() => Invoke(fn, value, context), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
+    /// <summary>Observes what an abandoned body ends with.</summary>
+    private static void Observe(Task<StepOutput> invoked) =>
+        _ = invoked.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+
+    /// <summary>Disposes an abandoned body's services once it ends.</summary>
+    private static void DisposeAfter(Task<StepOutput> invoked, AsyncServiceScope scope) =>
+        _ = invoked.ContinueWith(_ => scope.DisposeAsync().AsTask(), TaskScheduler.Default).Unwrap();
 
     /// <summary>The body's task; one that throws before its first await gives a faulted task.</summary>
     private static Task<StepOutput> Invoke(IDurableFunction fn, object? value, StepContext context)

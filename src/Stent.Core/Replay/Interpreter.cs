@@ -262,7 +262,7 @@ internal sealed class Interpreter
         PureNode p => Outcome.Ok(p.Value, thread.Time),
         FailNode f => Outcome.Err(f.Error, thread.Time),
         StepNode s => Step(thread.Next(), s, thread),
-        SleepNode s => Timer(thread.Next(), () => s.Duration, TimerPurpose.Sleep, thread),
+        SleepNode s => Sleep(s, thread),
         RecordNode r => Record(thread.Next(), r, thread),
         PatchNode p => Patch(p, thread),
         ProgressNode p => Progress(thread.Next(), p),
@@ -273,6 +273,10 @@ internal sealed class Interpreter
         ChildNode c => Child(thread.Next(), c, thread),
         _ => throw new InvalidOperationException($"Unknown workflow instruction {node.GetType().Name}."),
     };
+
+    // Apart from Leaf: a lambda there would cost every node an allocation (its closure is made on entry).
+    private Outcome Sleep(SleepNode s, Thread thread) =>
+        Timer(thread.Next(), () => s.Duration, TimerPurpose.Sleep, thread);
 
     /// <summary>When the execution is being cancelled, outside Finally cleanups, a wait that had not finished by then
     /// ends with the cancellation.</summary>
