@@ -213,7 +213,8 @@ let private suite kind =
             let first = (store.ClaimAsync(ClaimRequest("slow", 0, 1, TimeSpan.FromMilliseconds 200.0)).Result).Steps[0]
             Expect.isEmpty (store.ClaimAsync(ClaimRequest("fast", 0, 1, TimeSpan.FromMinutes 1.0)).Result).Steps "not while leased"
             Thread.Sleep 400
-            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ first.Lease ], TimeSpan.FromMinutes 1.0).Result)) [ first.Lease ] "renewal after expiry fails"
+            let renewed = store.RenewLeasesAsync([ first.Lease ], TimeSpan.FromMinutes 1.0).Result
+            Expect.equal (List.ofSeq renewed) [ first.Lease ] "renewal after expiry fails"
             let second = (store.ClaimAsync(ClaimRequest("fast", 0, 1, TimeSpan.FromMinutes 1.0)).Result).Steps[0]
             Expect.equal second.Id first.Id "same step"
             let lost = store.RenewLeasesAsync([ first.Lease; second.Lease ], TimeSpan.FromMinutes 1.0).Result

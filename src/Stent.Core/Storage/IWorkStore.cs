@@ -60,8 +60,8 @@ public interface IWorkStore
 
     /// <summary>Extends the leases of running steps; returns those of <paramref name="steps"/> whose lease was lost
     /// (a step's id alone may be another step's once it is gone).</summary>
-    Task<IReadOnlyList<LeasedStep>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease, CancellationToken ct =
-        default);
+    Task<IReadOnlyList<LeasedStep>> RenewLeasesAsync(IReadOnlyList<LeasedStep> steps, TimeSpan lease,
+        CancellationToken ct = default);
 
     /// <summary>Hands back steps a worker stops running unfinished (it is shutting down): each can be claimed again at
     /// once, as the same attempt. A step whose lease was already lost is left as it is.</summary>
