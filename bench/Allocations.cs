@@ -1,5 +1,5 @@
-// Allocation per fan-out item, by type: a worker in this process on a fresh SQLite file, sampled by the runtime's
-// allocation ticks (about one per 100 kB allocated, with the type that crossed it).
+// Allocation per fan-out item, by type: a worker in this process on a fresh SQLite file or PostgreSQL schema,
+// sampled by the runtime's allocation ticks (about one per 100 kB allocated, with the type that crossed it).
 using System.Collections.Concurrent;
 using System.Diagnostics.Tracing;
 using System.Globalization;
@@ -10,13 +10,20 @@ namespace Stent.Bench;
 /// <summary>Runs a fan-out in process and prints the bytes allocated per item, in all and by type.</summary>
 public static class Allocations
 {
-    /// <summary>Maps the trivial step over <paramref name="n"/> items (after a warm-up) and prints the top types.
-    /// </summary>
-    public static async Task<int> RunAsync(int n)
+    /// <summary>Maps the trivial step over <paramref name="n"/> items (after a warm-up) on <paramref name="kind"/>
+    /// (sqlite, or postgres on <c>STENT_PG</c>) and prints the top types.</summary>
+    public static async Task<int> RunAsync(int n, string kind)
     {
         var byType = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         using var listener = new AllocationTicks(byType);
-        var store = Target.Open(Target.Sqlite().Spec);
+        var target = kind switch
+        {
+            "sqlite" => Target.Sqlite(),
+            "postgres" => Target.Postgres(Environment.GetEnvironmentVariable("STENT_PG") is { Length: > 0 } pg ? pg
+                : throw new ArgumentException("alloc on postgres needs STENT_PG (a connection string).")),
+            _ => throw new ArgumentException($"Unknown store '{kind}': sqlite or postgres.", nameof(kind)),
+        };
+        var store = Target.Open(target.Spec);
         var client = new StentClient(store);
         using var stop = new CancellationTokenSource();
         var serving = new Worker(store, Processes.Options("alloc")).Register(Workflows.FanOut).ServeAsync(stop.Token);
@@ -31,7 +38,7 @@ public static class Allocations
         await serving;
         if (!r.IsOk || r.Value != n) throw new InvalidOperationException($"fan-out of {n} gave {r}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"fan-out sqlite n={n}, worker in process: {(double)total / n:F0} B allocated per item; sampled by type:"));
+            $"fan-out {kind} n={n}, worker in process: {(double)total / n:F0} B allocated per item; sampled by type:"));
         foreach (var (type, bytes) in byType.OrderByDescending(kv => kv.Value).Take(25))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(double)bytes / n,8:F0} B/item  {type}"));
         return 0;

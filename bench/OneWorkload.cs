@@ -21,7 +21,8 @@ public static class OneWorkload
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"chain {store} n={n}: {c.SecondsPerStep * 1000:F2} ms/step, {c.CommitsPerStep:F2} commits/step, " +
                 $"{c.RoundTripsPerStep:F1} trips/step, {c.StatementsPerStep:F1} statements/step, " +
-                $"{c.RowsPerStep:F1} rows/step, {c.BytesPerStep:F0} B/step; single-row commit " +
+                $"{c.RowsPerStep:F1} rows/step, {c.BytesPerStep:F0} B/step, " +
+                $"{c.DatabaseSecondsPerStep * 1000:F3} ms/step in database calls; single-row commit " +
                 $"{c.SingleRowCommitSeconds * 1000:F3} ms, step/commit {c.StepVsCommit:F2}"));
             return 0;
         }

@@ -21,7 +21,8 @@ public static class Processes
         async Task<string> CountsAsync() => $"trips {store.RoundTrips} commits {relational.Commits} statements " +
             $"{relational.Statements} rows {await relational.RowsWrittenAsync() ?? -1} jit_ms " +
             $"{(long)System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds} gc_ms " +
-            $"{(long)GC.GetTotalPauseDuration().TotalMilliseconds}";
+            $"{(long)GC.GetTotalPauseDuration().TotalMilliseconds} db_us " +
+            $"{(long)relational.DatabaseTime.TotalMicroseconds}";
         // "counts" asks for the counters so far (before a timed run); the end of stdin stops the worker.
         while (await Console.In.ReadLineAsync() is { } line)
             if (line == "counts") Console.WriteLine(await CountsAsync());
@@ -63,14 +64,15 @@ public static class Processes
 
     /// <summary>What worker processes did, summed: store round trips, committed write transactions, statements sent,
     /// rows written (-1 where the database does not count them per connection), milliseconds spent compiling code
-    /// (JIT) and with threads paused for garbage collection.</summary>
+    /// (JIT) and with threads paused for garbage collection, and microseconds spent in calls to the database (see
+    /// <see cref="Stent.Storage.Relational.RelationalWorkStore.DatabaseTime"/>).</summary>
     public readonly record struct Counts(long RoundTrips, long Commits, long Statements, long Rows, long JitMs,
-        long GcPauseMs)
+        long GcPauseMs, long DatabaseUs)
     {
         /// <summary>These less <paramref name="other"/>.</summary>
         public Counts Less(Counts other) => new(RoundTrips - other.RoundTrips, Commits - other.Commits,
             Statements - other.Statements, Rows < 0 || other.Rows < 0 ? -1 : Rows - other.Rows, JitMs - other.JitMs,
-            GcPauseMs - other.GcPauseMs);
+            GcPauseMs - other.GcPauseMs, DatabaseUs - other.DatabaseUs);
     }
 
     /// <summary>What the live <paramref name="processes"/> did so far, summed; then their peak memory starts again
@@ -106,12 +108,12 @@ public static class Processes
         foreach (var p in processes)
         {
             if (p.StandardOutput.ReadLine()?.Split(' ') is not ["trips", var trips, "commits", var done, "statements",
-                var statements, "rows", var rows, "jit_ms", var jit, "gc_ms", var gc])
+                var statements, "rows", var rows, "jit_ms", var jit, "gc_ms", var gc, "db_us", var db])
                 throw new InvalidOperationException("A benchmark worker did not report its counters.");
             static long L(string s) => long.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
             counts = new Counts(counts.RoundTrips + L(trips), counts.Commits + L(done),
                 counts.Statements + L(statements), counts.Rows < 0 || L(rows) < 0 ? -1 : counts.Rows + L(rows),
-                counts.JitMs + L(jit), counts.GcPauseMs + L(gc));
+                counts.JitMs + L(jit), counts.GcPauseMs + L(gc), counts.DatabaseUs + L(db));
         }
         return counts;
     }

@@ -1,14 +1,16 @@
 // Stent's benchmarks: every workload on SQLite and PostgreSQL beside baselines measured in the same run;
 // writes a JSON report (raw figures and the target ratios) and prints a table.
 // Run: bash scripts/with-postgres.sh dotnet run -c Release --project bench [-- --quick] [-- --out FILE]
-// Single pieces: "one WORKLOAD STORE N WORKERS", "alloc N" (bytes per item), "decide N" (a fan-out's first decision).
+// Single pieces: "one WORKLOAD STORE N WORKERS", "alloc N [STORE]" (bytes per item), "decide N" (a fan-out's first
+// decision).
 using System.Globalization;
 using System.Text.Json;
 using Stent.Bench;
 
 if (args is ["worker", var spec]) return await Processes.ServeAsync(spec);
 if (args is ["decide", var fanOut]) return DecideTiming.Run(int.Parse(fanOut, CultureInfo.InvariantCulture));
-if (args is ["alloc", var items]) return await Allocations.RunAsync(int.Parse(items, CultureInfo.InvariantCulture));
+if (args is ["alloc", var items, .. var rest] && rest.Length <= 1)
+    return await Allocations.RunAsync(int.Parse(items, CultureInfo.InvariantCulture), rest is [var s] ? s : "sqlite");
 if (args is ["one", var which, var store, var size, var count])
     return await OneWorkload.RunAsync(which, store, int.Parse(size, CultureInfo.InvariantCulture),
         int.Parse(count, CultureInfo.InvariantCulture));
@@ -87,12 +89,14 @@ foreach (var (make, durability) in runs)
         ["chain_commits_per_step"] = chain.CommitsPerStep, ["chain_round_trips_per_step"] = chain.RoundTripsPerStep,
         ["chain_bytes_per_step"] = chain.BytesPerStep, ["chain_statements_per_step"] = chain.StatementsPerStep,
         ["chain_rows_per_step"] = chain.RowsPerStep, ["single_row_commit_seconds"] = commit,
-        ["chain_step_vs_commit"] = chain.StepVsCommit, ["fanout_vs_floor"] = fanoutVsFloor,
+        ["chain_step_vs_commit"] = chain.StepVsCommit, ["chain_database_seconds_per_step"] =
+            chain.DatabaseSecondsPerStep, ["fanout_vs_floor"] = fanoutVsFloor,
         ["replay_seconds"] = replay, ["read_seconds"] = read, ["replay_events"] = events,
     };
     Console.WriteLine($"{key,-18} floor: {floor:F0} rows/s; chain: {chain.SecondsPerStep * 1000:F2} ms/step " +
         $"({chain.CommitsPerStep:F2} commits, {chain.RoundTripsPerStep:F1} round trips, " +
-        $"{chain.StatementsPerStep:F1} statements, {chain.RowsPerStep:F1} rows, {chain.BytesPerStep:F0} B) " +
+        $"{chain.StatementsPerStep:F1} statements, {chain.RowsPerStep:F1} rows, {chain.BytesPerStep:F0} B, " +
+        $"{chain.DatabaseSecondsPerStep * 1000:F3} ms in database calls) " +
         $"vs single-row commit {commit * 1000:F3} ms; replay of {events} events: {replay * 1000:F0} ms vs read " +
         $"{read * 1000:F0} ms");
     if (durability != "fsync_off")

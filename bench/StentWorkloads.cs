@@ -42,6 +42,10 @@ public sealed record ChainResult(string Store, string Durability, int N, double 
 
     /// <summary>Median over the rounds of a step's time over the single-row commit measured just before.</summary>
     public double StepVsCommit { get; init; }
+
+    /// <summary>Seconds per step the worker spent in calls to the database (commands, commits, the clock): the
+    /// database's share of a step, the rest being the engine's and the wait for the next step's dispatch.</summary>
+    public double DatabaseSecondsPerStep { get; init; }
 }
 
 /// <summary>Stent workloads.</summary>
@@ -111,7 +115,7 @@ public static class StentWorkloads
             (double)run.Commits / total, (double)written / total)
         {
             StatementsPerStep = (double)run.Statements / total, RowsPerStep = rows / total,
-            SingleRowCommitSeconds = Median(commits),
+            SingleRowCommitSeconds = Median(commits), DatabaseSecondsPerStep = run.DatabaseUs / 1e6 / total,
             StepVsCommit = Median([.. steps.Select((s, i) => s / commits[i])]),
         };
     }

@@ -247,6 +247,22 @@ let private suite kind =
             store.CreateExecutionAsync(newExec "ready").Wait()
             Expect.equal [ for d in (claim ()).Decisions -> d.ExecutionId ] [ "ready" ] "new work is claimed at once"
         }
+        test "the time a store spends in database calls grows with each call and never exceeds the calls' own" {
+            let store = fresh ()
+            let relational = store :?> Stent.Storage.Relational.RelationalWorkStore
+            store.CreateExecutionAsync(newExec "first").Wait()
+            let timed (call: unit -> unit) =
+                let before = relational.DatabaseTime
+                let watch = Diagnostics.Stopwatch.StartNew()
+                call ()
+                let spent = relational.DatabaseTime - before
+                watch.Stop()
+                Expect.isGreaterThan spent TimeSpan.Zero "the call's database time is counted"
+                Expect.isLessThanOrEqual spent watch.Elapsed "no more than the call took"
+            timed (fun () -> store.CreateExecutionAsync(newExec "second").Wait())
+            timed (fun () -> store.ReadAsync("second").Result |> ignore)
+            timed (fun () -> store.ClaimAsync(ClaimRequest("w", 4, 4, TimeSpan.FromMinutes 1.0)).Result |> ignore)
+        }
         test "a claim that takes capped work costs the round trips of one that finds nothing" {
             let store = fresh ()
             scheduleLimited store "e" "capped_trips" (Some 2) (Some 100) 3

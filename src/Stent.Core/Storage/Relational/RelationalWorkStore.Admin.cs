@@ -58,8 +58,8 @@ public partial class RelationalWorkStore
                     sql.Append($"DELETE FROM {_t}{table} WHERE execution_id IN ({ids});");
                 sql.Append($"DELETE FROM {_t}stent_executions WHERE id IN ({ids})");
                 await s.ExecAsync(sql, ct).ConfigureAwait(false);
-                s.Trip();
-                await _dialect.Streams.DeleteAsync(s.Connection, s.Tx!, chunk, ct).ConfigureAwait(false);
+                await s.StreamsAsync(streams => streams.DeleteAsync(s.Connection, s.Tx!, chunk, ct))
+                    .ConfigureAwait(false);
             }
             return gone.Count;
         }, ct);

@@ -116,11 +116,8 @@ public partial class RelationalWorkStore
                 [readId], ct).ConfigureAwait(false);
         }
         if (d.Events.Count > 0 && !appended)
-        {
-            s.Trip();
-            await _dialect.Streams.AppendAsync(s.Connection, s.Tx!, [new StreamAppend(id, d.ExpectedVersion, d.Events)],
-                ct).ConfigureAwait(false);
-        }
+            await s.StreamsAsync(streams => streams.AppendAsync(s.Connection, s.Tx!,
+                [new StreamAppend(id, d.ExpectedVersion, d.Events)], ct)).ConfigureAwait(false);
         return new DecisionResult(true, [.. mine.Select(st => new StepTask(ids[st.Position], d.ExecutionId,
             st.Position, st.Name, st.Input, 1, token) { TraceParent = d.TraceParent, Items = st.Items })]);
     }

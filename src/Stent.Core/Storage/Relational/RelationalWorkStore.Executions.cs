@@ -94,10 +94,8 @@ public partial class RelationalWorkStore
         var appends = executions.Where(e => created.Contains(e.New.Id))
             .Select(e => new StreamAppend(e.New.Id, 0, [e.New.Started(Time(s.Now), e.ResumedFrom)])).ToList();
         if (appends.Count > 0)
-        {
-            s.Trip();
-            await _dialect.Streams.AppendAsync(s.Connection, s.Tx!, appends, ct).ConfigureAwait(false);
-        }
+            await s.StreamsAsync(streams => streams.AppendAsync(s.Connection, s.Tx!, appends, ct))
+                .ConfigureAwait(false);
         return [.. created];
     }
 

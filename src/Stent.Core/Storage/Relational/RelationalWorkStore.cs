@@ -1,5 +1,6 @@
 // The one store: executions, work, timers, inbox and leases in relational tables, the same SQL on every database.
 using System.Data.Common;
+using System.Diagnostics;
 using Stent.Replay;
 
 namespace Stent.Storage.Relational;
@@ -22,6 +23,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
     private long _roundTrips;
     private long _commits;
     private long _statements;
+    private long _databaseTicks;
 
     /// <summary>A store on <paramref name="dialect"/>'s database; its tables are created on first use.</summary>
     public RelationalWorkStore(ISqlDialect dialect)
@@ -39,6 +41,15 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
     /// <summary>SQL statements this store object sent so far (an append to an event stream counts as one).</summary>
     public long Statements => Interlocked.Read(ref _statements);
+
+    /// <summary>Time this store object spent in calls to its database so far: running commands and reading what they
+    /// return, beginning and committing transactions, reading the database's clock (waiting for a connection aside).
+    /// What a workload takes beyond it is the engine's and the caller's.</summary>
+    public TimeSpan DatabaseTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _databaseTicks));
+
+    /// <summary>Adds the time since <paramref name="start"/> (a <see cref="Stopwatch"/> timestamp) to <see
+    /// cref="DatabaseTime"/>.</summary>
+    private void Took(long start) => Interlocked.Add(ref _databaseTicks, Stopwatch.GetTimestamp() - start);
 
     /// <summary>Rows this store object inserted, updated or deleted so far, where the database counts them for the
     /// store's connection (SQLite); null where it does not (read PostgreSQL's statistics instead).</summary>
@@ -129,6 +140,23 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             Interlocked.Add(ref store._statements, statements);
         }
 
+        /// <summary>Runs <paramref name="call"/> on the dialect's event streams in this session (one round trip).
+        /// </summary>
+        public async Task<T> StreamsAsync<T>(Func<IStreamStore, Task<T>> call)
+        {
+            Trip();
+            var start = Stopwatch.GetTimestamp();
+            try { return await call(store._dialect.Streams).ConfigureAwait(false); }
+            finally { store.Took(start); }
+        }
+
+        /// <inheritdoc cref="StreamsAsync{T}"/>
+        public Task StreamsAsync(Func<IStreamStore, Task> call) => StreamsAsync(async streams =>
+        {
+            await call(streams).ConfigureAwait(false);
+            return true;
+        });
+
         /// <summary>Runs statements, grouped into commands as large as the dialect takes; returns the rows
         /// affected.</summary>
         public async Task<int> ExecAsync(Sql sql, CancellationToken ct)
@@ -146,8 +174,13 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         {
             Trip(sql.StatementCount);
             var cmd = sql.Command(store._dialect, Connection, Tx, out var kept);
+            var start = Stopwatch.GetTimestamp();
             try { return await use(cmd).ConfigureAwait(false); }
-            finally { await Sql.DoneAsync(cmd, kept).ConfigureAwait(false); }
+            finally
+            {
+                store.Took(start);
+                await Sql.DoneAsync(cmd, kept).ConfigureAwait(false);
+            }
         }
 
         public Task<List<T>> QueryAsync<T>(Sql sql, Func<DbDataReader, T> read, CancellationToken ct) => RunAsync(sql,
@@ -305,9 +338,11 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         T result;
         try
         {
+            var start = Stopwatch.GetTimestamp();
             if (oneTrip)
             {
                 session = new Session(this, c, null, await _dialect.NowAsync(c, null, ct).ConfigureAwait(false));
+                Took(start);
                 committing.Value = true;
                 result = await work(session).ConfigureAwait(false);
                 if (session.Refused) return result;
@@ -316,13 +351,16 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             {
                 await using var tx = await _dialect.BeginAsync(c, ct).ConfigureAwait(false);
                 session = new Session(this, c, tx, await _dialect.NowAsync(c, tx, ct).ConfigureAwait(false));
+                Took(start);
                 result = await work(session).ConfigureAwait(false);
                 if (session.Refused) return result;
                 if (session.Wakes && _dialect.Notify is { } notify) await session.ExecAsync(new Sql(notify),
                     ct).ConfigureAwait(false);
                 BeforeCommit?.Invoke(operation);
                 committing.Value = true;
+                start = Stopwatch.GetTimestamp();
                 await tx.CommitAsync(ct).ConfigureAwait(false);
+                Took(start);
                 session.Trip();
             }
             Interlocked.Increment(ref _commits);
@@ -344,7 +382,9 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
         var c = await _dialect.OpenAsync(write: false, ct).ConfigureAwait(false);
         try
         {
+            var start = Stopwatch.GetTimestamp();
             var now = clock ? await _dialect.NowAsync(c, null, ct).ConfigureAwait(false) : 0;
+            Took(start);
             return await work(new Session(this, c, null, now)).ConfigureAwait(false);
         }
         finally { await _dialect.ReleaseAsync(c).ConfigureAwait(false); }
@@ -381,11 +421,7 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
     /// <inheritdoc />
     public Task<IReadOnlyList<HistoryEvent>> ReadAfterAsync(string id, long after, CancellationToken ct = default) =>
-        ReadAsync(s =>
-        {
-            s.Trip();
-            return _dialect.Streams.ReadAsync(s.Connection, id, after, ct);
-        }, ct);
+        ReadAsync(s => s.StreamsAsync(streams => streams.ReadAsync(s.Connection, id, after, ct)), ct);
 
     /// <summary>When the next piece of work becomes claimable (a timer, a retry, a delayed start, an expiring lease),
     /// if any.</summary>
