@@ -50,11 +50,39 @@ internal sealed class MartenStreams(string schema) : IStreamStore
         return events;
     }
 
+    /// <summary>Appends each stream's events in pieces of at most <see cref="AppendEvents"/>, sending a command once
+    /// it carries <see cref="CommandChars"/> of JSON: a large decision's events are turned into JSON a command at a
+    /// time, not all held at once, and many small appends (new executions) still go together.</summary>
     public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends,
         CancellationToken ct)
     {
         var sql = new Sql();
-        foreach (var a in appends) Call(sql.Append(sql.IsEmpty ? "" : ";"), a, checkVersion: true);
+        var chars = 0;
+        foreach (var a in appends)
+            for (var from = 0; from < a.Events.Count; from += AppendEvents)
+            {
+                var count = Math.Min(AppendEvents, a.Events.Count - from);
+                var piece = from == 0 && count == a.Events.Count ? a
+                    : new StreamAppend(a.Stream, a.ExpectedVersion + from, a.Events.Skip(from).Take(count).ToList());
+                chars += Call(sql.Append(sql.IsEmpty ? "" : ";"), piece, checkVersion: true);
+                if (chars < CommandChars) continue;
+                await ExecAsync(sql, connection, tx, ct).ConfigureAwait(false);
+                (sql, chars) = (new Sql(), 0);
+            }
+        if (!sql.IsEmpty) await ExecAsync(sql, connection, tx, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Events of one stream one statement appends at most.</summary>
+    private const int AppendEvents = 128;
+
+    /// <summary>Characters of events' JSON after which an append command is sent.</summary>
+    private const int CommandChars = 1 << 19;
+
+    /// <inheritdoc />
+    public int MaxAppendInCommand => AppendEvents;
+
+    private static async Task ExecAsync(Sql sql, DbConnection connection, DbTransaction tx, CancellationToken ct)
+    {
         await using var cmd = sql.Command(connection, tx);
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
@@ -69,6 +97,7 @@ internal sealed class MartenStreams(string schema) : IStreamStore
     /// </summary>
     public bool TryAppend(Sql sql, StreamAppend append)
     {
+        if (append.Events.Count > AppendEvents) return false;
         if (append.ExpectedVersion == 0)
         {
             Call(sql, append, checkVersion: false);
@@ -105,8 +134,8 @@ internal sealed class MartenStreams(string schema) : IStreamStore
 
     /// <summary>Adds the call of Marten's append function for <paramref name="append"/> to <paramref name="sql"/>; with
     /// <paramref name="checkVersion"/>, the function refuses (and fails the command) a stream not at the expected
-    /// version.</summary>
-    private void Call(Sql sql, StreamAppend append, bool checkVersion)
+    /// version. Returns the length of the events' JSON.</summary>
+    private int Call(Sql sql, StreamAppend append, bool checkVersion)
     {
         var (ids, types, dotnet, bodies) = Rows(append.Events);
         sql.Append($"SELECT {schema}.mt_quick_append_events({sql.P(append.Stream)}::varchar, NULL::varchar, " +
@@ -114,6 +143,7 @@ internal sealed class MartenStreams(string schema) : IStreamStore
             $"{sql.Array(dotnet)}::varchar[], {sql.Array(bodies)}::jsonb[], NULL::bytea[], " +
             $"array_fill(now(), ARRAY[{ids.Length}])" +
             (checkVersion ? $", {sql.P(append.ExpectedVersion)}::bigint)" : ")"));
+        return bodies.Sum(b => b.Length);
     }
 
     /// <summary>The tenant Marten records for a store without tenancy.</summary>
@@ -125,7 +155,6 @@ internal sealed class MartenStreams(string schema) : IStreamStore
         // A stream's row cascades to its events.
         var sql = new Sql();
         sql.Append($"DELETE FROM {schema}.mt_streams WHERE id IN ({sql.List(streams)})");
-        await using var cmd = sql.Command(connection, tx);
-        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        await ExecAsync(sql, connection, tx, ct).ConfigureAwait(false);
     }
 }

@@ -136,6 +136,19 @@ let private suite kind =
             Expect.equal (store.ReadAfterAsync("e", 1L).Result |> List.ofSeq |> List.map string) [ string (DecisionCompleted 1) ] "reads after a version"
             Expect.isEmpty (store.ReadAfterAsync("e", 2L).Result) "nothing after the end"
         }
+        test "a decision of more events than one command carries appends them all, in order; a stale one writes none" {
+            let store = fresh ()
+            store.CreateExecutionAsync(newExec "e").Wait()
+            let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, TimeSpan.FromMinutes 1.0)).Result).Decisions[0]
+            let events : HistoryEvent list =
+                [ for i in 0 .. 599 -> StepScheduled($"{i}", "f", $"{i}") ] @ [ DecisionCompleted 1 ]
+            let commit v = DecisionCommit("e", d.LeaseToken, v, events, ExecutionState.Running)
+            Expect.isFalse (store.CommitDecisionAsync(commit 0L).Result.Accepted) "a stale version is refused"
+            Expect.equal (store.ReadAsync("e").Result.Count) 1 "and wrote no event"
+            Expect.isTrue (store.CommitDecisionAsync(commit 1L).Result.Accepted) "the right version is accepted"
+            let stored = store.ReadAsync("e").Result |> List.ofSeq
+            Expect.equal (List.map string stored.Tail) (List.map string events) "every event, in order"
+        }
         test "eight concurrent claimers never get the same step" {
             let store = fresh ()
             scheduleSteps store "e" "work" None 200

@@ -72,6 +72,9 @@ public sealed class EventTable(string prefix = "", ISqlDialect? dialect = null) 
     private const int AppendRows = 150;
 
     /// <inheritdoc />
+    public int MaxAppendInCommand => AppendRows;
+
+    /// <inheritdoc />
     public async Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams,
         CancellationToken ct)
     {

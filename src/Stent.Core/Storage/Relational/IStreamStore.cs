@@ -32,6 +32,11 @@ public interface IStreamStore
     /// </summary>
     bool TryAppend(Sql sql, StreamAppend append) => false;
 
+    /// <summary>The most events <see cref="TryAppend"/> takes (a larger append goes to <see cref="AppendAsync"/>,
+    /// which writes it a command at a time, so a large decision's events are not all turned into JSON at once).
+    /// </summary>
+    int MaxAppendInCommand => int.MaxValue;
+
     /// <summary>Deletes whole streams.</summary>
     Task DeleteAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<string> streams, CancellationToken ct);
 }

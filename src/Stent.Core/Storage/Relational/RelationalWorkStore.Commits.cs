@@ -9,14 +9,17 @@ public partial class RelationalWorkStore
     /// <inheritdoc />
     public Task<DecisionResult> CommitDecisionAsync(DecisionCommit d, CancellationToken ct = default)
     {
-        // A decision without children or final failures that fits in one command (a step's outcome and the next
-        // step, say) is written by one: nothing it writes depends on what its first statements return, and a refused
-        // commit rolls all of it back. Where the database runs such a command as a transaction of its own, it is sent
-        // so: one round trip (unless a test watches for the moment before each commit: a refused decision would have
-        // reached it). Otherwise the execution's row and the steps whose outcomes it records are taken first (in one
-        // command when they fit), and the rest follows.
+        // A decision without children or final failures that fits in one command, its events included (a step's outcome
+        // and the next step, say), is written by one: nothing it writes depends on what its first statements return,
+        // and a refused commit rolls all of it back. Where the database runs such a command as a transaction of its
+        // own, it is sent so: one round trip (unless a test watches for the moment before each commit: a refused
+        // decision would have reached it). Otherwise the execution's row and the steps whose outcomes it records are
+        // taken first (in one command when they fit), and the rest follows. A decision with more events than the stream
+        // store appends in one command (a large fan-out's first) takes the second way, so its events are turned into
+        // JSON a command at a time.
         var whole = d.Children.Count == 0 && !d.Outcomes.SelectMany(o => HistoryEvent.Flatten([o.Event]))
-            .Any(e => e is StepFailed) && RowParameters + Parameters(d) <= _dialect.MaxParameters;
+            .Any(e => e is StepFailed) && RowParameters + Parameters(d) <= _dialect.MaxParameters
+            && d.Events.Count <= _dialect.Streams.MaxAppendInCommand;
         return WriteAsync("decision", s => CommitDecisionAsync(s, d, whole, ct), ct,
             oneTrip: whole && _dialect.ImplicitTransactions && BeforeCommit is null);
     }
