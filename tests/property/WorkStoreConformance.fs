@@ -960,10 +960,32 @@ let private suite kind =
             Expect.isFalse (h |> List.exists (fun e -> e :? TimerStarted)) "no new timeout timer"
             Expect.equal calls.Total 2 "the failed step ran again, once"
         }
+        test "a worker stopped while it commits a decision finishes it: nothing stays leased to it" {
+            let store = fresh ()
+            let relational = store :?> Stent.Storage.Relational.RelationalWorkStore
+            let step = Durable.createSync $"{kind.Name}-stopped-while-deciding" (fun (x: int) _ -> x + 1)
+            let wf = Workflow.define "stopped-while-deciding" (fun (x: int) -> step.Call x)
+            let client = StentClient(store, Json.serializer)
+            let id = client.DispatchAsync(wf, 1).Result
+            use stop = new CancellationTokenSource()
+            // The stop comes while the first decision is being committed.
+            relational.BeforeCommit <- fun operation -> if operation = "decision" then stop.Cancel()
+            Worker(store, opts "stopping").Register(wf).ServeAsync(stop.Token).Wait(TimeSpan.FromSeconds 20.0)
+            |> fun stopped -> Expect.isTrue stopped "the worker stopped"
+            relational.BeforeCommit <- null
+            Expect.isTrue (store.ReadAsync(id).Result |> Seq.exists (fun e -> e :? DecisionCompleted))
+                "the decision under way was committed"
+            // Its lease (30 s) would otherwise keep the execution from the next worker.
+            let wait (c: StentClient) = c.WaitAsync(wf, id, TimeSpan.FromSeconds 10.0)
+            let r = withWorkers 1 store opts (fun w -> w.Register wf) wait
+            Expect.equal (value r) 2 "the next worker finishes it at once"
+        }
         test "a timer fires after a restart of every worker and store object" {
             let openStore = kind.Fresh ()
             let step = Durable.createSync $"{kind.Name}-after-sleep" (fun (x: int) _ -> x + 1)
-            let wf = Workflow.define "sleepy" (fun (x: int) -> Workflow.sleep "400ms" |> Workflow.bind (fun () -> step.Call x))
+            // The sleep outlasts the first workers' 150 ms by far: a loaded machine does not end it before the restart.
+            let wf =
+                Workflow.define "sleepy" (fun (x: int) -> Workflow.sleep "2s" |> Workflow.bind (fun () -> step.Call x))
             let id = withWorkers 1 (openStore ()) opts (fun w -> w.Register wf) (fun client -> task {
                 let! id = client.DispatchAsync(wf, 41)
                 do! Task.Delay 150

@@ -103,8 +103,8 @@ public sealed partial class Worker
     }
 
     /// <summary>
-    /// Claims and runs work until <paramref name="ct"/> is cancelled, then drains: claims nothing more,
-    /// waits for running steps and records their outcomes.
+    /// Claims and runs work until <paramref name="ct"/> is cancelled, then drains: finishes the round under way (its
+    /// claim and decisions), claims nothing more, waits for running steps and records their outcomes.
     /// </summary>
     public async Task ServeAsync(CancellationToken ct)
     {
@@ -126,7 +126,10 @@ public sealed partial class Worker
                     claim = claim || Interlocked.Exchange(ref _slotFreed, 0) == 1
                         || _time.GetElapsedTime(lastClaim) >= idle;
                     if (claim) lastClaim = _time.GetTimestamp();
-                    worked = await RoundAsync(ct, claim).ConfigureAwait(false);
+                    // A stop takes effect between rounds: a round's claim and decisions are not cancelled halfway,
+                    // which could leave an execution or a step leased to this worker (a commit the database made but
+                    // whose answer was cancelled) until the lease expires.
+                    worked = await RoundAsync(CancellationToken.None, claim).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
