@@ -283,13 +283,17 @@ public sealed partial class Worker
     /// <summary>
     /// Learns what the execution of <paramref name="executionId"/> uses (see <see
     /// cref="LearnAsync(IReadOnlyList{HistoryEvent}, CancellationToken)"/>), once however many of its steps ask at the
-    /// same time: the steps of a fan-out all start together, and each replay reads the whole stream.
+    /// same time: the steps of a fan-out all start together, and each replay reads the whole stream. A step that
+    /// asks after the learning ended (it found <paramref name="function"/> unknown just before) reads nothing.
     /// </summary>
-    private async Task LearnOnceAsync(string executionId, CancellationToken ct)
+    private async Task LearnOnceAsync(string executionId, string function, CancellationToken ct)
     {
         var learning = _learning.GetOrAdd(executionId, id => new Lazy<Task>(async () =>
+        {
+            if (Function(function) is not null) return;
             await LearnAsync(await _store.ReadAsync(id, CancellationToken.None).ConfigureAwait(false),
-                CancellationToken.None).ConfigureAwait(false)));
+                CancellationToken.None).ConfigureAwait(false);
+        }));
         try
         {
             await learning.Value.WaitAsync(ct).ConfigureAwait(false);

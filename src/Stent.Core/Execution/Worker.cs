@@ -386,7 +386,7 @@ public sealed partial class Worker
             // A step of a registered workflow's tree whose function this worker has not met yet: learn it by
             // replaying.
             var fn = Function(task.Name);
-            if (fn is null) await LearnOnceAsync(task.ExecutionId, cancel.Token).ConfigureAwait(false);
+            if (fn is null) await LearnOnceAsync(task.ExecutionId, task.Name, cancel.Token).ConfigureAwait(false);
             fn ??= Function(task.Name);
             var finished = task.Items == 0
                 ? new Finished(task, await RunAsync(fn, task, task.Position, task.Input, running, activity)
