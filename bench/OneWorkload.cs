@@ -7,11 +7,11 @@ namespace Stent.Bench;
 /// <summary>Runs a single workload.</summary>
 public static class OneWorkload
 {
-    /// <summary>Runs <paramref name="which"/> (fanout, chunked, capped or chain) on <paramref name="store"/> (sqlite or
-    /// postgres) with <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
+    /// <summary>Runs <paramref name="which"/> (fanout, chunked, capped or chain) on <paramref name="store"/> (sqlite,
+    /// sqlite-process: durable through a crash of the process only, or postgres) with <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
     public static async Task<int> RunAsync(string which, string store, int n, int workers)
     {
-        Target Make() => store == "sqlite" ? Target.Sqlite()
+        Target Make() => store.StartsWith("sqlite", StringComparison.Ordinal) ? Target.Sqlite(store == "sqlite")
             : Target.Postgres(Environment.GetEnvironmentVariable("STENT_PG")
                 ?? throw new InvalidOperationException("STENT_PG is not set."));
         var target = Make();

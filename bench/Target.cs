@@ -10,8 +10,10 @@ namespace Stent.Bench;
 /// <summary>A fresh database of one kind for one measurement.</summary>
 public sealed record Target(string Kind, string Spec)
 {
-    /// <summary>A new empty SQLite file.</summary>
-    public static Target Sqlite() => new("sqlite", $"sqlite:{Path.Combine(Path.GetTempPath(), $"stent-bench-{Guid.NewGuid():N}.db")}");
+    /// <summary>A new empty SQLite file, its commits durable through a power loss (the store's default) or, unless
+    /// <paramref name="durable"/>, through a crash of the process only.</summary>
+    public static Target Sqlite(bool durable = true) => new("sqlite",
+        $"{(durable ? "sqlite" : "sqlite-process")}:{Path.Combine(Path.GetTempPath(), $"stent-bench-{Guid.NewGuid():N}.db")}");
 
     /// <summary>A new schema in the PostgreSQL database of <paramref name="connection"/>.</summary>
     public static Target Postgres(string connection) => new("postgres", $"postgres:b{Guid.NewGuid().ToString("N")[..10]}:{connection}");
@@ -19,17 +21,22 @@ public sealed record Target(string Kind, string Spec)
     /// <summary>Opens a Stent store on it.</summary>
     public IWorkStore Open() => Open(Spec);
 
-    /// <summary>Opens a Stent store from "sqlite:PATH" or "postgres:SCHEMA:CONNECTION".</summary>
-    public static IWorkStore Open(string spec) => spec.Split(':', 3) switch
+    /// <summary>Opens a Stent store from "sqlite:PATH", "sqlite-process:PATH" (durable through a crash of the process
+    /// only) or "postgres:SCHEMA:CONNECTION".</summary>
+    public static IWorkStore Open(string spec) => spec.Split(':', 2) switch
     {
         ["sqlite", var path] => new SqliteWorkStore(path),
-        ["sqlite", var a, var b] => new SqliteWorkStore($"{a}:{b}"),
-        ["postgres", var schema, var connection] => new PostgresWorkStore(connection, schema),
+        ["sqlite-process", var path] => new SqliteWorkStore(path, durability: SqliteDurability.ProcessCrash),
+        ["postgres", var rest] when rest.Split(':', 2) is [var schema, var connection] =>
+            new PostgresWorkStore(connection, schema),
         _ => throw new ArgumentException($"Unknown store '{spec}'.", nameof(spec)),
     };
 
     /// <summary>The SQLite file, for sqlite targets.</summary>
-    public string SqlitePath => Spec["sqlite:".Length..];
+    public string SqlitePath => Spec[(Spec.IndexOf(':') + 1)..];
+
+    /// <summary>Whether a SQLite target's commits wait for the disk.</summary>
+    public bool SqliteDurable => Spec.StartsWith("sqlite:", StringComparison.Ordinal);
 
     /// <summary>The schema and connection string, for postgres targets.</summary>
     public (string Schema, string Connection) Pg => Spec.Split(':', 3) is [_, var s, var c] ? (s, c) : throw new InvalidOperationException(Spec);
@@ -77,7 +84,7 @@ public sealed record Target(string Kind, string Spec)
         var c = new SqliteConnection($"Data Source={SqlitePath}");
         c.Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+        cmd.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {(SqliteDurable ? "FULL" : "NORMAL")};";
         cmd.ExecuteNonQuery();
         return c;
     }

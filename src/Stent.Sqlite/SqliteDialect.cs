@@ -23,9 +23,12 @@ internal sealed class SqliteDialect : ISqlDialect
     private long _written;
     private int _checkpointing;
 
-    public SqliteDialect(string dataSource, TimeProvider time, bool inMemory)
+    public SqliteDialect(string dataSource, TimeProvider time, bool inMemory, SqliteDurability durability)
     {
+        if (!Enum.IsDefined(durability))
+            throw new ArgumentOutOfRangeException(nameof(durability), durability, $"Not a {nameof(SqliteDurability)}.");
         _time = time;
+        DataSource = dataSource;
         // Appends run on the writer's kept commands: SQLite plans an append once.
         Streams = new EventTable(dialect: this);
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder
@@ -48,9 +51,11 @@ internal sealed class SqliteDialect : ISqlDialect
         }
         using var cmd = _connection.CreateCommand();
         // The log is copied into the file in the background (see CheckpointAsync); a commit does it only when the
-        // log has grown past MaxLogPages anyway.
+        // log has grown past MaxLogPages anyway. With synchronous FULL a commit returns once the disk holds its log;
+        // with NORMAL the log reaches the disk when it is copied.
+        var synchronous = durability == SqliteDurability.PowerLoss ? "FULL" : "NORMAL";
         cmd.CommandText = (inMemory ? "" : $"PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = {MaxLogPages}; ")
-            + "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;";
+            + $"PRAGMA busy_timeout = 30000; PRAGMA synchronous = {synchronous};";
         cmd.ExecuteNonQuery();
         _checkpointer = inMemory ? null : new SqliteConnectionStringBuilder
         {
@@ -69,6 +74,22 @@ internal sealed class SqliteDialect : ISqlDialect
     /// <summary>How many idle rounds the background checkpoint waits before it stops (the next write starts it).
     /// </summary>
     private const int CheckpointIdleRounds = 50;
+
+    /// <summary>The database file (":memory:" for an in-memory database).</summary>
+    public string DataSource { get; }
+
+    /// <summary>The writer connection's <c>synchronous</c> setting (2 is FULL, 1 NORMAL).</summary>
+    public async Task<long> SynchronousAsync()
+    {
+        var c = await OpenAsync(write: true, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA synchronous";
+            return (long)(await cmd.ExecuteScalarAsync().ConfigureAwait(false))!;
+        }
+        finally { await ReleaseAsync(c).ConfigureAwait(false); }
+    }
 
     public string Prefix => "";
     // AUTOINCREMENT: an id is never used again after its row is deleted (a step, an inbox item, a dead letter).

@@ -7,11 +7,12 @@ namespace Stent.Sqlite;
 public static class SqliteStentBuilderExtensions
 {
     /// <summary>Uses the SQLite file at <paramref name="path"/> (default <c>stent.db</c> in the working
-    /// directory).</summary>
-    public static StentBuilder UseSqlite(this StentBuilder builder, string path = "stent.db")
+    /// directory), whose commits survive what <paramref name="durability"/> says (default: a power loss).</summary>
+    public static StentBuilder UseSqlite(this StentBuilder builder, string path = "stent.db",
+        SqliteDurability durability = SqliteDurability.PowerLoss)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.UseStore(_ => new SqliteWorkStore(path));
+        return builder.UseStore(_ => new SqliteWorkStore(path, durability: durability));
     }
 
     /// <summary>Uses an in-memory store (nothing survives the process).</summary>

@@ -35,6 +35,19 @@ let tests =
             let! found = (store :> IWorkStore).GetExecutionAsync "e5"
             Expect.isNotNull found "what was written is read back"
         }
+        testTask "a store on a file waits for the disk at each commit, unless told to survive only a process crash" {
+            let path () = Path.Combine(Path.GetTempPath(), $"stent-sync-{Guid.NewGuid():N}.db")
+            use byDefault = new SqliteWorkStore(path ())
+            use relaxed = new SqliteWorkStore(path (), durability = SqliteDurability.ProcessCrash)
+            use told = new SqliteWorkStore(path (), null, SqliteDurability.PowerLoss)
+            let! full = byDefault.SynchronousAsync()
+            let! normal = relaxed.SynchronousAsync()
+            let! explicitFull = told.SynchronousAsync()
+            Expect.equal (full, normal, explicitFull) (2L, 1L, 2L) "synchronous FULL by default and when asked, else NORMAL"
+            Expect.throwsT<ArgumentOutOfRangeException>
+                (fun () -> new SqliteWorkStore(path (), durability = enum<SqliteDurability> 7) |> ignore)
+                "a durability that is not one of the enum's is refused"
+        }
         testTask "a new step takes the id of a step whose row is gone, and a renewal tells the two leases apart" {
             // Without AUTOINCREMENT (no sqlite_sequence page written with each step) a new row takes the highest id
             // there is plus one: a chain's next step gets the id of the step whose outcome the same commit records.
