@@ -38,17 +38,24 @@ public partial class RelationalWorkStore
                 $"NOT EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {row.P(id)})"
             : $"lease_token = {row.P(d.LeaseToken)} AND lease_until >= {row.P(s.Now)}";
         // When the execution is next due depends on its timers and inbox: a decision that changes neither sets it in
-        // this same update — where writes run one at a time. Elsewhere a step's outcome committed by another worker
-        // between this statement's start and its lock on the row would have its wake-up overwritten (the update
-        // rechecks the row, not the inbox), so the commit's last statement sets it.
-        var due = _dialect.WritesOneAtATime && d.FoldedInbox.Count == 0 && d.FiredTimers.Count == 0
-            && d.Timers.Count == 0;
+        // this same update where writes run one at a time. Elsewhere a signal or step outcome committed by another
+        // writer between this statement's start and its lock on the row is not in what the update reads of the inbox
+        // (it rechecks the row, not the inbox), but the row is as that writer left it, woken: a decision without a
+        // lease keeps the earlier of the two times (before it, the row was due at its next timer or deadline at the
+        // earliest, which such a decision leaves in place). A leased decision's row still holds the time its claim
+        // found due, so its commit's last statement sets the time instead.
+        var due = (_dialect.WritesOneAtATime || d.Optimistic) && d.FoldedInbox.Count == 0
+            && d.FiredTimers.Count == 0 && d.Timers.Count == 0;
+        var next = due ? NextDue(row, d, row.P(id), row.P(s.Now)) : "";
+        if (due && !_dialect.WritesOneAtATime && !d.Finished)
+            next = $"nullif({_dialect.Least}(coalesce(runnable_at, {long.MaxValue}), coalesce({next}, " +
+                $"{long.MaxValue})), {long.MaxValue})";
         var update = $"""
             UPDATE {_t}stent_executions SET state = {row.P(d.State.ToString())}, updated_at = {row.P(s.Now)},
                 stream_version = {row.P(d.ExpectedVersion + d.Events.Count)}, lease_until = NULL,
                 completed_at = {(d.Finished ? row.P(s.Now) : "NULL")}, output = {row.P(d.Output)},
                 error = {row.P(StoreJson.Error(d.Error))}, awaiting = {row.P(StoreJson.Awaiting(d.Awaiting))}
-                {(due ? $", runnable_at = {NextDue(row, d, row.P(id), row.P(s.Now))}" : "")}
+                {(due ? $", runnable_at = {next}" : "")}
             WHERE id = {row.P(id)} AND {lease} AND stream_version = {row.P(d.ExpectedVersion)} RETURNING id
             """;
         row.Append(s.OneTrip ? Sql.Refusal(update, "id", 1, 1) : update);
