@@ -8,7 +8,8 @@ namespace Stent.Bench;
 public static class OneWorkload
 {
     /// <summary>Runs <paramref name="which"/> (fanout, chunked, capped or chain) on <paramref name="store"/> (sqlite,
-    /// sqlite-process: durable through a crash of the process only, or postgres) with <paramref name="n"/> items and <paramref name="workers"/> worker processes.</summary>
+    /// sqlite-process: durable through a crash of the process only, or postgres) with <paramref name="n"/> items and
+    /// <paramref name="workers"/> worker processes.</summary>
     public static async Task<int> RunAsync(string which, string store, int n, int workers)
     {
         Target Make() => store.StartsWith("sqlite", StringComparison.Ordinal) ? Target.Sqlite(store == "sqlite")

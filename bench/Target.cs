@@ -12,8 +12,8 @@ public sealed record Target(string Kind, string Spec)
 {
     /// <summary>A new empty SQLite file, its commits durable through a power loss (the store's default) or, unless
     /// <paramref name="durable"/>, through a crash of the process only.</summary>
-    public static Target Sqlite(bool durable = true) => new("sqlite",
-        $"{(durable ? "sqlite" : "sqlite-process")}:{Path.Combine(Path.GetTempPath(), $"stent-bench-{Guid.NewGuid():N}.db")}");
+    public static Target Sqlite(bool durable = true) => new("sqlite", (durable ? "sqlite:" : "sqlite-process:") +
+        Path.Combine(Path.GetTempPath(), $"stent-bench-{Guid.NewGuid():N}.db"));
 
     /// <summary>A new schema in the PostgreSQL database of <paramref name="connection"/>.</summary>
     public static Target Postgres(string connection) => new("postgres", $"postgres:b{Guid.NewGuid().ToString("N")[..10]}:{connection}");

@@ -220,6 +220,38 @@ let private suite kind =
             Expect.equal [ for d in taken -> d.ExecutionId ] [ "leased" ] "another worker claims it to cancel it"
             Expect.isFalse (goOn "leased" v step step.LeaseToken) "refused while another worker leases the execution"
         }
+        test "down a chain the next step takes the recorded step's row, as a first attempt under a new lease" {
+            let store = fresh ()
+            let minute = TimeSpan.FromMinutes 1.0
+            store.CreateExecutionAsync(newExec "c").Wait()
+            let d = (store.ClaimAsync(ClaimRequest("a", 1, 0, minute)).Result).Decisions[0]
+            let first =
+                (store.CommitDecisionAsync(
+                    DecisionCommit("c", d.LeaseToken, d.Version, [ StepScheduled("0", "f", "1"); DecisionCompleted 1 ],
+                                   ExecutionState.Running, Steps = [ NewStep("0", "f", "1", null, [], 0, Nullable()) ],
+                                   Claim = StepClaim("a", TimeSpan.FromMilliseconds 200.0, [ "0" ])))
+                    .Result).Claimed[0]
+            Thread.Sleep 400
+            let taken = (store.ClaimAsync(ClaimRequest("b", 0, 1, minute)).Result).Steps[0]
+            Expect.equal (taken.Id, taken.Attempt, taken.Lost) (first.Id, 2, 1) "its lease expired: b runs it again"
+            let done' = StepCompleted("0", "2", null, 2)
+            let goOn (step: StepTask) worker =
+                store.CommitDecisionAsync(
+                    DecisionCommit("c", 0L, d.Version + 2L, [ done'; DecisionCompleted 2 ], ExecutionState.Running,
+                                   Optimistic = true, Outcomes = [ StepOutcome(step.Lease, done') ],
+                                   Steps = [ NewStep("1", "g", "2", null, [], 0, Nullable()) ],
+                                   Claim = StepClaim(worker, minute, [ "1" ]))).Result
+            Expect.isFalse (goOn first "a").Accepted "the worker that lost the lease records nothing"
+            Expect.isEmpty (store.RenewLeasesAsync([ taken.Lease ], minute).Result) "the row is still b's step's"
+            let next = goOn taken "b"
+            Expect.isTrue next.Accepted "b records the outcome with the next decision"
+            let step = next.Claimed[0]
+            Expect.equal (step.Id, step.Position, step.Name, step.Input, step.Attempt, step.Lost)
+                (first.Id, "1", "g", "2", 1, 0) "the next step has the row, as a first attempt"
+            Expect.equal (List.ofSeq (store.RenewLeasesAsync([ taken.Lease; step.Lease ], minute).Result))
+                [ taken.Lease ] "the recorded step's lease is gone, the next one's held"
+            Expect.isEmpty (store.ClaimAsync(ClaimRequest("x", 0, 10, minute)).Result).Steps "no one else can take it"
+        }
         test "an expired lease is handed over and the late worker's outcome is rejected" {
             let store = fresh ()
             scheduleSteps store "e" "work" None 1

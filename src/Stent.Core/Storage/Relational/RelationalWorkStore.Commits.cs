@@ -64,16 +64,19 @@ public partial class RelationalWorkStore
             : [];
         var token = Random.Shared.NextInt64(1, long.MaxValue);
         var takeWith = d.Outcomes.Count > 0 && row.ParameterCount + 2 * d.Outcomes.Count <= _dialect.MaxParameters;
+        // Down a chain, the step whose outcome this records gives its row to the one step this worker runs next.
+        var recycle = whole && takeWith && mine.Count == 1 && d.Outcomes is [{ Event: StepCompleted }];
         if (takeWith)
         {
-            var take = TakeOutcomes(row, d.Outcomes, s.Now);
+            var take = recycle ? Recycle(row, d, d.Outcomes[0], mine[0], s.Now, token)
+                : TakeOutcomes(row, d.Outcomes, s.Now);
             row.Append(";" + (s.OneTrip ? Sql.Refusal(take, TakenColumns, 5, d.Outcomes.Count) : take));
         }
         var appended = false;
         if (whole)
         {
             await WritesAsync(row.Append(";"), d, s, claimed, due, flush: false, ct).ConfigureAwait(false);
-            if (mine.Count > 0) row.Append(";" + ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
+            if (mine.Count > 0 && !recycle) row.Append(";" + ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
             // The events go last, in the same command where the stream store can write them so.
             appended = d.Events.Count > 0 && _dialect.Streams.TryAppend(row.Append(";"),
                 new StreamAppend(id, d.ExpectedVersion, d.Events));
@@ -84,8 +87,12 @@ public partial class RelationalWorkStore
         var (updated, taken, ids) = (new List<string>(), new List<TakenStep>(), new Dictionary<string, long>());
         Action<DbDataReader> readId = r => ids[r.GetString(1)] = r.GetInt64(0);
         List<Action<DbDataReader>> sets = [r => updated.Add(r.GetString(0))];
-        if (takeWith) sets.Add(r => taken.Add(ReadTaken(r)));
-        if (whole && mine.Count > 0) sets.Add(readId);
+        if (takeWith) sets.Add(r =>
+        {
+            taken.Add(ReadTaken(r));
+            if (recycle) ids[taken[^1].Position] = taken[^1].Id;
+        });
+        if (whole && mine.Count > 0 && !recycle) sets.Add(readId);
         if (s.OneTrip && s.Wakes && _dialect.Notify is { } notify) row.Append(";" + notify);
         try
         {
@@ -243,6 +250,24 @@ public partial class RelationalWorkStore
         $"DELETE FROM {_t}stent_steps WHERE running = 1 AND lease_until >= {sql.P(now)} AND (" +
         string.Join(" OR ", outcomes.Select(o => $"(id = {sql.P(o.Step.Id)} AND lease_token = " +
             $"{sql.P(o.Step.LeaseToken)})")) + $") RETURNING {TakenColumns}";
+
+    /// <summary>
+    /// The update (its parameters added to <paramref name="sql"/>) that makes the row of the step whose <paramref
+    /// name="outcome"/> a commit records — if that step's lease still holds — the row of <paramref name="next"/>,
+    /// claimed by the committing worker under lease <paramref name="token"/>; returns it as <see cref="TakeOutcomes"/>
+    /// does (with the new step's position). A statement and a row written fewer than a removal and an insert.
+    /// </summary>
+    private string Recycle(Sql sql, DecisionCommit d, StepOutcome outcome, NewStep next, long now, long token) => $"""
+        UPDATE {_t}stent_steps SET position = {sql.P(next.Position)}, name = {sql.P(next.Name)},
+            input = {sql.P(next.Input)}, queue = {sql.P(next.Queue)}, tags = {sql.P(Tags(next.Tags))},
+            priority = {sql.P(next.Priority)}, max_concurrent = {sql.P(next.MaxConcurrent)},
+            max_per_second = {sql.P(next.MaxPerSecond)}, available_at = {sql.P(now)}, attempt = 1, lost = 0,
+            lease_token = {sql.P(token)}, lease_until = {sql.P(now + Ms(d.Claim!.Lease))},
+            worker = {sql.P(d.Claim.WorkerId)}, trace_parent = {sql.P(d.TraceParent)}, items = {sql.P(next.Items)}
+        WHERE running = 1 AND lease_until >= {sql.P(now)} AND id = {sql.P(outcome.Step.Id)}
+            AND lease_token = {sql.P(outcome.Step.LeaseToken)}
+        RETURNING {TakenColumns}
+        """;
 
     /// <summary>What <see cref="TakeOutcomes"/> returns of each step it takes (see <see cref="ReadTaken"/>).</summary>
     private const string TakenColumns = "id, execution_id, position, name, input";
