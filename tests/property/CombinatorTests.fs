@@ -96,6 +96,19 @@ let tests =
             | [ Ok 2; Error e; Ok 4 ] -> Expect.stringContains e.Message "boom 2" "error kept"
             | other -> failtestf "unexpected %A" other
         }
+        test "a fan-out of a durable function makes each item's branch when it is reached, as its call would" {
+            let inc = Durable.createSync "inc_lazy" (fun (x: int) _ -> x + 1)
+            let items = [ 3; 1; 2 ]
+            let branches (w: Workflow<_>) =
+                match w.Node with
+                | :? Stent.Workflows.MapNode as m -> (m.Source :?> Stent.Workflows.ParallelNode).Branches
+                | other -> failwithf "not a fan-out: %A" other
+            let mapped, all = branches (items.Map inc), branches (items.TraverseAll inc)
+            Expect.equal mapped.Count 3 "one branch per item"
+            Expect.sequenceEqual mapped [ for x in items -> (inc.Call x).Node ] "each branch is the item's step"
+            Expect.sequenceEqual all [ for x in items -> (inc.Call(x).Attempt()).Node ] "each branch is its attempt"
+            Expect.isFalse (obj.ReferenceEquals(mapped[0], mapped[0])) "made at each access, not kept"
+        }
         test "Map schedules every step in one decision and returns values in input order" {
             let inc = counted (Calls()) "inc"
             let items = [ 1..500 ]

@@ -18,7 +18,7 @@ public static class FanOut
     public static Workflow<IReadOnlyList<TR>> Traverse<T, TR>(this IEnumerable<T> items, Durable<T, TR> step)
     {
         ArgumentNullException.ThrowIfNull(step);
-        return items.Traverse(step.Call);
+        return Workflow.WhenAll<TR>(new StepBranches<T, TR>(Items(items, nameof(items)), step, attempt: false));
     }
 
     /// <summary>Runs <paramref name="f"/> for every item concurrently and waits for all: one <see cref="Result{T}"/> per item, input order.</summary>
@@ -32,7 +32,7 @@ public static class FanOut
     public static Workflow<IReadOnlyList<Result<TR>>> TraverseAll<T, TR>(this IEnumerable<T> items, Durable<T, TR> step)
     {
         ArgumentNullException.ThrowIfNull(step);
-        return items.TraverseAll(step.Call);
+        return Workflow.WhenAll<Result<TR>>(new StepBranches<T, TR>(Items(items, nameof(items)), step, attempt: true));
     }
 
     /// <summary>

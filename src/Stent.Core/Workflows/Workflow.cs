@@ -116,7 +116,11 @@ public static class Workflow
 
     /// <summary>Runs the workflows concurrently; every value in input order. The first error (in recorded order) ends it.</summary>
     public static Workflow<IReadOnlyList<T>> WhenAll<T>(IEnumerable<Workflow<T>> workflows) =>
-        new(new MapNode(new ParallelNode(Nodes(workflows), ParallelMode.All), v => Cast<T>(v)));
+        WhenAll<T>(Nodes(workflows));
+
+    /// <summary>Every branch's value (each a workflow of <typeparamref name="T"/>), in order; fails fast.</summary>
+    internal static Workflow<IReadOnlyList<T>> WhenAll<T>(IReadOnlyList<Node> branches) =>
+        new(new MapNode(new ParallelNode(branches, ParallelMode.All), v => Cast<T>(v)));
 
     /// <summary>Runs the workflows concurrently; the outcome of the first to finish (in recorded order). Others' results are ignored.</summary>
     public static Workflow<T> WhenAny<T>(IEnumerable<Workflow<T>> workflows)
@@ -129,7 +133,7 @@ public static class Workflow
     internal static IReadOnlyList<Node> Nodes<T>(IEnumerable<Workflow<T>> workflows)
     {
         ArgumentNullException.ThrowIfNull(workflows);
-        var list = new List<Node>();
+        var list = workflows.TryGetNonEnumeratedCount(out var count) ? new List<Node>(count) : [];
         var i = 0;
         foreach (var w in workflows)
         {
