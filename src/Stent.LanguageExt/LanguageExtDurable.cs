@@ -22,7 +22,7 @@ public static class LanguageExtDurable
         DurableOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(run);
-        return new(name, (i, c) => Task.FromResult(StepOutput.Of(Unwrap(run(i, c).Run()))), options);
+        return new(name, (i, c) => new ValueTask<StepOutput>(StepOutput.Of(Unwrap(run(i, c).Run()))), options);
     }
 
     /// <summary>A durable function returning <see cref="Fin{A}"/>: a <c>Fail</c> is a failure.</summary>

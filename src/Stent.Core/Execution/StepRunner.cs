@@ -60,36 +60,16 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
                 Services = attemptScope?.ServiceProvider ?? services ?? NoServices.Instance,
             };
             StepOutput output;
-            // With a timeout the body starts on a thread of its own, so that one which ignores its token (or blocks)
-            // is abandoned at the deadline without holding a pool thread: the attempt fails, its slot is freed, and
-            // whatever the body produces later is discarded.
-            var invoked = options.Timeout.IsZero ? Invoke(fn, value, context) : InvokeAlone(fn, value, context);
-            try
+            // A body that finished at once (a synchronous one, or a batch's quick item) is taken as it is: no task is
+            // made for it. Others are awaited until the timeout.
+            var now = options.Timeout.IsZero ? Invoke(fn, value, context) : default;
+            if (options.Timeout.IsZero && now.IsCompletedSuccessfully)
             {
-                output = await invoked.WaitAsync(options.Timeout.OrNull ?? Timeout.InfiniteTimeSpan, ct)
-                    .ConfigureAwait(false);
+                output = now.Result;
+                if (attemptScope is { } s) await s.DisposeAsync().ConfigureAwait(false);
             }
-            catch (Exception e) when (!invoked.IsCompleted || e is OperationCanceledException
-                && cts?.IsCancellationRequested == true && !ct.IsCancellationRequested)
-            {
-                if (!invoked.IsCompleted)
-                {
-                    // Abandoned: tell the body (with a timeout its token is this source's, which is disposed on
-                    // return; without one it is the caller's, already cancelled) and observe whatever it ends with.
-                    cts?.Cancel();
-                    Observe(invoked);
-                }
-                ct.ThrowIfCancellationRequested();
-                throw new TimeoutException($"Step '{fn.Name}' at {position} took longer than its timeout " +
-                    $"{options.Timeout}.");
-            }
-            finally
-            {
-                // The attempt's services live as long as its body: an abandoned body keeps them until it ends.
-                if (attemptScope is { } s)
-                    if (invoked.IsCompleted) await s.DisposeAsync().ConfigureAwait(false);
-                    else DisposeAfter(invoked, s);
-            }
+            else output = await AwaitAsync(options.Timeout.IsZero ? now.AsTask() : InvokeAlone(fn, value, context),
+                fn, position, cts, attemptScope, ct).ConfigureAwait(false);
             if (output.BusinessError is { } business) return new Attempt(null, business, null);
             var json = serializer.Serialize(output.Value, fn.OutputType);
             if (key is not null) await results!.PutAsync(key, json, ct).ConfigureAwait(false);
@@ -99,6 +79,40 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
         {
             logger.LogWarning(e, "Step {Step} at {Position} failed on attempt {Attempt}", fn.Name, position, attempt);
             return new Attempt(null, null, Failure.FromException(e, fn.Name, position));
+        }
+    }
+
+    /// <summary>Waits for a body that did not finish at once, until the step's timeout: one that overruns it (or whose
+    /// attempt is cancelled) is abandoned, told through <paramref name="cts"/>, and its services disposed when it
+    /// ends.</summary>
+    private static async Task<StepOutput> AwaitAsync(Task<StepOutput> invoked, IDurableFunction fn, string position,
+        CancellationTokenSource? cts, AsyncServiceScope? attemptScope, CancellationToken ct)
+    {
+        try
+        {
+            return await invoked.WaitAsync(fn.Options.Timeout.OrNull ?? Timeout.InfiniteTimeSpan, ct)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (!invoked.IsCompleted || e is OperationCanceledException
+            && cts?.IsCancellationRequested == true && !ct.IsCancellationRequested)
+        {
+            if (!invoked.IsCompleted)
+            {
+                // Abandoned: tell the body (with a timeout its token is this source's, which is disposed on
+                // return; without one it is the caller's, already cancelled) and observe whatever it ends with.
+                cts?.Cancel();
+                Observe(invoked);
+            }
+            ct.ThrowIfCancellationRequested();
+            throw new TimeoutException($"Step '{fn.Name}' at {position} took longer than its timeout " +
+                $"{fn.Options.Timeout}.");
+        }
+        finally
+        {
+            // The attempt's services live as long as its body: an abandoned body keeps them until it ends.
+            if (attemptScope is { } s)
+                if (invoked.IsCompleted) await s.DisposeAsync().ConfigureAwait(false);
+                else DisposeAfter(invoked, s);
         }
     }
 
@@ -125,7 +139,7 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
 
     /// <summary>The body's task, started on a thread of its own.</summary>
     private static Task<StepOutput> InvokeAlone(IDurableFunction fn, object? value, StepContext context) =>
-        Task.Factory.StartNew(() => Invoke(fn, value, context), CancellationToken.None,
+        Task.Factory.StartNew(() => Invoke(fn, value, context).AsTask(), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
     /// <summary>Observes what an abandoned body ends with.</summary>
@@ -136,11 +150,11 @@ internal sealed class StepRunner(PayloadSerializer serializer, IIdempotencyStore
     private static void DisposeAfter(Task<StepOutput> invoked, AsyncServiceScope scope) =>
         _ = invoked.ContinueWith(_ => scope.DisposeAsync().AsTask(), TaskScheduler.Default).Unwrap();
 
-    /// <summary>The body's task; one that throws before its first await gives a faulted task.</summary>
-    private static Task<StepOutput> Invoke(IDurableFunction fn, object? value, StepContext context)
+    /// <summary>The body's outcome; one that throws before its first await gives a faulted one.</summary>
+    private static ValueTask<StepOutput> Invoke(IDurableFunction fn, object? value, StepContext context)
     {
         try { return fn.InvokeAsync(value, context); }
-        catch (Exception e) { return Task.FromException<StepOutput>(e); }
+        catch (Exception e) { return ValueTask.FromException<StepOutput>(e); }
     }
 
     private static string Hash(string json) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..32];

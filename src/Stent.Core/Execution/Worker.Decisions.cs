@@ -224,8 +224,7 @@ public sealed partial class Worker
             var s = batch[0];
             var o = decision.Functions[s.Name].Options;
             var priority = task.Route.Priority != 0 ? task.Route.Priority : o.Priority;
-            var input = batch.Count == 1 ? s.Input : StepItems.Encode(batch.Select(b => new StepItem(b.Position,
-                b.Input)));
+            var input = batch.Count == 1 ? s.Input : StepItems.Encode(batch);
             return new NewStep(s.Position, s.Name, input, o.Queue, o.Tags, priority, o.MaxConcurrent,
                 o.MaxPerSecond) { Items = batch.Count == 1 ? 0 : batch.Count };
         }).ToList();

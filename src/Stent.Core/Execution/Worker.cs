@@ -464,8 +464,9 @@ public sealed partial class Worker
             }
             (from, again) = (i + 1, []);
         }
-        return new Finished(task, new EventBatch(events[from..]), running.Clock)
-            { Items = items[from..], Requeue = again };
+        // Copied only when part of the batch was recorded already.
+        return new Finished(task, new EventBatch(from == 0 ? events : events[from..]), running.Clock)
+            { Items = from == 0 ? items : items[from..], Requeue = again };
     }
 
     /// <summary>Runs one attempt of the step (or batch item) at <paramref name="position"/> and returns its

@@ -10,7 +10,9 @@ namespace Stent.Replay;
 internal sealed class History
 {
     private readonly List<HistoryEvent> _events = [];
-    private readonly Dictionary<string, Entry> _byPosition = new(StringComparer.Ordinal);
+    // Each position's entry; for a step without an outcome in a history that keeps no step inputs, only the name of
+    // its function (a large fan-out's waiting items so cost no object each: the entry is made when it is asked for).
+    private readonly Dictionary<string, object> _byPosition = new(StringComparer.Ordinal);
     private readonly List<(SignalReceived Signal, int Time)> _signals = [];
     private readonly HashSet<long> _consumed = [];
     // Events forgotten from the front of _events; positions closed and not forgotten yet.
@@ -112,7 +114,7 @@ internal sealed class History
             case ExecutionStarted s: Started = s; break;
             case DecisionCompleted: DecisionCount++; break;
             case StepScheduled s when !KeepsInputs:
-                _byPosition[s.Position] = new Entry(s.Position, s.Name);
+                _byPosition[s.Position] = s.Name;
                 break;
             case StepScheduled or TimerStarted or ChildStarted:
                 _byPosition[((PositionedEvent)e).Position] = new Entry((PositionedEvent)e);
@@ -132,14 +134,15 @@ internal sealed class History
                 break;
             case StepCompleted or StepFailed or TimerFired or ChildEnded:
                 var p = (PositionedEvent)e;
-                if (!_byPosition.TryGetValue(p.Position, out var entry))
+                if (!_byPosition.TryGetValue(p.Position, out var kept))
                 {
                     // A second outcome of work already settled and forgotten (only open work is kept).
                     if (_forgotten > 0) break;
                     throw new InvalidOperationException(
                         $"History is corrupt: {e.GetType().Name} at {p.Position} has no matching start.");
                 }
-                if (entry.Outcome is not null) break;
+                if (kept is not Entry entry) _byPosition[p.Position] = entry = new Entry(p.Position, (string)kept);
+                else if (entry.Outcome is not null) break;
                 (entry.Outcome, entry.Time) = (p, Seen);
                 _closed.Add(p.Position);
                 break;
@@ -220,7 +223,8 @@ internal sealed class History
     public int DecisionCount { get; private set; }
 
     /// <summary>True when <paramref name="position"/> is a step scheduled that has no outcome yet.</summary>
-    public bool IsOpenStep(string position) => At(position) is { StepName: not null, Outcome: null };
+    public bool IsOpenStep(string position) => _byPosition.TryGetValue(position, out var kept)
+        && kept is string or Entry { StepName: not null, Outcome: null };
 
     /// <summary>Every position that has an entry (only while none is forgotten).</summary>
     public IEnumerable<string> Positions => Complete ? _byPosition.Keys
@@ -235,7 +239,12 @@ internal sealed class History
     }
 
     /// <summary>The entry at a position, or null.</summary>
-    public Entry? At(string position) => _byPosition.GetValueOrDefault(position);
+    public Entry? At(string position) =>
+        _byPosition.TryGetValue(position, out var kept) ? Materialized(position, kept) : null;
+
+    /// <summary>The entry <paramref name="kept"/> is, or stands for.</summary>
+    private static Entry Materialized(string position, object kept) =>
+        kept as Entry ?? new Entry(position, (string)kept);
 
     /// <summary>Signals delivered, in order, with the decision that first saw each.</summary>
     public IReadOnlyList<(SignalReceived Signal, int Time)> Signals => _signals;
@@ -244,5 +253,5 @@ internal sealed class History
     public bool IsConsumed(long sequence) => _consumed.Contains(sequence);
 
     /// <summary>Every entry (forgotten ones aside: open work is never forgotten).</summary>
-    public IEnumerable<Entry> Entries => _byPosition.Values;
+    public IEnumerable<Entry> Entries => _byPosition.Select(p => Materialized(p.Key, p.Value));
 }

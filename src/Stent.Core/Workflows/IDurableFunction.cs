@@ -10,7 +10,7 @@ internal interface IDurableFunction
     Type OutputType { get; }
 
     /// <summary>Runs the implementation once; a thrown exception is a failure.</summary>
-    Task<StepOutput> InvokeAsync(object? input, StepContext context);
+    ValueTask<StepOutput> InvokeAsync(object? input, StepContext context);
 }
 
 /// <summary>What one run of a step produced: a value, or a business error it returned.</summary>

@@ -277,7 +277,8 @@ public partial class RelationalWorkStore
     private static IEnumerable<(TakenStep Step, StepFailed Failure)> Dead(TakenStep step, StepOutcome outcome)
     {
         if (outcome.Event is StepFailed failed) return [(step, failed)];
-        if (outcome.Event is not EventBatch batch) return [];
+        // Most batches hold no final failure: their items' inputs are not indexed.
+        if (outcome.Event is not EventBatch batch || !batch.Events.Any(e => e is StepFailed)) return [];
         var inputs = outcome.Items.ToDictionary(i => i.Position, i => i.Input, StringComparer.Ordinal);
         return batch.Events.OfType<StepFailed>().Select(f => (step with { Position = f.Position, Input =
             inputs.GetValueOrDefault(f.Position, "null") }, f));
