@@ -38,7 +38,8 @@ public static class OneWorkload
                 $"capped (MaxConcurrent 1) {store} n={n} workers={workers}: {1000 / r.ItemsPerSecond:F2} ms per " +
                 $"hand-off, {r.RoundTripsPerItem:F2} trips/item"));
         else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{which} {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s, {r.CommitsPerItem:F3} " +
+            $"{which} {store} n={n} workers={workers}: {r.ItemsPerSecond:F0} items/s (store's clock to the final " +
+            $"decision: {n / r.StoreSeconds:F0}), {r.CommitsPerItem:F3} " +
             $"commits/item, {r.RoundTripsPerItem:F2} trips/item, {r.StatementsPerItem:F3} statements/item, " +
             $"{r.RowsPerItem:F3} rows/item, {r.BytesPerItem:F0} B/item, " +
             $"{r.Decisions} decisions, worker JIT {r.WorkerJitMs} ms, GC pauses {r.WorkerGcPauseMs} ms, " +
