@@ -52,7 +52,8 @@ internal sealed class MartenStreams(string schema) : IStreamStore
 
     /// <summary>Appends each stream's events in pieces of at most <see cref="AppendEvents"/>, sending a command once
     /// it carries <see cref="CommandChars"/> of JSON: a large decision's events are turned into JSON a command at a
-    /// time, not all held at once, and many small appends (new executions) still go together.</summary>
+    /// time, not all held at once, and many small appends (new executions) still go together. A new stream is started
+    /// by Marten's append function; the rest are inserted a piece per statement (see <see cref="Insert"/>).</summary>
     public async Task AppendAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<StreamAppend> appends,
         CancellationToken ct)
     {
@@ -64,7 +65,8 @@ internal sealed class MartenStreams(string schema) : IStreamStore
                 var count = Math.Min(AppendEvents, a.Events.Count - from);
                 var piece = from == 0 && count == a.Events.Count ? a
                     : new StreamAppend(a.Stream, a.ExpectedVersion + from, a.Events.Skip(from).Take(count).ToList());
-                chars += Call(sql.Append(sql.IsEmpty ? "" : ";"), piece, checkVersion: true);
+                sql.Append(sql.IsEmpty ? "" : ";");
+                chars += piece.ExpectedVersion == 0 ? Call(sql, piece, checkVersion: true) : Insert(sql, piece);
                 if (chars < CommandChars) continue;
                 await ExecAsync(sql, connection, tx, ct).ConfigureAwait(false);
                 (sql, chars) = (new Sql(), 0);
@@ -87,27 +89,31 @@ internal sealed class MartenStreams(string schema) : IStreamStore
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// The append as one statement in the caller's command, which has already locked the execution's row at the
-    /// stream's expected version (its commit checks it): an existing stream's row moves on and its events are inserted
-    /// as Marten's append function does it (same columns and values), without the function's per-event loop (a
-    /// stream row that is missing leaves the versions null, which fails the command); a new stream goes through the
-    /// function. The store conformance tests and Marten's own session reading the stream catch a Marten version whose
-    /// tables differ.
-    /// </summary>
+    /// <summary>The append as one statement in the caller's command (see <see cref="Insert"/>; a new stream through
+    /// Marten's append function).</summary>
     public bool TryAppend(Sql sql, StreamAppend append)
     {
         if (append.Events.Count > AppendEvents) return false;
-        if (append.ExpectedVersion == 0)
-        {
-            Call(sql, append, checkVersion: false);
-            return true;
-        }
+        if (append.ExpectedVersion == 0) Call(sql, append, checkVersion: false);
+        else Insert(sql, append);
+        return true;
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="sql"/> the append of <paramref name="append"/> to an existing stream as one statement:
+    /// the stream's row moves on if it is at the expected version, and the events are inserted as Marten's append
+    /// function does it (same columns and values) but set-based, without the function's per-event loop. A stream row
+    /// that is missing or at another version leaves the versions null, which fails the command. Returns the length of
+    /// the events' JSON. The store conformance tests and Marten's own session reading the stream catch a Marten
+    /// version whose tables differ.
+    /// </summary>
+    private int Insert(Sql sql, StreamAppend append)
+    {
         var (ids, types, dotnet, bodies) = Rows(append.Events);
-        var stream = sql.P(append.Stream);
+        var (stream, count) = (sql.P(append.Stream), append.Events.Count);
         sql.Append($"""
-            WITH s AS (UPDATE {schema}.mt_streams SET version = version + {append.Events.Count}, timestamp = now()
-                WHERE id = {stream} RETURNING version - {append.Events.Count} AS base)
+            WITH s AS (UPDATE {schema}.mt_streams SET version = version + {count}, timestamp = now()
+                WHERE id = {stream} AND version = {sql.P(append.ExpectedVersion)} RETURNING version - {count} AS base)
             INSERT INTO {schema}.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp,
                 mt_dotnet_type, is_archived)
             SELECT nextval('{schema}.mt_events_sequence'), e.id, {stream}, (SELECT base FROM s) + e.n, e.data,
@@ -115,7 +121,7 @@ internal sealed class MartenStreams(string schema) : IStreamStore
             FROM unnest({sql.Array(ids)}::uuid[], {sql.Array(types)}::varchar[], {sql.Array(dotnet)}::varchar[],
                 {sql.Array(bodies)}::jsonb[]) WITH ORDINALITY AS e(id, type, dotnet, data, n)
             """);
-        return true;
+        return bodies.Sum(b => b.Length);
     }
 
     /// <summary>Each event's id, Marten's names for its type, and its JSON.</summary>
@@ -132,9 +138,9 @@ internal sealed class MartenStreams(string schema) : IStreamStore
         return (ids, types, dotnet, bodies);
     }
 
-    /// <summary>Adds the call of Marten's append function for <paramref name="append"/> to <paramref name="sql"/>; with
-    /// <paramref name="checkVersion"/>, the function refuses (and fails the command) a stream not at the expected
-    /// version. Returns the length of the events' JSON.</summary>
+    /// <summary>Adds the call of Marten's append function for <paramref name="append"/> (a new stream) to <paramref
+    /// name="sql"/>; with <paramref name="checkVersion"/>, the function refuses (and fails the command) a stream not at
+    /// the expected version. Returns the length of the events' JSON.</summary>
     private int Call(Sql sql, StreamAppend append, bool checkVersion)
     {
         var (ids, types, dotnet, bodies) = Rows(append.Events);

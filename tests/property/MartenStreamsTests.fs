@@ -89,6 +89,24 @@ let tests =
                 "the execution's row is as it was"
             Expect.equal (scalar $"SELECT count(*) FROM {schema}.mt_events") (box 0L) "no event"
         }
+        test "a decision on a stream moved on outside the store fails, small or large, and records nothing" {
+            if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
+            let schema, store, d = claimed ()
+            use _ = store
+            use c = new NpgsqlConnection(pg)
+            c.Open()
+            let scalar (sql: string) =
+                use cmd = new NpgsqlCommand(sql, c)
+                cmd.ExecuteScalar()
+            scalar $"UPDATE {schema}.mt_streams SET version = 7 WHERE id = 'a'" |> ignore
+            let many : HistoryEvent list = [ for i in 0 .. 299 -> StepScheduled($"{i}", "f", $"{i}") ]
+            for events, what in [ history, "one statement's worth"; many, "more than one statement carries" ] do
+                let commit = DecisionCommit("a", d.LeaseToken, 1L, events, ExecutionState.Running)
+                Expect.throws (fun () -> store.CommitDecisionAsync(commit).Result |> ignore) $"{what}: the commit fails"
+                Expect.equal (scalar $"SELECT count(*) FROM {schema}.mt_events") (box 1L) $"{what}: no event"
+                Expect.equal (scalar $"SELECT version FROM {schema}.mt_streams WHERE id = 'a'") (box 7L)
+                    $"{what}: the stream's row is as it was"
+        }
         test "a stream Marten's session appended (as earlier versions did) reads back through the store" {
             if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
             let schema, store, _ = claimed ()
