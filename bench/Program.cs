@@ -14,6 +14,19 @@ if (args is ["alloc", var items, .. var rest] && rest.Length <= 1)
 if (args is ["one", var which, var store, var size, var count])
     return await OneWorkload.RunAsync(which, store, int.Parse(size, CultureInfo.InvariantCulture),
         int.Parse(count, CultureInfo.InvariantCulture));
+// A single piece asked for with the wrong arguments is an error, not a full run (which would write today's report).
+if (args is [var piece, ..] && piece is "one" or "alloc" or "decide" or "worker")
+{
+    Console.Error.WriteLine($"Bad arguments for '{piece}': {string.Join(' ', args)}. Expected \"one WORKLOAD STORE N " +
+        "WORKERS\", \"alloc N [STORE]\" or \"decide N\".");
+    return 2;
+}
+var unknown = args.Where((a, i) => a != "--quick" && a != "--out" && (i == 0 || args[i - 1] != "--out")).ToList();
+if (unknown.Count > 0)
+{
+    Console.Error.WriteLine($"Unknown arguments: {string.Join(' ', unknown)}. A full run takes [--quick] [--out FILE].");
+    return 2;
+}
 
 var quick = args.Contains("--quick");
 var outIndex = Array.IndexOf(args, "--out");

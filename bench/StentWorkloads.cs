@@ -21,8 +21,9 @@ public sealed record FanOutResult(string Store, string Durability, int N, int Wo
     public double RowsPerItem { get; init; }
 
     /// <summary>Seconds from the execution's creation to the start of its final decision, both by the store's clock
-    /// (what runs before 2026-12-04 reported as <see cref="Seconds"/>): it leaves out the final decision's commit, which
-    /// in a fan-out whose items all finish before it (10,000 of them, say) records every item's outcome.</summary>
+    /// (what results up to 2026-12-03.json report as <see cref="Seconds"/>): it leaves out the final decision's
+    /// commit, which in a fan-out whose items all finish before it (10,000 of them, say) records every outcome.
+    /// </summary>
     public double StoreSeconds { get; init; }
 
     /// <summary>Milliseconds the workers spent compiling code (JIT) during the timed run: warm-up left over.</summary>
