@@ -24,7 +24,8 @@ if (args is [var piece, ..] && piece is "one" or "alloc" or "decide" or "worker"
 var unknown = args.Where((a, i) => a != "--quick" && a != "--out" && (i == 0 || args[i - 1] != "--out")).ToList();
 if (unknown.Count > 0)
 {
-    Console.Error.WriteLine($"Unknown arguments: {string.Join(' ', unknown)}. A full run takes [--quick] [--out FILE].");
+    Console.Error.WriteLine($"Unknown arguments: {string.Join(' ', unknown)}. A full run takes [--quick] " +
+        "[--out FILE].");
     return 2;
 }
 

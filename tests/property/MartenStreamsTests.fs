@@ -42,6 +42,17 @@ let private claimed () =
     store.CreateExecutionAsync(NewExecution("a", "wf", 1, "[1]", null, TimeSpan.Zero, Nullable(), null, [], 0)).Wait()
     schema, store, store.ClaimAsync(ClaimRequest("w", 1, 0, TimeSpan.FromMinutes 1.0)).Result.Decisions[0]
 
+/// An open connection to the tests' server.
+let private connect () =
+    let c = new NpgsqlConnection(pg)
+    c.Open()
+    c
+
+/// Runs one statement on connection c and returns its first value.
+let private scalarOn (c: NpgsqlConnection) (sql: string) =
+    use cmd = new NpgsqlCommand(sql, c)
+    cmd.ExecuteScalar()
+
 let tests =
     testSequenced <| testList "MartenStreams" [
         test "every event type is recorded under Marten's names, and its JSON is what Marten's serializer writes" {
@@ -77,11 +88,8 @@ let tests =
             if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
             let schema, store, d = claimed ()
             use _ = store
-            use c = new NpgsqlConnection(pg)
-            c.Open()
-            let scalar (sql: string) =
-                use cmd = new NpgsqlCommand(sql, c)
-                cmd.ExecuteScalar()
+            use c = connect ()
+            let scalar = scalarOn c
             scalar $"DELETE FROM {schema}.mt_streams WHERE id = 'a'" |> ignore
             let commit = DecisionCommit("a", d.LeaseToken, 1L, history, ExecutionState.Running)
             Expect.throws (fun () -> store.CommitDecisionAsync(commit).Result |> ignore) "the commit fails"
@@ -93,11 +101,8 @@ let tests =
             if String.IsNullOrEmpty pg then skiptest "STENT_PG is not set: run the tests with scripts/test.sh"
             let schema, store, d = claimed ()
             use _ = store
-            use c = new NpgsqlConnection(pg)
-            c.Open()
-            let scalar (sql: string) =
-                use cmd = new NpgsqlCommand(sql, c)
-                cmd.ExecuteScalar()
+            use c = connect ()
+            let scalar = scalarOn c
             scalar $"UPDATE {schema}.mt_streams SET version = 7 WHERE id = 'a'" |> ignore
             let many : HistoryEvent list = [ for i in 0 .. 299 -> StepScheduled($"{i}", "f", $"{i}") ]
             for events, what in [ history, "one statement's worth"; many, "more than one statement carries" ] do
