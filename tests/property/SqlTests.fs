@@ -65,6 +65,13 @@ let tests =
             Expect.equal big.StatementCount 5000 "a text of many chunks"
             Expect.equal (Sql("  ").StatementCount) 0 "none in blank text"
         }
+        test "a statement is ended once: no empty statement goes between two, and none before the first" {
+            Expect.equal (string (Sql().EndStatement())) "" "nothing to end"
+            let sql = Sql("UPDATE t SET a = 1").EndStatement().EndStatement()
+            Expect.equal (string sql) "UPDATE t SET a = 1;" "ended once"
+            sql.Append("DELETE FROM t;\n  ").EndStatement().Append("SELECT 1") |> ignore
+            Expect.equal (string sql) "UPDATE t SET a = 1;DELETE FROM t;\n  SELECT 1" "an ended statement is left as is"
+        }
         test "a short value added twice is bound once; a long one each time" {
             let sql = Sql()
             let long = String('x', 100)

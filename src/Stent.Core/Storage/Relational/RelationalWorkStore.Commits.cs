@@ -70,15 +70,16 @@ public partial class RelationalWorkStore
         {
             var take = recycle ? Recycle(row, d, d.Outcomes[0], mine[0], s.Now, token)
                 : TakeOutcomes(row, d.Outcomes, s.Now);
-            row.Append(";" + (s.OneTrip ? Sql.Refusal(take, TakenColumns, 5, d.Outcomes.Count) : take));
+            row.EndStatement().Append(s.OneTrip ? Sql.Refusal(take, TakenColumns, 5, d.Outcomes.Count) : take);
         }
         var appended = false;
         if (whole)
         {
-            await WritesAsync(row.Append(";"), d, s, claimed, due, flush: false, ct).ConfigureAwait(false);
-            if (mine.Count > 0 && !recycle) row.Append(";" + ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
+            await WritesAsync(row.EndStatement(), d, s, claimed, due, flush: false, ct).ConfigureAwait(false);
+            if (mine.Count > 0 && !recycle)
+                row.EndStatement().Append(ClaimedInsert(row, d, d.Claim!, mine, s.Now, token));
             // The events go last, in the same command where the stream store can write them so.
-            appended = d.Events.Count > 0 && _dialect.Streams.TryAppend(row.Append(";"),
+            appended = d.Events.Count > 0 && _dialect.Streams.TryAppend(row.EndStatement(),
                 new StreamAppend(id, d.ExpectedVersion, d.Events));
             if (s.OneTrip && d.Events.Count > 0 && !appended)
                 throw new InvalidOperationException("A dialect with implicit transactions needs a stream store that " +
@@ -93,7 +94,7 @@ public partial class RelationalWorkStore
             if (recycle) ids[taken[^1].Position] = taken[^1].Id;
         });
         if (whole && mine.Count > 0 && !recycle) sets.Add(readId);
-        if (s.OneTrip && s.Wakes && _dialect.Notify is { } notify) row.Append(";" + notify);
+        if (s.OneTrip && s.Wakes && _dialect.Notify is { } notify) row.EndStatement().Append(notify);
         try
         {
             await s.ReadSetsAsync(row, sets, ct).ConfigureAwait(false);

@@ -38,6 +38,19 @@ public sealed class Sql
         return this;
     }
 
+    /// <summary>Ends the statement written last, if there is one and it is not ended yet, so what is appended next is a
+    /// statement of its own and no empty statement goes between two.</summary>
+    public Sql EndStatement()
+    {
+        for (var i = _text.Length - 1; i >= 0; i--)
+        {
+            if (char.IsWhiteSpace(_text[i])) continue;
+            if (_text[i] != ';') _text.Append(';');
+            break;
+        }
+        return this;
+    }
+
     /// <summary>Puts SQL text before what is there (a statement whose results are read first).</summary>
     public Sql Prepend(string text)
     {
