@@ -65,7 +65,7 @@ internal sealed class MartenStreams(string schema) : IStreamStore
                 var count = Math.Min(AppendEvents, a.Events.Count - from);
                 var piece = from == 0 && count == a.Events.Count ? a
                     : new StreamAppend(a.Stream, a.ExpectedVersion + from, a.Events.Skip(from).Take(count).ToList());
-                sql.Append(sql.IsEmpty ? "" : ";");
+                sql.EndStatement();
                 chars += piece.ExpectedVersion == 0 ? Call(sql, piece, checkVersion: true) : Insert(sql, piece);
                 if (chars < CommandChars) continue;
                 await ExecAsync(sql, connection, tx, ct).ConfigureAwait(false);
