@@ -71,7 +71,10 @@ foreach (var (make, durability) in runs)
                 var before = n == 10_000 && workers == 1 ? Baselines.FloorRowsPerSecond(make(), 10_000) : 0;
                 tries.Add((await StentWorkloads.FanOutAsync(make(), n, workers, durability), before));
             }
-            var r = tries.Select(t => t.Run).OrderBy(t => t.ItemsPerSecond).ElementAt(tries.Count / 2);
+            var r = tries.Select(t => t.Run).OrderBy(t => t.ItemsPerSecond).ElementAt(tries.Count / 2) with
+            {
+                RunPeaksMiB = [.. tries.Select(t => t.Run.PeakMiB.Max())],
+            };
             fanouts.Add(r);
             if (n == 10_000 && workers == 1)
                 floors[key] = (StentWorkloads.Median([.. tries.Select(t => t.Floor)]),
@@ -83,7 +86,8 @@ foreach (var (make, durability) in runs)
                 $"{r.BytesPerItem,6:F0} B/item, peak {peaks} MiB, {r.Decisions} decisions, worker JIT " +
                 $"{r.WorkerJitMs} ms, GC pauses {r.WorkerGcPauseMs} ms" + (tries.Count > 1
                     ? $" (median of {string.Join(", ", tries.Select(t => t.Run.ItemsPerSecond.ToString("F0",
-                        CultureInfo.InvariantCulture)))} items/s)" : ""));
+                        CultureInfo.InvariantCulture)))} items/s; runs' peaks {string.Join(", ", r.RunPeaksMiB!
+                        .Select(m => m.ToString("F0", CultureInfo.InvariantCulture)))} MiB)" : ""));
         }
     if (!quick && !relaxed)
     {
@@ -148,12 +152,12 @@ var ratios = new Dictionary<string, double>
 string[] targetsText = ["≤ 2", "≤ 2", "≥ 0.25", "≥ 0.25", "≥ 100", "≤ 5"];
 if (!quick)
 {
-    // Seconds per item at 100k over seconds per item at 10k (the worse store), and the larger worker peak at 100k
-    // (production durability, as every ratio).
+    // Seconds per item at 100k over seconds per item at 10k (the worse store), and the worker peak at 100k: the
+    // median of the runs' peaks, the larger store's (production durability, as every ratio).
     ratios["per_item_cost_100k_vs_10k"] = new[] { ("sqlite", "durable"), ("postgres", "durable") }
         .Max(s => Rate(s.Item1, s.Item2, 10_000) / Rate(s.Item1, s.Item2, 100_000));
     ratios["peak_mib_100k"] = fanouts.Where(f => f.N == 100_000 && f.Durability == "durable")
-        .SelectMany(f => f.PeakMiB).Max();
+        .Max(f => StentWorkloads.Median(f.RunPeaksMiB ?? [f.PeakMiB.Max()]));
     targetsText = [.. targetsText, "≤ 1.2", "≤ 150"];
 }
 var json = new Dictionary<string, object>

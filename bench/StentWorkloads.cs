@@ -26,6 +26,11 @@ public sealed record FanOutResult(string Store, string Durability, int N, int Wo
     /// </summary>
     public double StoreSeconds { get; init; }
 
+    /// <summary>Where this is the run of median throughput among several of the same workload: each run's peak (its
+    /// largest worker's), in the order they ran. <c>peak_mib_100k</c> takes their median: one run's peak moves by
+    /// ±5 % with when the collector runs.</summary>
+    public IReadOnlyList<double>? RunPeaksMiB { get; init; }
+
     /// <summary>Milliseconds the workers spent compiling code (JIT) during the timed run: warm-up left over.</summary>
     public long WorkerJitMs { get; init; }
 
