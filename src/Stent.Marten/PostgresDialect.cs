@@ -14,6 +14,7 @@ internal sealed class PostgresDialect : ISqlDialect
 {
     private readonly string _connectionString;
     private readonly NpgsqlDataSource _dataSource;
+    private readonly RecentConnections _connections;
     private readonly MartenStreams _streams;
     private readonly string _schema;
     private readonly TimeProvider? _time;
@@ -30,6 +31,7 @@ internal sealed class PostgresDialect : ISqlDialect
         if (builder.MaxAutoPrepare == 0) (builder.MaxAutoPrepare, builder.AutoPrepareMinUsages) = (256, 2);
         _connectionString = builder.ToString();
         _dataSource = NpgsqlDataSource.Create(_connectionString);
+        _connections = new RecentConnections(_dataSource, KeptConnections);
         _streams = new MartenStreams(schema);
         _lockKey = schema.Aggregate(727272L, (h, c) => unchecked(h * 31 + c));
     }
@@ -61,10 +63,14 @@ internal sealed class PostgresDialect : ISqlDialect
         return false;
     }
 
-    public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct) => await
-        _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+    /// <summary>At most how many open connections are kept between operations (see <see cref="RecentConnections"/>).
+    /// </summary>
+    private const int KeptConnections = 16;
 
-    public ValueTask ReleaseAsync(DbConnection connection) => connection.DisposeAsync();
+    public async Task<DbConnection> OpenAsync(bool write, CancellationToken ct) => await
+        _connections.OpenAsync(ct).ConfigureAwait(false);
+
+    public ValueTask ReleaseAsync(DbConnection connection) => _connections.ReleaseAsync((NpgsqlConnection)connection);
 
     public DbCommand Command(DbConnection connection, string text, out bool kept)
     {
@@ -153,5 +159,9 @@ internal sealed class PostgresDialect : ISqlDialect
         }
     }
 
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _connections.DisposeAsync().ConfigureAwait(false);
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
 }

@@ -75,7 +75,7 @@ public interface ISqlDialect : IAsyncDisposable
     /// </summary>
     Task<DbConnection> OpenAsync(bool write, CancellationToken ct);
 
-    /// <summary>Gives back a connection from <see cref="OpenAsync"/>.</summary>
+    /// <summary>Gives back a connection from <see cref="OpenAsync"/>, any transaction begun on it ended.</summary>
     ValueTask ReleaseAsync(DbConnection connection);
 
     /// <summary>

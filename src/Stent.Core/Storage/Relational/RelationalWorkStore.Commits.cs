@@ -46,7 +46,7 @@ public partial class RelationalWorkStore
         // found due, so its commit's last statement sets the time instead.
         var due = (_dialect.WritesOneAtATime || d.Optimistic) && d.FoldedInbox.Count == 0
             && d.FiredTimers.Count == 0 && d.Timers.Count == 0;
-        var next = due ? NextDue(row, d, row.P(id), row.P(s.Now)) : "";
+        var next = due ? NextDue(row, d, row.P(id), row.P(s.Now), inboxEmpty: d.Optimistic) : "";
         if (due && !_dialect.WritesOneAtATime && !d.Finished)
             next = $"nullif({_dialect.Least}(coalesce(runnable_at, {long.MaxValue}), coalesce({next}, " +
                 $"{long.MaxValue})), {long.MaxValue})";
@@ -223,18 +223,19 @@ public partial class RelationalWorkStore
     /// <summary>
     /// When the execution of <paramref name="d"/> is next due, as an expression over its row (<paramref name="self"/>
     /// its id, <paramref name="now"/> the time, both parameters of <paramref name="sql"/>): never once finished;
-    /// when asked (a blocked execution's next try); at once with a cancellation or unfolded inbox items; else its
-    /// first timer or its deadline.
+    /// when asked (a blocked execution's next try); at once with a cancellation or unfolded inbox items (looked for
+    /// unless <paramref name="inboxEmpty"/>: the statement refuses an execution with any); else its first timer or
+    /// its deadline.
     /// </summary>
-    private string NextDue(Sql sql, DecisionCommit d, string self, string now)
+    private string NextDue(Sql sql, DecisionCommit d, string self, string now, bool inboxEmpty = false)
     {
         var retry = d.RetryAt is { } at ? $"WHEN 1 = 1 THEN {sql.P(Ms(at))} " : "";
+        var inbox = inboxEmpty ? "" : $" OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self})";
         return $"""
             CASE WHEN {sql.P(d.Finished)} = 1 THEN NULL {retry}
-                WHEN cancel_requested = 1 OR EXISTS (SELECT 1 FROM {_t}stent_inbox i WHERE i.execution_id = {self}) THEN
-                    {now}
+                WHEN cancel_requested = 1{inbox} THEN {now}
                 ELSE (SELECT min(t) FROM (SELECT min(due_at) AS t FROM {_t}stent_timers WHERE execution_id = {self}
-                    UNION ALL SELECT deadline FROM {_t}stent_executions x WHERE x.id = {self}) AS due) END
+                    UNION ALL SELECT stent_executions.deadline) AS due) END
             """;
     }
 
@@ -256,13 +257,14 @@ public partial class RelationalWorkStore
     /// The update (its parameters added to <paramref name="sql"/>) that makes the row of the step whose <paramref
     /// name="outcome"/> a commit records — if that step's lease still holds — the row of <paramref name="next"/>,
     /// claimed by the committing worker under lease <paramref name="token"/>; returns it as <see cref="TakeOutcomes"/>
-    /// does (with the new step's position). A statement and a row written fewer than a removal and an insert.
+    /// does (with the new step's position). A statement and a row written fewer than a removal and an insert, and no
+    /// indexed column changes (its time of readiness is read only while it waits) unless the priority does.
     /// </summary>
     private string Recycle(Sql sql, DecisionCommit d, StepOutcome outcome, NewStep next, long now, long token) => $"""
         UPDATE {_t}stent_steps SET position = {sql.P(next.Position)}, name = {sql.P(next.Name)},
             input = {sql.P(next.Input)}, queue = {sql.P(next.Queue)}, tags = {sql.P(Tags(next.Tags))},
             priority = {sql.P(next.Priority)}, max_concurrent = {sql.P(next.MaxConcurrent)},
-            max_per_second = {sql.P(next.MaxPerSecond)}, available_at = {sql.P(now)}, attempt = 1, lost = 0,
+            max_per_second = {sql.P(next.MaxPerSecond)}, attempt = 1, lost = 0,
             lease_token = {sql.P(token)}, lease_until = {sql.P(now + Ms(d.Claim!.Lease))},
             worker = {sql.P(d.Claim.WorkerId)}, trace_parent = {sql.P(d.TraceParent)}, items = {sql.P(next.Items)}
         WHERE running = 1 AND lease_until >= {sql.P(now)} AND id = {sql.P(outcome.Step.Id)}

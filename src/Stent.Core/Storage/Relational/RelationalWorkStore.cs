@@ -64,6 +64,9 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
 
     private const string Live = "('Pending', 'Running', 'Blocked')";
 
+    // A step row's indexes leave out what a chain's step changes when it gives its row to the next step (position,
+    // function, input, lease; its time, only read while the row waits): PostgreSQL then rewrites the row in place,
+    // with no new index entries (a heap-only update).
     private string Ddl => $"""
         CREATE TABLE IF NOT EXISTS {_t}stent_executions (
             id TEXT PRIMARY KEY, workflow TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
@@ -84,11 +87,13 @@ public partial class RelationalWorkStore : IWorkStore, IIdempotencyStore, IWorkN
             root TEXT NOT NULL, lost INTEGER NOT NULL DEFAULT 0, trace_parent TEXT,
             items INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS stent_steps_ready ON {_t}stent_steps (running, available_at);
-        CREATE INDEX IF NOT EXISTS stent_steps_execution ON {_t}stent_steps (execution_id, position);
+        CREATE INDEX IF NOT EXISTS stent_steps_of_execution ON {_t}stent_steps (execution_id);
         CREATE INDEX IF NOT EXISTS stent_steps_next ON {_t}stent_steps (priority DESC, id)
             WHERE running = 0 AND max_concurrent IS NULL AND max_per_second IS NULL;
-        CREATE INDEX IF NOT EXISTS stent_steps_capped ON {_t}stent_steps (name)
+        CREATE INDEX IF NOT EXISTS stent_steps_capped_ids ON {_t}stent_steps (id)
             WHERE max_concurrent IS NOT NULL OR max_per_second IS NOT NULL;
+        DROP INDEX IF EXISTS {_t}stent_steps_execution;
+        DROP INDEX IF EXISTS {_t}stent_steps_capped;
         CREATE TABLE IF NOT EXISTS {_t}stent_timers (
             execution_id TEXT NOT NULL, position TEXT NOT NULL, due_at BIGINT NOT NULL, PRIMARY KEY (execution_id,
                 position));
