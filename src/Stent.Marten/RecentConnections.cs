@@ -11,18 +11,66 @@ namespace Stent.Marten;
 /// alternates between two or more server processes, and a command on a server process that was just used takes
 /// about a fifth less time than one on a process that slept meanwhile (measured on this machine). A connection is
 /// kept only while open and idle (its transaction ended: the store's operations end theirs before they give it back);
-/// one idle longer than <see cref="MaxIdle"/> goes back to Npgsql's pool, which prunes idle connections, and a
-/// broken one (a restarted server, say) makes all those kept go back too, as they likely broke with it.
+/// one idle longer than <see cref="MaxIdle"/> goes back to Npgsql's pool (a timer looks every <see cref="MaxIdle"/>
+/// while any is kept), which closes idle connections as it does without this, and a broken one (a restarted server, say) makes all those
+/// kept go back too, as they likely broke with it.
 /// </summary>
-internal sealed class RecentConnections(NpgsqlDataSource source, int capacity) : IAsyncDisposable
+internal sealed class RecentConnections : IAsyncDisposable
 {
+    private readonly NpgsqlDataSource _source;
+    private readonly int _capacity;
     /// <summary>Kept connections, each with when it was given back, oldest first.</summary>
     private readonly List<(NpgsqlConnection Connection, long At)> _idle = [];
     private readonly Lock _gate = new();
+    private readonly Timer _trim;
+    /// <summary>True while the timer runs: from when a connection is kept until none is. A running timer keeps
+    /// this object alive, so a store dropped without being disposed still gives its kept connections back (Npgsql
+    /// counts them as in use until then, and never closes them); once it keeps none, nothing holds it.</summary>
+    private bool _ticking;
     private bool _disposed;
 
     /// <summary>How long a connection is kept idle before it goes back to Npgsql's pool.</summary>
-    internal static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(2);
+    internal static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(1);
+
+    /// <summary>Keeps at most <paramref name="capacity"/> open connections of <paramref name="source"/>.</summary>
+    public RecentConnections(NpgsqlDataSource source, int capacity)
+    {
+        (_source, _capacity) = (source, capacity);
+        _trim = new Timer(static state => _ = ((RecentConnections)state!).TrimAsync(), this, Timeout.Infinite,
+            Timeout.Infinite);
+    }
+
+    /// <summary>Gives the connections kept idle longer than <see cref="MaxIdle"/> back to the pool; stops the timer
+    /// once none is kept.</summary>
+    private async Task TrimAsync()
+    {
+        List<NpgsqlConnection> stale;
+        lock (_gate)
+        {
+            stale = Take(open: true);
+            if (_idle.Count == 0 && _ticking)
+            {
+                _ticking = false;
+                _trim.Change(Timeout.Infinite, Timeout.Infinite);
+            }
+        }
+        foreach (var c in stale) await c.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Takes out the connections kept idle longer than <see cref="MaxIdle"/> (all of them unless
+    /// <paramref name="open"/>: a connection broke).</summary>
+    private List<NpgsqlConnection> Take(bool open)
+    {
+        lock (_gate)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var fresh = open ? _idle.FindIndex(k => Stopwatch.GetElapsedTime(k.At, now) < MaxIdle) : -1;
+            var drop = fresh < 0 ? _idle.Count : fresh;
+            var stale = _idle.Take(drop).Select(k => k.Connection).ToList();
+            _idle.RemoveRange(0, drop);
+            return stale;
+        }
+    }
 
     /// <summary>The open connection given back last, or a connection from the pool when none is kept.</summary>
     public async ValueTask<NpgsqlConnection> OpenAsync(CancellationToken ct)
@@ -37,7 +85,7 @@ internal sealed class RecentConnections(NpgsqlDataSource source, int capacity) :
                     (kept, at) = _idle[^1];
                     _idle.RemoveAt(_idle.Count - 1);
                 }
-            if (kept is null) return await source.OpenConnectionAsync(ct).ConfigureAwait(false);
+            if (kept is null) return await _source.OpenConnectionAsync(ct).ConfigureAwait(false);
             if (kept.FullState == ConnectionState.Open && Stopwatch.GetElapsedTime(at) < MaxIdle) return kept;
             await kept.DisposeAsync().ConfigureAwait(false);
         }
@@ -48,15 +96,16 @@ internal sealed class RecentConnections(NpgsqlDataSource source, int capacity) :
     public async ValueTask ReleaseAsync(NpgsqlConnection connection)
     {
         var open = connection.FullState == ConnectionState.Open;
-        List<NpgsqlConnection> stale = [];
+        List<NpgsqlConnection> stale;
         lock (_gate)
         {
-            var now = Stopwatch.GetTimestamp();
-            var old = open ? _idle.FindIndex(k => Stopwatch.GetElapsedTime(k.At, now) < MaxIdle) : -1;
-            var drop = old < 0 ? _idle.Count : old;
-            stale.AddRange(_idle.Take(drop).Select(k => k.Connection));
-            _idle.RemoveRange(0, drop);
-            if (open && !_disposed && _idle.Count < capacity) _idle.Add((connection, now));
+            stale = Take(open);
+            if (open && !_disposed && _idle.Count < _capacity)
+            {
+                _idle.Add((connection, Stopwatch.GetTimestamp()));
+                if (!_ticking) _trim.Change(MaxIdle, MaxIdle);
+                _ticking = true;
+            }
             else stale.Add(connection);
         }
         foreach (var c in stale) await c.DisposeAsync().ConfigureAwait(false);
@@ -65,10 +114,11 @@ internal sealed class RecentConnections(NpgsqlDataSource source, int capacity) :
     /// <summary>Gives every kept connection back to the pool; those given back later go there at once.</summary>
     public async ValueTask DisposeAsync()
     {
+        await _trim.DisposeAsync().ConfigureAwait(false);
         List<NpgsqlConnection> kept;
         lock (_gate)
         {
-            _disposed = true;
+            (_disposed, _ticking) = (true, false);
             kept = [.. _idle.Select(k => k.Connection)];
             _idle.Clear();
         }
