@@ -72,6 +72,12 @@ internal sealed class RecentConnections : IAsyncDisposable
         }
     }
 
+    /// <summary>How many connections are kept (for tests).</summary>
+    internal int Kept
+    {
+        get { lock (_gate) return _idle.Count; }
+    }
+
     /// <summary>The open connection given back last, or a connection from the pool when none is kept.</summary>
     public async ValueTask<NpgsqlConnection> OpenAsync(CancellationToken ct)
     {

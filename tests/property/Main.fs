@@ -19,6 +19,7 @@ let all =
         StepItemsTests.tests
         StoreJsonTests.tests
         PostgresDialectTests.tests
+        RecentConnectionsTests.tests
         SqliteDialectTests.tests
         MartenStreamsTests.tests
         StoreConformance.tests
