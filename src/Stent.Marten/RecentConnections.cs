@@ -58,18 +58,15 @@ internal sealed class RecentConnections : IAsyncDisposable
     }
 
     /// <summary>Takes out the connections kept idle longer than <see cref="MaxIdle"/> (all of them unless
-    /// <paramref name="open"/>: a connection broke).</summary>
+    /// <paramref name="open"/>: a connection broke). The caller holds the lock.</summary>
     private List<NpgsqlConnection> Take(bool open)
     {
-        lock (_gate)
-        {
-            var now = Stopwatch.GetTimestamp();
-            var fresh = open ? _idle.FindIndex(k => Stopwatch.GetElapsedTime(k.At, now) < MaxIdle) : -1;
-            var drop = fresh < 0 ? _idle.Count : fresh;
-            var stale = _idle.Take(drop).Select(k => k.Connection).ToList();
-            _idle.RemoveRange(0, drop);
-            return stale;
-        }
+        var now = Stopwatch.GetTimestamp();
+        var fresh = open ? _idle.FindIndex(k => Stopwatch.GetElapsedTime(k.At, now) < MaxIdle) : -1;
+        var drop = fresh < 0 ? _idle.Count : fresh;
+        var stale = _idle.Take(drop).Select(k => k.Connection).ToList();
+        _idle.RemoveRange(0, drop);
+        return stale;
     }
 
     /// <summary>How many connections are kept (for tests).</summary>
