@@ -77,17 +77,14 @@ let tests =
                 Expect.equal a.State ConnectionState.Closed "the connection went back to the pool" })
         }
         testTask "a connection given back after the kept ones were disposed goes back to the pool at once" {
-            if String.IsNullOrEmpty pg then
-                skiptest "STENT_PG is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
-            use source = NpgsqlDataSource.Create(pg)
-            let kept = RecentConnections(source, 4)
-            let! a = kept.OpenAsync(CancellationToken.None)
-            let! b = kept.OpenAsync(CancellationToken.None)
-            do! kept.ReleaseAsync a
-            do! kept.DisposeAsync()
-            Expect.equal a.State ConnectionState.Closed "the kept one went back when disposed"
-            do! kept.ReleaseAsync b
-            Expect.equal kept.Kept 0 "nothing is kept after disposal"
-            Expect.equal b.State ConnectionState.Closed "given back after disposal, it went back to the pool"
+            do! withKept (fun kept -> task {
+                let! a = kept.OpenAsync(CancellationToken.None)
+                let! b = kept.OpenAsync(CancellationToken.None)
+                do! kept.ReleaseAsync a
+                do! kept.DisposeAsync()
+                Expect.equal a.State ConnectionState.Closed "the kept one went back when disposed"
+                do! kept.ReleaseAsync b
+                Expect.equal kept.Kept 0 "nothing is kept after disposal"
+                Expect.equal b.State ConnectionState.Closed "given back after disposal, it went back to the pool" })
         }
     ]
