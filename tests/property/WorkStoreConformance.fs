@@ -521,16 +521,30 @@ let private suite kind =
                     $"step {after.Position} starts at least a commit after step {before.Position} ended (gap {gap})"
         }
         test "a worker goes on with a fan-out it decided: outcomes that come in apart are each folded by a decision" {
-            // Steps end 60 ms apart, so the worker holds a few of the fan-out's outcomes at a time: each lot is
-            // recorded in one commit with the decision that folds it, none apart from a decision and none by a claim.
+            // Each step waits for its gate, and the test opens the next gate only once the step before it is recorded:
+            // the worker holds one outcome at a time, and each is recorded in one commit with a decision that folds
+            // it, none apart from a decision and none by a claim. (Steps that slept apart once did this on timing
+            // alone, which a loaded machine's thread pool defeats.)
             let store = Observed(fresh (), DateTime.MinValue)
-            let step = Durable.createSync $"{kind.Name}-spread" (fun (x: int) _ -> Thread.Sleep(60 * x); x)
-            let id, r = runToEnd 1 (store :> IWorkStore) opts (summing "spread" step) [ 1..6 ]
+            let gates = Array.init 7 (fun _ -> TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))
+            let step = Durable.create $"{kind.Name}-gated" (fun (x: int) _ -> task {
+                do! gates[x].Task
+                return x })
+            let wf = summing "gated" step
+            let recorded id =
+                (store :> IWorkStore).ReadAsync(id).Result |> Seq.filter (fun e -> e :? StepCompleted) |> Seq.length
+            let r, decisions = withWorkers 1 store opts (fun w -> w.Register wf) (fun client -> task {
+                let! id = client.DispatchAsync(wf, [ 1..6 ])
+                for x in 1..6 do
+                    gates[x].SetResult()
+                    waitUntil $"step {x}'s outcome recorded" 30.0 (fun () -> recorded id = x)
+                let! r = client.WaitAsync(wf, id, TimeSpan.FromSeconds 30.0)
+                let! events = (store :> IWorkStore).ReadAsync(id)
+                return r, events |> Seq.filter (fun e -> e :? DecisionCompleted) |> Seq.length })
             Expect.equal (value r) 21 "every item's result"
             Expect.equal store.Completions 0 "no outcome recorded apart from a decision"
             Expect.equal store.DecisionsClaimed 1 "only the first decision was claimed"
-            let decisions = (store :> IWorkStore).ReadAsync(id).Result |> Seq.filter (fun e -> e :? DecisionCompleted)
-            Expect.isGreaterThan (Seq.length decisions) 2 "the outcomes were folded by more than one decision"
+            Expect.equal decisions 7 "the first decision, then one decision for each outcome"
         }
         test "a chain goes on from step to step on the worker's step thread, while the worker's loop waits on a claim" {
             // Every claim after the first takes 2 s: the worker's loop is held up in one while the chain runs. Each
