@@ -74,6 +74,24 @@ let private fanOut spec (store: IWorkStore) =
         printfn $"crash test ({spec.Split(':')[0]}): {rerun} in-flight steps ran again elsewhere"
     finally cleanLog log
 
+/// A chain of 150 steps, its worker killed in the middle of it: the step it held (each takes over the row of the step
+/// before it, claimed by the commit that records that one) runs again elsewhere, as a lost run, once.
+let private chain spec (store: IWorkStore) =
+    let log = newLog ()
+    try
+        let id = StentClient(store).DispatchAsync(CrashChain.Workflow, 150).Result
+        let _, history, lines = killMidRun spec store log id (fun () -> completedCount store id () >= 40)
+        Expect.equal (value (StentClient(store).WaitAsync(CrashChain.Workflow, id).Result)) 150 "the result is right"
+        Expect.equal (history |> List.filter (fun e -> e :? StepCompleted) |> List.length) 150 "every step completed"
+        let again = lines |> List.filter (fun l -> l.Kind = "start" && l.Attempt > 1)
+        Expect.equal again.Length 1 "the step the killed worker held runs again, once"
+        for l in again do
+            Expect.equal l.Attempt 2 "it ran again as its second run (the first may have been lost before it began)"
+            for first in lines |> List.filter (fun r -> r.Kind = "start" && r.Position = l.Position && r.Attempt = 1) do
+                Expect.notEqual first.Pid l.Pid "on another worker than the one that lost it"
+        printfn $"crash test, chain ({spec.Split(':')[0]}): {again.Length} step ran again elsewhere"
+    finally cleanLog log
+
 /// Pattern 3: chunks of 100 with a 100 ms durable pause and progress; killed after the third chunk.
 let private chunked spec (store: IWorkStore) =
     let log = newLog ()
@@ -255,6 +273,8 @@ let private databaseRestart () =
 let tests =
     testSequenced <| testList "Crashes (SIGKILL, database restart)" [
         yield! onStores "three worker processes run a 1,000-item fan-out, one killed mid-run and replaced; every step completes once" fanOut
+        yield! onStores "a chain's worker killed mid-step: that step runs again elsewhere, once; each step completes once"
+                   chain
         yield! onStores "pattern 3: chunked processing with pauses survives a killed worker; progress and pauses recorded once" chunked
         yield! onStores "pattern 6: a pause interrupted by a killed worker ends at its original due time, once" manualRateLimited
         yield! onStores "a step that kills its worker on every run is dead-lettered after three; the batch completes"

@@ -1,5 +1,5 @@
-// A worker process for the multi-process tests: serves the crash batch, the guide's patterns 3, 6 and 10 and the traced
-// batch on the given store until killed.
+// A worker process for the multi-process tests: serves the crash batch and chain, the guide's patterns 3, 6 and 10 and
+// the traced batch on the given store until killed.
 using Stent.Examples.CSharp;
 using Stent.Execution;
 using Stent.TestWorker;
@@ -19,7 +19,7 @@ var worker = new Worker(store, new WorkerOptions
     HeartbeatInterval = TimeSpan.FromMilliseconds(400),
     PollMax = TimeSpan.FromMilliseconds(50),
     LoggerFactory = new StepLog(args[1]),
-}).Register(CrashBatch.Workflow).Register(PoisonBatch.Workflow).Register(Patterns.Chunked)
+}).Register(CrashBatch.Workflow).Register(CrashChain.Workflow).Register(PoisonBatch.Workflow).Register(Patterns.Chunked)
     .Register(GuidePatterns.ManualRateLimited).Register(ResumePattern.ResumableBatch).Register(TracedBatch.Parent);
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
