@@ -273,7 +273,7 @@ let private databaseRestart () =
 let tests =
     testSequenced <| testList "Crashes (SIGKILL, database restart)" [
         yield! onStores "three worker processes run a 1,000-item fan-out, one killed mid-run and replaced; every step completes once" fanOut
-        yield! onStores "a chain's worker killed mid-step: that step runs again elsewhere, once; each step completes once"
+        yield! onStores "a chain's worker killed mid-step: that step runs again elsewhere, once; all complete once"
                    chain
         yield! onStores "pattern 3: chunked processing with pauses survives a killed worker; progress and pauses recorded once" chunked
         yield! onStores "pattern 6: a pause interrupted by a killed worker ends at its original due time, once" manualRateLimited
